@@ -1,0 +1,61 @@
+# fleetprof — see README.md. Every target works on a fresh machine with Go.
+GO        ?= go
+BIN       := bin
+TOOLS     := $(BIN)/tools
+BUF_VER   := v1.75.0
+BUF       := $(TOOLS)/buf
+GOFLAGS   ?=
+export PATH := $(CURDIR)/$(TOOLS):$(PATH)
+
+.PHONY: all build test test-short generate check-generate lint bench fuzz fuzz-short demo clean
+
+all: build
+
+## build: every binary into bin/ (bin/fleetprof, bin/plugins/*, ...)
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./collector/cmd/... ./agent/cmd/... ./integration/cmd/...
+	@mkdir -p $(BIN)/plugins
+	@if [ -d plugins/cmd ]; then $(GO) build -o $(BIN)/plugins/ ./plugins/cmd/...; fi
+
+## test: everything CI runs (vet, generated-code drift, unit, integration, short fuzz)
+test: build check-generate
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) fuzz-short
+
+$(BUF):
+	@mkdir -p $(TOOLS)
+	GOBIN=$(CURDIR)/$(TOOLS) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VER)
+
+## generate: regenerate Go from proto/ with buf
+generate: $(BUF)
+	$(BUF) lint
+	$(BUF) generate
+
+## check-generate: fail when the committed generated code differs from a fresh generate
+check-generate: generate
+	@git diff --exit-code --stat -- proto/ || (echo "generated code is stale: run 'make generate' and commit" >&2; exit 1)
+
+## bench: Go benchmarks and the side-by-side comparison script (see BENCHMARKS.md)
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./plugins/sdk/capture/...
+	bash integration/bench/trim_vs_gzip.sh
+
+FUZZTIME ?= 60s
+## fuzz: run every fuzz target for FUZZTIME each (default 60s)
+fuzz:
+	@for t in $$(bash integration/bench/fuzz_targets.sh); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$pkg $$fn"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
+
+## fuzz-short: a bounded run of each fuzz target, for CI
+fuzz-short:
+	$(MAKE) fuzz FUZZTIME=10s
+
+## demo: the main job on embedded defaults (see README.md)
+demo: build
+	bash integration/demo/demo.sh
+
+clean:
+	rm -rf $(BIN) demo-out bench-out
