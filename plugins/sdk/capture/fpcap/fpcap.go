@@ -1,0 +1,187 @@
+// Package fpcap reads and writes fleetprof's own capture format: a stream of
+// fleetprof.capture.v1.Record messages. An .fpcap file is the magic bytes
+// followed by the records, each prefixed by its length as a varint; the same
+// records travel in upload chunks and to analyzer plugins.
+package fpcap
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	capturev1 "github.com/fleetprof/fleetprof/proto/fleetprof/capture/v1"
+)
+
+// Magic starts every .fpcap file.
+const Magic = "FPCAP\x00\x01\n"
+
+// FormatVersion is the version written in headers.
+const FormatVersion = 1
+
+// MaxRecordBytes bounds one record, on reading and writing.
+const MaxRecordBytes = 16 << 20
+
+// batchBytes is the size past which an event batch is cut.
+const batchBytes = 1 << 20
+
+// Errors.
+var (
+	// ErrNotFpcap means the input does not start with the .fpcap magic.
+	ErrNotFpcap = errors.New("fpcap: not an .fpcap file (bad magic)")
+	// ErrMalformed means a record or the record sequence is broken.
+	ErrMalformed = errors.New("fpcap: malformed capture")
+	// ErrTruncated means the input ended before the footer.
+	ErrTruncated = errors.New("fpcap: truncated capture (no footer): the file was cut short; copy it again")
+	// ErrTooLarge means a record is larger than MaxRecordBytes.
+	ErrTooLarge = errors.New("fpcap: record too large")
+)
+
+// Records calls emit for each record of c, in order: the header, each plane,
+// its events in batches under about 1 MiB, the dropped summaries, the footer.
+// emit must not keep the record after it returns.
+func Records(c *capture.Capture, emit func(*capturev1.Record) error) error {
+	n := int64(0)
+	send := func(r *capturev1.Record) error {
+		n++
+		return emit(r)
+	}
+	if err := send(&capturev1.Record{Kind: &capturev1.Record_Header{Header: header(c)}}); err != nil {
+		return err
+	}
+	var kept int64
+	for pi, p := range c.Planes {
+		if err := send(&capturev1.Record{Kind: &capturev1.Record_Plane{Plane: plane(pi, p)}}); err != nil {
+			return err
+		}
+		for li, l := range p.Lines {
+			batch := &capturev1.EventBatch{Plane: int32(pi), Line: int32(li)}
+			size := 0
+			for i := range l.Events {
+				e := event(&l.Events[i])
+				batch.Events = append(batch.Events, e)
+				size += proto.Size(e) + 4
+				kept++
+				if size >= batchBytes {
+					if err := send(&capturev1.Record{Kind: &capturev1.Record_Events{Events: batch}}); err != nil {
+						return err
+					}
+					batch = &capturev1.EventBatch{Plane: int32(pi), Line: int32(li)}
+					size = 0
+				}
+			}
+			if len(batch.Events) > 0 {
+				if err := send(&capturev1.Record{Kind: &capturev1.Record_Events{Events: batch}}); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	const dropRows = 8192
+	for i := 0; i < len(c.Dropped); i += dropRows {
+		b := &capturev1.DroppedBatch{}
+		for _, d := range c.Dropped[i:min(i+dropRows, len(c.Dropped))] {
+			b.Rows = append(b.Rows, &capturev1.Dropped{
+				Plane: int32(d.Plane), Line: int32(d.Line), Name: d.Name,
+				Count: d.Count, TotalPs: d.Total, SelfPs: d.Self,
+			})
+		}
+		if err := send(&capturev1.Record{Kind: &capturev1.Record_Dropped{Dropped: b}}); err != nil {
+			return err
+		}
+	}
+	return send(&capturev1.Record{Kind: &capturev1.Record_Footer{Footer: &capturev1.Footer{EventsKept: kept, Records: n}}})
+}
+
+// Write writes c to w as an .fpcap file.
+func Write(w io.Writer, c *capture.Capture) error {
+	bw := bufio.NewWriterSize(w, 256<<10)
+	if _, err := bw.WriteString(Magic); err != nil {
+		return fmt.Errorf("write fpcap: %w", err)
+	}
+	var buf []byte
+	err := Records(c, func(r *capturev1.Record) error {
+		var err error
+		buf, err = proto.MarshalOptions{Deterministic: true}.MarshalAppend(buf[:0], r)
+		if err != nil {
+			return fmt.Errorf("marshal record: %w", err)
+		}
+		if len(buf) > MaxRecordBytes {
+			return fmt.Errorf("%w: %d bytes", ErrTooLarge, len(buf))
+		}
+		if _, err := bw.Write(protowire.AppendVarint(nil, uint64(len(buf)))); err != nil {
+			return err
+		}
+		_, err = bw.Write(buf)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("write fpcap: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write fpcap: %w", err)
+	}
+	return nil
+}
+
+// Read reads an .fpcap file.
+func Read(r io.Reader) (*capture.Capture, error) {
+	br := bufio.NewReaderSize(r, 256<<10)
+	magic := make([]byte, len(Magic))
+	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != Magic {
+		return nil, ErrNotFpcap
+	}
+	b := NewBuilder()
+	off := int64(len(Magic))
+	var buf []byte
+	for !b.Done() {
+		n, err := readUvarint(br)
+		if err == io.EOF {
+			return nil, ErrTruncated
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: record length at byte %d: %v", ErrMalformed, off, err)
+		}
+		if n > MaxRecordBytes {
+			return nil, fmt.Errorf("%w: record at byte %d claims %d bytes", ErrTooLarge, off, n)
+		}
+		if uint64(cap(buf)) < n {
+			buf = make([]byte, n)
+		}
+		buf = buf[:n]
+		if _, err := io.ReadFull(br, buf); err != nil {
+			return nil, ErrTruncated
+		}
+		rec := &capturev1.Record{}
+		if err := proto.Unmarshal(buf, rec); err != nil {
+			return nil, fmt.Errorf("%w: record at byte %d: %v", ErrMalformed, off, err)
+		}
+		if err := b.Add(rec); err != nil {
+			return nil, fmt.Errorf("record at byte %d: %w", off, err)
+		}
+		off += int64(protowire.SizeVarint(n)) + int64(n)
+	}
+	return b.Capture()
+}
+
+func readUvarint(br *bufio.Reader) (uint64, error) {
+	var x uint64
+	for i := 0; i < 10; i++ {
+		c, err := br.ReadByte()
+		if err != nil {
+			if i > 0 && err == io.EOF {
+				return 0, io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+		x |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			return x, nil
+		}
+	}
+	return 0, errors.New("varint overflows 64 bits")
+}

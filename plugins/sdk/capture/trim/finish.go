@@ -1,0 +1,227 @@
+package trim
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+)
+
+// Finish is the second pass: it builds the windows, replays the records,
+// loads the kept events through ld and returns the trimmed capture.
+func (x *Indexer) Finish(ctx context.Context, ld capture.Loader) (*Result, error) {
+	if x.err != nil {
+		return nil, x.err
+	}
+	if err := x.w.Flush(); err != nil {
+		return nil, fmt.Errorf("trim: flush spill: %w", err)
+	}
+	if x.events == 0 {
+		return nil, ErrEmpty
+	}
+	span := capture.Interval{Start: x.spanStart, End: x.spanEnd}
+	c := &capture.Capture{
+		BaseNS:      x.baseNS,
+		Span:        span,
+		Gap:         x.opts.gap(),
+		Pad:         x.opts.pad(),
+		EventsTotal: x.events,
+	}
+	if w := warnCap(x.events); w != "" {
+		c.Warnings = append(c.Warnings, w)
+	}
+	var busy []capture.Interval
+	devices := 0
+	for _, p := range x.planes {
+		cp := &capture.Plane{ID: p.info.ID, Name: p.info.Name, Stats: p.info.Stats, EventsTotal: p.events}
+		if p.device {
+			devices++
+			u := capture.Union(p.opIv)
+			p.opIv = nil
+			cp.Busy = capture.TotalLen(u)
+			cp.OpEvents = p.ops
+			busy = append(busy, u...)
+		}
+		for _, key := range p.lines {
+			l := x.lines[key].info
+			cp.Lines = append(cp.Lines, &capture.Line{ID: l.ID, DisplayID: l.DisplayID, Name: l.Name, DisplayName: l.DisplayName})
+		}
+		c.Planes = append(c.Planes, cp)
+	}
+	if !x.opts.AllowNoDevice {
+		switch {
+		case devices == 0:
+			return nil, ErrNoDevicePlane
+		case len(busy) == 0:
+			return nil, ErrNoDeviceOps
+		}
+	}
+	c.Windows = capture.Windows(busy, c.Gap, c.Pad, span)
+
+	rp := &replay{x: x, c: c, ld: ld, ctx: ctx, dropped: make([]capture.Dropped, len(x.names)), stacks: make([][]frame, len(x.lines))}
+	unsorted := make(map[int][]record)
+	for key, ls := range x.lines {
+		if !ls.sorted {
+			unsorted[key] = nil
+		}
+	}
+	in, err := x.spill.Rewind()
+	if err != nil {
+		return nil, fmt.Errorf("trim: rewind spill: %w", err)
+	}
+	br, ok := in.(byteReader)
+	if !ok {
+		br = bufio.NewReaderSize(in, 1<<20)
+	}
+	rr := &recordReader{r: br}
+	var rec record
+	for n := int64(0); n < x.events; n++ {
+		if err := rr.next(&rec); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = fmt.Errorf("%w: spill ended after %d of %d records", ErrBadRecord, n, x.events)
+			}
+			return nil, err
+		}
+		if rec.line < 0 || rec.line >= len(x.lines) || int(rec.name) >= len(x.names) {
+			return nil, fmt.Errorf("%w: record %d", ErrBadRecord, n)
+		}
+		if buf, ok := unsorted[rec.line]; ok {
+			unsorted[rec.line] = append(buf, rec)
+			continue
+		}
+		if err := rp.push(&rec); err != nil {
+			return nil, err
+		}
+	}
+	for key := range x.lines {
+		if err := rp.drain(key); err != nil {
+			return nil, err
+		}
+	}
+	keys := make([]int, 0, len(unsorted))
+	for k := range unsorted {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, key := range keys {
+		recs := unsorted[key]
+		slices.SortStableFunc(recs, func(a, b record) int {
+			if c := cmp.Compare(a.start, b.start); c != 0 {
+				return c
+			}
+			return cmp.Compare(b.dur, a.dur)
+		})
+		for i := range recs {
+			if err := rp.push(&recs[i]); err != nil {
+				return nil, err
+			}
+		}
+		if err := rp.drain(key); err != nil {
+			return nil, err
+		}
+		delete(unsorted, key)
+	}
+	for _, p := range c.Planes {
+		for _, l := range p.Lines {
+			slices.SortStableFunc(l.Events, func(a, b capture.Event) int {
+				if c := cmp.Compare(a.Start, b.Start); c != 0 {
+					return c
+				}
+				return cmp.Compare(b.Dur, a.Dur)
+			})
+		}
+	}
+	for id, d := range rp.dropped {
+		if d.Count == 0 {
+			continue
+		}
+		nk := x.names[id]
+		ls := x.lines[nk.line]
+		d.Plane, d.Line, d.Name = ls.plane, ls.index, nk.name
+		c.Dropped = append(c.Dropped, d)
+	}
+	return &Result{Capture: c, UnsortedLines: len(keys), SpillBytes: x.nbytes}, nil
+}
+
+// frame is an event on a line's nesting stack.
+type frame struct {
+	rec      record
+	children int64 // summed durations of direct children
+}
+
+type replay struct {
+	x       *Indexer
+	c       *capture.Capture
+	ld      capture.Loader
+	ctx     context.Context
+	dropped []capture.Dropped // by name id
+	stacks  [][]frame         // by global line key
+	loaded  int
+}
+
+// push adds the next event of a line in (start, longest first) order.
+func (rp *replay) push(r *record) error {
+	st := rp.stacks[r.line]
+	end := r.start + r.dur
+	for len(st) > 0 {
+		top := &st[len(st)-1]
+		if end <= top.rec.start+top.rec.dur {
+			break
+		}
+		if err := rp.finish(top); err != nil {
+			return err
+		}
+		st = st[:len(st)-1]
+	}
+	if len(st) > 0 {
+		st[len(st)-1].children += r.dur
+	}
+	rp.stacks[r.line] = append(st, frame{rec: *r})
+	return nil
+}
+
+// drain finishes every event still open on a line.
+func (rp *replay) drain(line int) error {
+	st := rp.stacks[line]
+	for i := len(st) - 1; i >= 0; i-- {
+		if err := rp.finish(&st[i]); err != nil {
+			return err
+		}
+	}
+	rp.stacks[line] = st[:0]
+	return nil
+}
+
+// finish decides an event once its self time is known.
+func (rp *replay) finish(f *frame) error {
+	r := &f.rec
+	self := r.dur - f.children
+	iv := capture.Interval{Start: r.start, End: r.start + r.dur}
+	if !capture.Hits(rp.c.Windows, iv) {
+		d := &rp.dropped[r.name]
+		d.Count++
+		d.Total += r.dur
+		d.Self += self
+		return nil
+	}
+	if rp.loaded%1024 == 0 {
+		if err := rp.ctx.Err(); err != nil {
+			return err
+		}
+	}
+	rp.loaded++
+	ev := capture.Event{Start: r.start, Dur: r.dur, Self: self}
+	if err := rp.ld.Load(r.ref, &ev); err != nil {
+		return fmt.Errorf("trim: load kept event at byte %d: %w", r.ref.Off, err)
+	}
+	ev.Start, ev.Dur, ev.Self = r.start, r.dur, self
+	ls := rp.x.lines[r.line]
+	l := rp.c.Planes[ls.plane].Lines[ls.index]
+	l.Events = append(l.Events, ev)
+	return nil
+}

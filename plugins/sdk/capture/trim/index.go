@@ -1,0 +1,203 @@
+package trim
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+)
+
+// Indexer is the first pass: a capture.Visitor that records every event.
+type Indexer struct {
+	opts   Options
+	spill  Spill
+	w      *bufio.Writer
+	err    error
+	nbytes int64
+
+	baseNS  int64
+	baseSet bool
+
+	planes []*planeState
+	lines  []*lineState // by global line key
+
+	names []nameKey // by name id
+
+	events     int64
+	spanStart  int64
+	spanEnd    int64
+	prevStart  int64
+	prevRefEnd int64
+	rec        []byte
+}
+
+type planeState struct {
+	info    capture.PlaneInfo
+	device  bool
+	lines   []int // global line keys
+	events  int64
+	ops     int64
+	opIv    []capture.Interval
+	compact int // opIv length after the last compaction
+}
+
+type lineState struct {
+	plane  int
+	index  int
+	info   capture.LineInfo
+	op     bool
+	names  map[string]uint32
+	sorted bool
+	last   capture.Interval // last event seen, for the order check
+	seen   bool
+}
+
+type nameKey struct {
+	line int
+	name string
+}
+
+// NewIndexer returns an Indexer for one source.
+func NewIndexer(opts Options) *Indexer {
+	sp := opts.Spill
+	if sp == nil {
+		sp = &memSpill{}
+	}
+	return &Indexer{opts: opts, spill: sp, w: bufio.NewWriterSize(sp, 1<<20), rec: make([]byte, 0, 64)}
+}
+
+// Base implements capture.Visitor.
+func (x *Indexer) Base(ns int64) {
+	if !x.baseSet {
+		x.baseNS, x.baseSet = ns, true
+	}
+}
+
+// Plane implements capture.Visitor.
+func (x *Indexer) Plane(p capture.PlaneInfo) int {
+	x.planes = append(x.planes, &planeState{info: p, device: capture.IsDevicePlane(p.Name)})
+	return len(x.planes) - 1
+}
+
+// Line implements capture.Visitor.
+func (x *Indexer) Line(plane int, l capture.LineInfo) int {
+	p := x.planes[plane]
+	ls := &lineState{
+		plane: plane, index: len(p.lines), info: l,
+		op:    p.device && capture.IsOpLine(l.Name),
+		names: make(map[string]uint32), sorted: true,
+	}
+	x.lines = append(x.lines, ls)
+	p.lines = append(p.lines, len(x.lines)-1)
+	return ls.index
+}
+
+// Event implements capture.Visitor.
+func (x *Indexer) Event(e *capture.RawEvent) error {
+	if x.err != nil {
+		return x.err
+	}
+	if e.Plane < 0 || e.Plane >= len(x.planes) || e.Line < 0 || e.Line >= len(x.planes[e.Plane].lines) {
+		return fmt.Errorf("trim: event names plane %d line %d, which were not declared", e.Plane, e.Line)
+	}
+	if e.Dur < 0 {
+		return fmt.Errorf("trim: event %d has a negative duration", x.events)
+	}
+	p := x.planes[e.Plane]
+	key := p.lines[e.Line]
+	ls := x.lines[key]
+	end := e.Start + e.Dur
+	if x.events == 0 {
+		x.spanStart, x.spanEnd = e.Start, end
+	} else {
+		x.spanStart = min(x.spanStart, e.Start)
+		x.spanEnd = max(x.spanEnd, end)
+	}
+	x.events++
+	p.events++
+	if ls.op {
+		p.ops++
+		p.opIv = append(p.opIv, capture.Interval{Start: e.Start, End: end})
+		if len(p.opIv) >= 1<<16 && len(p.opIv) >= 2*p.compact {
+			p.opIv = capture.Union(p.opIv)
+			p.compact = len(p.opIv)
+		}
+	}
+	if ls.seen && (e.Start < ls.last.Start || (e.Start == ls.last.Start && end > ls.last.End)) {
+		ls.sorted = false
+	}
+	ls.seen, ls.last = true, capture.Interval{Start: e.Start, End: end}
+
+	id, ok := ls.names[string(e.Name)]
+	if !ok {
+		id = uint32(len(x.names))
+		name := string(e.Name)
+		ls.names[name] = id
+		x.names = append(x.names, nameKey{line: key, name: name})
+	}
+
+	r := x.rec[:0]
+	r = binary.AppendUvarint(r, uint64(key))
+	r = binary.AppendUvarint(r, uint64(id))
+	r = binary.AppendVarint(r, e.Start-x.prevStart)
+	r = binary.AppendUvarint(r, uint64(e.Dur))
+	r = binary.AppendVarint(r, e.Ref.Off-x.prevRefEnd)
+	r = binary.AppendUvarint(r, uint64(e.Ref.Len))
+	x.prevStart, x.prevRefEnd = e.Start, e.Ref.Off+e.Ref.Len
+	x.rec = r
+	n, err := x.w.Write(r)
+	x.nbytes += int64(n)
+	if err != nil {
+		x.err = fmt.Errorf("trim: write spill: %w", err)
+		return x.err
+	}
+	return nil
+}
+
+// Events returns how many events the indexer has seen.
+func (x *Indexer) Events() int64 { return x.events }
+
+// record is one decoded index record.
+type record struct {
+	line  int
+	name  uint32
+	start int64
+	dur   int64
+	ref   capture.Ref
+}
+
+// recordReader decodes records in the order they were written.
+type recordReader struct {
+	r          byteReader
+	prevStart  int64
+	prevRefEnd int64
+}
+
+type byteReader interface {
+	ReadByte() (byte, error)
+}
+
+func (rr *recordReader) next(rec *record) error {
+	key, err := binary.ReadUvarint(rr.r)
+	if err != nil {
+		return err
+	}
+	name, err1 := binary.ReadUvarint(rr.r)
+	ds, err2 := binary.ReadVarint(rr.r)
+	dur, err3 := binary.ReadUvarint(rr.r)
+	doff, err4 := binary.ReadVarint(rr.r)
+	n, err5 := binary.ReadUvarint(rr.r)
+	for _, e := range []error{err1, err2, err3, err4, err5} {
+		if e != nil {
+			return fmt.Errorf("%w: %v", ErrBadRecord, e)
+		}
+	}
+	rec.line = int(key)
+	rec.name = uint32(name)
+	rec.start = rr.prevStart + ds
+	rec.dur = int64(dur)
+	rec.ref = capture.Ref{Off: rr.prevRefEnd + doff, Len: int64(n)}
+	rr.prevStart, rr.prevRefEnd = rec.start, rec.ref.Off+rec.ref.Len
+	return nil
+}
