@@ -1,0 +1,199 @@
+package xplane
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+)
+
+// testdataDir returns the shared fixtures folder beside the checkout, or
+// skips the test when it is missing.
+func testdataDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("no go.mod above the package: cannot find ../shared/testdata")
+		}
+		dir = parent
+	}
+	td := filepath.Join(dir, "..", "shared", "testdata")
+	if _, err := os.Stat(td); err != nil {
+		t.Skipf("shared fixtures missing (%v): they sit beside the checkout in ../shared/testdata", err)
+	}
+	return td
+}
+
+// fixture is one shared capture and its truth.
+type fixture struct {
+	name, dir, file string
+}
+
+var fixtures = []fixture{
+	{"tiny", "tiny", "tiny-host.xplane.pb"},
+	{"seed-replica", "seed-replica", "t1v-n-3d21a6bb-w-0.xplane.pb"},
+	{"gpu", "real/xprof-gpu-multi-worker", "34.83.195.179_6003.xplane.pb"},
+}
+
+func (fx fixture) path(t testing.TB) string {
+	return filepath.Join(testdataDir(t), fx.dir, fx.file)
+}
+
+// truth is the part of truth.json these tests check.
+type truth struct {
+	SpanUS      json.Number `json:"span_us"`
+	EventsTotal int64       `json:"events_total"`
+	Devices     map[string]struct {
+		OpEvents int64 `json:"op_events"`
+	} `json:"devices"`
+}
+
+func (fx fixture) truth(t testing.TB) truth {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testdataDir(t), fx.dir, "truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var tr truth
+	if err := d.Decode(&tr); err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// microsToPS parses a decimal number of microseconds exactly into
+// picoseconds.
+func microsToPS(t testing.TB, s string) int64 {
+	t.Helper()
+	whole, frac, _ := strings.Cut(s, ".")
+	if len(frac) > 6 {
+		t.Fatalf("%s: more than 6 decimals", s)
+	}
+	frac += strings.Repeat("0", 6-len(frac))
+	w, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := strconv.ParseInt(frac, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w*capture.Microsecond + f
+}
+
+// openFile opens a file on disk.
+func openFile(t testing.TB, path string) *File {
+	t.Helper()
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fh.Close() })
+	st, err := fh.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(fh, st.Size())
+	if err != nil {
+		t.Fatalf("Open(%s): %v", path, err)
+	}
+	return f
+}
+
+// recorder is a Visitor that keeps everything it is told.
+type recorder struct {
+	base   int64
+	bases  int
+	planes []capture.PlaneInfo
+	lines  [][]capture.LineInfo
+	events []recEvent
+}
+
+type recEvent struct {
+	Plane, Line int
+	Name        string
+	Start, Dur  int64
+	Ref         capture.Ref
+}
+
+func (r *recorder) Base(ns int64) { r.base = ns; r.bases++ }
+
+func (r *recorder) Plane(p capture.PlaneInfo) int {
+	r.planes = append(r.planes, p)
+	r.lines = append(r.lines, nil)
+	return len(r.planes) - 1
+}
+
+func (r *recorder) Line(plane int, l capture.LineInfo) int {
+	r.lines[plane] = append(r.lines[plane], l)
+	return len(r.lines[plane]) - 1
+}
+
+func (r *recorder) Event(e *capture.RawEvent) error {
+	r.events = append(r.events, recEvent{e.Plane, e.Line, string(e.Name), e.Start, e.Dur, e.Ref})
+	return nil
+}
+
+// loaded is an event as Walk and Load see it, in absolute picoseconds
+// split as (ns, ps past it) to stay exact.
+type loaded struct {
+	Plane, Line string
+	Name        string
+	DisplayName string
+	StartNS     int64
+	StartPS     int64
+	Dur         int64
+	Stats       []capture.Stat
+}
+
+// walkLoad walks f and loads every event.
+func walkLoad(t testing.TB, f *File) (*recorder, []loaded) {
+	t.Helper()
+	r := &recorder{}
+	if err := f.Walk(context.Background(), r); err != nil {
+		t.Fatalf("Walk: %v", err)
+	}
+	out := make([]loaded, len(r.events))
+	for i, e := range r.events {
+		var ev capture.Event
+		if err := f.Load(e.Ref, &ev); err != nil {
+			t.Fatalf("Load(event %d, %+v): %v", i, e.Ref, err)
+		}
+		if ev.Name != e.Name {
+			t.Fatalf("event %d: Load name %q, Walk name %q", i, ev.Name, e.Name)
+		}
+		ns, ps := splitPS(r.base, e.Start)
+		out[i] = loaded{
+			Plane: r.planes[e.Plane].Name, Line: r.lines[e.Plane][e.Line].Name,
+			Name: ev.Name, DisplayName: ev.DisplayName,
+			StartNS: ns, StartPS: ps, Dur: e.Dur, Stats: ev.Stats,
+		}
+	}
+	return r, out
+}
+
+// splitPS returns base ns + rel ps as whole ns and the ps past them.
+func splitPS(baseNS, rel int64) (int64, int64) {
+	ns, ps := rel/1000, rel%1000
+	if ps < 0 {
+		ps += 1000
+		ns--
+	}
+	return baseNS + ns, ps
+}

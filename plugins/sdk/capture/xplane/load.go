@@ -1,0 +1,65 @@
+package xplane
+
+import (
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+)
+
+// maxLoadBuf bounds the read buffer of one Load.
+const maxLoadBuf = 64 << 10
+
+// Load reads the event at ref (from Walk) again and fills ev's Name,
+// DisplayName (its metadata's display_name) and Stats: its metadata's stats
+// first, then its own, an own stat replacing a metadata stat of the same
+// name in place. Stat names come from the plane's stat metadata; a ref_value
+// becomes the name it refers to and a compressed_str_value is gunzipped, both
+// as string stats. Start, Dur and Self are left as they are.
+func (f *File) Load(ref capture.Ref, ev *capture.Event) error {
+	p, err := f.planeAt(ref)
+	if err != nil {
+		return err
+	}
+	s := newScanner(f.r, f.size, int(min(max(ref.Len, 16), maxLoadBuf)))
+	s.seek(ref.Off)
+	var raw []rawStat
+	e, err := readEvent(s, ref.Off+ref.Len, &raw)
+	if err != nil {
+		return err
+	}
+	ev.Name, ev.DisplayName = "", ""
+	var stats []capture.Stat
+	m := p.lookup(e.meta)
+	if m != nil {
+		ev.Name, ev.DisplayName = m.name, m.display
+		stats = make([]capture.Stat, 0, len(m.stats)+len(raw))
+		for _, rs := range m.stats {
+			st, err := p.resolve(rs)
+			if err != nil {
+				return err
+			}
+			stats = append(stats, st)
+		}
+	}
+	fromMeta := len(stats)
+	for _, rs := range raw {
+		st, err := p.resolve(rs)
+		if err != nil {
+			return err
+		}
+		if i := indexStat(stats[:fromMeta], st.Name); i >= 0 {
+			stats[i] = st
+			continue
+		}
+		stats = append(stats, st)
+	}
+	ev.Stats = stats
+	return nil
+}
+
+func indexStat(stats []capture.Stat, name string) int {
+	for i := range stats {
+		if stats[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
