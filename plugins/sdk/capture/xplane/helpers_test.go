@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -196,4 +197,25 @@ func splitPS(baseNS, rel int64) (int64, int64) {
 		ns--
 	}
 	return baseNS + ns, ps
+}
+
+// firstDiff returns the index of the first differing event of two lists of
+// the same length, or -1. It is a fast equality for long lists (nil and
+// empty stats and bytes are equal); cmp.Diff explains a difference.
+func firstDiff(a, b []loaded) int {
+	for i := range a {
+		x, y := &a[i], &b[i]
+		if x.Plane != y.Plane || x.Line != y.Line || x.Name != y.Name || x.DisplayName != y.DisplayName ||
+			x.StartNS != y.StartNS || x.StartPS != y.StartPS || x.Dur != y.Dur || len(x.Stats) != len(y.Stats) {
+			return i
+		}
+		for j := range x.Stats {
+			s, u := &x.Stats[j], &y.Stats[j]
+			if s.Name != u.Name || s.Kind != u.Kind || s.Str != u.Str || s.Int != u.Int || s.Uint != u.Uint ||
+				math.Float64bits(s.Double) != math.Float64bits(u.Double) || !bytes.Equal(s.Bytes, u.Bytes) {
+				return i
+			}
+		}
+	}
+	return -1
 }

@@ -1,0 +1,192 @@
+package xplane
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"unicode/utf8"
+
+	xplanev1 "github.com/fleetprof/fleetprof/proto/fleetprof/xplane/v1"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+)
+
+// Write writes a capture as an XSpace that XProf and TensorBoard open: each
+// plane with its id, name and stats, each line with its ids and names, and
+// each event with fresh metadata (one per distinct name and display name)
+// and every stat on the event itself. A line's timestamp_ns is the capture's
+// base plus its earliest event start, floored to the nanosecond, so every
+// offset_ps is exact and not negative. Strings that are not valid UTF-8
+// (which XSpace readers reject) have their bad bytes replaced by U+FFFD. The
+// whole space is built in memory: Write is meant for trimmed captures.
+func Write(w io.Writer, c *capture.Capture) error {
+	space, err := toSpace(c)
+	if err != nil {
+		return err
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(space)
+	if err != nil {
+		return fmt.Errorf("xplane: write: marshal: %w", err)
+	}
+	if _, err := w.Write(b); err != nil {
+		return fmt.Errorf("xplane: write: %w", err)
+	}
+	return nil
+}
+
+// toSpace converts a capture into an XSpace.
+func toSpace(c *capture.Capture) (*xplanev1.XSpace, error) {
+	space := &xplanev1.XSpace{}
+	for _, w := range c.Warnings {
+		space.Warnings = append(space.Warnings, utf8Valid(w))
+	}
+	for _, p := range c.Planes {
+		xp, err := toPlane(c.BaseNS, p)
+		if err != nil {
+			return nil, err
+		}
+		space.Planes = append(space.Planes, xp)
+	}
+	return space, nil
+}
+
+// planeWriter builds one plane's metadata tables.
+type planeWriter struct {
+	xp        *xplanev1.XPlane
+	eventIDs  map[[2]string]int64
+	statIDs   map[string]int64
+	planeName string
+}
+
+func toPlane(baseNS int64, p *capture.Plane) (*xplanev1.XPlane, error) {
+	pw := &planeWriter{
+		xp: &xplanev1.XPlane{
+			Id:            p.ID,
+			Name:          utf8Valid(p.Name),
+			EventMetadata: map[int64]*xplanev1.XEventMetadata{},
+			StatMetadata:  map[int64]*xplanev1.XStatMetadata{},
+		},
+		eventIDs:  map[[2]string]int64{},
+		statIDs:   map[string]int64{},
+		planeName: p.Name,
+	}
+	pw.xp.Stats = pw.stats(p.Stats)
+	for _, l := range p.Lines {
+		xl, err := pw.line(baseNS, l)
+		if err != nil {
+			return nil, err
+		}
+		pw.xp.Lines = append(pw.xp.Lines, xl)
+	}
+	return pw.xp, nil
+}
+
+func (pw *planeWriter) line(baseNS int64, l *capture.Line) (*xplanev1.XLine, error) {
+	xl := &xplanev1.XLine{
+		Id:          l.ID,
+		DisplayId:   l.DisplayID,
+		Name:        utf8Valid(l.Name),
+		DisplayName: utf8Valid(l.DisplayName),
+		TimestampNs: baseNS,
+	}
+	if len(l.Events) == 0 {
+		return xl, nil
+	}
+	first, last := int64(math.MaxInt64), int64(math.MinInt64)
+	for i := range l.Events {
+		e := &l.Events[i]
+		if e.Dur < 0 {
+			return nil, fmt.Errorf("%w: event %q on line %q of plane %q has a negative duration (%d ps)",
+				ErrCapture, e.Name, l.Name, pw.planeName, e.Dur)
+		}
+		end, ok := add(e.Start, e.Dur)
+		if !ok {
+			return nil, fmt.Errorf("%w: event %q on line %q of plane %q ends past the int64 range",
+				ErrCapture, e.Name, l.Name, pw.planeName)
+		}
+		first, last = min(first, e.Start), max(last, end)
+	}
+	// The line starts at its earliest event, floored to the nanosecond.
+	startNS := first / capture.Nanosecond
+	if first%capture.Nanosecond < 0 {
+		startNS--
+	}
+	ts, ok := add(baseNS, startNS)
+	if !ok {
+		return nil, fmt.Errorf("%w: line %q of plane %q starts past the int64 range of nanoseconds",
+			ErrCapture, l.Name, pw.planeName)
+	}
+	xl.TimestampNs = ts
+	originPS := startNS * capture.Nanosecond // cannot overflow: |startNS| <= |first|/1000
+	xl.DurationPs = last - originPS
+	xl.Events = make([]*xplanev1.XEvent, len(l.Events))
+	for i := range l.Events {
+		e := &l.Events[i]
+		xl.Events[i] = &xplanev1.XEvent{
+			MetadataId: pw.eventMeta(e.Name, e.DisplayName),
+			Data:       &xplanev1.XEvent_OffsetPs{OffsetPs: e.Start - originPS},
+			DurationPs: e.Dur,
+			Stats:      pw.stats(e.Stats),
+		}
+	}
+	return xl, nil
+}
+
+// eventMeta returns the id of the metadata for a name and display name,
+// adding it on first use. Ids start at 1.
+func (pw *planeWriter) eventMeta(name, display string) int64 {
+	k := [2]string{name, display}
+	if id, ok := pw.eventIDs[k]; ok {
+		return id
+	}
+	id := int64(len(pw.eventIDs) + 1)
+	pw.eventIDs[k] = id
+	pw.xp.EventMetadata[id] = &xplanev1.XEventMetadata{Id: id, Name: utf8Valid(name), DisplayName: utf8Valid(display)}
+	return id
+}
+
+// statMeta returns the id of the stat metadata for a name, adding it on
+// first use. Ids start at 1.
+func (pw *planeWriter) statMeta(name string) int64 {
+	if id, ok := pw.statIDs[name]; ok {
+		return id
+	}
+	id := int64(len(pw.statIDs) + 1)
+	pw.statIDs[name] = id
+	pw.xp.StatMetadata[id] = &xplanev1.XStatMetadata{Id: id, Name: utf8Valid(name)}
+	return id
+}
+
+func (pw *planeWriter) stats(in []capture.Stat) []*xplanev1.XStat {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]*xplanev1.XStat, len(in))
+	for i, s := range in {
+		x := &xplanev1.XStat{MetadataId: pw.statMeta(s.Name)}
+		switch s.Kind {
+		case capture.StatInt:
+			x.Value = &xplanev1.XStat_Int64Value{Int64Value: s.Int}
+		case capture.StatUint:
+			x.Value = &xplanev1.XStat_Uint64Value{Uint64Value: s.Uint}
+		case capture.StatDouble:
+			x.Value = &xplanev1.XStat_DoubleValue{DoubleValue: s.Double}
+		case capture.StatBytes:
+			x.Value = &xplanev1.XStat_BytesValue{BytesValue: s.Bytes}
+		default:
+			x.Value = &xplanev1.XStat_StrValue{StrValue: utf8Valid(s.Str)}
+		}
+		out[i] = x
+	}
+	return out
+}
+
+// utf8Valid returns s with any invalid UTF-8 replaced by U+FFFD.
+func utf8Valid(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
