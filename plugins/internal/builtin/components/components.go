@@ -1,0 +1,84 @@
+// Package components is the components analyzer: device op time by
+// component, from ordered bucketing rules.
+package components
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/fleetprof/fleetprof/plugins/internal/builtin/figure"
+	"github.com/fleetprof/fleetprof/plugins/sdk"
+	"github.com/fleetprof/fleetprof/plugins/sdk/bucket"
+	"github.com/fleetprof/fleetprof/plugins/sdk/ops"
+)
+
+// RulesOption is the Input.Options key that holds a rules document (YAML or
+// JSON, see package bucket). Without it the analyzer uses bucket.Default().
+const RulesOption = "rules"
+
+// Analyzer sums a capture's device op time by component: each op goes to the
+// component of the first bucketing rule that matches its framework operation
+// name or op type.
+type Analyzer struct{}
+
+// Info implements sdk.Analyzer.
+func (Analyzer) Info() sdk.Info {
+	return sdk.Info{
+		Name:        "components",
+		Title:       "Device time by component",
+		Version:     figure.Version,
+		Description: "Device op time by model component (attention, MLP, sampler, control flow, ...), from ordered bucketing rules.",
+		Order:       30,
+	}
+}
+
+var columns = []sdk.Column{
+	{Key: "component", Label: "Component"},
+	{Key: "total_us", Label: "Total", Unit: "us"},
+	{Key: "pct", Label: "% of device op time", Unit: "%"},
+}
+
+// Analyze implements sdk.Analyzer.
+func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rules, source := bucket.Default(), "the default rules (the seed report's components)"
+	if doc, ok := in.Options[RulesOption]; ok && doc != "" {
+		var err error
+		if rules, err = bucket.Parse([]byte(doc)); err != nil {
+			return nil, fmt.Errorf("components: read the %q option: %w", RulesOption, err)
+		}
+		source = fmt.Sprintf("the rules given (%d rules)", len(rules.Rules))
+	}
+	groups, total := ops.Sum(in.Capture, func(op ops.Op) string { return rules.Component(op.Operation, op.Type) })
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(groups, func(a, b ops.Group[string]) int {
+		return figure.ByTotal(figure.Total{Name: a.Key, PS: a.Total}, figure.Total{Name: b.Key, PS: b.Total})
+	})
+	s := &sdk.Section{
+		Name:    "components",
+		Title:   "Device time by component",
+		Columns: columns,
+		Rows:    make([]sdk.Row, 0, len(groups)),
+		Summary: []sdk.Metric{
+			{Key: "device_op_us", Label: "Device op time", Value: figure.US(total), Unit: "us"},
+			{Key: "components", Label: "Components", Value: float64(len(groups))},
+		},
+	}
+	for _, g := range groups {
+		s.Rows = append(s.Rows, sdk.Row{"component": g.Key, "total_us": figure.US(g.Total), "pct": figure.Pct(g.Total, total)})
+	}
+	s.Charts = []sdk.Chart{figure.TopBars("Device op time by component", groups, func(g ops.Group[string]) sdk.Bar {
+		return sdk.Bar{Label: g.Key, Value: figure.US(g.Total)}
+	})}
+	if len(groups) == 0 {
+		s.Notes = append(s.Notes, "The capture has no device op events: device tracing was probably off (set device_tracer_level=1).")
+		return s, nil
+	}
+	s.Notes = append(s.Notes, "Ops are bucketed with "+source+"; the first rule that matches an op's operation name or type wins. Change them with a rules file (fleetprof analyze --rules FILE).")
+	return s, nil
+}

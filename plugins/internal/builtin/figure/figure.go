@@ -1,0 +1,77 @@
+// Package figure holds what the built-in analyzers share: exact conversions
+// from integer picoseconds to report figures, and the shape of their rows
+// and bar charts.
+package figure
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/fleetprof/fleetprof/plugins/sdk"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+)
+
+// Version is the version of every built-in analyzer.
+const Version = "1.0.0"
+
+// Bars is how many bars a built-in bar chart shows.
+const Bars = 10
+
+// MaxRows bounds a built-in section's table; what is left out is summed in a
+// note.
+const MaxRows = 20000
+
+// US converts picoseconds to microseconds, dividing once.
+func US(ps int64) float64 { return float64(ps) / float64(capture.Microsecond) }
+
+// Pct returns part as a percentage of whole, 0 when whole is 0.
+func Pct(part, whole int64) float64 {
+	if whole == 0 {
+		return 0
+	}
+	return 100 * float64(part) / float64(whole)
+}
+
+// Avg returns the mean of count values summing to total picoseconds, in
+// microseconds, 0 when count is 0.
+func Avg(total, count int64) float64 {
+	if count == 0 {
+		return 0
+	}
+	return float64(total) / float64(count) / float64(capture.Microsecond)
+}
+
+// Total is a named figure in picoseconds, for sorting.
+type Total struct {
+	// Name is the row's name, the tie-breaker.
+	Name string
+	// PS is the figure.
+	PS int64
+}
+
+// ByTotal orders by PS descending, then by Name ascending: the order of every
+// built-in table.
+func ByTotal(a, b Total) int {
+	if c := cmp.Compare(b.PS, a.PS); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Name, b.Name)
+}
+
+// TopBars returns a bar chart of the first Bars items of a sorted slice.
+func TopBars[T any](title string, items []T, bar func(T) sdk.Bar) sdk.Chart {
+	ch := sdk.Chart{Kind: "bar", Title: title, Unit: "us"}
+	for _, it := range items[:min(len(items), Bars)] {
+		ch.Bars = append(ch.Bars, bar(it))
+	}
+	return ch
+}
+
+// Cut keeps the first MaxRows items of a sorted slice and returns how many
+// were left out.
+func Cut[T any](items []T) ([]T, int) {
+	if len(items) <= MaxRows {
+		return items, 0
+	}
+	return slices.Clip(items[:MaxRows]), len(items) - MaxRows
+}

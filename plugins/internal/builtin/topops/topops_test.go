@@ -1,0 +1,60 @@
+package topops
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/fleetprof/fleetprof/plugins/internal/builtin/builtintest"
+	"github.com/fleetprof/fleetprof/plugins/sdk"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestAnalyzeSmall(t *testing.T) {
+	s := builtintest.Run(t, Analyzer{}, builtintest.Small(), nil)
+	const total = 8_250_000.0 // ps over the five op events
+	want := []sdk.Row{
+		{"type": "dot_general", "operation": "jit(f)/LogitsProcessor/dot_general", "occurrences": int64(1), "total_us": 3.0, "avg_us": 3.0, "pct": 100 * 3_000_000 / total},
+		{"type": "pallas_call", "operation": "jit(f)/QWen3Attention/FlashAttention/jit(ragged_paged_attention)/RPA-bq_32-/pallas_call", "occurrences": int64(1), "total_us": 2.5, "avg_us": 2.5, "pct": 100 * 2_500_000 / total},
+		{"type": "dot_general", "operation": "jit(f)/Qwen3MLP/down_proj/dot_general", "occurrences": int64(2), "total_us": 2.25, "avg_us": 1.125, "pct": 100 * 2_250_000 / total},
+		{"type": "Unknown", "operation": "while.6", "occurrences": int64(1), "total_us": 0.5, "avg_us": 0.5, "pct": 100 * 500_000 / total},
+	}
+	if diff := cmp.Diff(want, s.Rows); diff != "" {
+		t.Errorf("rows mismatch (-want +got):\n%s", diff)
+	}
+	wantSummary := []sdk.Metric{
+		{Key: "device_op_us", Label: "Device op time", Value: 8.25, Unit: "us"},
+		{Key: "device_op_events", Label: "Device op events", Value: 5},
+		{Key: "operations", Label: "Distinct operations", Value: 4},
+		{Key: "devices", Label: "Devices", Value: 2},
+	}
+	if diff := cmp.Diff(wantSummary, s.Summary); diff != "" {
+		t.Errorf("summary mismatch (-want +got):\n%s", diff)
+	}
+	if len(s.Charts) != 1 || len(s.Charts[0].Bars) != 4 || s.Charts[0].Bars[0].Label != "dot_general: jit(f)/LogitsProcessor/dot_general" {
+		t.Errorf("charts = %+v", s.Charts)
+	}
+	wantNotes := []string{
+		"% is of the summed duration of all 5 device op events (8.250 us), summed over 2 devices.",
+		"1 op events have no tf_op stat (XLA's own control flow, copies, fusions): they are listed under their HLO name with type Unknown.",
+	}
+	if diff := cmp.Diff(wantNotes, s.Notes); diff != "" {
+		t.Errorf("notes mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestAnalyzeEmpty(t *testing.T) {
+	s := builtintest.Run(t, Analyzer{}, &capture.Capture{}, nil)
+	if len(s.Rows) != 0 || len(s.Notes) != 1 {
+		t.Errorf("empty capture: rows %v notes %v", s.Rows, s.Notes)
+	}
+}
+
+func TestAnalyzeCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := (Analyzer{}).Analyze(ctx, &sdk.Input{Capture: builtintest.Small()}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Analyze(cancelled) err = %v, want context.Canceled", err)
+	}
+}
