@@ -1,0 +1,131 @@
+package tracejson
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+)
+
+// testdataDir returns the shared fixtures folder beside the checkout, or
+// skips the test.
+func testdataDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("no go.mod above the package: cannot find ../shared/testdata")
+		}
+		dir = parent
+	}
+	td := filepath.Join(dir, "..", "shared", "testdata")
+	if _, err := os.Stat(td); err != nil {
+		t.Skipf("shared fixtures missing (%v): they sit beside the checkout in ../shared/testdata", err)
+	}
+	return td
+}
+
+// readFixture returns a fixture's uncompressed bytes.
+func readFixture(t testing.TB, path string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(path, ".gz") {
+		return raw
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// truth holds the fields of a fixture's truth.json these tests check.
+type truth struct {
+	SpanUS         json.Number `json:"span_us"`
+	EventsTotal    int64       `json:"events_total"`
+	DeviceOpEvents int64       `json:"device_op_events"`
+}
+
+func readTruth(t testing.TB, dir string) truth {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var tr truth
+	if err := d.Decode(&tr); err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// collector is a capture.Visitor that keeps everything it is told.
+type collector struct {
+	baseCalls int
+	baseNS    int64
+	planes    []*cplane
+	events    []cevent
+}
+
+type cplane struct {
+	info  capture.PlaneInfo
+	lines []capture.LineInfo
+}
+
+type cevent struct {
+	plane, line int
+	name        string
+	start, dur  int64
+	ref         capture.Ref
+}
+
+func (c *collector) Base(ns int64) { c.baseCalls++; c.baseNS = ns }
+
+func (c *collector) Plane(p capture.PlaneInfo) int {
+	c.planes = append(c.planes, &cplane{info: p})
+	return len(c.planes) - 1
+}
+
+func (c *collector) Line(plane int, l capture.LineInfo) int {
+	p := c.planes[plane]
+	p.lines = append(p.lines, l)
+	return len(p.lines) - 1
+}
+
+func (c *collector) Event(e *capture.RawEvent) error {
+	c.events = append(c.events, cevent{e.Plane, e.Line, string(e.Name), e.Start, e.Dur, e.Ref})
+	return nil
+}
+
+// counter is a capture.Visitor that only counts, as cheaply as possible.
+type counter struct {
+	n     int64
+	bytes int64
+}
+
+func (c *counter) Base(int64)                      {}
+func (c *counter) Plane(capture.PlaneInfo) int     { return 0 }
+func (c *counter) Line(int, capture.LineInfo) int  { return 0 }
+func (c *counter) Event(e *capture.RawEvent) error { c.n++; c.bytes += int64(len(e.Name)); return nil }
