@@ -2,8 +2,10 @@ package xplane
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -219,3 +221,5 @@ func firstDiff(a, b []loaded) int {
 	}
 	return -1
 }
+
+func gzipWriter(w io.Writer) *gzip.Writer { return gzip.NewWriter(w) }

@@ -170,7 +170,10 @@ func (s *scanner) fixed64(end int64) (uint64, error) {
 func (s *scanner) skip(n, end int64) error {
 	off := s.off()
 	if n < 0 || n > end-off {
-		return malformed(off, "skip of %d bytes runs past the end of its message", n)
+		if end >= s.size {
+			return malformed(off, "a %d-byte value runs past the end of the file (truncated?)", n)
+		}
+		return malformed(off, "a %d-byte value runs past the end of its message", n)
 	}
 	s.seek(off + n)
 	return nil
