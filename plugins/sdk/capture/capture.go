@@ -79,6 +79,9 @@ type Plane struct {
 	Busy int64
 	// OpEvents counts, for a device plane, its op events (kept or not).
 	OpEvents int64
+	// OpTotal is, for a device plane, the summed durations of its op events
+	// (more than Busy when ops overlap, as on several GPU streams).
+	OpTotal int64
 	// EventsTotal counts the plane's events in the source, kept or not.
 	EventsTotal int64
 }

@@ -30,7 +30,8 @@ type Summary struct {
 	EventsKept int64 `json:"events_kept"`
 	// DeviceOpEvents counts op events over every device.
 	DeviceOpEvents int64 `json:"device_op_events"`
-	// NonIdleOpUS sums the busy time of every device.
+	// NonIdleOpUS sums the durations of every device op (the base of the
+	// op tables' percentages; more than the busy time when ops overlap).
 	NonIdleOpUS Micros `json:"non_idle_op_us"`
 	// Windows are [start, end] in absolute µs since the epoch.
 	Windows [][2]Micros `json:"windows"`
@@ -143,13 +144,13 @@ func Summarize(c *Capture) Summary {
 		Devices:        map[string]DeviceSummary{},
 		Warnings:       c.Warnings,
 	}
-	var busy int64
+	var opTotal int64
 	for _, w := range c.Windows {
 		s.Windows = append(s.Windows, [2]Micros{abs(w.Start), abs(w.End)})
 	}
 	span := c.Span.Len()
 	for _, p := range c.Devices() {
-		busy += p.Busy
+		opTotal += p.OpTotal
 		idle := span - p.Busy
 		d := DeviceSummary{SpanUS: MicrosOf(span), BusyUS: MicrosOf(p.Busy), IdleUS: MicrosOf(idle), OpEvents: p.OpEvents}
 		if span > 0 {
@@ -158,6 +159,6 @@ func Summarize(c *Capture) Summary {
 		s.Devices[p.Name] = d
 		s.DeviceOrder = append(s.DeviceOrder, p.Name)
 	}
-	s.NonIdleOpUS = MicrosOf(busy)
+	s.NonIdleOpUS = MicrosOf(opTotal)
 	return s
 }

@@ -32,7 +32,7 @@ func header(c *capture.Capture) *capturev1.Header {
 func plane(i int, p *capture.Plane) *capturev1.Plane {
 	out := &capturev1.Plane{
 		Index: int32(i), Id: p.ID, Name: p.Name, Stats: stats(p.Stats),
-		BusyPs: p.Busy, OpEvents: p.OpEvents, EventsTotal: p.EventsTotal,
+		BusyPs: p.Busy, OpEvents: p.OpEvents, EventsTotal: p.EventsTotal, OpTotalPs: p.OpTotal,
 	}
 	for li, l := range p.Lines {
 		out.Lines = append(out.Lines, &capturev1.Line{
@@ -150,7 +150,7 @@ func (b *Builder) Add(r *capturev1.Record) error {
 		}
 		cp := &capture.Plane{
 			ID: p.GetId(), Name: p.GetName(), Stats: fromStats(p.GetStats()),
-			Busy: p.GetBusyPs(), OpEvents: p.GetOpEvents(), EventsTotal: p.GetEventsTotal(),
+			Busy: p.GetBusyPs(), OpEvents: p.GetOpEvents(), EventsTotal: p.GetEventsTotal(), OpTotal: p.GetOpTotalPs(),
 		}
 		for i, l := range p.GetLines() {
 			if int(l.GetIndex()) != i {

@@ -21,7 +21,7 @@ func sample() *capture.Capture {
 		Source:   capture.Source{Format: "xplane", Name: "h.xplane.pb"},
 		Warnings: []string{"w"}, Context: map[string]string{"host": "h"},
 		Planes: []*capture.Plane{
-			{ID: 0, Name: "/device:TPU:0", Busy: 77, OpEvents: 3, EventsTotal: 5, Lines: []*capture.Line{
+			{ID: 0, Name: "/device:TPU:0", Busy: 77, OpEvents: 3, OpTotal: 80, EventsTotal: 5, Lines: []*capture.Line{
 				{ID: 3, DisplayID: 3, Name: "XLA Ops", Events: []capture.Event{
 					{Name: "fusion", Start: 10, Dur: 5, Self: 5, Stats: []capture.Stat{
 						{Name: "tf_op", Kind: capture.StatString, Str: "jit(f)/dot_general:dot_general"},

@@ -69,7 +69,7 @@ func nextSpecial(b []byte, i int) int {
 		e := x ^ (lo8 * '\\')
 		// The lowest set bit of (v-lo8)&^v&hi8 marks v's lowest zero byte
 		// exactly (borrows only spoil the bytes above it).
-		if m := ((q - lo8) &^ q | (e - lo8) &^ e) & hi8; m != 0 {
+		if m := ((q-lo8)&^q | (e-lo8)&^e) & hi8; m != 0 {
 			return i + bits.TrailingZeros64(m)>>3
 		}
 		i += 8

@@ -138,14 +138,14 @@ type walker struct {
 	procs map[int64]*proc
 	order []*proc
 	// The last (pid, tid) an X event used, and its thread (nil: skipped).
-	lastOK         bool
-	lastPid        int64
-	lastTid        int64
-	lastP          *proc
-	lastT          *thread
-	phases         [256]int64
-	other          map[string]int64
-	stats          Stats
+	lastOK  bool
+	lastPid int64
+	lastTid int64
+	lastP   *proc
+	lastT   *thread
+	phases  [256]int64
+	other   map[string]int64
+	stats   Stats
 }
 
 // fields are the byte ranges of an event's interesting values within the
@@ -597,6 +597,21 @@ func (w *walker) numberField(b []byte, i, depth int, sp *span, esc *bool) (int, 
 			*esc = e
 		}
 		return j + 1, nil
+	}
+	if b[i]-'0' < 10 {
+		// A number: its text is checked when it is parsed.
+		j := i + 1
+		for j < len(b) && (b[j]-'0' < 10 || b[j] == '.') {
+			j++
+		}
+		for j < len(b) && isTokenByte(b[j]) {
+			j++
+		}
+		if j >= len(b) {
+			return j, errNeedMore
+		}
+		*sp = span{i, j}
+		return j, nil
 	}
 	j, err := w.skipValue(b, i, depth)
 	*sp = span{i, j}

@@ -45,6 +45,7 @@ func (x *Indexer) Finish(ctx context.Context, ld capture.Loader) (*Result, error
 			p.opIv = nil
 			cp.Busy = capture.TotalLen(u)
 			cp.OpEvents = p.ops
+			cp.OpTotal = p.opTotal
 			busy = append(busy, u...)
 		}
 		for _, key := range p.lines {

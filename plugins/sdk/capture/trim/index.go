@@ -38,6 +38,7 @@ type planeState struct {
 	lines   []int // global line keys
 	events  int64
 	ops     int64
+	opTotal int64
 	opIv    []capture.Interval
 	compact int // opIv length after the last compaction
 }
@@ -118,6 +119,7 @@ func (x *Indexer) Event(e *capture.RawEvent) error {
 	p.events++
 	if ls.op {
 		p.ops++
+		p.opTotal += e.Dur
 		p.opIv = append(p.opIv, capture.Interval{Start: e.Start, End: end})
 		if len(p.opIv) >= 1<<16 && len(p.opIv) >= 2*p.compact {
 			p.opIv = capture.Union(p.opIv)

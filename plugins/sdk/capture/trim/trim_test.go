@@ -83,11 +83,11 @@ func TestTrimWindowsKeptDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := res.Capture
-	wantWin := []capture.Interval{{9_900 * us, 10_750 * us}, {15_550 * us, 15_760 * us}}
+	wantWin := []capture.Interval{{Start: 9_900 * us, End: 10_750 * us}, {Start: 15_550 * us, End: 15_760 * us}}
 	if diff := cmp.Diff(wantWin, c.Windows); diff != "" {
 		t.Errorf("windows (-want +got):\n%s", diff)
 	}
-	if got, want := c.Span, (capture.Interval{0, 20_000 * us}); got != want {
+	if got, want := c.Span, (capture.Interval{Start: 0, End: 20_000 * us}); got != want {
 		t.Errorf("span = %v, want %v", got, want)
 	}
 	if got := c.Planes[0].Busy; got != 160*us {

@@ -60,7 +60,7 @@ func TestMalformed(t *testing.T) {
 		{"plane past end of file", []byte{0x0a, 0x64, 0x08, 0x01}, ErrMalformed, "length 100 runs past the end of the file", 1},
 		{"bad varint", append([]byte{0x48}, bytes.Repeat([]byte{0xff}, 11)...), ErrMalformed, "bad varint", 1},
 		{"truncated varint", []byte{0x48, 0xff}, ErrMalformed, "file ends inside a varint", 1},
-		{"truncated fixed64", []byte{0x49, 1, 2, 3}, ErrMalformed, "a 8-byte value runs past the end of the file", 1},
+		{"truncated fixed64", []byte{0x49, 1, 2, 3}, ErrMalformed, "a value of 8 bytes runs past the end of the file", 1},
 		{"group wire type", []byte{0x4b, 0x4c}, ErrMalformed, "wire type 3 is not used", 1},
 		{"field number 0", []byte{0x00}, ErrMalformed, "bad field number 0", 0},
 		{"event_metadata value as varint", fBytes(1, fBytes(4, fInt(1, 1), fInt(2, 7))), ErrMalformed,

@@ -171,9 +171,9 @@ func (s *scanner) skip(n, end int64) error {
 	off := s.off()
 	if n < 0 || n > end-off {
 		if end >= s.size {
-			return malformed(off, "a %d-byte value runs past the end of the file (truncated?)", n)
+			return malformed(off, "a value of %d bytes runs past the end of the file (truncated?)", n)
 		}
-		return malformed(off, "a %d-byte value runs past the end of its message", n)
+		return malformed(off, "a value of %d bytes runs past the end of its message", n)
 	}
 	s.seek(off + n)
 	return nil

@@ -387,7 +387,10 @@ type Plane struct {
 	// For a device plane: how many op events it had (kept or not).
 	OpEvents int64 `protobuf:"varint,7,opt,name=op_events,json=opEvents,proto3" json:"op_events,omitempty"`
 	// Events this plane had in the source, kept and dropped.
-	EventsTotal   int64 `protobuf:"varint,8,opt,name=events_total,json=eventsTotal,proto3" json:"events_total,omitempty"`
+	EventsTotal int64 `protobuf:"varint,8,opt,name=events_total,json=eventsTotal,proto3" json:"events_total,omitempty"`
+	// For a device plane: the summed durations of its op events (more than
+	// busy_ps when ops overlap, as on several GPU streams).
+	OpTotalPs     int64 `protobuf:"varint,9,opt,name=op_total_ps,json=opTotalPs,proto3" json:"op_total_ps,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -474,6 +477,13 @@ func (x *Plane) GetOpEvents() int64 {
 func (x *Plane) GetEventsTotal() int64 {
 	if x != nil {
 		return x.EventsTotal
+	}
+	return 0
+}
+
+func (x *Plane) GetOpTotalPs() int64 {
+	if x != nil {
+		return x.OpTotalPs
 	}
 	return 0
 }
@@ -1088,7 +1098,7 @@ const file_fleetprof_capture_v1_capture_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\":\n" +
 	"\x06Window\x12\x19\n" +
 	"\bstart_ps\x18\x01 \x01(\x03R\astartPs\x12\x15\n" +
-	"\x06end_ps\x18\x02 \x01(\x03R\x05endPs\"\xfe\x01\n" +
+	"\x06end_ps\x18\x02 \x01(\x03R\x05endPs\"\x9e\x02\n" +
 	"\x05Plane\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\x03R\x02id\x12\x12\n" +
@@ -1097,7 +1107,8 @@ const file_fleetprof_capture_v1_capture_proto_rawDesc = "" +
 	"\x05lines\x18\x05 \x03(\v2\x1a.fleetprof.capture.v1.LineR\x05lines\x12\x17\n" +
 	"\abusy_ps\x18\x06 \x01(\x03R\x06busyPs\x12\x1b\n" +
 	"\top_events\x18\a \x01(\x03R\bopEvents\x12!\n" +
-	"\fevents_total\x18\b \x01(\x03R\veventsTotal\"\x82\x01\n" +
+	"\fevents_total\x18\b \x01(\x03R\veventsTotal\x12\x1e\n" +
+	"\vop_total_ps\x18\t \x01(\x03R\topTotalPs\"\x82\x01\n" +
 	"\x04Line\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\x03R\x02id\x12\x1d\n" +

@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
+)
+
+func newInspect(e *env) *cobra.Command {
+	var lf loadFlags
+	var format string
+	cmd := &cobra.Command{
+		Use:   "inspect PATH",
+		Short: "Say what is in a capture: span, devices busy and idle, non-idle windows",
+		Long: `inspect reads a capture and prints its span, how long each device was busy
+and idle, the non-idle windows, and how many events trimming would keep.
+
+A window is a stretch where some device is busy: the union of every device's
+op intervals, with neighbours closer than --gap merged, widened by --pad on
+both sides. Kept events are those of any plane whose [start, end] meets a
+window.
+
+--format json prints span_us, events_total, events_kept, device_op_events,
+windows ([[start_us, end_us], ...], absolute µs since the epoch) and devices
+keyed by plane name (busy_us, idle_us, idle_pct, op_events), among others.`,
+		Example: `  fleetprof inspect /tmp/profile/plugins/profile/2026_02_05_20_15_30/
+  fleetprof inspect host.trace.json.gz --gap 2ms --format json`,
+		Args: usageArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "text" && format != "json" {
+				return fmt.Errorf("%w: --format must be text or json, not %q", errUsage, format)
+			}
+			res, err := lf.loadCapture(cmd.Context(), e, args[0])
+			if err != nil {
+				return err
+			}
+			s := capture.Summarize(res.Capture)
+			if format == "json" {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(s)
+			}
+			return printSummary(e.stdout, res, s)
+		},
+	}
+	lf.register(cmd)
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	return cmd
+}
+
+func printSummary(w io.Writer, res *load.Result, s capture.Summary) error {
+	c := res.Capture
+	size := human(res.Size)
+	if res.Uncompressed > 0 && res.Uncompressed != res.Size {
+		size += ", " + human(res.Uncompressed) + " uncompressed"
+	}
+	fmt.Fprintf(w, "capture  %s (%s, %s)\n", c.Source.Name, c.Source.Format, size)
+	fmt.Fprintf(w, "span     %s µs\n", groupMicros(s.SpanUS))
+	keptPct := 0.0
+	if s.EventsTotal > 0 {
+		keptPct = 100 * float64(s.EventsKept) / float64(s.EventsTotal)
+	}
+	fmt.Fprintf(w, "events   %s total, %s kept (%.2f %%), %s device ops\n", group(s.EventsTotal), group(s.EventsKept), keptPct, group(s.DeviceOpEvents))
+	fmt.Fprintf(w, "windows  %d (gap %s µs, pad %s µs), %s µs in all\n", len(s.Windows), s.GapUS, s.PadUS, groupMicros(s.WindowsUS))
+	const maxShown = 10
+	for i, win := range c.Windows {
+		if i == maxShown {
+			fmt.Fprintf(w, "  … %d more (--format json lists them all)\n", len(c.Windows)-maxShown)
+			break
+		}
+		fmt.Fprintf(w, "  #%-3d at +%.6f s  %s µs\n", i+1, float64(win.Start-c.Span.Start)/float64(capture.Second), groupMicros(capture.MicrosOf(win.Len())))
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "device\tbusy µs\tidle µs\tidle %\top events\t")
+	for _, name := range s.DeviceOrder {
+		d := s.Devices[name]
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.3f\t%s\t\n", name, groupMicros(d.BusyUS), groupMicros(d.IdleUS), d.IdlePct, group(d.OpEvents))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, warn := range s.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+	return nil
+}
+
+// group formats an integer with thousands separators.
+func group(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// groupMicros formats µs with thousands separators and three decimals.
+func groupMicros(m capture.Micros) string {
+	ps := m.US*capture.Microsecond + m.PS
+	ns := (ps + capture.Nanosecond/2) / capture.Nanosecond
+	return fmt.Sprintf("%s.%03d", group(ns/1000), ns%1000)
+}

@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/trim"
+)
+
+// loadFlags are the flags of every command that reads a capture.
+type loadFlags struct {
+	gap, pad time.Duration
+	run      string
+	host     string
+	tmp      string
+	quiet    bool
+}
+
+func (f *loadFlags) register(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.DurationVar(&f.gap, "gap", time.Millisecond, "merge busy stretches closer than this into one window (e.g. 1ms, 500us)")
+	fs.DurationVar(&f.pad, "pad", 100*time.Microsecond, "widen each window by this on both sides")
+	fs.StringVar(&f.run, "run", "", "run folder to read when PATH is a profile root (default: the newest)")
+	fs.StringVar(&f.host, "host", "", "host to read when the run folder holds several")
+	fs.StringVar(&f.tmp, "tmp", "", "folder for temporary files (default: $TMPDIR or /tmp)")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress on stderr")
+}
+
+func (f *loadFlags) options(e *env) (load.Options, error) {
+	if f.gap < 0 || f.pad < 0 {
+		return load.Options{}, fmt.Errorf("%w: --gap and --pad must not be negative", errUsage)
+	}
+	o := load.Options{
+		Trim:    trim.Options{Gap: toPS(f.gap), Pad: toPS(f.pad)},
+		Run:     f.run,
+		Host:    f.host,
+		TempDir: f.tmp,
+		Logger:  e.logger,
+	}
+	return o, nil
+}
+
+// toPS converts a flag duration to picoseconds for trim.Options, where zero
+// means the default and negative means none.
+func toPS(d time.Duration) int64 {
+	if d == 0 {
+		return -1
+	}
+	return d.Nanoseconds() * capture.Nanosecond
+}
+
+// loadCapture loads path with progress on stderr once it takes over a second.
+func (f *loadFlags) loadCapture(ctx context.Context, e *env, path string) (*load.Result, error) {
+	o, err := f.options(e)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	shown := false
+	if !f.quiet {
+		o.Progress = func(done, total int64) {
+			if time.Since(start) < time.Second || total <= 0 {
+				return
+			}
+			shown = true
+			fmt.Fprintf(e.stderr, "\rreading %s: %3.0f%% (%s of %s)", shortPath(path), 100*float64(done)/float64(total), human(done), human(total))
+		}
+	}
+	res, err := load.FileResult(ctx, path, o)
+	if shown {
+		fmt.Fprintf(e.stderr, "\rread %s in %.1fs%20s\n", shortPath(path), time.Since(start).Seconds(), "")
+	}
+	return res, err
+}
+
+func shortPath(p string) string {
+	if wd, err := os.Getwd(); err == nil && len(p) > len(wd)+1 && p[:len(wd)] == wd {
+		return p[len(wd)+1:]
+	}
+	return p
+}
+
+// human formats a byte count.
+func human(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

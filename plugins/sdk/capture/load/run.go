@@ -1,0 +1,184 @@
+package load
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/tracejson"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/trim"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/xplane"
+)
+
+func xplaneEmpty() error { return xplane.ErrEmpty }
+
+type loader struct {
+	ctx  context.Context
+	opts Options
+	f    *os.File
+	size int64
+	res  *Result
+	read atomic.Int64
+}
+
+func (l *loader) logger() *slog.Logger {
+	if l.opts.Logger != nil {
+		return l.opts.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (l *loader) tempFile(pattern string) (*os.File, func(), error) {
+	f, err := os.CreateTemp(l.opts.TempDir, pattern)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create temporary file (set the temp dir with --tmp or TMPDIR): %w", err)
+	}
+	return f, func() { f.Close(); os.Remove(f.Name()) }, nil
+}
+
+func (l *loader) run() error {
+	idx, cleanup, err := l.tempFile("fleetprof-*.idx")
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	topts := l.opts.Trim
+	topts.Spill = trim.FileSpill{F: idx}
+	x := trim.NewIndexer(topts)
+
+	stop := l.progress()
+	defer stop()
+
+	var ld capture.Loader
+	switch l.res.Format {
+	case FormatXPlane:
+		xf, err := xplane.Open(countingReaderAt{l.f, &l.read}, l.size)
+		if err != nil {
+			return err
+		}
+		if err := xf.Walk(l.ctx, x); err != nil {
+			return err
+		}
+		ld = xf
+		l.res.Capture = nil
+	case FormatTraceJSON:
+		r := bufio.NewReaderSize(countingReader{l.f, &l.read}, blockSize)
+		st, err := tracejson.Walk(l.ctx, r, x, tracejson.WalkOptions{})
+		if err != nil {
+			return err
+		}
+		l.note(st)
+		ld = tracejson.NewLoader(l.f)
+	case FormatGzipJSON:
+		raw, cleanupRaw, err := l.tempFile("fleetprof-*.json")
+		if err != nil {
+			return err
+		}
+		defer cleanupRaw()
+		zr, err := gzip.NewReader(bufio.NewReaderSize(countingReader{l.f, &l.read}, 256<<10))
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrBadGzip, err)
+		}
+		pipe := newBlockPipe(l.ctx, zr, raw, l.gzipErr)
+		st, err := tracejson.Walk(l.ctx, pipe, x, tracejson.WalkOptions{})
+		pipe.Close()
+		if err != nil {
+			return err
+		}
+		if pipe.err != nil {
+			return pipe.err
+		}
+		l.note(st)
+		l.res.Uncompressed = st.Bytes
+		ld = tracejson.NewLoader(raw)
+	default:
+		return fmt.Errorf("%w: %s", ErrUnknownFormat, l.res.Format)
+	}
+	tr, err := x.Finish(l.ctx, ld)
+	if err != nil {
+		return err
+	}
+	l.res.Capture = tr.Capture
+	l.res.UnsortedLines = tr.UnsortedLines
+	c := tr.Capture
+	c.Source.Format = string(l.res.Format)
+	if l.res.Format == FormatGzipJSON {
+		c.Source.Format = string(FormatTraceJSON)
+	}
+	c.Source.Size = l.size
+	if l.res.Uncompressed > 0 {
+		c.Source.Size = l.res.Uncompressed
+	}
+	l.logger().Debug("loaded capture", "path", l.res.Path, "format", l.res.Format, "events", c.EventsTotal,
+		"kept", c.EventsKept(), "spill_bytes", tr.SpillBytes, "unsorted_lines", tr.UnsortedLines)
+	return nil
+}
+
+// note keeps what the JSON reader noticed.
+func (l *loader) note(st tracejson.Stats) {
+	l.res.Uncompressed = st.Bytes
+}
+
+func (l *loader) gzipErr(err error) error {
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%w (read %d of %d compressed bytes)", ErrTruncatedGzip, l.read.Load(), l.size)
+	case errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader):
+		return fmt.Errorf("%w near compressed byte %d: %v", ErrBadGzip, l.read.Load(), err)
+	}
+	return fmt.Errorf("%w near compressed byte %d: %v", ErrBadGzip, l.read.Load(), err)
+}
+
+// progress reports the bytes read every half second until stopped.
+func (l *loader) progress() func() {
+	if l.opts.Progress == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				l.opts.Progress(min(l.read.Load(), l.size), l.size)
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+type countingReaderAt struct {
+	r io.ReaderAt
+	n *atomic.Int64
+}
+
+func (c countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.n.Add(int64(n))
+	return n, err
+}
