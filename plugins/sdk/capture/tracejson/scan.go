@@ -97,6 +97,20 @@ func scanString(b []byte, i int) (end int, esc, ok bool) {
 	}
 }
 
+// scanShort is scanString for strings that are usually short (keys, ph):
+// it looks at bytes one by one for a while before scanning by words.
+func scanShort(b []byte, i int) (end int, esc, ok bool) {
+	for n := min(len(b), i+16); i < n; i++ {
+		switch b[i] {
+		case '"':
+			return i, false, true
+		case '\\':
+			return scanString(b, i)
+		}
+	}
+	return scanString(b, i)
+}
+
 // isTokenByte reports whether c can be part of a number or a literal.
 func isTokenByte(c byte) bool {
 	return c-'0' < 10 || (c|0x20)-'a' < 26 || c == '.' || c == '-' || c == '+'

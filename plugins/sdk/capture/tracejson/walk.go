@@ -498,7 +498,7 @@ func (w *walker) parseEvent(b []byte, i, depth int) (int, error) {
 			return i, w.unexpected(b, i, "expected a string key in an event")
 		}
 		ks := i + 1
-		ke, esc, ok := scanString(b, ks)
+		ke, esc, ok := scanShort(b, ks)
 		if !ok {
 			return ke, errNeedMore
 		}
@@ -564,6 +564,9 @@ func (w *walker) parseEvent(b []byte, i, depth int) (int, error) {
 				return i, w.unexpected(b, i, "expected ',' or '}' after a value in an event")
 			}
 		}
+		if i < len(b) && b[i] == '"' {
+			continue
+		}
 		if i = skipWS(b, i); i >= len(b) {
 			return i, errNeedMore
 		}
@@ -604,8 +607,10 @@ func (w *walker) numberField(b []byte, i, depth int, sp *span, esc *bool) (int, 
 		for j < len(b) && (b[j]-'0' < 10 || b[j] == '.') {
 			j++
 		}
-		for j < len(b) && isTokenByte(b[j]) {
-			j++
+		if j < len(b) && b[j] != ',' && b[j] != '}' {
+			for j < len(b) && isTokenByte(b[j]) {
+				j++
+			}
 		}
 		if j >= len(b) {
 			return j, errNeedMore
