@@ -10,6 +10,7 @@ package sdk
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
@@ -45,6 +46,9 @@ type Input struct {
 	// Options are the analyzer's options from the host (for example
 	// "rules" holding a bucketing rules document).
 	Options map[string]string
+	// Log writes to the plugin's stderr, which the host logs under the
+	// plugin's name. Never nil when the SDK calls Analyze.
+	Log *slog.Logger
 }
 
 // Section is one analyzer's part of a report.
