@@ -451,14 +451,15 @@ func (w *walker) events(ctx context.Context, depth int) error {
 			}
 			return w.unexpected(b, i, "expected ',' or ']' after an event")
 		}
+		w.event = int(w.stats.Events)
 		if c == ']' && state == afterOpen {
 			w.pos = i + 1
+			w.event = -1
 			return nil
 		}
 		if c != '{' {
 			return w.unexpected(b, i, "expected an event object")
 		}
-		w.event = int(w.stats.Events)
 		end, err := w.parseEvent(b, i, depth+1)
 		if err == errNeedMore {
 			w.pos = i

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"testing/iotest"
 
@@ -126,3 +128,75 @@ func TestWalkCancel(t *testing.T) {
 		t.Errorf("Walk(cancelled) = %v, want context.Canceled", err)
 	}
 }
+
+func TestWalkMetadata(t *testing.T) {
+	m := func(pid, tid int, kind, name string) string {
+		if tid < 0 {
+			return `{"ph":"M","pid":` + itoa(pid) + `,"name":"` + kind + `","args":{"name":"` + name + `"}}`
+		}
+		return `{"ph":"M","pid":` + itoa(pid) + `,"tid":` + itoa(tid) + `,"name":"` + kind + `","args":{"name":"` + name + `"}}`
+	}
+	x := func(pid, tid int, ts string) string {
+		return `{"ph":"X","pid":` + itoa(pid) + `,"tid":` + itoa(tid) + `,"ts":` + ts + `,"dur":1,"name":"e"}`
+	}
+	doc := func(evs ...string) string { return `{"traceEvents":[` + join(evs) + `]}` }
+	tests := []struct {
+		name    string
+		in      string
+		planes  []string
+		events  int
+		late    int64
+		skipped int64
+	}{
+		{"named first",
+			doc(m(1, -1, "process_name", "/device:TPU:0"), m(1, 3, "thread_name", "XLA Ops"), x(1, 3, "10")),
+			[]string{"/device:TPU:0 [XLA Ops]"}, 1, 0, 0},
+		{"thread named before process",
+			doc(m(1, 3, "thread_name", "XLA Ops"), m(1, -1, "process_name", "/device:TPU:0"), m(1, -1, "process_sort_index", "1"), x(1, 3, "10")),
+			[]string{"/device:TPU:0 [XLA Ops]"}, 1, 0, 0},
+		{"unnamed",
+			doc(x(5, 7, "10"), x(5, 8, "11")),
+			[]string{"pid 5 [tid 7,tid 8]"}, 2, 0, 0},
+		{"named late",
+			doc(x(5, 7, "10"), m(5, -1, "process_name", "/host:CPU"), m(5, 7, "thread_name", "python3"), m(5, 8, "thread_name", "other")),
+			[]string{"pid 5 [tid 7,other]"}, 1, 2, 0},
+		{"metadata only, declared at the end",
+			doc(m(2, -1, "process_name", "/device:TPU:1"), m(2, 3, "thread_name", "XLA Ops"), m(1, -1, "process_name", "/host:CPU"), x(1, 9, "10")),
+			[]string{"/host:CPU [tid 9]", "/device:TPU:1 [XLA Ops]"}, 1, 0, 0},
+		{"fleetprof markers skipped",
+			doc(m(MarkerPID, -1, "process_name", SkipProcess), m(MarkerPID, 1, "thread_name", MarkerThread), m(1, -1, "process_name", "/host:CPU"),
+				x(MarkerPID, 1, "5"), x(1, 9, "10"), x(MarkerPID, 1, "50")),
+			[]string{"/host:CPU [tid 9]"}, 1, 0, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c collector
+			st, err := Walk(context.Background(), strings.NewReader(tt.in), &c, WalkOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := planeNames(&c); strings.Join(got, ";") != strings.Join(tt.planes, ";") {
+				t.Errorf("planes = %q, want %q", got, tt.planes)
+			}
+			if len(c.events) != tt.events || st.LateMetadata != tt.late || st.Skipped != tt.skipped {
+				t.Errorf("events %d, late %d, skipped %d; want %d, %d, %d", len(c.events), st.LateMetadata, st.Skipped, tt.events, tt.late, tt.skipped)
+			}
+			if c.baseNS != 10_000 {
+				t.Errorf("base = %d ns, want 10000 (the first non-skipped X event)", c.baseNS)
+			}
+		})
+	}
+}
+
+// TestWalkArrayFormat reads the JSON Array Format: a bare array of events.
+func TestWalkArrayFormat(t *testing.T) {
+	var c collector
+	st, err := Walk(context.Background(), strings.NewReader(` [{"ph":"X","ts":3.25,"dur":1,"name":"a"},{"ph":"B","ts":4}] `), &c, WalkOptions{})
+	if err != nil || st.X != 1 || st.Phases["B"] != 1 || len(c.events) != 1 || c.events[0].start != 250000 {
+		t.Errorf("Walk(array format) = %+v, %v, events %+v", st, err, c.events)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func join(s []string) string { return strings.Join(s, ",") }
