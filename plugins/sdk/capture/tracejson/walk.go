@@ -63,8 +63,9 @@ type Stats struct {
 	// Skipped counts the complete events of the skipped process
 	// (SkipProcess).
 	Skipped int64
-	// LateMetadata counts M events that named a process or thread after it
-	// had already had events; the name declared first stays.
+	// LateMetadata counts M events that renamed a process or thread after
+	// it was declared (after its first event, or after the first X event of
+	// the trace); the name declared first stays.
 	LateMetadata int64
 	// Bytes counts the bytes read from the stream.
 	Bytes int64
@@ -78,10 +79,14 @@ type Stats struct {
 //
 // A process becomes a plane with ID pid-1 and a thread a line with ID and
 // DisplayID tid, named by the process_name and thread_name M events, or
-// "pid N" and "tid N" when the trace names them only later (counted in
-// Stats.LateMetadata) or never. Planes and lines are declared when their
-// first event arrives; those that only M events name are declared at the
-// end. v.Base is called once, before the first event, with the first X
+// "pid N" and "tid N" when the trace names them only later or never. The
+// planes and lines that M events name before the first X event are declared
+// just before it, in the order the M events name them (the TSL converter
+// writes every M event first); any other plane or line is declared when its
+// first event arrives, or at the end if only M events name it. An M event
+// that renames a plane or line already declared cannot be applied and is
+// counted in Stats.LateMetadata. v.Base is called once, before the first
+// event, with the first X
 // event's ts floored to the microsecond; event times are picoseconds
 // relative to it. Other phases are counted and skipped, and so is every
 // event of the process named SkipProcess.
@@ -134,6 +139,7 @@ type walker struct {
 
 	haveBase bool
 	baseUS   int64
+	declared bool // the planes and lines named before the first X event are declared
 
 	procs map[int64]*proc
 	order []*proc
@@ -665,6 +671,12 @@ func (w *walker) complete(b []byte, start, end int) error {
 	tid, err := w.intField(b, f.tid, "tid")
 	if err != nil {
 		return err
+	}
+	if !w.declared {
+		// The trace's M events come first: declare what they named, in
+		// their order, before the first event.
+		w.declared = true
+		w.declareRest()
 	}
 	p, t := w.lastP, w.lastT
 	if !w.lastOK || pid != w.lastPid || tid != w.lastTid {

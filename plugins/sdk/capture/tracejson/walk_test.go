@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -160,9 +161,15 @@ func TestWalkMetadata(t *testing.T) {
 		{"named late",
 			doc(x(5, 7, "10"), m(5, -1, "process_name", "/host:CPU"), m(5, 7, "thread_name", "python3"), m(5, 8, "thread_name", "other")),
 			[]string{"pid 5 [tid 7,other]"}, 1, 2, 0},
-		{"metadata only, declared at the end",
+		{"declared in metadata order",
 			doc(m(2, -1, "process_name", "/device:TPU:1"), m(2, 3, "thread_name", "XLA Ops"), m(1, -1, "process_name", "/host:CPU"), x(1, 9, "10")),
-			[]string{"/host:CPU [tid 9]", "/device:TPU:1 [XLA Ops]"}, 1, 0, 0},
+			[]string{"/device:TPU:1 [XLA Ops]", "/host:CPU [tid 9]"}, 1, 0, 0},
+		{"metadata only, declared at the end",
+			doc(x(1, 9, "10"), m(2, -1, "process_name", "/device:TPU:1"), m(2, 3, "thread_name", "XLA Ops")),
+			[]string{"pid 1 [tid 9]", "/device:TPU:1 [XLA Ops]"}, 1, 0, 0},
+		{"renamed after the first event",
+			doc(m(2, -1, "process_name", "/device:TPU:1"), x(1, 9, "10"), m(2, -1, "process_name", "/device:TPU:2"), m(2, -1, "process_name", "/device:TPU:1")),
+			[]string{"/device:TPU:1 []", "pid 1 [tid 9]"}, 1, 1, 0},
 		{"fleetprof markers skipped",
 			doc(m(MarkerPID, -1, "process_name", SkipProcess), m(MarkerPID, 1, "thread_name", MarkerThread), m(1, -1, "process_name", "/host:CPU"),
 				x(MarkerPID, 1, "5"), x(1, 9, "10"), x(MarkerPID, 1, "50")),
@@ -200,3 +207,45 @@ func TestWalkArrayFormat(t *testing.T) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func join(s []string) string { return strings.Join(s, ",") }
+
+// TestWalkGolden records what Walk and Load make of the tiny fixture:
+// planes, lines, event counts and the first events of each line in full.
+func TestWalkGolden(t *testing.T) {
+	data := readFixture(t, filepath.Join(testdataDir(t), "tiny", "tiny-host.trace.json"))
+	var c collector
+	st, err := Walk(context.Background(), bytes.NewReader(data), &c, WalkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ld := NewLoader(bytes.NewReader(data))
+	var out strings.Builder
+	fmt.Fprintf(&out, "base_ns %d\nevents %d x %d phases %v late %d bytes %d complete %v\n",
+		c.baseNS, st.Events, st.X, st.Phases, st.LateMetadata, st.Bytes, st.Complete)
+	type key struct{ plane, line int }
+	count := map[key]int{}
+	for _, e := range c.events {
+		count[key{e.plane, e.line}]++
+	}
+	for pi, p := range c.planes {
+		fmt.Fprintf(&out, "plane %d id %d %q\n", pi, p.info.ID, p.info.Name)
+		for li, l := range p.lines {
+			fmt.Fprintf(&out, "  line %d id %d display %d %q: %d events\n", li, l.ID, l.DisplayID, l.Name, count[key{pi, li}])
+			shown := 0
+			for _, e := range c.events {
+				if e.plane != pi || e.line != li || shown == 3 {
+					continue
+				}
+				shown++
+				var ev capture.Event
+				if err := ld.Load(e.ref, &ev); err != nil {
+					t.Fatal(err)
+				}
+				fmt.Fprintf(&out, "    %q start %d dur %d ref %d+%d display %q\n", ev.Name, e.start, e.dur, e.ref.Off, e.ref.Len, ev.DisplayName)
+				for _, s := range ev.Stats {
+					fmt.Fprintf(&out, "      %s = %q\n", s.Name, s.Str)
+				}
+			}
+		}
+	}
+	golden(t, "tiny.golden.txt", []byte(out.String()))
+}
