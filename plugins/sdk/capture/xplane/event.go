@@ -29,19 +29,26 @@ func decodeEvent(b []byte, off int64) (rawEvent, error) {
 	var e rawEvent
 	i := 0
 	for i < len(b) {
-		t, n, err := varintAt(b[i:], off+int64(i))
-		if err != nil {
-			return e, err
-		}
 		at := i
-		i += n
-		switch t {
-		case tagEventMeta, tagEventOffset, tagEventDur, tagEventOccur:
-			v, n, err := varintAt(b[i:], off+int64(i))
+		// Tags and most values are one byte: decode those inline.
+		t := uint64(b[i])
+		if t < 0x80 {
+			i++
+		} else {
+			v, n, err := varintAtSlow(b[i:], off+int64(i))
 			if err != nil {
 				return e, err
 			}
-			i += n
+			t, i = v, i+n
+		}
+		switch t {
+		case tagEventMeta, tagEventOffset, tagEventDur, tagEventOccur:
+			v, j := uvarintIn(b, i)
+			if j < 0 {
+				_, _, err := varintAtSlow(b[i:], off+int64(i))
+				return e, err
+			}
+			i = j
 			switch t {
 			case tagEventMeta:
 				e.meta = int64(v)
@@ -134,4 +141,24 @@ func readEvent(s *scanner, end int64, stats *[]rawStat) (rawEvent, error) {
 		}
 	}
 	return e, nil
+}
+
+// uvarintIn decodes the varint at b[i:] and returns it and the index past
+// it, or j < 0 when it is truncated or too long (varintAtSlow says which).
+func uvarintIn(b []byte, i int) (v uint64, j int) {
+	for shift := uint(0); shift < 64; shift += 7 {
+		if i >= len(b) {
+			return 0, -1
+		}
+		c := b[i]
+		i++
+		if shift == 63 && c > 1 {
+			return 0, -1
+		}
+		v |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			return v, i
+		}
+	}
+	return 0, -1
 }

@@ -184,12 +184,20 @@ func (w *walker) events(p *plane, pi, li int, ts, first, last int64) error {
 				continue
 			}
 		}
-		n, err := s.length(last)
-		if err != nil {
-			return err
+		var n int64
+		if p := s.pos; p < len(s.data) && s.data[p] < 0x80 && s.start+int64(p)+1+int64(s.data[p]) <= last {
+			n, s.pos = int64(s.data[p]), p+1
+		} else {
+			var err error
+			if n, err = s.length(last); err != nil {
+				return err
+			}
 		}
 		off := s.off()
-		var e rawEvent
+		var (
+			e   rawEvent
+			err error
+		)
 		if n <= int64(len(s.buf)) { // decode straight from the buffer
 			if len(s.data)-s.pos < int(n) {
 				if err := s.fill(int(n)); err != nil {

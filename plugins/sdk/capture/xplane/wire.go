@@ -247,6 +247,10 @@ func varintAt(b []byte, off int64) (uint64, int, error) {
 	if len(b) > 0 && b[0] < 0x80 {
 		return uint64(b[0]), 1, nil
 	}
+	return varintAtSlow(b, off)
+}
+
+func varintAtSlow(b []byte, off int64) (uint64, int, error) {
 	v, n := protowire.ConsumeVarint(b)
 	if n < 0 {
 		if n == -1 /* truncated */ {
