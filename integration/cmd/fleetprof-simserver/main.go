@@ -1,0 +1,66 @@
+// Command fleetprof-simserver is a simulated sglang-jax server for tests and
+// demos: the real HTTP API (health, info, /v1/score, /generate, profiling)
+// and, with --profiler-port, the JAX profiler's gRPC service. While
+// profiling it writes realistic run folders whose device bursts follow the
+// requests it served. A real deployment never needs it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/fleetprof/fleetprof/integration/internal/simserver"
+)
+
+func main() {
+	var cfg simserver.Config
+	fs := flag.NewFlagSet("fleetprof-simserver", flag.ContinueOnError)
+	fs.StringVar(&cfg.Host, "host", "127.0.0.1", "HTTP listen host")
+	fs.IntVar(&cfg.Port, "port", 30000, "HTTP listen port")
+	fs.StringVar(&cfg.ModelPath, "model-path", "Qwen/Qwen3-0.6B", "model the server claims to serve")
+	fs.StringVar(&cfg.APIKey, "api-key", "", "require Authorization: Bearer <key> (except /health* and /metrics*)")
+	fs.StringVar(&cfg.Hostname, "hostname", "", "host name used in profile file names (default: the OS host name)")
+	fs.IntVar(&cfg.Devices, "devices", 1, "number of simulated TPU devices")
+	fs.DurationVar(&cfg.StartupDelay, "startup-delay", 0, "time before /health answers 200")
+	fs.IntVar(&cfg.CrashAfter, "crash-after", 0, "exit with status 1 after serving N requests (0: never)")
+	fs.StringVar(&cfg.DeviceTracer, "device-tracer", simserver.DeviceTracerPatched,
+		`"patched": honour device_tracer_level; "ignored": like unpatched sglang-jax, no device plane`)
+	fs.IntVar(&cfg.ProfilerPort, "profiler-port", 0, "also serve the JAX profiler gRPC service on 127.0.0.1:P")
+	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed for op order, gaps and scores")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		os.Exit(2)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(os.Stderr, "fleetprof-simserver: --log-level: %v\n", err)
+		os.Exit(2)
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg); err != nil {
+		cfg.Logger.Error("fleetprof-simserver", "err", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx is done or the server crashes on purpose.
+func run(ctx context.Context, cfg simserver.Config) error {
+	s, err := simserver.New(cfg)
+	if err != nil {
+		return err
+	}
+	return s.Run(ctx)
+}

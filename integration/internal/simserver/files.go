@@ -1,0 +1,96 @@
+package simserver
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"google.golang.org/protobuf/proto"
+
+	xplanev1 "github.com/fleetprof/fleetprof/proto/fleetprof/xplane/v1"
+
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/tracejson"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/xplane"
+)
+
+// RunFolderLayout is the run folder's name format (local time), as the
+// profiler names it under <output_dir>/plugins/profile/.
+const RunFolderLayout = "2006_01_02_15_04_05"
+
+// FileHost returns the host name as it appears in profile file names: ':'
+// becomes '_'.
+func FileHost(host string) string { return strings.ReplaceAll(host, ":", "_") }
+
+// writeRunFolder writes c as <outputDir>/plugins/profile/<now>/<host>.xplane.pb
+// and <host>.trace.json.gz, and returns the folder and the files.
+func writeRunFolder(outputDir, host string, c *capture.Capture, now time.Time) (string, []string, error) {
+	dir := filepath.Join(outputDir, "plugins", "profile", now.Local().Format(RunFolderLayout))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, fmt.Errorf("simserver: write run folder: %w", err)
+	}
+	base := filepath.Join(dir, FileHost(host))
+	xp, js := base+".xplane.pb", base+".trace.json.gz"
+	if err := writeXPlaneFile(xp, c); err != nil {
+		return dir, nil, err
+	}
+	if err := writeFile(js, func(f *os.File) error {
+		zw := gzip.NewWriter(f)
+		if err := tracejson.Write(zw, c); err != nil {
+			return err
+		}
+		return zw.Close()
+	}); err != nil {
+		return dir, []string{xp}, err
+	}
+	return dir, []string{xp, js}, nil
+}
+
+// writeXPlaneFile writes c as an XSpace file.
+func writeXPlaneFile(path string, c *capture.Capture) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("simserver: write %s: %w", path, err)
+	}
+	return writeFile(path, func(f *os.File) error {
+		bw := bufio.NewWriterSize(f, 1<<20)
+		if err := xplane.Write(bw, c); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
+}
+
+// writeFile creates path and fills it with fill.
+func writeFile(path string, fill func(*os.File) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("simserver: write %s: %w", path, err)
+	}
+	if err := fill(f); err != nil {
+		f.Close()
+		return fmt.Errorf("simserver: write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("simserver: write %s: %w", path, err)
+	}
+	return nil
+}
+
+// toXSpace converts c into the generated XSpace message, through the
+// xplane writer's bytes.
+func toXSpace(c *capture.Capture) (*xplanev1.XSpace, error) {
+	var buf bytes.Buffer
+	if err := xplane.Write(&buf, c); err != nil {
+		return nil, err
+	}
+	space := &xplanev1.XSpace{}
+	if err := proto.Unmarshal(buf.Bytes(), space); err != nil {
+		return nil, fmt.Errorf("simserver: decode xspace: %w", err)
+	}
+	return space, nil
+}
