@@ -3,6 +3,10 @@ package fpcap
 import (
 	"bytes"
 	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -147,4 +151,41 @@ func FuzzRead(f *testing.F) {
 			t.Fatalf("Read after Write: %v", err)
 		}
 	})
+}
+
+var updateCorpus = flag.Bool("update-corpus", false, "rewrite the committed fuzz seed corpus under testdata/fuzz")
+
+// TestSeedCorpus keeps the committed seed corpus: a whole capture, truncated
+// ones, and damaged ones. With -update-corpus it rewrites them.
+func TestSeedCorpus(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Write(&buf, sample()); err != nil {
+		t.Fatal(err)
+	}
+	full := buf.Bytes()
+	flipped := append([]byte(nil), full...)
+	flipped[len(flipped)/3] ^= 0xff
+	seeds := map[string][]byte{
+		"whole":     full,
+		"magic":     []byte(Magic),
+		"half":      full[:len(full)/2],
+		"no-footer": full[:len(full)-4],
+		"flipped":   flipped,
+	}
+	dir := filepath.Join("testdata", "fuzz", "FuzzRead")
+	if *updateCorpus {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, b := range seeds {
+			content := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) < len(seeds) {
+		t.Fatalf("seed corpus in %s: %d files, %v; run go test -run TestSeedCorpus -update-corpus", dir, len(ents), err)
+	}
 }
