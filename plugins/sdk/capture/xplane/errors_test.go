@@ -7,9 +7,12 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
@@ -415,5 +418,32 @@ func TestWalkStops(t *testing.T) {
 	}
 	if len(r.events) > ctxEvery {
 		t.Errorf("Walk(cancelled) visited %d events, want at most %d", len(r.events), ctxEvery)
+	}
+}
+
+// TestLoadManyStats merges long stat lists (Load's map path) and compares
+// with the oracle.
+func TestLoadManyStats(t *testing.T) {
+	var metaStats, evStats [][]byte
+	var statMeta []byte
+	for i := range 45 {
+		statMeta = append(statMeta, xStatMeta(int64(i+1), "s"+strconv.Itoa(i%40))...)
+	}
+	for i := range 30 {
+		metaStats = append(metaStats, xStatInt(int64(i+1), int64(i)))
+	}
+	for i := 15; i < 45; i++ {
+		evStats = append(evStats, xStatStr(int64(i+1), "e"+strconv.Itoa(i)))
+	}
+	b := space(xPlane(1, "p", [][]byte{xLine(1, "l", 5, xEvent(1, 0, 1, evStats...))},
+		concat(xEventMeta(1, "op", metaStats...), statMeta)))
+	_, got := walkLoadBytes(t, b)
+	want := oracle(t, b)
+	if len(got) != 1 || firstDiff(want, got) >= 0 {
+		t.Errorf("stats (-oracle +got):\n%s", cmp.Diff(want, got, cmpopts.EquateEmpty()))
+	}
+	// Event stats s15-s29 and s0-s4 replace metadata stats; s30-s39 are new.
+	if n := len(got[0].Stats); n != 40 {
+		t.Errorf("%d stats, want 40", n)
 	}
 }

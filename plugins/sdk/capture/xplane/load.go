@@ -1,6 +1,8 @@
 package xplane
 
 import (
+	"bytes"
+
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
 
@@ -30,22 +32,38 @@ func (f *File) Load(ref capture.Ref, ev *capture.Event) error {
 	m := p.lookup(e.meta)
 	if m != nil {
 		ev.Name, ev.DisplayName = m.name, m.display
-		stats = make([]capture.Stat, 0, len(m.stats)+len(raw))
-		for _, rs := range m.stats {
-			st, err := p.resolve(rs)
-			if err != nil {
-				return err
+		stats = make([]capture.Stat, len(m.stats), len(m.stats)+len(raw))
+		for i, st := range m.stats {
+			if st.Bytes != nil {
+				st.Bytes = bytes.Clone(st.Bytes)
 			}
-			stats = append(stats, st)
+			stats[i] = st
 		}
 	}
 	fromMeta := len(stats)
+	// Find metadata stats by name with a scan, or a map when both lists
+	// are long (never in real files, but the cost must stay linear).
+	var byName map[string]int
+	if fromMeta*len(raw) > 256 {
+		byName = make(map[string]int, fromMeta)
+		for i := fromMeta - 1; i >= 0; i-- {
+			byName[stats[i].Name] = i
+		}
+	}
 	for _, rs := range raw {
 		st, err := p.resolve(rs)
 		if err != nil {
 			return err
 		}
-		if i := indexStat(stats[:fromMeta], st.Name); i >= 0 {
+		i := -1
+		if byName != nil {
+			if j, ok := byName[st.Name]; ok {
+				i = j
+			}
+		} else {
+			i = indexStat(stats[:fromMeta], st.Name)
+		}
+		if i >= 0 {
 			stats[i] = st
 			continue
 		}
@@ -55,6 +73,7 @@ func (f *File) Load(ref capture.Ref, ev *capture.Event) error {
 	return nil
 }
 
+// indexStat returns the index of the first stat with the name, or -1.
 func indexStat(stats []capture.Stat, name string) int {
 	for i := range stats {
 		if stats[i].Name == name {

@@ -13,6 +13,10 @@ import (
 // maxInflated bounds a compressed_str_value once gunzipped.
 const maxInflated = 64 << 20
 
+// maxInflatedPlane bounds the gunzipped plane and metadata stats of a plane,
+// which Open keeps.
+const maxInflatedPlane = 1 << 30
+
 // plane is what Open keeps of a plane: its place in the file, identity,
 // stats and metadata tables.
 type plane struct {
@@ -41,7 +45,9 @@ type eventMeta struct {
 	name    string
 	nameB   []byte
 	display string
-	stats   []rawStat
+	// raw holds the stats while the plane is read; stats, once it is.
+	raw   []rawStat
+	stats []capture.Stat
 }
 
 // rawStat is an XStat before its names are resolved.
@@ -82,8 +88,8 @@ func (p *plane) lookup(id int64) *eventMeta {
 
 // readPlane reads the plane message in [start, end). findBase asks it to
 // look for the first line with a timeline event.
-func readPlane(s *scanner, start, end int64, findBase bool) (*plane, error) {
-	p := &plane{off: start, end: end, statNames: map[int64]string{}}
+func readPlane(s *scanner, start, end int64, findBase bool) (p *plane, err error) {
+	p = &plane{off: start, end: end, statNames: map[int64]string{}}
 	slots := map[int64]int32{}
 	var rawStats []rawStat
 	for s.off() < end {
@@ -176,14 +182,41 @@ func readPlane(s *scanner, start, end int64, findBase bool) (*plane, error) {
 		}
 	}
 	p.index(slots)
-	for _, rs := range rawStats {
+	// Resolve every stat once, now that the stat names are known: Load
+	// copies them. Gunzipped strings count against a budget.
+	budget := int64(maxInflatedPlane)
+	if p.stats, err = p.resolveAll(rawStats, &budget); err != nil {
+		return nil, err
+	}
+	for i := range p.meta {
+		m := &p.meta[i]
+		if m.stats, err = p.resolveAll(m.raw, &budget); err != nil {
+			return nil, err
+		}
+		m.raw = nil
+	}
+	return p, nil
+}
+
+// resolveAll resolves raw stats, taking gunzipped strings from budget.
+func (p *plane) resolveAll(raw []rawStat, budget *int64) ([]capture.Stat, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	out := make([]capture.Stat, len(raw))
+	for i, rs := range raw {
 		st, err := p.resolve(rs)
 		if err != nil {
 			return nil, err
 		}
-		p.stats = append(p.stats, st)
+		if rs.kind == statCompressed {
+			if *budget -= int64(len(st.Str)); *budget < 0 {
+				return nil, malformed(rs.off, "compressed stats of plane %q inflate past %d MiB", p.name, maxInflatedPlane>>20)
+			}
+		}
+		out[i] = st
 	}
-	return p, nil
+	return out, nil
 }
 
 // index builds the id lookup of the event metadata from id → slot.
@@ -346,7 +379,7 @@ func readEventMeta(s *scanner, end int64) (eventMeta, error) {
 			if err != nil {
 				return m, err
 			}
-			m.stats = append(m.stats, st)
+			m.raw = append(m.raw, st)
 		default: // child_id (packed or not) and unknown fields
 			if err := s.skipValue(typ, end); err != nil {
 				return m, err
