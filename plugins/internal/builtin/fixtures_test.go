@@ -17,6 +17,16 @@ import (
 // the module root, or skips the test when it is missing.
 func TestdataDir(t testing.TB) string {
 	t.Helper()
+	td := filepath.Join(moduleRoot(t), "..", "shared", "testdata")
+	if _, err := os.Stat(filepath.Join(td, "README.md")); err != nil {
+		t.Skipf("shared fixtures not found at %s (they sit beside the checkout): %v", td, err)
+	}
+	return td
+}
+
+// moduleRoot returns the folder holding go.mod above the test's folder.
+func moduleRoot(t testing.TB) string {
+	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
@@ -31,11 +41,7 @@ func TestdataDir(t testing.TB) string {
 		}
 		dir = parent
 	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(filepath.Join(td, "README.md")); err != nil {
-		t.Skipf("shared fixtures not found at %s (they sit beside the checkout): %v", td, err)
-	}
-	return td
+	return dir
 }
 
 // Fixture is one capture file of the shared fixtures.

@@ -5,6 +5,7 @@ package figure
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk"
@@ -74,4 +75,24 @@ func Cut[T any](items []T) ([]T, int) {
 		return items, 0
 	}
 	return slices.Clip(items[:MaxRows]), len(items) - MaxRows
+}
+
+// Duration formats picoseconds for a label, in whichever of µs, ms and s
+// reads best, rounded half away from zero to three decimals: "453.051 us",
+// "1.162 ms", "5.045 s".
+func Duration(ps int64) string {
+	unit, name := capture.Microsecond, "us"
+	switch a := max(ps, -ps); {
+	case a >= capture.Second:
+		unit, name = capture.Second, "s"
+	case a >= capture.Millisecond:
+		unit, name = capture.Millisecond, "ms"
+	}
+	sign, a := "", ps
+	if ps < 0 {
+		sign, a = "-", -ps
+	}
+	step := unit / 1000 // thousandths of the unit
+	q := (a + step/2) / step
+	return fmt.Sprintf("%s%d.%03d %s", sign, q/1000, q%1000, name)
 }

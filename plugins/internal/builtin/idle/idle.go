@@ -29,6 +29,10 @@ func (Analyzer) Info() sdk.Info {
 	}
 }
 
+// The timeline's lanes are "capture" (one span: the whole capture), "windows"
+// (the non-idle windows, labelled "#1 1.162 ms" and so on) and one lane per
+// device, named after its plane, holding its busy intervals.
+
 // MaxSpans bounds the spans of one timeline lane: busy intervals closer than
 // span/MaxSpans are drawn as one.
 const MaxSpans = 2000
@@ -36,7 +40,7 @@ const MaxSpans = 2000
 var columns = []sdk.Column{
 	{Key: "device", Label: "Device"},
 	{Key: "span_us", Label: "Span", Unit: "us"},
-	{Key: "busy_us", Label: "Busy (non-idle)", Unit: "us"},
+	{Key: "busy_us", Label: "Busy", Unit: "us"},
 	{Key: "idle_us", Label: "Idle", Unit: "us"},
 	{Key: "idle_pct", Label: "Idle %", Unit: "%"},
 	{Key: "op_events", Label: "Op events"},
@@ -53,11 +57,12 @@ func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error
 		Columns: columns,
 		Rows:    make([]sdk.Row, 0, len(devices)),
 	}
-	timeline := sdk.Chart{Kind: "timeline", Title: "Non-idle windows and device busy time", Unit: "us"}
+	timeline := sdk.Chart{Kind: "timeline", Title: "Non-idle windows and device busy time", Unit: "us",
+		Spans: []sdk.Span{{Lane: "capture", Label: "span " + figure.Duration(span), Start: 0, End: figure.US(span)}}}
 	for i, w := range c.Windows {
 		timeline.Spans = append(timeline.Spans, sdk.Span{
 			Lane:  "windows",
-			Label: fmt.Sprintf("#%d %.1f us", i+1, figure.US(w.Len())),
+			Label: fmt.Sprintf("#%d %s", i+1, figure.Duration(w.Len())),
 			Start: figure.US(w.Start - c.Span.Start),
 			End:   figure.US(w.End - c.Span.Start),
 		})

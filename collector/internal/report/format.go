@@ -1,0 +1,181 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/fleetprof/fleetprof/plugins/sdk"
+)
+
+// How the built-in sections are shown: how many rows, and each number
+// column's precision, as the seed report printed them (top ops to 0.001 us
+// and 0.01 %, op types and components to 0.1, host events in ms).
+var layouts = map[string]layout{
+	"top_ops":     {rows: 10, cols: map[string]colFormat{"total_us": {digits: 3}, "avg_us": {digits: 3}, "pct": {digits: 2}}},
+	"op_types":    {rows: 10, cols: map[string]colFormat{"total_us": {digits: 1}, "pct": {digits: 1}}},
+	"components":  {rows: 50, cols: map[string]colFormat{"total_us": {digits: 1}, "pct": {digits: 1}}},
+	"idle":        {rows: 50, cols: map[string]colFormat{"span_us": {digits: 1}, "busy_us": {digits: 1}, "idle_us": {digits: 1}, "idle_pct": {digits: 2}}},
+	"host_events": {rows: 10, cols: map[string]colFormat{"total_us": {digits: 3, ms: true}, "self_us": {digits: 3, ms: true}}},
+}
+
+// defaultLayout is for sections the report does not know.
+var defaultLayout = layout{rows: 20}
+
+// htmlRows is how many rows the HTML page lists under "all rows".
+const htmlRows = 500
+
+type layout struct {
+	// rows is how many rows the main table shows.
+	rows int
+	// cols are number formats by column key.
+	cols map[string]colFormat
+}
+
+type colFormat struct {
+	// digits after the point.
+	digits int
+	// ms shows a "us" column in milliseconds.
+	ms bool
+}
+
+func layoutOf(section string) layout {
+	if l, ok := layouts[section]; ok {
+		return l
+	}
+	return defaultLayout
+}
+
+// format returns how a column's values are shown: 3 decimals for µs, 2 for
+// percentages, unless the layout says otherwise.
+func (l layout) format(c sdk.Column) colFormat {
+	if f, ok := l.cols[c.Key]; ok {
+		return f
+	}
+	if c.Unit == "%" {
+		return colFormat{digits: 2}
+	}
+	return colFormat{digits: 3}
+}
+
+// header is a column's heading with its unit.
+func (l layout) header(c sdk.Column) string {
+	label := c.Label
+	if label == "" {
+		label = c.Key
+	}
+	unit := c.Unit
+	if unit == "us" && l.format(c).ms {
+		unit = "ms"
+	}
+	switch {
+	case unit == "", unit == "%" && strings.Contains(label, "%"), strings.HasSuffix(label, "("+unit+")"):
+		return label
+	default:
+		return label + " (" + unit + ")"
+	}
+}
+
+// cell formats one value of a column.
+func (l layout) cell(c sdk.Column, v any) string {
+	f := l.format(c)
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case int64:
+		if c.Unit == "" {
+			return strconv.FormatInt(x, 10)
+		}
+		return l.cell(c, float64(x))
+	case int:
+		return l.cell(c, int64(x))
+	case float64:
+		switch c.Unit {
+		case "%":
+			return pct(x, f.digits)
+		case "us":
+			if f.ms {
+				x /= 1000
+			}
+			return strconv.FormatFloat(x, 'f', f.digits, 64)
+		case "":
+			return strconv.FormatFloat(x, 'f', -1, 64)
+		}
+		return strconv.FormatFloat(x, 'f', f.digits, 64)
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+// pct formats a percentage with the given decimals, adding decimals (up to
+// six) when rounding would show a share that is not 0 as 0.00 % or one that
+// is not 100 as 100.00 %.
+func pct(v float64, digits int) string {
+	s := strconv.FormatFloat(v, 'f', digits, 64)
+	for d := digits; d < 6; d++ {
+		r, _ := strconv.ParseFloat(s, 64)
+		if (r == 0 && v != 0) || (r == 100 && v != 100) {
+			s = strconv.FormatFloat(v, 'f', d+1, 64)
+			continue
+		}
+		break
+	}
+	return s + "%"
+}
+
+// metric formats a summary figure.
+func metric(m sdk.Metric) string {
+	switch m.Unit {
+	case "us":
+		return micros(m.Value)
+	case "%":
+		return pct(m.Value, 2)
+	case "":
+		if m.Value == math.Trunc(m.Value) && math.Abs(m.Value) < 1e15 {
+			return group(strconv.FormatInt(int64(m.Value), 10))
+		}
+		return strconv.FormatFloat(m.Value, 'g', 6, 64)
+	default:
+		return strconv.FormatFloat(m.Value, 'g', 6, 64) + " " + m.Unit
+	}
+}
+
+// micros formats µs for people: thousands grouped, three decimals, and the
+// value in ms or s beside it when that is easier to read.
+func micros(us float64) string {
+	s := group(strconv.FormatFloat(us, 'f', 3, 64)) + " us"
+	switch a := math.Abs(us); {
+	case a >= 1e6:
+		s += fmt.Sprintf(" (%.3f s)", us/1e6)
+	case a >= 1e3:
+		s += fmt.Sprintf(" (%.3f ms)", us/1e3)
+	}
+	return s
+}
+
+// group puts thousands separators in the integer part of a decimal.
+func group(s string) string {
+	sign := ""
+	if strings.HasPrefix(s, "-") {
+		sign, s = "-", s[1:]
+	}
+	intPart, frac, hasFrac := strings.Cut(s, ".")
+	var b strings.Builder
+	for i, c := range intPart {
+		if i > 0 && (len(intPart)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if hasFrac {
+		b.WriteByte('.')
+		b.WriteString(frac)
+	}
+	return sign + b.String()
+}
+
+// count formats an integer for people.
+func count(n int64) string { return group(strconv.FormatInt(n, 10)) }

@@ -1,0 +1,140 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fleetprof/fleetprof/plugins/sdk"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// loadInput reads a report input fixture: a capture summary and the built-in
+// sections, as plugins/internal/builtin's TestReportInputs writes them.
+// Whole numbers in rows come back as int64, as analyzers send them.
+func loadInput(t *testing.T, name string) *Report {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name+".input.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in struct {
+		Summary  capture.Summary `json:"summary"`
+		Sections []*sdk.Section  `json:"sections"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&in); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	for _, s := range in.Sections {
+		for _, r := range s.Rows {
+			for k, v := range r {
+				n, ok := v.(json.Number)
+				if !ok {
+					continue
+				}
+				if i, err := n.Int64(); err == nil && !strings.ContainsAny(n.String(), ".eE") {
+					r[k] = i
+				} else if f, err := n.Float64(); err == nil {
+					r[k] = f
+				}
+			}
+		}
+	}
+	return &Report{Summary: in.Summary, Sections: in.Sections}
+}
+
+// golden compares got with testdata/golden/<name>, or writes it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", filepath.FromSlash(name))
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to write it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from its golden file (run go test -update and look at the diff):\n%s", name, firstDiff(want, got))
+	}
+}
+
+func firstDiff(want, got []byte) string {
+	wl, gl := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
+	for i := range max(len(wl), len(gl)) {
+		var w, g string
+		if i < len(wl) {
+			w = wl[i]
+		}
+		if i < len(gl) {
+			g = gl[i]
+		}
+		if w != g {
+			return fmt.Sprintf("line %d:\n want %q\n  got %q", i+1, w, g)
+		}
+	}
+	return "(same lines)"
+}
+
+var inputs = []string{"tiny", "seed-replica"}
+
+func TestMarkdownGolden(t *testing.T) {
+	for _, name := range inputs {
+		t.Run(name, func(t *testing.T) {
+			files, err := Markdown(loadInput(t, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if files[0].Name != MarkdownName {
+				t.Errorf("first file %q, want %q", files[0].Name, MarkdownName)
+			}
+			for _, f := range files {
+				golden(t, name+"/"+f.Name, f.Data)
+			}
+		})
+	}
+}
+
+func TestHTMLGolden(t *testing.T) {
+	for _, name := range inputs {
+		t.Run(name, func(t *testing.T) {
+			b, err := HTML(loadInput(t, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, name+"/"+HTMLName, b)
+			for _, bad := range []string{"<script", "http://", "https://", "src="} {
+				if bytes.Contains(bytes.ReplaceAll(b, []byte(`xmlns="http://www.w3.org/2000/svg"`), nil), []byte(bad)) {
+					t.Errorf("HTML holds %q: it must be self-contained and script-free", bad)
+				}
+			}
+		})
+	}
+}
+
+func TestJSONGolden(t *testing.T) {
+	for _, name := range inputs {
+		t.Run(name, func(t *testing.T) {
+			b, err := JSON(loadInput(t, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, name+"/"+JSONName, b)
+		})
+	}
+}

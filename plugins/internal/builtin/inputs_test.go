@@ -1,0 +1,73 @@
+package builtin_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/fleetprof/fleetprof/plugins/internal/builtin/builtintest"
+	"github.com/fleetprof/fleetprof/plugins/internal/builtin/components"
+	"github.com/fleetprof/fleetprof/plugins/internal/builtin/hostevents"
+	"github.com/fleetprof/fleetprof/plugins/internal/builtin/idle"
+	"github.com/fleetprof/fleetprof/plugins/internal/builtin/optypes"
+	"github.com/fleetprof/fleetprof/plugins/internal/builtin/topops"
+	"github.com/fleetprof/fleetprof/plugins/sdk"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+)
+
+var update = flag.Bool("update", false, "rewrite the report package's input fixtures")
+
+// All are the built-in analyzers in report order.
+var all = []sdk.Analyzer{topops.Analyzer{}, optypes.Analyzer{}, components.Analyzer{}, idle.Analyzer{}, hostevents.Analyzer{}}
+
+// TestReportInputs keeps the report package's input fixtures
+// (collector/internal/report/testdata/*.input.json: a capture summary and the
+// built-in sections) equal to what the analyzers make of the fixtures. The
+// report package cannot import the analyzers (they are internal to plugins/),
+// so its golden tests start from these files. Run with -update after changing
+// an analyzer.
+func TestReportInputs(t *testing.T) {
+	for _, tc := range []struct{ fixture, out string }{
+		{"tiny/xplane", "tiny.input.json"},
+		{"seed-replica/xplane", "seed-replica.input.json"},
+	} {
+		t.Run(tc.out, func(t *testing.T) {
+			var f Fixture
+			for _, x := range Fixtures {
+				if x.Name == tc.fixture {
+					f = x
+				}
+			}
+			c := Load(t, f)
+			in := struct {
+				Summary  capture.Summary `json:"summary"`
+				Sections []*sdk.Section  `json:"sections"`
+			}{Summary: capture.Summarize(c)}
+			for _, a := range all {
+				in.Sections = append(in.Sections, builtintest.Run(t, a, c, nil))
+			}
+			got, err := json.MarshalIndent(in, "", " ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			path := filepath.Join(moduleRoot(t), "collector", "internal", "report", "testdata", tc.out)
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to write it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s is out of date: run go test ./plugins/internal/builtin -run TestReportInputs -update, then update the report goldens", path)
+			}
+		})
+	}
+}
