@@ -474,3 +474,52 @@ func (w *Writer) DeleteCapture(id string) error {
 	}
 	return nil
 }
+
+// OpenBlob returns a reader of a committed capture's .fpcap bytes, valid
+// only until the transaction ends.
+func (r *Reader) OpenBlob(id string) (io.Reader, error) {
+	b := r.tx.Bucket(bBlobs).Bucket([]byte(id))
+	if b == nil {
+		return nil, fmt.Errorf("capture %q blob: %w", id, ErrNotFound)
+	}
+	return newChunkReader(b), nil
+}
+
+// OpenStaged returns a reader of an upload's staged bytes, valid only until
+// the transaction ends.
+func (r *Reader) OpenStaged(id string) (io.Reader, error) {
+	b := r.tx.Bucket(bStaging).Bucket([]byte(id))
+	if b == nil {
+		return nil, fmt.Errorf("upload %q staging: %w", id, ErrNotFound)
+	}
+	return newChunkReader(b), nil
+}
+
+// chunkReader reads a bucket's values in key order as one stream.
+type chunkReader struct {
+	cur  *bolt.Cursor
+	cur0 bool
+	buf  []byte
+}
+
+func newChunkReader(b *bolt.Bucket) *chunkReader { return &chunkReader{cur: b.Cursor()} }
+
+// Read implements io.Reader.
+func (c *chunkReader) Read(p []byte) (int, error) {
+	for len(c.buf) == 0 {
+		var k, v []byte
+		if !c.cur0 {
+			k, v = c.cur.First()
+			c.cur0 = true
+		} else {
+			k, v = c.cur.Next()
+		}
+		if k == nil {
+			return 0, io.EOF
+		}
+		c.buf = v
+	}
+	n := copy(p, c.buf)
+	c.buf = c.buf[n:]
+	return n, nil
+}

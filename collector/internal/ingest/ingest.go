@@ -1,0 +1,372 @@
+// Package ingest receives captures from agents: the Upload stream stages
+// chunks durably (group commits), tells a restarted upload where to resume,
+// and at UploadEnd checks the size and SHA-256, parses the .fpcap under size
+// limits and commits the capture, its index entries and its summary in one
+// transaction.
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
+	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
+)
+
+// Errors.
+var (
+	// ErrProtocol means the agent sent messages out of order (no UploadStart
+	// first, a second UploadStart, an empty message).
+	ErrProtocol = errors.New("ingest: upload messages out of order: send UploadStart, chunks, UploadEnd")
+	// ErrBadID means the capture id is not 1-128 characters of
+	// [A-Za-z0-9._-] or holds "..".
+	ErrBadID = errors.New("ingest: bad capture id: use 1-128 characters of A-Z a-z 0-9 . _ - with no \"..\"")
+	// ErrBadStart means UploadStart lacks the agent id, a positive size or a
+	// 32-byte SHA-256.
+	ErrBadStart = errors.New("ingest: bad UploadStart: set agent_id, bytes > 0 and a 32-byte sha256")
+	// ErrIdentity means the agent uploads for another agent.
+	ErrIdentity = errors.New("ingest: agent_id does not match the agent's identity")
+	// ErrTooLarge means a capture is larger than the collector accepts.
+	ErrTooLarge = errors.New("ingest: capture too large")
+	// ErrChunkTooLarge means a chunk holds more than 1 MiB.
+	ErrChunkTooLarge = errors.New("ingest: chunk too large (at most 1 MiB)")
+	// ErrSequence means a chunk skips ahead or starts at the wrong offset:
+	// restart the upload and resume from the next_seq the collector answers.
+	ErrSequence = errors.New("ingest: chunk out of sequence: restart the upload and resume from next_seq")
+	// ErrSize means UploadEnd came before every announced byte (or chunk) arrived.
+	ErrSize = errors.New("ingest: upload ended short of its announced size")
+	// ErrChecksum means the bytes received do not have the announced
+	// SHA-256; the staged bytes are dropped and the upload must start over.
+	ErrChecksum = errors.New("ingest: sha256 mismatch: the staged upload was dropped; upload again from the start")
+	// ErrMalformed means the bytes are not a readable .fpcap.
+	ErrMalformed = errors.New("ingest: capture does not parse as .fpcap")
+)
+
+// Defaults for Config.
+const (
+	// DefaultMaxCaptureBytes bounds one capture.
+	DefaultMaxCaptureBytes = 1 << 30
+	// MaxChunkBytes bounds one chunk's data.
+	MaxChunkBytes = 1 << 20
+)
+
+// Config configures an Ingest. Store is required; the rest may be zero.
+type Config struct {
+	// Store stages and commits.
+	Store *store.DB
+	// MaxCaptureBytes bounds one capture's .fpcap. Zero means
+	// DefaultMaxCaptureBytes.
+	MaxCaptureBytes int64
+	// Identity returns the authenticated agent id of a stream's context, or
+	// "" when agents are not authenticated. Nil means "".
+	Identity func(ctx context.Context) string
+	// OnCommit is called after each capture commits (not for repeated
+	// uploads of a committed one). It must not block. Nil means none.
+	OnCommit func(c *store.Capture)
+	// Logger receives the log. Nil discards it.
+	Logger *slog.Logger
+	// Registerer receives the metrics. Nil registers none.
+	Registerer prometheus.Registerer
+}
+
+// Ingest serves Upload streams.
+type Ingest struct {
+	cfg Config
+	log *slog.Logger
+
+	bytesIn   prometheus.Counter
+	committed prometheus.Counter
+	rejected  *prometheus.CounterVec
+	latency   prometheus.Histogram
+}
+
+// New returns an Ingest.
+func New(cfg Config) *Ingest {
+	if cfg.MaxCaptureBytes <= 0 {
+		cfg.MaxCaptureBytes = DefaultMaxCaptureBytes
+	}
+	if cfg.Identity == nil {
+		cfg.Identity = func(context.Context) string { return "" }
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	in := &Ingest{
+		cfg: cfg,
+		log: log.With("component", "ingest"),
+		bytesIn: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fleetprof_collector_ingest_bytes_total", Help: "Capture bytes staged from agents.",
+		}),
+		committed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fleetprof_collector_ingest_captures_total", Help: "Captures committed.",
+		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fleetprof_collector_ingest_rejected_total", Help: "Uploads refused, by reason.",
+		}, []string{"reason"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "fleetprof_collector_ingest_commit_seconds",
+			Help:    "Time from an upload's last chunk to its capture committed (check, parse, commit).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}),
+	}
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(in.bytesIn, in.committed, in.rejected, in.latency)
+	}
+	return in
+}
+
+// UploadStream is the server side of an upload stream.
+type UploadStream = grpc.BidiStreamingServer[agentv1.UploadRequest, agentv1.UploadResponse]
+
+// Serve runs one upload stream. A stream that breaks leaves its staged
+// chunks for the next attempt.
+func (in *Ingest) Serve(stream UploadStream) error {
+	err := in.serve(stream)
+	if err != nil {
+		in.rejected.WithLabelValues(reason(err)).Inc()
+	}
+	return err
+}
+
+func reason(err error) string {
+	for _, r := range []struct {
+		err  error
+		name string
+	}{
+		{ErrProtocol, "protocol"}, {ErrBadID, "bad_id"}, {ErrBadStart, "bad_start"}, {ErrIdentity, "identity"},
+		{ErrTooLarge, "too_large"}, {ErrChunkTooLarge, "chunk_too_large"}, {ErrSequence, "sequence"},
+		{ErrSize, "size"}, {ErrChecksum, "checksum"}, {ErrMalformed, "malformed"},
+	} {
+		if errors.Is(err, r.err) {
+			return r.name
+		}
+	}
+	return "other"
+}
+
+func (in *Ingest) serve(stream UploadStream) error {
+	ctx := stream.Context()
+	first, err := stream.Recv()
+	if err == io.EOF {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	start := first.GetStart()
+	if start == nil {
+		return fmt.Errorf("%w: first message is not UploadStart", ErrProtocol)
+	}
+	id := start.GetCaptureId()
+	switch {
+	case !store.ValidID(id):
+		return fmt.Errorf("%w: %q", ErrBadID, id)
+	case start.GetAgentId() == "" || start.GetBytes() <= 0 || len(start.GetSha256()) != sha256.Size:
+		return fmt.Errorf("%w (capture %s)", ErrBadStart, id)
+	case start.GetBytes() > in.cfg.MaxCaptureBytes:
+		return fmt.Errorf("%w: %s announces %d bytes, the limit is %d", ErrTooLarge, id, start.GetBytes(), in.cfg.MaxCaptureBytes)
+	}
+	if ident := in.cfg.Identity(ctx); ident != "" && ident != start.GetAgentId() {
+		return fmt.Errorf("%w: %q uploads as %q", ErrIdentity, ident, start.GetAgentId())
+	}
+	log := in.log.With("capture_id", id, "agent_id", start.GetAgentId())
+
+	var u *store.Upload
+	var already bool
+	err = in.cfg.Store.Group(ctx, func(w *store.Writer) error {
+		if already = w.Committed(id); already {
+			return nil
+		}
+		var err error
+		u, err = w.BeginUpload(&store.Upload{
+			CaptureID: id, AgentID: start.GetAgentId(), Chunks: start.GetChunks(),
+			Bytes: start.GetBytes(), SHA256: start.GetSha256(), StartedNS: time.Now().UnixNano(),
+		})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("stage upload %s: %w", id, err)
+	}
+	if already {
+		log.Debug("upload of a committed capture")
+		return stream.Send(&agentv1.UploadResponse{NextSeq: start.GetChunks(), Committed: true})
+	}
+	if u.NextSeq > 0 {
+		log.Info("upload resumed", "next_seq", u.NextSeq, "bytes_staged", u.NextOffset)
+	}
+	if err := stream.Send(&agentv1.UploadResponse{NextSeq: u.NextSeq}); err != nil {
+		return err
+	}
+	for {
+		m, err := stream.Recv()
+		if err == io.EOF {
+			return nil // the agent gave up; what is staged stays
+		}
+		if err != nil {
+			return err
+		}
+		switch msg := m.GetMsg().(type) {
+		case *agentv1.UploadRequest_Chunk:
+			c := msg.Chunk
+			if c.GetSeq() < u.NextSeq {
+				continue // already staged: a resend after a resume
+			}
+			if len(c.GetData()) > MaxChunkBytes {
+				return fmt.Errorf("%w: chunk %d of %s has %d bytes", ErrChunkTooLarge, c.GetSeq(), id, len(c.GetData()))
+			}
+			if c.GetOffset()+int64(len(c.GetData())) > u.Bytes {
+				return fmt.Errorf("%w: chunk %d of %s ends at byte %d, past the announced %d", ErrTooLarge, c.GetSeq(), id, c.GetOffset()+int64(len(c.GetData())), u.Bytes)
+			}
+			if c.GetSeq() != u.NextSeq || c.GetOffset() != u.NextOffset {
+				return fmt.Errorf("%w: %s got chunk %d at byte %d, want chunk %d at byte %d", ErrSequence, id, c.GetSeq(), c.GetOffset(), u.NextSeq, u.NextOffset)
+			}
+			var nu *store.Upload
+			err := in.cfg.Store.Group(ctx, func(w *store.Writer) error {
+				var err error
+				nu, err = w.StageChunk(id, c.GetSeq(), c.GetOffset(), c.GetData())
+				return err
+			})
+			if errors.Is(err, store.ErrSequence) {
+				return fmt.Errorf("%w: %v", ErrSequence, err)
+			}
+			if err != nil {
+				return fmt.Errorf("stage chunk %d of %s: %w", c.GetSeq(), id, err)
+			}
+			u = nu
+			in.bytesIn.Add(float64(len(c.GetData())))
+			if err := stream.Send(&agentv1.UploadResponse{NextSeq: u.NextSeq}); err != nil {
+				return err
+			}
+		case *agentv1.UploadRequest_End:
+			t0 := time.Now()
+			if u.NextOffset != u.Bytes || (msg.End.GetChunks() != 0 && msg.End.GetChunks() != u.NextSeq) {
+				return fmt.Errorf("%w: %s has %d bytes in %d chunks staged, announced %d bytes, end says %d chunks", ErrSize, id, u.NextOffset, u.NextSeq, u.Bytes, msg.End.GetChunks())
+			}
+			rec, err := in.commit(ctx, u)
+			if err != nil {
+				return err
+			}
+			in.latency.Observe(time.Since(t0).Seconds())
+			if rec != nil {
+				in.committed.Inc()
+				log.Info("capture committed", "bytes", rec.SizeBytes, "chunks", rec.Chunks, "took", time.Since(t0).Round(time.Microsecond))
+				if in.cfg.OnCommit != nil {
+					in.cfg.OnCommit(rec)
+				}
+			}
+			return stream.Send(&agentv1.UploadResponse{NextSeq: u.NextSeq, Committed: true})
+		case *agentv1.UploadRequest_Start:
+			return fmt.Errorf("%w: second UploadStart on one stream", ErrProtocol)
+		default:
+			return fmt.Errorf("%w: empty message", ErrProtocol)
+		}
+	}
+}
+
+// parsed is what checking a staged upload yields.
+type parsed struct {
+	summary json.RawMessage
+	context map[string]string
+}
+
+// commit checks and parses a fully staged upload and commits it. It returns
+// nil and no error when another stream committed it first.
+func (in *Ingest) commit(ctx context.Context, u *store.Upload) (*store.Capture, error) {
+	var p parsed
+	var checkErr error
+	err := in.cfg.Store.View(ctx, func(r *store.Reader) error {
+		src, err := r.OpenStaged(u.CaptureID)
+		if err != nil {
+			return err
+		}
+		h := sha256.New()
+		tee := io.TeeReader(io.LimitReader(src, in.cfg.MaxCaptureBytes), h)
+		c, perr := fpcap.Read(tee)
+		if _, err := io.Copy(io.Discard, tee); err != nil {
+			return err
+		}
+		switch {
+		case !bytes.Equal(h.Sum(nil), u.SHA256):
+			checkErr = fmt.Errorf("%w (capture %s)", ErrChecksum, u.CaptureID)
+		case perr != nil:
+			checkErr = fmt.Errorf("%w: %s: %w", ErrMalformed, u.CaptureID, perr)
+		default:
+			s, err := json.Marshal(capture.Summarize(c))
+			if err != nil {
+				return fmt.Errorf("encode summary: %w", err)
+			}
+			p = parsed{summary: s, context: c.Context}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("check upload %s: %w", u.CaptureID, err)
+	}
+	if checkErr != nil {
+		// Drop what was staged: resuming would only repeat the failure.
+		if err := in.cfg.Store.Group(ctx, func(w *store.Writer) error { return w.DropUpload(u.CaptureID) }); err != nil {
+			in.log.Warn("drop rejected upload", "capture_id", u.CaptureID, "error", err)
+		}
+		return nil, checkErr
+	}
+	rec := &store.Capture{
+		ID: u.CaptureID, AgentID: u.AgentID, Trigger: "manual", Status: store.StatusCommitted,
+		Summary: p.summary, SizeBytes: u.Bytes, SHA256: u.SHA256, Context: p.context,
+	}
+	var lost bool
+	err = in.cfg.Store.Group(ctx, func(w *store.Writer) error {
+		if lost = w.Committed(u.CaptureID); lost {
+			return nil
+		}
+		r := *rec
+		r.Labels = map[string]string{}
+		if a, err := w.Agent(u.AgentID); err == nil {
+			r.Host = a.Host
+			maps.Copy(r.Labels, a.Labels)
+		}
+		if r.Host == "" {
+			r.Host = r.Context["host"]
+		}
+		if cmd, err := w.Command(u.CaptureID); err == nil {
+			r.Trigger, r.FleetID, r.ScheduleID, r.Options = cmd.Trigger, cmd.FleetID, cmd.ScheduleID, cmd.Options
+			maps.Copy(r.Labels, cmd.Labels)
+		}
+		r.CreatedNS = time.Now().UnixNano()
+		if err := w.Commit(&r); err != nil {
+			return err
+		}
+		*rec = r
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", u.CaptureID, err)
+	}
+	if lost {
+		return nil, nil
+	}
+	return rec, nil
+}
+
+// Options decodes a record's capture options.
+func Options(c *store.Capture) *agentv1.CaptureOptions {
+	o := &agentv1.CaptureOptions{}
+	if len(c.Options) > 0 {
+		_ = proto.Unmarshal(c.Options, o)
+	}
+	return o
+}
