@@ -105,7 +105,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, outs[0].answer(time.Since(start), true, n))
 		return
 	}
-	all := make([]map[string]any, len(outs))
+	all := make([]GenerateResponse, len(outs))
 	for i, o := range outs {
 		all[i] = o.answer(time.Since(start), true, n)
 	}
@@ -163,31 +163,59 @@ type genOutput struct {
 	ids    []int64
 }
 
+// GenerateResponse is /generate's answer for one prompt (and each
+// streamed chunk).
+type GenerateResponse struct {
+	// Text is the generated text so far.
+	Text string `json:"text"`
+	// OutputIDs are the generated token ids so far.
+	OutputIDs []int64 `json:"output_ids"`
+	// MetaInfo describes the request.
+	MetaInfo MetaInfo `json:"meta_info"`
+}
+
+// MetaInfo is a /generate answer's meta_info.
+type MetaInfo struct {
+	ID string `json:"id"`
+	// FinishReason is {"type":"length","length":N} once done, else null.
+	FinishReason     *FinishReason `json:"finish_reason"`
+	PromptTokens     int           `json:"prompt_tokens"`
+	CompletionTokens int           `json:"completion_tokens"`
+	CachedTokens     int           `json:"cached_tokens"`
+	// E2ELatency is in seconds.
+	E2ELatency float64 `json:"e2e_latency"`
+}
+
+// FinishReason says why generation stopped.
+type FinishReason struct {
+	Type   string `json:"type"`
+	Length int    `json:"length"`
+}
+
 // answer is /generate's answer for one prompt.
-func (o *genOutput) answer(elapsed time.Duration, done bool, maxNew int) map[string]any {
+func (o *genOutput) answer(elapsed time.Duration, done bool, maxNew int) GenerateResponse {
 	var text strings.Builder
 	for _, id := range o.ids {
 		text.WriteByte(' ')
 		text.WriteString(words[id%int64(len(words))])
 	}
-	var finish any
+	var finish *FinishReason
 	if done {
-		finish = map[string]any{"type": "length", "length": maxNew}
+		finish = &FinishReason{Type: "length", Length: maxNew}
 	}
 	ids := o.ids
 	if ids == nil {
 		ids = []int64{}
 	}
-	return map[string]any{
-		"text":       text.String(),
-		"output_ids": ids,
-		"meta_info": map[string]any{
-			"id":                o.id,
-			"finish_reason":     finish,
-			"prompt_tokens":     len(o.prompt),
-			"completion_tokens": len(o.ids),
-			"cached_tokens":     0,
-			"e2e_latency":       elapsed.Seconds(),
+	return GenerateResponse{
+		Text:      text.String(),
+		OutputIDs: ids,
+		MetaInfo: MetaInfo{
+			ID:               o.id,
+			FinishReason:     finish,
+			PromptTokens:     len(o.prompt),
+			CompletionTokens: len(o.ids),
+			E2ELatency:       elapsed.Seconds(),
 		},
 	}
 }

@@ -149,10 +149,11 @@ func (s *Server) startProfile(w http.ResponseWriter, r *http.Request) {
 	if pb.NumSteps != nil && *pb.NumSteps > 0 {
 		o.numSteps = *pb.NumSteps
 	}
-	if pb.HostTracerLevel != nil {
+	// sglang-jax sets a level only when it is truthy: 0 keeps the default.
+	if pb.HostTracerLevel != nil && *pb.HostTracerLevel != 0 {
 		o.levels.host = *pb.HostTracerLevel
 	}
-	if pb.PythonTracerLevel != nil {
+	if pb.PythonTracerLevel != nil && *pb.PythonTracerLevel != 0 {
 		o.levels.python = *pb.PythonTracerLevel
 	}
 	if pb.DeviceTracerLevel != nil {

@@ -50,9 +50,19 @@ func (s *Server) score(w http.ResponseWriter, r *http.Request) {
 	for i, it := range items {
 		scores[i] = s.itemScores(query, it, req.LabelTokenIDs, req.ApplySoftmax, req.ItemFirst)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"scores": scores, "model": *req.Model, "usage": nil, "object": "scoring",
-	})
+	writeJSON(w, http.StatusOK, ScoreResponse{Scores: scores, Model: *req.Model, Object: "scoring"})
+}
+
+// ScoreResponse is /v1/score's answer.
+type ScoreResponse struct {
+	// Scores holds one score per label for each item.
+	Scores [][]float64 `json:"scores"`
+	// Model is the request's model.
+	Model string `json:"model"`
+	// Usage is always null.
+	Usage *struct{} `json:"usage"`
+	// Object is "scoring".
+	Object string `json:"object"`
 }
 
 // scoreInputs validates a score request and returns its query and items as

@@ -55,6 +55,16 @@ const (
 	DeviceTracerIgnored = "ignored"
 )
 
+// When a /start_profile session with num_steps stops (Config.AutoStop).
+const (
+	// AutoStopEager stops the profile as soon as its num_steps-th step ends.
+	AutoStopEager = "eager"
+	// AutoStopNextStep stops it when the next step begins, as sglang-jax's
+	// scheduler does (_profile_batch_predicate): with no further traffic
+	// the profile stays in progress until /stop_profile.
+	AutoStopNextStep = "next-step"
+)
+
 // Config configures a Server. The zero value works.
 type Config struct {
 	// Host is the HTTP listen address for Run. Empty means 127.0.0.1.
@@ -79,6 +89,8 @@ type Config struct {
 	// DeviceTracer is DeviceTracerPatched (the default when empty) or
 	// DeviceTracerIgnored.
 	DeviceTracer string
+	// AutoStop is AutoStopEager (the default when empty) or AutoStopNextStep.
+	AutoStop string
 	// ProfilerPort, if positive, makes Run serve the JAX profiler's gRPC
 	// service on 127.0.0.1 at that port.
 	ProfilerPort int
@@ -114,6 +126,9 @@ func (c *Config) setDefaults() error {
 	if c.DeviceTracer == "" {
 		c.DeviceTracer = DeviceTracerPatched
 	}
+	if c.AutoStop == "" {
+		c.AutoStop = AutoStopEager
+	}
 	if c.StepGap == 0 {
 		c.StepGap = 2 * time.Millisecond
 	}
@@ -130,6 +145,8 @@ func (c *Config) setDefaults() error {
 	case c.DeviceTracer != DeviceTracerPatched && c.DeviceTracer != DeviceTracerIgnored:
 		return fmt.Errorf("%w: device tracer %q: want %q or %q", ErrConfig, c.DeviceTracer,
 			DeviceTracerPatched, DeviceTracerIgnored)
+	case c.AutoStop != AutoStopEager && c.AutoStop != AutoStopNextStep:
+		return fmt.Errorf("%w: auto-stop %q: want %q or %q", ErrConfig, c.AutoStop, AutoStopEager, AutoStopNextStep)
 	case c.StartupDelay < 0 || c.CrashAfter < 0 || c.StepGap < 0:
 		return fmt.Errorf("%w: startup delay, crash-after and step gap must not be negative", ErrConfig)
 	}

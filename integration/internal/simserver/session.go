@@ -98,6 +98,9 @@ func (s *Server) begin(sess *session) error {
 func (s *Server) forward(kind stepKind, batch int) {
 	s.sched.Lock()
 	defer s.sched.Unlock()
+	if s.cfg.AutoStop == AutoStopNextStep {
+		s.autoStopDue()
+	}
 	seq := s.seq
 	s.seq++
 	t0 := time.Now()
@@ -130,7 +133,7 @@ func (s *Server) record(st stepRec) {
 	} else {
 		sess.dropped++
 	}
-	auto := sess.numSteps > 0 && len(sess.steps)+sess.dropped >= sess.numSteps
+	auto := s.cfg.AutoStop != AutoStopNextStep && sess.numSteps > 0 && len(sess.steps)+sess.dropped >= sess.numSteps
 	if auto {
 		sess.stopping = true
 	}
@@ -140,6 +143,26 @@ func (s *Server) record(st stepRec) {
 	}
 	if sess.origin == fromGRPC {
 		sess.end()
+		return
+	}
+	if err := s.finishHTTP(sess); err != nil {
+		s.log.Error("auto-stop after num_steps", "steps", sess.numSteps, "err", err)
+	}
+}
+
+// autoStopDue stops a /start_profile session that has recorded its
+// num_steps, as sglang-jax does when the next batch begins. The caller
+// holds s.sched.
+func (s *Server) autoStopDue() {
+	s.mu.Lock()
+	sess := s.sess
+	due := sess != nil && !sess.stopping && sess.origin == fromHTTP && sess.numSteps > 0 &&
+		len(sess.steps)+sess.dropped >= sess.numSteps
+	if due {
+		sess.stopping = true
+	}
+	s.mu.Unlock()
+	if !due {
 		return
 	}
 	if err := s.finishHTTP(sess); err != nil {
