@@ -169,4 +169,3 @@ func defaultPluginsDir() string {
 	}
 	return filepath.Join(filepath.Dir(exe), "plugins")
 }
-
