@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -63,17 +64,27 @@ func (f *loadFlags) loadCapture(ctx context.Context, e *env, path string) (*load
 	}
 	start := time.Now()
 	shown := false
+	tty := isTerminal(e.stderr)
+	lastQuarter := int64(0)
 	if !f.quiet {
 		o.Progress = func(done, total int64) {
 			if time.Since(start) < time.Second || total <= 0 {
 				return
 			}
 			shown = true
-			fmt.Fprintf(e.stderr, "\rreading %s: %3.0f%% (%s of %s)", shortPath(path), 100*float64(done)/float64(total), human(done), human(total))
+			if tty {
+				fmt.Fprintf(e.stderr, "\rreading %s: %3.0f%% (%s of %s)", shortPath(path), 100*float64(done)/float64(total), human(done), human(total))
+				return
+			}
+			// Not a terminal (a log, a pipe): a line at each quarter.
+			if q := 4 * done / total; q > lastQuarter {
+				lastQuarter = q
+				fmt.Fprintf(e.stderr, "reading %s: %d%% (%s of %s)\n", shortPath(path), 25*q, human(done), human(total))
+			}
 		}
 	}
 	res, err := load.FileResult(ctx, path, o)
-	if shown {
+	if shown && tty {
 		fmt.Fprintf(e.stderr, "\rread %s in %.1fs%20s\n", shortPath(path), time.Since(start).Seconds(), "")
 	}
 	return res, err
@@ -97,4 +108,14 @@ func human(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// isTerminal reports whether w is a character device such as a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
