@@ -91,9 +91,15 @@ func (c *Client) Analyze(ctx context.Context, cp *capture.Capture, opts map[stri
 	return sec, nil
 }
 
+// aloneBytes is the size from which a record is sent in a chunk of its own
+// rather than copied into the pending one.
+const aloneBytes = 64 << 10
+
 // sendCapture streams cp's records, packed into chunks of at most
-// c.chunkBytes. A record at least that large is sent alone, at once; smaller
-// ones are copied into the pending chunk, since fpcap.Records may reuse them.
+// c.chunkBytes. Small records are copied into the pending chunk, since
+// fpcap.Records may reuse a record once emit returns; a record of aloneBytes
+// or more (or larger than a chunk) is sent at once in a chunk of its own,
+// which spares copying the big event batches.
 func (c *Client) sendCapture(stream grpc.ClientStreamingClient[pluginv1.AnalyzeRequest, pluginv1.AnalyzeResponse], cp *capture.Capture) error {
 	var pending []*capturev1.Record
 	size := 0
@@ -122,7 +128,10 @@ func (c *Client) sendCapture(stream grpc.ClientStreamingClient[pluginv1.AnalyzeR
 				return err
 			}
 		}
-		if n >= c.chunkBytes {
+		if n >= min(c.chunkBytes, aloneBytes) {
+			if err := flush(); err != nil {
+				return err
+			}
 			return send([]*capturev1.Record{r})
 		}
 		pending = append(pending, proto.CloneOf(r))

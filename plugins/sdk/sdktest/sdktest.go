@@ -62,11 +62,12 @@ func RunCapture(t testing.TB, a sdk.Analyzer, c *capture.Capture, opts map[strin
 // Start serves a in-process and returns a host's client for it, to test
 // what Run does not show: errors, cancellation, small chunk sizes. chunkBytes
 // bounds the capture chunks; zero means sdk.DefaultChunkBytes. The plugin's
-// logs go to t.Log. Everything stops when the test ends.
+// logs (Input.Log, Info and above) go to t.Log. Everything stops when the
+// test ends.
 func Start(t testing.TB, a sdk.Analyzer, chunkBytes int) *sdk.Client {
 	t.Helper()
 	tw := &testWriter{t: t}
-	log := sdk.PluginLogger(tw, slog.LevelDebug)
+	log := slog.New(slog.NewTextHandler(tw, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	reattach := make(chan *plugin.ReattachConfig, 1)
