@@ -28,6 +28,7 @@ func HTML(r *Report) ([]byte, error) {
 			// Our own drawing: every text in it is escaped by svg.go.
 			return template.HTML(b)
 		},
+		"long": func(s string) bool { return len(s) > 32 },
 		"dict": func(h []viewColumn, rows [][]string) tableView { return tableView{Header: h, Rows: rows} },
 	}).Parse(htmlSource)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -49,7 +50,53 @@ func loadInput(t *testing.T, name string) *Report {
 			}
 		}
 	}
+	exactMicros(t, b, &in.Summary)
 	return &Report{Summary: in.Summary, Sections: in.Sections}
+}
+
+// exactMicros sets the summary's times again from the decimal text:
+// capture.Micros reads JSON through float64, which loses the last digit.
+func exactMicros(t *testing.T, b []byte, s *capture.Summary) {
+	t.Helper()
+	var raw struct {
+		Summary struct {
+			SpanStartUS json.Number               `json:"span_start_us"`
+			SpanEndUS   json.Number               `json:"span_end_us"`
+			SpanUS      json.Number               `json:"span_us"`
+			GapUS       json.Number               `json:"gap_us"`
+			PadUS       json.Number               `json:"pad_us"`
+			NonIdleOpUS json.Number               `json:"non_idle_op_us"`
+			WindowsUS   json.Number               `json:"windows_us"`
+			Windows     [][2]json.Number          `json:"windows"`
+			Devices     map[string]map[string]any `json:"devices"`
+		} `json:"summary"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&raw); err != nil {
+		t.Fatal(err)
+	}
+	m := func(n any) capture.Micros {
+		num, _ := n.(json.Number)
+		us, frac, _ := strings.Cut(num.String(), ".")
+		whole, err := strconv.ParseInt(us, 10, 64)
+		if err != nil || len(frac) > 6 {
+			t.Fatalf("time %q is not a decimal with up to six places", num)
+		}
+		ps, _ := strconv.ParseInt((frac + "000000")[:6], 10, 64)
+		return capture.Micros{US: whole, PS: ps}
+	}
+	r := raw.Summary
+	s.SpanStartUS, s.SpanEndUS, s.SpanUS = m(r.SpanStartUS), m(r.SpanEndUS), m(r.SpanUS)
+	s.GapUS, s.PadUS, s.NonIdleOpUS, s.WindowsUS = m(r.GapUS), m(r.PadUS), m(r.NonIdleOpUS), m(r.WindowsUS)
+	for i, w := range r.Windows {
+		s.Windows[i] = [2]capture.Micros{m(w[0]), m(w[1])}
+	}
+	for name, d := range r.Devices {
+		ds := s.Devices[name]
+		ds.SpanUS, ds.BusyUS, ds.IdleUS = m(d["span_us"]), m(d["busy_us"]), m(d["idle_us"])
+		s.Devices[name] = ds
+	}
 }
 
 // golden compares got with testdata/golden/<name>, or writes it with -update.

@@ -238,6 +238,9 @@ func (b *svgBuf) grid(x0, width, top, bottom, max, div float64, unit, label stri
 // human formats one value of a chart: a time in µs in whichever of µs, ms
 // and s reads best, to three decimals; anything else compactly.
 func human(v float64, unit string) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "n/a"
+	}
 	if unit != "us" {
 		s := num(v)
 		if unit != "" {
