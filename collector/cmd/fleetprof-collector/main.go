@@ -1,0 +1,90 @@
+// Command fleetprof-collector is the fleet's collector: it knows every
+// agent, starts captures on many hosts at once, keeps every capture in
+// bbolt, analyzes each as it lands and answers the fleetprof CLI.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/fleetprof/fleetprof/collector/internal/server"
+)
+
+func main() {
+	cfg, level, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "fleetprof-collector: %v\n", err)
+		os.Exit(2)
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err = run(ctx, cfg)
+	stop()
+	if err != nil {
+		cfg.Logger.Error("collector failed", "error", err)
+		os.Exit(1)
+	}
+}
+
+// parseFlags parses the command line into a server.Config.
+func parseFlags(args []string, stderr io.Writer) (server.Config, slog.Level, error) {
+	var cfg server.Config
+	var level slog.Level
+	fs := flag.NewFlagSet("fleetprof-collector", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:7070", "gRPC address for agents and the CLI")
+	fs.StringVar(&cfg.HTTP, "http", "127.0.0.1:7071", "HTTP address for /metrics, /healthz and the web UI (- disables)")
+	fs.StringVar(&cfg.DataDir, "data", "", "folder for the bbolt file (fleetprof.db) and state (required)")
+	fs.StringVar(&cfg.PluginsDir, "plugins", defaultPlugins(), "folder of analyzer plugin binaries with their plugins.sha256 allowlist")
+	fs.StringVar(&cfg.RulesFile, "rules", "", "bucketing rules file for components and diff (default: the built-in rules)")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "server TLS certificate (PEM)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "server TLS key (PEM)")
+	fs.StringVar(&cfg.TLSClientCA, "tls-client-ca", "", "CA (PEM) that signs agent certificates: requires mTLS")
+	fs.BoolVar(&cfg.Insecure, "insecure", false, "serve plain-text gRPC without authentication (loopback addresses only)")
+	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat", 5*time.Second, "heartbeat interval agents are told to use")
+	fs.Int64Var(&cfg.MaxCaptureBytes, "max-capture-bytes", 1<<30, "largest capture accepted, in bytes")
+	fs.IntVar(&cfg.AnalysisWorkers, "analysis-workers", 1, "captures analyzed at once")
+	fs.DurationVar(&cfg.PluginTimeout, "plugin-timeout", 2*time.Minute, "time limit of one analyzer run")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "time allowed for in-flight uploads on shutdown")
+	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return cfg, level, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, level, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if cfg.DataDir == "" {
+		return cfg, level, errors.New("--data is required")
+	}
+	return cfg, level, nil
+}
+
+// defaultPlugins is bin/plugins beside the binary.
+func defaultPlugins() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "plugins"
+	}
+	return filepath.Join(filepath.Dir(exe), "plugins")
+}
+
+// run runs the collector until ctx ends.
+func run(ctx context.Context, cfg server.Config) error {
+	s, err := server.New(cfg)
+	if err != nil {
+		return err
+	}
+	return s.Run(ctx)
+}

@@ -1,0 +1,72 @@
+// Package api implements the collector's gRPC services: AgentService for
+// agents (control and upload streams, served by the registry and ingest) and
+// CollectorService for people and tools. Errors leave through one boundary,
+// toStatus.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/fleetprof/fleetprof/collector/internal/analysis"
+	"github.com/fleetprof/fleetprof/collector/internal/fleet"
+	"github.com/fleetprof/fleetprof/collector/internal/ingest"
+	"github.com/fleetprof/fleetprof/collector/internal/registry"
+	"github.com/fleetprof/fleetprof/collector/internal/selector"
+	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/export"
+)
+
+// errBadRequest marks a request field that is out of range.
+var errBadRequest = errors.New("api: bad request")
+
+// codeOf maps the errors clients may see, by code; anything else is Internal.
+var codeOf = []struct {
+	code codes.Code
+	errs []error
+}{
+	{codes.NotFound, []error{store.ErrNotFound, fleet.ErrNotFound}},
+	{codes.InvalidArgument, []error{
+		errBadRequest, store.ErrBadID, ingest.ErrBadID, ingest.ErrBadStart, ingest.ErrProtocol,
+		ingest.ErrMalformed, ingest.ErrChunkTooLarge, fleet.ErrBadRequest, selector.ErrSyntax,
+		registry.ErrNoRegister, registry.ErrBadAgentID, analysis.ErrUnknownAnalyzer, export.ErrUnknownFormat,
+	}},
+	{codes.DataLoss, []error{ingest.ErrChecksum}},
+	{codes.ResourceExhausted, []error{ingest.ErrTooLarge, registry.ErrOutboxFull}},
+	{codes.FailedPrecondition, []error{ingest.ErrSequence, ingest.ErrSize, store.ErrSequence, fleet.ErrNoAgents, analysis.ErrNoReport}},
+	{codes.PermissionDenied, []error{registry.ErrIdentity, ingest.ErrIdentity}},
+	{codes.AlreadyExists, []error{store.ErrExists}},
+	{codes.Aborted, []error{registry.ErrReplaced}},
+	{codes.Unavailable, []error{registry.ErrSilent, registry.ErrClosed, store.ErrClosed, registry.ErrNotConnected}},
+}
+
+// toStatus turns an error into a gRPC status: known errors keep their text
+// (written for people), unknown ones are logged and become a generic
+// Internal error.
+func toStatus(log *slog.Logger, method string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err // already a status: a stream's own error
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "canceled")
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+	}
+	for _, c := range codeOf {
+		for _, e := range c.errs {
+			if errors.Is(err, e) {
+				return status.Error(c.code, err.Error())
+			}
+		}
+	}
+	log.Error("internal error", "method", method, "error", err)
+	return status.Error(codes.Internal, "internal error (see the collector's log)")
+}

@@ -1,0 +1,379 @@
+// Package server wires the collector: the store, the agent registry, ingest,
+// fleet captures, analysis and the API, served over gRPC (with the standard
+// health service, keepalive enforcement and explicit message size limits)
+// and HTTP (/metrics, /healthz, and a mux the web UI hangs off).
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/fleetprof/fleetprof/collector/internal/analysis"
+	"github.com/fleetprof/fleetprof/collector/internal/api"
+	"github.com/fleetprof/fleetprof/collector/internal/fleet"
+	"github.com/fleetprof/fleetprof/collector/internal/ingest"
+	"github.com/fleetprof/fleetprof/collector/internal/pluginhost"
+	"github.com/fleetprof/fleetprof/collector/internal/registry"
+	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/plugins/sdk/bucket"
+	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
+	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
+)
+
+// Errors.
+var (
+	// ErrInsecure means plain-text gRPC was asked for on a non-loopback address.
+	ErrInsecure = errors.New("server: --insecure serves plain text and is allowed only on loopback addresses; give --tls-cert and --tls-key")
+	// ErrNoTLS means neither TLS nor --insecure was configured.
+	ErrNoTLS = errors.New("server: no TLS configured: give --tls-cert and --tls-key (and --tls-client-ca for agent mTLS), or --insecure on loopback")
+)
+
+// Message size limits: a 1 MiB chunk plus framing fits with room to spare.
+const (
+	// MaxRecvMsgSize bounds each received message.
+	MaxRecvMsgSize = 4 << 20
+	// MaxSendMsgSize bounds each sent message (reports with their images).
+	MaxSendMsgSize = 64 << 20
+)
+
+// Config configures the collector. Zero values take the documented defaults.
+type Config struct {
+	// Listen is the gRPC address. Empty means 127.0.0.1:7070.
+	Listen string
+	// HTTP is the HTTP address for /metrics, /healthz and the web UI. Empty
+	// means 127.0.0.1:7071; "-" disables it.
+	HTTP string
+	// DataDir holds the bbolt file and state. Required.
+	DataDir string
+	// PluginsDir holds the analyzer binaries and their allowlist. Empty or
+	// missing means no analyzers.
+	PluginsDir string
+	// RulesFile is a bucketing rules file for the components analyzer and
+	// Diff. Empty means the default rules.
+	RulesFile string
+	// TLSCert and TLSKey are the server's certificate and key.
+	TLSCert, TLSKey string
+	// TLSClientCA, if set, requires agents and clients to present
+	// certificates it signed (mTLS).
+	TLSClientCA string
+	// Insecure serves plain text; allowed only on loopback.
+	Insecure bool
+	// HeartbeatInterval is what agents are told. Zero means 5 s.
+	HeartbeatInterval time.Duration
+	// MaxCaptureBytes bounds one capture. Zero means ingest's default (1 GiB).
+	MaxCaptureBytes int64
+	// AnalysisWorkers is how many captures are analyzed at once. Zero means 1.
+	AnalysisWorkers int
+	// PluginTimeout bounds one analyzer run. Zero means pluginhost's default.
+	PluginTimeout time.Duration
+	// ShutdownTimeout bounds the graceful stop. Zero means 15 s.
+	ShutdownTimeout time.Duration
+	// NoSync skips fsync: for tests and benchmarks only.
+	NoSync bool
+	// Logger receives the log. Nil discards it.
+	Logger *slog.Logger
+	// Registry holds the metrics served on /metrics. Nil means a new one.
+	Registry *prometheus.Registry
+}
+
+// Server is a collector, listening but not yet serving until Run.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	db       *store.DB
+	reg      *registry.Registry
+	fleet    *fleet.Tracker
+	analysis *analysis.Analysis
+	grpc     *grpc.Server
+	health   *health.Server
+	http     *http.Server
+	mux      *http.ServeMux
+	lis      net.Listener
+	httpLis  net.Listener
+}
+
+// New opens the store, finds the plugins and listens on the configured
+// addresses. Run serves; if Run is never called, Close releases everything.
+func New(cfg Config) (_ *Server, err error) {
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:7070"
+	}
+	if cfg.HTTP == "" {
+		cfg.HTTP = "127.0.0.1:7071"
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 15 * time.Second
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("server: no data folder (--data)")
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+		cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	creds, err := serverCreds(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	var rules *bucket.Rules
+	var options map[string]string
+	if cfg.RulesFile != "" {
+		doc, err := os.ReadFile(cfg.RulesFile)
+		if err != nil {
+			return nil, fmt.Errorf("read rules: %w", err)
+		}
+		if rules, err = bucket.Parse(doc); err != nil {
+			return nil, fmt.Errorf("read rules %s: %w", cfg.RulesFile, err)
+		}
+		options = map[string]string{"rules": string(doc)}
+	}
+	var plugins []pluginhost.Plugin
+	if cfg.PluginsDir != "" {
+		plugins, err = pluginhost.Discover(cfg.PluginsDir)
+		if errors.Is(err, os.ErrNotExist) {
+			log.Warn("no plugins folder: captures get summaries only", "plugins", cfg.PluginsDir)
+			err = nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range plugins {
+			if p.Err != nil {
+				log.Warn("plugin refused", "plugin", p.Name, "error", p.Err)
+			}
+		}
+		log.Info("plugins found", "plugins", cfg.PluginsDir, "count", len(plugins))
+	}
+
+	db, err := store.Open(filepath.Join(cfg.DataDir, store.FileName), store.Options{NoSync: cfg.NoSync, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			db.Close()
+		}
+	}()
+	s := &Server{cfg: cfg, log: log.With("component", "server"), db: db}
+	s.reg = registry.New(registry.Config{
+		Store: db, HeartbeatInterval: cfg.HeartbeatInterval, Identity: agentIdentity,
+		Logger: log, Registerer: cfg.Registry,
+	})
+	s.fleet = fleet.New(fleet.Config{Agents: s.reg, Store: db, Logger: log})
+	s.reg.SetObserver(s.fleet)
+	s.analysis = analysis.New(analysis.Config{
+		Store: db, Plugins: plugins, Options: options, Workers: cfg.AnalysisWorkers,
+		Host: pluginhost.Config{Timeout: cfg.PluginTimeout, Logger: log}, Logger: log, Registerer: cfg.Registry,
+	})
+	in := ingest.New(ingest.Config{
+		Store: db, MaxCaptureBytes: cfg.MaxCaptureBytes, Identity: agentIdentity, Logger: log, Registerer: cfg.Registry,
+		OnCommit: func(c *store.Capture) {
+			s.fleet.Committed(c)
+			s.analysis.Enqueue(c.ID)
+		},
+	})
+	cfg.Registry.MustRegister(&statusCollector{db: db})
+
+	s.grpc = grpc.NewServer(
+		grpc.Creds(creds),
+		grpc.MaxRecvMsgSize(MaxRecvMsgSize),
+		grpc.MaxSendMsgSize(MaxSendMsgSize),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		grpc.ChainUnaryInterceptor(unaryAuth),
+		grpc.ChainStreamInterceptor(streamAuth),
+	)
+	agentv1.RegisterAgentServiceServer(s.grpc, api.NewAgentService(s.reg, in, log))
+	collectorv1.RegisterCollectorServiceServer(s.grpc, api.NewCollectorService(api.CollectorConfig{
+		Store: db, Registry: s.reg, Fleet: s.fleet, Analysis: s.analysis, Rules: rules, Logger: log,
+	}))
+	s.health = health.NewServer()
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+
+	s.mux = http.NewServeMux()
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{Registry: cfg.Registry}))
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := db.View(r.Context(), func(*store.Reader) error { return nil }); err != nil {
+			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+
+	if s.lis, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	if cfg.HTTP != "-" {
+		if s.httpLis, err = net.Listen("tcp", cfg.HTTP); err != nil {
+			s.lis.Close()
+			return nil, fmt.Errorf("listen %s: %w", cfg.HTTP, err)
+		}
+		s.http = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	}
+	return s, nil
+}
+
+// serverCreds returns the gRPC transport credentials Config asks for.
+func serverCreds(cfg Config, log *slog.Logger) (credentials.TransportCredentials, error) {
+	if cfg.TLSCert == "" && cfg.TLSKey == "" {
+		if !cfg.Insecure {
+			return nil, ErrNoTLS
+		}
+		host, _, err := net.SplitHostPort(cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("listen address %q: %w", cfg.Listen, err)
+		}
+		ip := net.ParseIP(host)
+		if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return nil, fmt.Errorf("%w (listen address %s)", ErrInsecure, cfg.Listen)
+		}
+		log.Warn("INSECURE: serving gRPC in plain text without authentication; loopback only, never in production", "listen", cfg.Listen)
+		return insecure.NewCredentials(), nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("load TLS certificate: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
+	if cfg.TLSClientCA != "" {
+		pem, err := os.ReadFile(cfg.TLSClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("read client CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("read client CA %s: no PEM certificates", cfg.TLSClientCA)
+		}
+		tc.ClientCAs, tc.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return credentials.NewTLS(tc), nil
+}
+
+// Addr is the gRPC listening address.
+func (s *Server) Addr() string { return s.lis.Addr().String() }
+
+// HTTPAddr is the HTTP listening address, "" when disabled.
+func (s *Server) HTTPAddr() string {
+	if s.httpLis == nil {
+		return ""
+	}
+	return s.httpLis.Addr().String()
+}
+
+// Mux is the HTTP mux, for the web UI to add its handlers before Run.
+func (s *Server) Mux() *http.ServeMux { return s.mux }
+
+// Store is the collector's store (for tests and tools in-process).
+func (s *Server) Store() *store.DB { return s.db }
+
+// Run serves until ctx ends, then stops gracefully: no new streams, agents'
+// control streams closed, in-flight uploads and commits finished (up to the
+// shutdown timeout), analyses canceled (they are redone on the next start),
+// and the store closed last.
+func (s *Server) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	g.Go(func() error {
+		if err := s.grpc.Serve(s.lis); err != nil {
+			return fmt.Errorf("serve gRPC: %w", err)
+		}
+		return nil
+	})
+	if s.http != nil {
+		g.Go(func() error {
+			if err := s.http.Serve(s.httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("serve HTTP: %w", err)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error { return s.fleet.Run(gctx) })
+	g.Go(func() error { return s.analysis.Run(gctx) })
+	g.Go(func() error {
+		<-gctx.Done()
+		s.stop()
+		return nil
+	})
+	s.log.Info("collector serving", "grpc", s.Addr(), "http", s.HTTPAddr(), "data", s.cfg.DataDir)
+	err := g.Wait()
+	if cerr := s.db.Close(); err == nil {
+		err = cerr
+	}
+	s.log.Info("collector stopped")
+	return err
+}
+
+// stop stops the servers gracefully, then forcibly after the timeout.
+func (s *Server) stop() {
+	s.health.Shutdown()
+	s.reg.Close()
+	done := make(chan struct{})
+	go func() { s.grpc.GracefulStop(); close(done) }()
+	t := time.NewTimer(s.cfg.ShutdownTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		s.log.Warn("graceful stop timed out; closing the remaining streams")
+		s.grpc.Stop()
+		<-done
+	}
+	if s.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = s.http.Shutdown(ctx)
+	}
+}
+
+// Close releases a Server that never ran.
+func (s *Server) Close() error {
+	s.lis.Close()
+	if s.httpLis != nil {
+		s.httpLis.Close()
+	}
+	return s.db.Close()
+}
+
+// statusCollector counts the stored captures by status at each scrape.
+type statusCollector struct{ db *store.DB }
+
+var capturesDesc = prometheus.NewDesc("fleetprof_collector_captures", "Stored captures by status.", []string{"status"}, nil)
+
+// Describe implements prometheus.Collector.
+func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) { ch <- capturesDesc }
+
+// Collect implements prometheus.Collector. Prometheus gives collectors no
+// context; the count is one short read transaction.
+func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
+	_ = c.db.View(context.Background(), func(r *store.Reader) error {
+		counts := r.CountByStatus()
+		for _, st := range []string{store.StatusCommitted, store.StatusAnalyzed, store.StatusAnalysisFailed} {
+			ch <- prometheus.MustNewConstMetric(capturesDesc, prometheus.GaugeValue, float64(counts[st]), st)
+		}
+		return nil
+	})
+}
