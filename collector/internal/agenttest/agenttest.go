@@ -55,9 +55,9 @@ type Agent struct {
 	Active  []*agentv1.CaptureProgress
 
 	// mu guards the fields below.
-	mu        sync.Mutex
-	commands  []Received
-	committed []string
+	mu         sync.Mutex
+	commands   []Received
+	committed  []string
 	registered chan struct{}
 }
 
