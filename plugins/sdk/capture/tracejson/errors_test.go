@@ -128,6 +128,12 @@ func TestWalkErrors(t *testing.T) {
 		{"long dur", x(`"ts":1,"dur":5000000000000`), ErrBadTime, "longer than", 0},
 		{"pid not int", x(`"pid":1.5,"ts":1`), ErrMalformed, "not an integer", 0},
 		{"bad escape in name", x(`"ts":1,"name":"\x"`), ErrMalformed, "bad escape", 0},
+		{"bad escape in args", x(`"ts":1,"args":{"":"\0"}`), ErrMalformed, "bad escape", 0},
+		{"bad escape in a key", x(`"ts":1,"args":{"\u12G4":1}`), ErrMalformed, "bad escape", 0},
+		{"bad escape in an event key", x(`"t\s":1`), ErrMalformed, "bad escape", 0},
+		{"bad escape in metadata", `{"metadata":{"a":"\x"},"traceEvents":[]}`, ErrMalformed, "bad escape", -1},
+		{"bad unicode escape in metadata", `{"metadata":"\u00G0","traceEvents":[]}`, ErrMalformed, `bad \u escape`, -1},
+		{"bad escape in a top key", `{"trace\Events":[]}`, ErrMalformed, "bad escape", -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

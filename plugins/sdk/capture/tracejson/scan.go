@@ -81,8 +81,10 @@ func nextSpecial(b []byte, i int) int {
 }
 
 // scanString finds the end of a string whose contents start at b[i] (just
-// past the opening quote). It returns the index of the closing quote and
-// whether the string holds escapes; ok is false when b ends first.
+// past the opening quote), checking its escapes. It returns the index of the
+// closing quote and whether the string holds escapes. ok is false when b
+// ends first (end is then len(b)) or at a bad escape (end is its index);
+// strErr tells them apart.
 func scanString(b []byte, i int) (end int, esc, ok bool) {
 	for {
 		i = nextSpecial(b, i)
@@ -93,8 +95,32 @@ func scanString(b []byte, i int) (end int, esc, ok bool) {
 			return i, esc, true
 		}
 		esc = true
-		i += 2
+		if i+1 >= len(b) {
+			return len(b), esc, false
+		}
+		switch b[i+1] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			i += 2
+		case 'u':
+			if i+6 > len(b) {
+				return len(b), esc, false
+			}
+			if _, ok := hex4(b[i+2:]); !ok {
+				return i, esc, false
+			}
+			i += 6
+		default:
+			return i, esc, false
+		}
 	}
+}
+
+// strErr is the error for a scanString that returned !ok at end.
+func (s *scanner) strErr(b []byte, end int) error {
+	if end >= len(b) {
+		return errNeedMore
+	}
+	return s.errAt(end, ErrMalformed, "bad escape in a string (\\ must be followed by one of \"\\/bfnrt or u and four hex digits)")
 }
 
 // scanShort is scanString for strings that are usually short (keys, ph):
@@ -168,7 +194,7 @@ func (s *scanner) skipValue(b []byte, i, depth int) (int, error) {
 	case '"':
 		j, _, ok := scanString(b, i+1)
 		if !ok {
-			return j, errNeedMore
+			return j, s.strErr(b, j)
 		}
 		return j + 1, nil
 	case '{':
@@ -197,7 +223,7 @@ func (s *scanner) skipObject(b []byte, i, depth int) (int, error) {
 		}
 		j, _, ok := scanString(b, i+1)
 		if !ok {
-			return j, errNeedMore
+			return j, s.strErr(b, j)
 		}
 		if i = skipWS(b, j+1); i >= len(b) {
 			return i, errNeedMore
@@ -284,7 +310,7 @@ func (s *scanner) members(b []byte, i, depth int, fn func(key []byte, vs, ve int
 		}
 		j, esc, ok := scanString(b, i+1)
 		if !ok {
-			return j, errNeedMore
+			return j, s.strErr(b, j)
 		}
 		key := b[i+1 : j]
 		if esc {

@@ -10,7 +10,7 @@ type streamSkip struct {
 	stack    []byte // open brackets
 	started  bool
 	inStr    bool
-	esc      bool
+	esc      int // 0: none; -1: just past a backslash; n > 0: hex digits left
 	inTok    bool
 }
 
@@ -26,8 +26,21 @@ func (k *streamSkip) feed(b []byte, i int) (int, bool, error) {
 		}
 	}
 	for i < len(b) {
-		if k.esc {
-			k.esc = false
+		if k.esc != 0 {
+			c := b[i]
+			switch {
+			case k.esc > 0:
+				if _, ok := hex4([]byte{c, '0', '0', '0'}); !ok {
+					return i, false, k.s.errAt(i, ErrMalformed, "bad \\u escape in a string")
+				}
+				k.esc--
+			case c == 'u':
+				k.esc = 4
+			case c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't':
+				k.esc = 0
+			default:
+				return i, false, k.s.errAt(i, ErrMalformed, "bad escape in a string")
+			}
 			i++
 			continue
 		}
@@ -37,7 +50,7 @@ func (k *streamSkip) feed(b []byte, i int) (int, bool, error) {
 				return j, false, nil
 			}
 			if b[j] == '\\' {
-				k.esc = true
+				k.esc = -1
 				i = j + 1
 				continue
 			}

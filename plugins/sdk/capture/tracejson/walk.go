@@ -123,7 +123,6 @@ type walker struct {
 	r        io.Reader
 	v        capture.Visitor
 	maxEvent int
-	allow    bool
 
 	buf      []byte // buf[pos:end] is unread; buf[0] is at stream offset off
 	pos, end int
@@ -191,7 +190,6 @@ func newWalker(r io.Reader, v capture.Visitor, opts WalkOptions) *walker {
 	w := &walker{
 		r: r, v: v,
 		maxEvent: opts.MaxEventBytes,
-		allow:    opts.AllowTruncated,
 		procs:    make(map[int64]*proc),
 	}
 	if w.maxEvent <= 0 {
@@ -241,10 +239,10 @@ func (w *walker) more(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("tracejson: read: %w", err)
 		}
-		if n == 0 {
-			if w.zeroRead++; w.zeroRead > 100 {
-				return fmt.Errorf("tracejson: read: %w", io.ErrNoProgress)
-			}
+		if n > 0 {
+			w.zeroRead = 0
+		} else if w.zeroRead++; w.zeroRead > 100 {
+			return fmt.Errorf("tracejson: read: %w", io.ErrNoProgress)
 		}
 	}
 	if w.end == start {
@@ -390,6 +388,9 @@ func (w *walker) key(ctx context.Context) (bool, error) {
 		b := w.buf[:w.end]
 		j, esc, ok := scanString(b, w.pos+1)
 		if !ok {
+			if err := w.strErr(b, j); err != errNeedMore {
+				return false, err
+			}
 			if err := w.more(ctx); err != nil {
 				return false, err
 			}
@@ -507,7 +508,7 @@ func (w *walker) parseEvent(b []byte, i, depth int) (int, error) {
 		ks := i + 1
 		ke, esc, ok := scanShort(b, ks)
 		if !ok {
-			return ke, errNeedMore
+			return ke, w.strErr(b, ke)
 		}
 		key := b[ks:ke]
 		if esc {
@@ -589,7 +590,7 @@ func (w *walker) stringField(b []byte, i, depth int, sp *span, esc *bool) (int, 
 	}
 	j, e, ok := scanString(b, i+1)
 	if !ok {
-		return j, errNeedMore
+		return j, w.strErr(b, j)
 	}
 	*sp, *esc = span{i + 1, j}, e
 	return j + 1, nil
@@ -600,7 +601,7 @@ func (w *walker) numberField(b []byte, i, depth int, sp *span, esc *bool) (int, 
 	if b[i] == '"' {
 		j, e, ok := scanString(b, i+1)
 		if !ok {
-			return j, errNeedMore
+			return j, w.strErr(b, j)
 		}
 		*sp = span{i + 1, j}
 		if esc != nil {

@@ -249,3 +249,11 @@ func TestWalkGolden(t *testing.T) {
 	}
 	golden(t, "tiny.golden.txt", []byte(out.String()))
 }
+
+func TestWalkReadError(t *testing.T) {
+	r := iotest.TimeoutReader(strings.NewReader(sample))
+	_, err := Walk(context.Background(), r, &collector{}, WalkOptions{BufferSize: 32})
+	if !errors.Is(err, iotest.ErrTimeout) {
+		t.Errorf("Walk(failing reader) = %v, want iotest.ErrTimeout", err)
+	}
+}
