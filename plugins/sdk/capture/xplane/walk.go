@@ -17,16 +17,10 @@ const ctxEvery = 4096
 // (num_occurrences) are skipped and counted (Aggregated). Walk stops at the
 // first error, including one returned by v.Event or by ctx.
 func (f *File) Walk(ctx context.Context, v capture.Visitor) error {
-	w := &walker{
-		f:    f,
-		s:    newScanner(f.r, f.size, f.bufSize),
-		v:    v,
-		done: ctx.Done(),
-		ctx:  ctx,
-	}
+	w := &walker{f: f, s: newScanner(f.r, f.size, f.bufSize), v: v}
 	v.Base(f.base)
 	for _, p := range f.planes {
-		if err := w.plane(p); err != nil {
+		if err := w.plane(ctx, p); err != nil {
 			return err
 		}
 	}
@@ -39,14 +33,12 @@ type walker struct {
 	f          *File
 	s          *scanner
 	v          capture.Visitor
-	ctx        context.Context
-	done       <-chan struct{}
 	ev         capture.RawEvent
 	count      int
 	aggregated int64
 }
 
-func (w *walker) plane(p *plane) error {
+func (w *walker) plane(ctx context.Context, p *plane) error {
 	s := w.s
 	pi := w.v.Plane(capture.PlaneInfo{ID: p.id, Name: p.name, Stats: cloneStats(p.stats)})
 	s.seek(p.off)
@@ -66,7 +58,7 @@ func (w *walker) plane(p *plane) error {
 			return err
 		}
 		lo := s.off()
-		if err := w.line(p, pi, lo, lo+n); err != nil {
+		if err := w.line(ctx, p, pi, lo, lo+n); err != nil {
 			return err
 		}
 		s.seek(lo + n)
@@ -76,7 +68,7 @@ func (w *walker) plane(p *plane) error {
 
 // line walks the line in [lo, hi): a first pass reads its header, whose
 // fields sit on both sides of the events, a second its events.
-func (w *walker) line(p *plane, pi int, lo, hi int64) error {
+func (w *walker) line(ctx context.Context, p *plane, pi int, lo, hi int64) error {
 	s := w.s
 	s.seek(lo)
 	var (
@@ -150,13 +142,13 @@ func (w *walker) line(p *plane, pi int, lo, hi int64) error {
 	if first < 0 {
 		return nil
 	}
-	return w.events(p, pi, li, ts, first, last)
+	return w.events(ctx, p, pi, li, ts, first, last)
 }
 
 // events walks the events of a line, from the first event's tag at first
 // to the end of the last at last. Only event fields are left to meet there,
 // and other fields between them are skipped.
-func (w *walker) events(p *plane, pi, li int, ts, first, last int64) error {
+func (w *walker) events(ctx context.Context, p *plane, pi, li int, ts, first, last int64) error {
 	s := w.s
 	// The line's start relative to the base, in picoseconds; ok is false
 	// when it overflows (an error only if the line has a timeline event).
@@ -185,8 +177,8 @@ func (w *walker) events(p *plane, pi, li int, ts, first, last int64) error {
 			}
 		}
 		var n int64
-		if p := s.pos; p < len(s.data) && s.data[p] < 0x80 && s.start+int64(p)+1+int64(s.data[p]) <= last {
-			n, s.pos = int64(s.data[p]), p+1
+		if i := s.pos; i < len(s.data) && s.data[i] < 0x80 && s.start+int64(i)+1+int64(s.data[i]) <= last {
+			n, s.pos = int64(s.data[i]), i+1
 		} else {
 			var err error
 			if n, err = s.length(last); err != nil {
@@ -241,10 +233,8 @@ func (w *walker) events(p *plane, pi, li int, ts, first, last int64) error {
 			return err
 		}
 		if w.count++; w.count%ctxEvery == 0 {
-			select {
-			case <-w.done:
-				return w.ctx.Err()
-			default:
+			if err := ctx.Err(); err != nil {
+				return err
 			}
 		}
 	}

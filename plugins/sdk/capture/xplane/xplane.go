@@ -79,7 +79,8 @@ func open(r io.ReaderAt, size int64, bufSize int) (*File, error) {
 	case size < 0:
 		return nil, fmt.Errorf("xplane: open: negative size %d", size)
 	}
-	bufSize = max(bufSize, minBufSize)
+	// No buffer larger than the file, none too small for a varint.
+	bufSize = int(max(min(int64(bufSize), size), minBufSize))
 	f := &File{r: r, size: size, bufSize: bufSize}
 	s := newScanner(r, size, bufSize)
 	var (
