@@ -320,3 +320,10 @@ func (s *Server) LastProfile() *Profile {
 	defer s.mu.Unlock()
 	return s.last
 }
+
+// sessionRunning reports whether any profiling session is running.
+func (s *Server) sessionRunning() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sess != nil
+}
