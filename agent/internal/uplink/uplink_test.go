@@ -185,7 +185,9 @@ func TestAgentRestartMidUpload(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the upload never reached chunk 6")
 	}
+	t0 := time.Now()
 	r.halt(t) // the agent dies mid-upload
+	t.Logf("halt took %v", time.Since(t0))
 	close(release)
 	fc.OnChunk(nil)
 

@@ -144,6 +144,8 @@ func (c *Client) send(ctx context.Context, f *os.File, meta spool.Meta) (int64, 
 				}
 			case <-t.C:
 				return err
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 		}
 	}
