@@ -1,0 +1,63 @@
+package config
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestGood(t *testing.T) {
+	f, err := Load(filepath.Join("testdata", "full.good.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Spool.MaxBytes != 10<<30 || time.Duration(f.Capture.Duration) != 2*time.Second ||
+		time.Duration(f.Capture.Pad) != 100*time.Microsecond || *f.Capture.DeviceTracerLevel != 1 ||
+		f.Labels["model"] != "qwen3" || f.Workload.Method != "POST" || f.Workload.Requests != 2 || !f.Capture.KeepRaw {
+		t.Errorf("Load = %+v", f)
+	}
+	e, err := Load(filepath.Join("testdata", "empty.good.yaml"))
+	if err != nil || e.Capture.Backend != "http" || e.Workload != nil {
+		t.Errorf("Load(empty) = %+v, %v; want defaults", e, err)
+	}
+}
+
+func TestBad(t *testing.T) {
+	tests := map[string]string{
+		"backend":  "capture.backend",
+		"duration": "not a duration",
+		"level":    "capture.device_tracer_level",
+		"size":     "not a size",
+		"unknown":  "durashun",
+		"endpoint": "workload.endpoint",
+		"label":    "labels.bad key!",
+	}
+	for name, want := range tests {
+		_, err := Load(filepath.Join("testdata", name+".bad.yaml"))
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("Load(%s.bad.yaml) = %v, want ErrInvalid naming %q", name, err, want)
+		}
+	}
+	if _, err := Load("testdata/missing.yaml"); err == nil {
+		t.Error("Load(missing) = nil error")
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"1048576", 1 << 20, true}, {"500MB", 500e6, true}, {"10GiB", 10 << 30, true}, {"1 KiB", 1024, true},
+		{"", 0, false}, {"-1", 0, false}, {"1.5GB", 0, false}, {"99999999999TiB", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := ParseSize(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
