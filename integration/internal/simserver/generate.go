@@ -176,20 +176,26 @@ type GenerateResponse struct {
 
 // MetaInfo is a /generate answer's meta_info.
 type MetaInfo struct {
+	// ID is the request's id, 32 hex digits.
 	ID string `json:"id"`
 	// FinishReason is {"type":"length","length":N} once done, else null.
-	FinishReason     *FinishReason `json:"finish_reason"`
-	PromptTokens     int           `json:"prompt_tokens"`
-	CompletionTokens int           `json:"completion_tokens"`
-	CachedTokens     int           `json:"cached_tokens"`
-	// E2ELatency is in seconds.
+	FinishReason *FinishReason `json:"finish_reason"`
+	// PromptTokens counts the prompt's tokens.
+	PromptTokens int `json:"prompt_tokens"`
+	// CompletionTokens counts the tokens generated so far.
+	CompletionTokens int `json:"completion_tokens"`
+	// CachedTokens is always 0.
+	CachedTokens int `json:"cached_tokens"`
+	// E2ELatency is the time since the request arrived, in seconds.
 	E2ELatency float64 `json:"e2e_latency"`
 }
 
 // FinishReason says why generation stopped.
 type FinishReason struct {
-	Type   string `json:"type"`
-	Length int    `json:"length"`
+	// Type is "length": the simulated model never stops early.
+	Type string `json:"type"`
+	// Length is max_new_tokens.
+	Length int `json:"length"`
 }
 
 // answer is /generate's answer for one prompt.

@@ -296,3 +296,27 @@ func TestTracerLevels(t *testing.T) {
 		})
 	}
 }
+
+func TestStartStep(t *testing.T) {
+	s, url := startServer(t, Config{})
+	out := t.TempDir()
+	score := readInput(t, "score_request.json")
+	mustCall(t, "POST", url+"/v1/score", score, 200) // step 0
+	// Trace from step 2 for one step: step 1 runs untraced.
+	mustCall(t, "POST", url+"/start_profile", []byte(`{"output_dir":"`+out+`","start_step":2,"num_steps":1}`), 200)
+	for range 3 {
+		mustCall(t, "POST", url+"/v1/score", score, 200) // steps 1, 2, 3
+	}
+	p := s.LastProfile()
+	if p == nil || len(p.Steps) != 1 || p.Steps[0].Seq != 2 {
+		t.Fatalf("truth = %+v, want step 2 alone", p)
+	}
+	if p.Span.Start != 0 || p.Steps[0].Start != 0 {
+		t.Errorf("the trace starts at %d, its step at %d; want both at 0 (tracing begins with step 2)", p.Span.Start, p.Steps[0].Start)
+	}
+	c, err := load.File(t.Context(), out, load.Options{TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCapture(t, c, p)
+}

@@ -18,8 +18,11 @@ import (
 // maxProfileDuration bounds one profiler service session.
 const maxProfileDuration = 10 * time.Minute
 
-// errBadRequest marks a profile request that cannot be served.
-var errBadRequest = errors.New("simserver: bad profile request")
+// invalidProfile is a profile request that cannot be served; its text goes
+// back to the client.
+type invalidProfile string
+
+func (b invalidProfile) Error() string { return "simserver: bad profile request: " + string(b) }
 
 // profilerService is the JAX profiler's gRPC service
 // (tensorflow.ProfilerService), sharing the server's one profiler session
@@ -49,7 +52,7 @@ func (p *profilerService) Profile(ctx context.Context, req *tensorflowpb.Profile
 	}
 	d := time.Duration(opts.GetDurationMs()) * time.Millisecond
 	if d > maxProfileDuration {
-		return nil, p.toStatus(errBadRequest, "opts.duration_ms is over 10 minutes")
+		return nil, p.toStatus(invalidProfile("opts.duration_ms is over 10 minutes"))
 	}
 	host := req.GetHostName()
 	if host == "" {
@@ -63,10 +66,10 @@ func (p *profilerService) Profile(ctx context.Context, req *tensorflowpb.Profile
 	var path string
 	if !req.GetEmitXspace() {
 		if req.GetRepositoryRoot() == "" {
-			return nil, p.toStatus(errBadRequest, "repository_root is empty")
+			return nil, p.toStatus(invalidProfile("repository_root is empty: set it, or ask for emit_xspace"))
 		}
 		if strings.ContainsAny(id, `/\`) || id == ".." {
-			return nil, p.toStatus(errBadRequest, "session_id must be one path element")
+			return nil, p.toStatus(invalidProfile("session_id must be one path element"))
 		}
 		path = filepath.Join(req.GetRepositoryRoot(), id, FileHost(host)+".xplane.pb")
 	}
@@ -84,7 +87,7 @@ func (p *profilerService) Profile(ctx context.Context, req *tensorflowpb.Profile
 		return writeXPlaneFile(path, c)
 	})
 	if err != nil {
-		return nil, p.toStatus(err, "")
+		return nil, p.toStatus(err)
 	}
 	s.log.Info("profiler service session done", "session_id", id, "emit_xspace", req.GetEmitXspace(),
 		"path", path, "empty_trace", resp.EmptyTrace)
@@ -98,12 +101,13 @@ func (p *profilerService) Terminate(ctx context.Context, req *tensorflowpb.Termi
 }
 
 // toStatus turns an error into a gRPC status: the one boundary.
-func (p *profilerService) toStatus(err error, detail string) error {
+func (p *profilerService) toStatus(err error) error {
+	var bad invalidProfile
 	switch {
 	case errors.Is(err, ErrBusy):
 		return status.Error(codes.FailedPrecondition, "another profiling session is active")
-	case errors.Is(err, errBadRequest):
-		return status.Error(codes.InvalidArgument, detail)
+	case errors.As(err, &bad):
+		return status.Error(codes.InvalidArgument, string(bad))
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, "the profile was cancelled")
 	case errors.Is(err, context.DeadlineExceeded):
