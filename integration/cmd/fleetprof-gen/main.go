@@ -10,6 +10,7 @@
 package main
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"flag"
@@ -25,7 +26,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fleetprof/fleetprof/integration/internal/gen"
-	"github.com/klauspost/compress/gzip"
 )
 
 // Config is what the flags say.
@@ -36,7 +36,8 @@ type Config struct {
 	Outputs []string
 	// Truth is where truth.json goes; empty means beside each output.
 	Truth string
-	// GzipLevel is the gzip level of .gz outputs.
+	// GzipLevel is the gzip level of .gz outputs (compress/gzip, whose
+	// level 6 compresses like zlib's, which the profiler uses).
 	GzipLevel int
 	// Quiet drops the progress lines.
 	Quiet bool
@@ -62,7 +63,8 @@ func main() {
 	fs.IntVar(&cfg.Gen.Steps, "steps", 0, "steps per burst (0: about 3% of the events on the devices)")
 	order := fs.String("order", gen.DevicesFirst.String(), "JSON event order: devices-first (as the TSL converter), host-first, shuffled (holds every event in memory)")
 	fs.StringVar(&cfg.Truth, "truth", "", "truth.json path (default: truth.json beside each output)")
-	fs.IntVar(&cfg.GzipLevel, "gzip-level", gzip.DefaultCompression, "gzip level for .gz outputs (1-9)")
+	fs.IntVar(&cfg.GzipLevel, "gzip-level", gzip.DefaultCompression, "gzip level for .gz outputs (1-9; default 6, as zlib and the profiler)")
+	fs.Int64Var(&cfg.Gen.StartNS, "start-ns", gen.DefaultStartNS, "capture start, epoch nanoseconds")
 	fs.BoolVar(&cfg.Quiet, "q", false, "quiet: no progress on stderr")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -30,7 +30,7 @@ const (
 	DefaultEvents   = 4_000_000
 	DefaultDevices  = 4
 	DefaultBursts   = 3
-	DefaultStartNS  = 1770322530140891000 // the seed run's capture start
+	DefaultStartNS  = 1770322530140891000 // 2026-02-05 20:15:30.140891 UTC, the seed run's start
 	DefaultHostname = "fleetprof-gen-w-0"
 	// deviceShare is the part of the events the devices get when Steps is 0.
 	deviceShare = 0.03

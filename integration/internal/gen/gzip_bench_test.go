@@ -60,7 +60,7 @@ func benchCapture(b *testing.B) benchInput {
 				return
 			}
 			var buf bytes.Buffer
-			zw := kgzip.NewWriter(&buf)
+			zw := gzip.NewWriter(&buf)
 			if err := c.WriteJSON(zw); err != nil {
 				benchErr = err
 				return
