@@ -19,7 +19,7 @@ import (
 )
 
 // Client is a host's handle on one analyzer plugin, as go-plugin's Dispense
-// returns it. Call Info, then Analyze.
+// returns it. Call Info, then Analyze, from one goroutine.
 type Client struct {
 	rpc        pluginv1.AnalyzerServiceClient
 	chunkBytes int

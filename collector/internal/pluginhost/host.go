@@ -94,8 +94,12 @@ type Config struct {
 }
 
 // Host runs a fixed set of plugins on captures. It is safe for concurrent
-// use; each Run starts fresh plugin processes and kills them before it
-// returns.
+// use. Each Run starts fresh plugin processes and kills them (gracefully,
+// then by force after go-plugin's 2 s grace) before it returns, so a plugin
+// never outlives the run that started it. The clients are therefore not
+// go-plugin "managed": its global list of managed clients only grows, which
+// a collector running analyses for months cannot afford, and
+// plugin.CleanupClients has nothing left to do.
 type Host struct {
 	plugins []Plugin
 	cfg     Config
@@ -221,13 +225,16 @@ func (h *Host) assemble(results []result) []*sdk.Section {
 }
 
 // runOne starts one plugin, runs it on c and kills it.
-func (h *Host) runOne(ctx context.Context, p Plugin, c *capture.Capture, opts map[string]string) (res result) {
+func (h *Host) runOne(parent context.Context, p Plugin, c *capture.Capture, opts map[string]string) (res result) {
 	if p.Err != nil {
 		return result{err: p.Err}
 	}
+	if err := parent.Err(); err != nil {
+		return result{err: fmt.Errorf("%w: %s not started: %w", ErrCanceled, p.Name, err)}
+	}
 	log := h.log.With("plugin", p.Name)
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(parent, h.cfg.Timeout)
 	defer cancel()
 
 	stderr := newLineLog(log, slog.LevelInfo, "stderr")
@@ -259,7 +266,7 @@ func (h *Host) runOne(ctx context.Context, p Plugin, c *capture.Capture, opts ma
 
 	rpc, err := client.Client()
 	if err != nil {
-		return result{err: h.startError(ctx, p, err)}
+		return result{err: h.startError(parent, p, err)}
 	}
 	raw, err := rpc.Dispense(sdk.PluginName)
 	if err != nil {
@@ -271,13 +278,13 @@ func (h *Host) runOne(ctx context.Context, p Plugin, c *capture.Capture, opts ma
 	}
 	info, err := an.Info(ctx)
 	if err != nil {
-		return result{err: h.callError(ctx, p, "Info", err)}
+		return result{err: h.callError(parent, ctx, p, "Info", err)}
 	}
 	res = result{info: info, ok: true}
 	log = log.With("analyzer", info.Name)
 	sec, err := an.Analyze(ctx, c, opts)
 	if err != nil {
-		res.err = h.callError(ctx, p, "Analyze", err)
+		res.err = h.callError(parent, ctx, p, "Analyze", err)
 		return res
 	}
 	res.sec = sec
@@ -301,15 +308,15 @@ func (h *Host) env(log *slog.Logger) []string {
 	return append(env, sdk.LogLevelEnv+"="+sdk.LevelName(level))
 }
 
-// startError names why a plugin did not start.
-func (h *Host) startError(ctx context.Context, p Plugin, err error) error {
+// startError names why a plugin did not start; parent is the run's context.
+func (h *Host) startError(parent context.Context, p Plugin, err error) error {
 	msg := clean(err.Error())
 	switch {
 	case errors.Is(err, plugin.ErrChecksumsDoNotMatch):
 		return fmt.Errorf("%w: %s changed after it was discovered", ErrChecksum, p.Name)
 	case strings.Contains(msg, "timeout while waiting for plugin to start"):
-		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return fmt.Errorf("%w: %s", ErrCanceled, p.Name)
+		if parent.Err() != nil {
+			return fmt.Errorf("%w: %s while starting: %w", ErrCanceled, p.Name, parent.Err())
 		}
 		return fmt.Errorf("%w: %s did not complete the handshake in %s", ErrTimeout, p.Name, h.cfg.StartTimeout)
 	case strings.Contains(msg, "Unrecognized remote plugin message"):
@@ -324,13 +331,15 @@ func (h *Host) startError(ctx context.Context, p Plugin, err error) error {
 	return fmt.Errorf("%w: %s: %s", ErrHandshake, p.Name, msg)
 }
 
-// callError names why an Info or Analyze call failed.
-func (h *Host) callError(ctx context.Context, p Plugin, call string, err error) error {
+// callError names why an Info or Analyze call failed: the run was canceled
+// (parent done), the plugin's own time ran out (ctx done), or the plugin
+// failed.
+func (h *Host) callError(parent, ctx context.Context, p Plugin, call string, err error) error {
 	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return fmt.Errorf("%w: %s: %s did not finish in %s", ErrTimeout, p.Name, call, h.cfg.Timeout)
+	case parent.Err() != nil:
+		return fmt.Errorf("%w: %s during %s: %w", ErrCanceled, p.Name, call, parent.Err())
 	case ctx.Err() != nil:
-		return fmt.Errorf("%w: %s: %s", ErrCanceled, p.Name, call)
+		return fmt.Errorf("%w: %s: %s did not finish in %s", ErrTimeout, p.Name, call, h.cfg.Timeout)
 	case errors.Is(err, sdk.ErrUnavailable):
 		return fmt.Errorf("%w: %s exited or dropped the connection during %s (see its log)", ErrCrashed, p.Name, call)
 	}

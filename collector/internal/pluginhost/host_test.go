@@ -182,9 +182,11 @@ func TestRunContainsFailures(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	before := runtime.NumGoroutine()
 	start := time.Now()
 	secs := h.Run(ctx, testCapture(), nil)
 	elapsed := time.Since(start)
+	assertNoGoroutineLeak(t, before)
 	// The hung plugins are killed at the timeout, plus go-plugin's 2 s
 	// grace for a graceful exit.
 	if elapsed > timeout+5*time.Second {
@@ -244,6 +246,25 @@ func TestRunContainsFailures(t *testing.T) {
 	assertNoProcesses(t, filepath.Dir(h.plugins[0].Path))
 }
 
+// assertNoGoroutineLeak checks that the goroutine count falls back to
+// before within a few seconds.
+func assertNoGoroutineLeak(t *testing.T, before int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= before {
+			return
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Errorf("%d goroutines after Run, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // assertNoProcesses checks that no process runs a binary from dir.
 func assertNoProcesses(t *testing.T, dir string) {
 	t.Helper()
@@ -290,8 +311,13 @@ func TestRunCanceled(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("Run after cancel took %s", d)
 	}
-	if len(secs) != 1 || !strings.Contains(secs[0].Error, "pluginhost:") {
-		t.Errorf("Run = %+v, want one failed section", secs)
+	if len(secs) != 1 || !strings.Contains(secs[0].Error, ErrCanceled.Error()+": hang during Analyze: context deadline exceeded") {
+		t.Errorf("Run = %+v, want one canceled section", secs)
+	}
+	// Canceled before it starts, a plugin is not started at all.
+	secs = h.Run(ctx, testCapture(), nil)
+	if len(secs) != 1 || !strings.Contains(secs[0].Error, ErrCanceled.Error()+": hang not started") {
+		t.Errorf("Run(canceled) = %+v, want one canceled section", secs)
 	}
 }
 

@@ -109,7 +109,13 @@ func Start(t testing.TB, a sdk.Analyzer, chunkBytes int) *sdk.Client {
 		t.Fatalf("sdktest: connect to the plugin: %v", err)
 	}
 	t.Cleanup(func() {
-		_ = rpc.Close() // asks the server to stop
+		// Close asks the server to stop; wait for it before canceling, since
+		// go-plugin's GRPCServer.Stop must not run twice at once.
+		_ = rpc.Close()
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+		}
 		stop()
 	})
 	raw, err := rpc.Dispense(sdk.PluginName)
