@@ -127,3 +127,25 @@ func TestSummarizeJSON(t *testing.T) {
 		t.Errorf("windows = %v, want absolute [2000 3000] (base 1000 ns = 1 µs)", w)
 	}
 }
+
+func TestMicrosJSONRoundTrip(t *testing.T) {
+	for _, in := range []string{"1417.36375", "0", "5045165.5", "1770323795654.017600", "-0.25", "0.0000005"} {
+		var m Micros
+		if err := json.Unmarshal([]byte(in), &m); err != nil {
+			t.Fatalf("Unmarshal(%s): %v", in, err)
+		}
+		want := map[string]string{"1770323795654.017600": "1770323795654.0176", "0.0000005": "0.000001"}[in]
+		if want == "" {
+			want = in
+		}
+		if got := m.String(); got != want {
+			t.Errorf("Unmarshal(%s).String() = %s, want %s", in, got, want)
+		}
+	}
+	var m Micros
+	for _, bad := range []string{`"1"`, "1e3", "abc", "1.2.3"} {
+		if err := json.Unmarshal([]byte(bad), &m); err == nil {
+			t.Errorf("Unmarshal(%s) succeeded", bad)
+		}
+	}
+}

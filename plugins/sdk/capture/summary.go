@@ -1,8 +1,9 @@
 package capture
 
 import (
-	"encoding/json"
+	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Summary is what `fleetprof inspect` prints and every report starts with.
@@ -102,22 +103,36 @@ func (m Micros) String() string {
 // MarshalJSON writes the exact decimal.
 func (m Micros) MarshalJSON() ([]byte, error) { return []byte(m.String()), nil }
 
-// UnmarshalJSON reads a decimal number (through float64 for the fraction: it
-// is for reading reports back, not for exact times).
+// UnmarshalJSON reads a decimal number of microseconds exactly (up to six
+// decimals; more round half up; no exponent).
 func (m *Micros) UnmarshalJSON(b []byte) error {
-	var f json.Number
-	if err := json.Unmarshal(b, &f); err != nil {
-		return err
+	t := string(b)
+	neg := strings.HasPrefix(t, "-")
+	t = strings.TrimPrefix(t, "-")
+	ip, fp, _ := strings.Cut(t, ".")
+	if ip == "" || strings.Trim(ip, "0123456789") != "" || strings.Trim(fp, "0123456789") != "" {
+		return fmt.Errorf("capture: %q is not a decimal number of microseconds", b)
 	}
-	v, err := f.Float64()
+	us, err := strconv.ParseInt(ip, 10, 64)
 	if err != nil {
-		return err
+		return fmt.Errorf("capture: %q: %w", b, err)
 	}
-	us := int64(v)
-	if float64(us) > v {
-		us--
+	var ps int64
+	for i := 0; i < 6; i++ {
+		ps *= 10
+		if i < len(fp) {
+			ps += int64(fp[i] - '0')
+		}
 	}
-	*m = Micros{US: us, PS: int64((v - float64(us)) * float64(Microsecond))}
+	if len(fp) > 6 && fp[6] >= '5' {
+		ps++
+	}
+	total := MicrosOf(ps)
+	total.US += us
+	if neg {
+		total = MicrosOf(-(total.US*Microsecond + total.PS))
+	}
+	*m = total
 	return nil
 }
 
