@@ -24,8 +24,10 @@ func TestRun(t *testing.T) {
 	}
 	for _, p := range append(outs, filepath.Join(dir, "a", "truth.json"), filepath.Join(dir, "b", "truth.json")) {
 		st, err := os.Stat(p)
-		if err != nil || st.Size() == 0 {
-			t.Errorf("%s: %v, size %d", p, err, st.Size())
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+		} else if st.Size() == 0 {
+			t.Errorf("%s is empty", p)
 		}
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "b", "truth.json"))
