@@ -33,6 +33,8 @@ func main() {
 		`"patched": honour device_tracer_level; "ignored": like unpatched sglang-jax, no device plane`)
 	fs.StringVar(&cfg.AutoStop, "auto-stop", simserver.AutoStopEager,
 		`when a num_steps profile stops: "eager" after its last step, "next-step" when the next step begins (as sglang-jax)`)
+	fs.BoolVar(&cfg.EmptyXPlane, "empty-xplane", false,
+		"write 0-byte .xplane.pb files while reporting success, as sglang-jax does for an XSpace over 2 GB")
 	fs.IntVar(&cfg.ProfilerPort, "profiler-port", 0, "also serve the JAX profiler gRPC service on 127.0.0.1:P")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed for op order, gaps and scores")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/proto"
 
 	xplanev1 "github.com/fleetprof/fleetprof/proto/fleetprof/xplane/v1"
@@ -28,25 +29,35 @@ const RunFolderLayout = "2006_01_02_15_04_05"
 func FileHost(host string) string { return strings.ReplaceAll(host, ":", "_") }
 
 // writeRunFolder writes c as <outputDir>/plugins/profile/<now>/<host>.xplane.pb
-// and <host>.trace.json.gz, and returns the folder and the files.
-func writeRunFolder(outputDir, host string, c *capture.Capture, now time.Time) (string, []string, error) {
+// and <host>.trace.json.gz, and returns the folder and the files. With
+// emptyXPlane the .xplane.pb has 0 bytes, as sglang-jax writes an XSpace
+// over 2 GB while reporting success.
+func writeRunFolder(outputDir, host string, c *capture.Capture, now time.Time, emptyXPlane bool) (string, []string, error) {
 	dir := filepath.Join(outputDir, "plugins", "profile", now.Local().Format(RunFolderLayout))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", nil, fmt.Errorf("simserver: write run folder: %w", err)
 	}
 	base := filepath.Join(dir, FileHost(host))
 	xp, js := base+".xplane.pb", base+".trace.json.gz"
-	if err := writeXPlaneFile(xp, c); err != nil {
-		return dir, nil, err
-	}
-	if err := writeFile(js, func(f *os.File) error {
-		zw := gzip.NewWriter(f)
-		if err := tracejson.Write(zw, c); err != nil {
-			return err
+	// Both writers only read c: write the two files at once.
+	var g errgroup.Group
+	g.Go(func() error {
+		if emptyXPlane {
+			return writeFile(xp, func(*os.File) error { return nil })
 		}
-		return zw.Close()
-	}); err != nil {
-		return dir, []string{xp}, err
+		return writeXPlaneFile(xp, c)
+	})
+	g.Go(func() error {
+		return writeFile(js, func(f *os.File) error {
+			zw := gzip.NewWriter(f)
+			if err := tracejson.Write(zw, c); err != nil {
+				return err
+			}
+			return zw.Close()
+		})
+	})
+	if err := g.Wait(); err != nil {
+		return dir, nil, err
 	}
 	return dir, []string{xp, js}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/trim"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/xplane"
 )
 
 // seedStepPS is one prefill step's summed op time: the seed run's 1,515.10125 µs.
@@ -319,4 +320,24 @@ func TestStartStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkCapture(t, c, p)
+}
+
+func TestEmptyXPlane(t *testing.T) {
+	s, url := startServer(t, Config{EmptyXPlane: true, Hostname: "h"})
+	out := t.TempDir()
+	mustCall(t, "POST", url+"/start_profile", seedBody(t, out), 200)
+	mustCall(t, "POST", url+"/v1/score", readInput(t, "score_request.json"), 200)
+	mustCall(t, "POST", url+"/stop_profile", nil, 200) // success, as the real server reports
+	dir := runFolder(t, out)
+	if st, err := os.Stat(filepath.Join(dir, "h.xplane.pb")); err != nil || st.Size() != 0 {
+		t.Fatalf("h.xplane.pb: %v, %v; want 0 bytes", st, err)
+	}
+	if _, err := load.File(t.Context(), out, load.Options{TempDir: t.TempDir()}); !errors.Is(err, xplane.ErrEmpty) {
+		t.Errorf("load the run folder = %v, want xplane.ErrEmpty", err)
+	}
+	c, err := load.File(t.Context(), filepath.Join(dir, "h.trace.json.gz"), load.Options{TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCapture(t, c, s.LastProfile())
 }

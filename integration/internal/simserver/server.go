@@ -89,6 +89,10 @@ type Config struct {
 	// DeviceTracer is DeviceTracerPatched (the default when empty) or
 	// DeviceTracerIgnored.
 	DeviceTracer string
+	// EmptyXPlane makes /stop_profile write a 0-byte .xplane.pb (the trace
+	// JSON stays whole) and still answer 200, as sglang-jax does with an
+	// XSpace over 2 GB.
+	EmptyXPlane bool
 	// AutoStop is AutoStopEager (the default when empty) or AutoStopNextStep.
 	AutoStop string
 	// ProfilerPort, if positive, makes Run serve the JAX profiler's gRPC

@@ -133,16 +133,12 @@ func (s *Server) record(st stepRec) {
 	} else {
 		sess.dropped++
 	}
-	auto := s.cfg.AutoStop != AutoStopNextStep && sess.numSteps > 0 && len(sess.steps)+sess.dropped >= sess.numSteps
+	auto := s.cfg.AutoStop != AutoStopNextStep && sess.origin == fromHTTP && sess.numSteps > 0 && len(sess.steps)+sess.dropped >= sess.numSteps
 	if auto {
 		sess.stopping = true
 	}
 	s.mu.Unlock()
 	if !auto {
-		return
-	}
-	if sess.origin == fromGRPC {
-		sess.end()
 		return
 	}
 	if err := s.finishHTTP(sess); err != nil {
@@ -239,7 +235,7 @@ func (s *Server) stopHTTP() error {
 // caller holds s.sched.
 func (s *Server) finishHTTP(sess *session) error {
 	return s.finish(sess, s.cfg.Hostname, func(c *capture.Capture, p *Profile) error {
-		dir, files, err := writeRunFolder(sess.outputDir, p.Host, c, time.Now())
+		dir, files, err := writeRunFolder(sess.outputDir, p.Host, c, time.Now(), s.cfg.EmptyXPlane)
 		p.Dir, p.Files = dir, files
 		return err
 	})
