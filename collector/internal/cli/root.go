@@ -78,6 +78,7 @@ PATH is a capture file, a run folder, or a profile root holding run folders
 		return fmt.Errorf("%w: %v (see '%s --help')", errUsage, err, c.CommandPath())
 	})
 	root.AddCommand(newInspect(e), newTrim(e), newAnalyze(e))
+	addCollectorCommands(e, root)
 	return root
 }
 

@@ -1,0 +1,149 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
+)
+
+// Environment variables of the collector flags.
+const (
+	envCollector = "FLEETPROF_COLLECTOR"
+	envToken     = "FLEETPROF_TOKEN"
+)
+
+// maxReportBytes bounds a GetReport answer (reports with their images).
+const maxReportBytes = 64 << 20
+
+// remote holds the flags that reach a collector.
+type remote struct {
+	addr, token           string
+	caFile, cert, key, sn string
+}
+
+// addCollectorCommands adds the commands that talk to a collector and their
+// global flags.
+func addCollectorCommands(e *env, root *cobra.Command) {
+	r := &remote{}
+	pf := root.PersistentFlags()
+	pf.StringVar(&r.addr, "collector", envOr(envCollector, "127.0.0.1:7070"), "collector gRPC address (env "+envCollector+")")
+	pf.StringVar(&r.token, "token", os.Getenv(envToken), "bearer token for the collector (env "+envToken+")")
+	pf.StringVar(&r.caFile, "tls-ca", "", "CA (PEM) to verify the collector with; enables TLS (default: plain text, for a loopback collector)")
+	pf.StringVar(&r.cert, "tls-cert", "", "client certificate (PEM) for mTLS")
+	pf.StringVar(&r.key, "tls-key", "", "client key (PEM) for mTLS")
+	pf.StringVar(&r.sn, "tls-server-name", "", "server name to verify (default: the --collector host)")
+	root.AddCommand(newAgents(e, r), newCapture(e, r), newCaptures(e, r), newReport(e, r), newExport(e, r), newDiff(e, r))
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// dial connects to the collector. The connection is lazy: errors show on
+// the first call.
+func (r *remote) dial() (*grpc.ClientConn, collectorv1.CollectorServiceClient, error) {
+	creds := insecure.NewCredentials()
+	if r.caFile != "" || r.cert != "" {
+		tc := &tls.Config{MinVersion: tls.VersionTLS13, ServerName: r.sn}
+		if r.caFile != "" {
+			pem, err := os.ReadFile(r.caFile)
+			if err != nil {
+				return nil, nil, fmt.Errorf("read --tls-ca: %w", err)
+			}
+			tc.RootCAs = x509.NewCertPool()
+			if !tc.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, nil, fmt.Errorf("%w: --tls-ca %s holds no PEM certificate", errUsage, r.caFile)
+			}
+		}
+		if r.cert != "" || r.key != "" {
+			cert, err := tls.LoadX509KeyPair(r.cert, r.key)
+			if err != nil {
+				return nil, nil, fmt.Errorf("load --tls-cert/--tls-key: %w", err)
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
+		creds = credentials.NewTLS(tc)
+	}
+	opts := []grpc.DialOption{
+		grpc.WithTransportCredentials(creds),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxReportBytes)),
+	}
+	if r.token != "" {
+		md := metadata.Pairs("authorization", "Bearer "+r.token)
+		opts = append(opts,
+			grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, o ...grpc.CallOption) error {
+				return invoker(metadata.NewOutgoingContext(ctx, md), method, req, reply, cc, o...)
+			}),
+			grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, o ...grpc.CallOption) (grpc.ClientStream, error) {
+				return streamer(metadata.NewOutgoingContext(ctx, md), desc, cc, method, o...)
+			}))
+	}
+	cc, err := grpc.NewClient(r.addr, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("collector %s: %w", r.addr, err)
+	}
+	return cc, collectorv1.NewCollectorServiceClient(cc), nil
+}
+
+// call runs fn with a client, turning gRPC errors into plain sentences.
+func (r *remote) call(fn func(collectorv1.CollectorServiceClient) error) error {
+	cc, client, err := r.dial()
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	if err := fn(client); err != nil {
+		if s, ok := status.FromError(err); ok {
+			return fmt.Errorf("collector %s: %s (%s)", r.addr, s.Message(), strings.ToLower(s.Code().String()))
+		}
+		return err
+	}
+	return nil
+}
+
+// outFormat checks a table/json --format flag.
+func outFormat(f string) error {
+	if f != "table" && f != "json" {
+		return fmt.Errorf("%w: --format must be table or json, not %q", errUsage, f)
+	}
+	return nil
+}
+
+// printJSON writes v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// labelText formats labels as k=v,k=v sorted by key.
+func labelText(labels map[string]string) string {
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + labels[k]
+	}
+	return strings.Join(parts, ",")
+}

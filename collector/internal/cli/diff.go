@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
+)
+
+func newDiff(e *env, r *remote) *cobra.Command {
+	var format string
+	var top int
+	cmd := &cobra.Command{
+		Use:   "diff A B",
+		Short: "Compare two stored captures: headline figures, components, op types, ops",
+		Long: `diff compares capture B with the baseline A the way the analyzers see them:
+headline figures (span, device busy and op time, idle %, events), device op
+time per component (the bucketing rules), per op type and per framework op,
+each with B − A and the change in % of A. Tables are sorted by the size of the
+change. Times are in µs.`,
+		Example: `  fleetprof diff SCORE_CAPTURE GENERATE_CAPTURE
+  fleetprof diff A B --format json`,
+		Args: usageArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := outFormat(format); err != nil {
+				return err
+			}
+			var resp *collectorv1.DiffResponse
+			err := r.call(func(c collectorv1.CollectorServiceClient) (err error) {
+				resp, err = c.Diff(cmd.Context(), &collectorv1.DiffRequest{A: args[0], B: args[1]})
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				return printJSON(e.stdout, map[string]any{
+					"a": args[0], "b": args[1],
+					"summary": diffJSON(resp.GetSummary()), "components": diffJSON(resp.GetComponents()),
+					"op_types": diffJSON(resp.GetOpTypes()), "ops": diffJSON(resp.GetOps()),
+				})
+			}
+			fmt.Fprintf(e.stdout, "A = %s\nB = %s\n", args[0], args[1])
+			for _, t := range []struct {
+				title, key, label string
+				rows              []*collectorv1.DiffRow
+			}{
+				{"Summary", "METRIC", "UNIT", resp.GetSummary()},
+				{"Components (device op time, µs)", "COMPONENT", "", resp.GetComponents()},
+				{"Op types (device op time, µs)", "OP TYPE", "", resp.GetOpTypes()},
+				{"Ops (device op time, µs)", "OPERATION", "TYPE", resp.GetOps()},
+			} {
+				if err := printDiffTable(e.stdout, t.title, t.key, t.label, t.rows, top); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
+	cmd.Flags().IntVar(&top, "top", 20, "rows shown per table, largest changes first (0: all; json shows all)")
+	return cmd
+}
+
+func printDiffTable(w io.Writer, title, key, label string, rows []*collectorv1.DiffRow, top int) error {
+	fmt.Fprintf(w, "\n%s\n", title)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	if label != "" {
+		fmt.Fprintf(tw, "%s\t%s\tA\tB\tB − A\tCHANGE\t\n", key, label)
+	} else {
+		fmt.Fprintf(tw, "%s\tA\tB\tB − A\tCHANGE\t\n", key)
+	}
+	shown := rows
+	if top > 0 && len(shown) > top {
+		shown = shown[:top]
+	}
+	for _, r := range shown {
+		change := "-"
+		if r.GetA() != 0 {
+			change = fmt.Sprintf("%+.1f%%", r.GetDeltaPct())
+		} else if r.GetB() != 0 {
+			change = "new"
+		}
+		cells := fmt.Sprintf("%s\t%s\t%s\t%s\t", num(r.GetA()), num(r.GetB()), signed(r.GetDelta()), change)
+		if label != "" {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", cut(r.GetKey(), 70), r.GetLabel(), cells)
+		} else {
+			fmt.Fprintf(tw, "%s\t%s\n", cut(r.GetKey(), 70), cells)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(shown) < len(rows) {
+		fmt.Fprintf(w, "… %d more rows (--top 0 shows all)\n", len(rows)-len(shown))
+	}
+	return nil
+}
+
+func num(v float64) string { return fmt.Sprintf("%.3f", v) }
+
+func signed(v float64) string { return fmt.Sprintf("%+.3f", v) }
+
+// cut shortens s to n runes, keeping its end (op names differ at the end).
+func cut(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return "…" + string(r[len(r)-n+1:])
+}
+
+// diffRowJSON is a diff row in --format json.
+type diffRowJSON struct {
+	Key      string  `json:"key"`
+	Label    string  `json:"label,omitempty"`
+	A        float64 `json:"a"`
+	B        float64 `json:"b"`
+	Delta    float64 `json:"delta"`
+	DeltaPct float64 `json:"delta_pct"`
+}
+
+func diffJSON(rows []*collectorv1.DiffRow) []diffRowJSON {
+	out := make([]diffRowJSON, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, diffRowJSON{r.GetKey(), r.GetLabel(), r.GetA(), r.GetB(), r.GetDelta(), r.GetDeltaPct()})
+	}
+	return out
+}
