@@ -44,6 +44,9 @@ func (l *Loader) Load(ref capture.Ref, ev *capture.Event) error {
 	end, err := s.members(b, 0, 3, func(key []byte, vs, ve int) error {
 		switch string(key) {
 		case "name":
+			// As in Walk: the last name wins, and one that is not a string
+			// counts as none.
+			name = ""
 			if b[vs] == '"' {
 				var err error
 				name, err = s.text(b, vs, ve)

@@ -80,3 +80,27 @@ func TestLoadBadRef(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadMatchesWalk checks odd events where Walk and Load must agree on
+// the name.
+func TestLoadMatchesWalk(t *testing.T) {
+	for _, ev := range []string{
+		`{"ph":"X","ts":1,"name":"a","name":2}`,
+		`{"ph":"X","ts":1,"name":2,"name":"b"}`,
+		`{"ph":"X","ts":1,"name":"\ud800"}`,
+		`{"ph":"X","ts":1}`,
+	} {
+		doc := `{"traceEvents":[` + ev + `]}`
+		var c collector
+		if _, err := Walk(context.Background(), strings.NewReader(doc), &c, WalkOptions{}); err != nil {
+			t.Fatalf("Walk(%s): %v", ev, err)
+		}
+		var got capture.Event
+		if err := NewLoader(strings.NewReader(doc)).Load(c.events[0].ref, &got); err != nil {
+			t.Fatalf("Load(%s): %v", ev, err)
+		}
+		if got.Name != c.events[0].name {
+			t.Errorf("%s: Load name %q, Walk name %q", ev, got.Name, c.events[0].name)
+		}
+	}
+}
