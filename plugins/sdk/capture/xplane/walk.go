@@ -14,8 +14,10 @@ const ctxEvery = 4096
 // v: Base once (BaseNS), then each plane, each of its lines, and each
 // timeline event with its name (from the plane's event metadata), start
 // (relative to the base, in picoseconds), duration and Ref. Aggregated events
-// (num_occurrences) are skipped and counted (Aggregated). Walk stops at the
-// first error, including one returned by v.Event or by ctx.
+// (num_occurrences) are skipped and counted (Aggregated). A line's DisplayID
+// is its display_id, or its id when display_id is 0, as TSL shows it. Walk
+// stops at the first error, including one returned by v.Event or by ctx.
+// It allocates per plane and line, never per event.
 func (f *File) Walk(ctx context.Context, v capture.Visitor) error {
 	w := &walker{f: f, s: newScanner(f.r, f.size, f.bufSize), v: v}
 	v.Base(f.base)

@@ -83,10 +83,7 @@ func open(r io.ReaderAt, size int64, bufSize int) (*File, error) {
 	bufSize = int(max(min(int64(bufSize), size), minBufSize))
 	f := &File{r: r, size: size, bufSize: bufSize}
 	s := newScanner(r, size, bufSize)
-	var (
-		baseFound bool
-		lastEnd   int64
-	)
+	var baseFound bool
 	for s.off() < size {
 		off := s.off()
 		num, typ, err := s.tag(size)
@@ -103,9 +100,6 @@ func open(r io.ReaderAt, size int64, bufSize int) (*File, error) {
 				return nil, err
 			}
 			start := s.off()
-			if start < lastEnd {
-				return nil, malformed(off, "planes overlap")
-			}
 			p, err := readPlane(s, start, start+n, !baseFound)
 			if err != nil {
 				return nil, err
@@ -114,7 +108,6 @@ func open(r io.ReaderAt, size int64, bufSize int) (*File, error) {
 				f.base, baseFound = p.base, true
 			}
 			f.planes = append(f.planes, p)
-			lastEnd = start + n
 			s.seek(start + n)
 		case 2, 3, 4: // errors, warnings, hostnames
 			if err := wantType(off, "XSpace", num, typ, wireBytes); err != nil {

@@ -272,3 +272,38 @@ func TestPlanes(t *testing.T) {
 		t.Errorf("BaseNS() = %d, want %d", got, want)
 	}
 }
+
+// TestConcurrent walks and loads one File from several goroutines (run
+// with -race).
+func TestConcurrent(t *testing.T) {
+	f := openFile(t, fixtures[0].path(t))
+	errs := make(chan error, 4)
+	counts := make(chan int, 4)
+	for range 4 {
+		go func() {
+			r := &recorder{}
+			if err := f.Walk(context.Background(), r); err != nil {
+				errs <- err
+				return
+			}
+			for _, e := range r.events {
+				var ev capture.Event
+				if err := f.Load(e.Ref, &ev); err != nil {
+					errs <- err
+					return
+				}
+			}
+			counts <- len(r.events)
+		}()
+	}
+	for range 4 {
+		select {
+		case err := <-errs:
+			t.Fatal(err)
+		case n := <-counts:
+			if n != 1472 {
+				t.Errorf("a concurrent walk saw %d events, want 1472", n)
+			}
+		}
+	}
+}
