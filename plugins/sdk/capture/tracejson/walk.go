@@ -27,6 +27,7 @@ const (
 	DefaultBufferSize    = 1 << 20
 	DefaultMaxEventBytes = 64 << 20
 	DefaultMaxDepth      = 64
+	maxMaxDepth          = 4096
 )
 
 // SkipProcess is the name of the process Walk skips: Write's markers for
@@ -42,7 +43,8 @@ type WalkOptions struct {
 	// means DefaultMaxEventBytes (64 MiB).
 	MaxEventBytes int
 	// MaxDepth bounds the nesting of objects and arrays, the top-level
-	// object counting as 1. Zero means DefaultMaxDepth (64).
+	// object counting as 1. Zero means DefaultMaxDepth (64); it is at most
+	// 4096.
 	MaxDepth int
 	// AllowTruncated makes a stream that ends early (inside the traceEvents
 	// array or after it) end the walk without an error after the last whole
@@ -199,6 +201,7 @@ func newWalker(r io.Reader, v capture.Visitor, opts WalkOptions) *walker {
 	if w.maxDepth <= 0 {
 		w.maxDepth = DefaultMaxDepth
 	}
+	w.maxDepth = min(w.maxDepth, maxMaxDepth)
 	w.event = -1
 	w.buf = make([]byte, min(size, w.maxEvent+1))
 	return w

@@ -257,3 +257,24 @@ func TestWalkReadError(t *testing.T) {
 		t.Errorf("Walk(failing reader) = %v, want iotest.ErrTimeout", err)
 	}
 }
+
+// stopper fails on its second event.
+type stopper struct {
+	collector
+	err error
+}
+
+func (s *stopper) Event(e *capture.RawEvent) error {
+	if len(s.events) == 1 {
+		return s.err
+	}
+	return s.collector.Event(e)
+}
+
+func TestWalkVisitorError(t *testing.T) {
+	v := &stopper{err: errors.New("visitor: full")}
+	st, err := Walk(context.Background(), strings.NewReader(sample), v, WalkOptions{})
+	if err != v.err || st.Complete {
+		t.Errorf("Walk(failing visitor) = %+v, %v; want the visitor's error as is", st, err)
+	}
+}
