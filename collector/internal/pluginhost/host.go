@@ -335,10 +335,15 @@ func (h *Host) startError(parent context.Context, p Plugin, err error) error {
 // (parent done), the plugin's own time ran out (ctx done), or the plugin
 // failed.
 func (h *Host) callError(parent, ctx context.Context, p Plugin, call string, err error) error {
+	// The plugin's side may see the deadline (sent with the call) before
+	// this side does: whose deadline it was is then read from the contexts.
+	expired := errors.Is(err, context.DeadlineExceeded)
+	pd, parentDeadline := parent.Deadline()
+	cd, _ := ctx.Deadline()
 	switch {
-	case parent.Err() != nil:
-		return fmt.Errorf("%w: %s during %s: %w", ErrCanceled, p.Name, call, parent.Err())
-	case ctx.Err() != nil:
+	case parent.Err() != nil, expired && parentDeadline && !pd.After(cd):
+		return fmt.Errorf("%w: %s during %s: %w", ErrCanceled, p.Name, call, cmp.Or(parent.Err(), context.DeadlineExceeded))
+	case ctx.Err() != nil, expired:
 		return fmt.Errorf("%w: %s: %s did not finish in %s", ErrTimeout, p.Name, call, h.cfg.Timeout)
 	case errors.Is(err, sdk.ErrUnavailable):
 		return fmt.Errorf("%w: %s exited or dropped the connection during %s (see its log)", ErrCrashed, p.Name, call)

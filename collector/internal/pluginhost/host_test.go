@@ -174,7 +174,7 @@ func TestRunGood(t *testing.T) {
 
 func TestRunContainsFailures(t *testing.T) {
 	names := []string{"good", "crash", "gopanic", "panic", "hang", "stall", "garbage", "badlog",
-		"nan", "fail", "badname", "dup", "notlisted", "badsum"}
+		"nan", "fail", "badname", "dup", "notlisted", "badsum", "oldproto"}
 	var logs logBuffer
 	const timeout = 4 * time.Second
 	h := New(discover(t, pluginDir(t, names...)), Config{
@@ -207,6 +207,7 @@ func TestRunContainsFailures(t *testing.T) {
 		{"hang", ErrTimeout, "Analyze did not finish in 4s"},
 		{"stall", ErrTimeout, "stall did not complete the handshake in 3s"},
 		{"garbage", ErrHandshake, "hello from a plugin that talks on stdout"},
+		{"oldproto", ErrHandshake, "oldproto speaks another protocol version (host: 1): rebuild it with this SDK"},
 		{"nan", ErrFailed, "summary \"x\" is NaN"},
 		{"fail", ErrFailed, "no device plane: device tracing was off"},
 		{"badname", ErrFailed, `name "Bad Name" is not lower snake case`},

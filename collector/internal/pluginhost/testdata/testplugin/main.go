@@ -13,6 +13,7 @@
 //	fail      returns an error from Analyze
 //	badname   has an Info name that is not snake case
 //	dup       reports under the name "good"
+//	oldproto  offers protocol version 99 in the handshake
 package main
 
 import (
@@ -24,6 +25,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/hashicorp/go-plugin"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk"
 )
@@ -93,6 +96,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, strings.Repeat("z", 100<<10))
 	case "notlisted", "badsum":
 		mode = "good"
+	case "oldproto":
+		cfg := sdk.ServeConfig(analyzer{mode: mode}, nil)
+		cfg.ProtocolVersion = 99
+		plugin.Serve(cfg)
+		return
 	}
 	sdk.Serve(analyzer{mode: mode})
 }
