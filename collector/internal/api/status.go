@@ -41,7 +41,7 @@ var codeOf = []struct {
 	{codes.PermissionDenied, []error{registry.ErrIdentity, ingest.ErrIdentity}},
 	{codes.AlreadyExists, []error{store.ErrExists}},
 	{codes.Aborted, []error{registry.ErrReplaced}},
-	{codes.Unavailable, []error{registry.ErrSilent, registry.ErrClosed, store.ErrClosed, registry.ErrNotConnected}},
+	{codes.Unavailable, []error{registry.ErrSilent, registry.ErrClosed, store.ErrClosed, registry.ErrNotConnected, fleet.ErrStopped}},
 }
 
 // toStatus turns an error into a gRPC status: known errors keep their text

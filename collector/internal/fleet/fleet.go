@@ -38,6 +38,8 @@ var (
 	ErrNotFound = errors.New("fleet: no such fleet capture")
 	// ErrBadRequest means the request's options are out of range.
 	ErrBadRequest = errors.New("fleet: bad capture request")
+	// ErrStopped means the collector is shutting down.
+	ErrStopped = errors.New("fleet: collector shutting down")
 )
 
 // Defaults for Config and requests.
@@ -81,6 +83,8 @@ type Tracker struct {
 	mu        sync.Mutex
 	fleets    map[string]*fleetCapture
 	byCapture map[string]*part
+
+	stopped chan struct{} // closed when Run returns
 }
 
 type fleetCapture struct {
@@ -116,6 +120,7 @@ func New(cfg Config) *Tracker {
 	return &Tracker{
 		cfg: cfg, log: log.With("component", "fleet"),
 		fleets: make(map[string]*fleetCapture), byCapture: make(map[string]*part),
+		stopped: make(chan struct{}),
 	}
 }
 
@@ -369,8 +374,10 @@ func (t *Tracker) Connected(agentID string, reg *agentv1.Register) {
 	}
 }
 
-// Run enforces deadlines and forgets old fleet captures until ctx ends.
+// Run enforces deadlines and forgets old fleet captures until ctx ends;
+// then it ends every Watch. Call it once.
 func (t *Tracker) Run(ctx context.Context) error {
+	defer close(t.stopped)
 	tick := time.NewTicker(t.cfg.Tick)
 	defer tick.Stop()
 	for {
@@ -438,6 +445,8 @@ func (t *Tracker) Watch(ctx context.Context, fleetID string, send func(*collecto
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-t.stopped:
+			return ErrStopped
 		case <-changed:
 		}
 	}

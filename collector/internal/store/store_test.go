@@ -14,56 +14,45 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/selector"
 )
 
-// openTest opens a store in a fresh folder and checks it on cleanup.
-func openTest(t *testing.T) (*DB, string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), FileName)
-	db, err := Open(path, Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { checkAndClose(t, path) })
-	db.Close() // reopened by callers through reopen, so cleanup sees the latest
-	return reopen(t, path), path
+// testDB is a store in a test's temporary folder, checked for consistency
+// and closed on cleanup.
+type testDB struct {
+	t    *testing.T
+	path string
+	db   *DB
 }
 
-var (
-	openMu sync.Mutex
-	opened = map[string]*DB{}
-)
-
-// reopen closes the store at path, if open, and opens it again: what a
-// restart (or a crash between transactions) looks like to the file.
-func reopen(t *testing.T, path string) *DB {
+// openTest opens a store in a fresh folder.
+func openTest(t *testing.T) (*DB, *testDB) {
 	t.Helper()
-	openMu.Lock()
-	defer openMu.Unlock()
-	if db := opened[path]; db != nil {
-		if err := db.Close(); err != nil {
-			t.Fatal(err)
+	tdb := &testDB{t: t, path: filepath.Join(t.TempDir(), FileName)}
+	t.Cleanup(tdb.checkAndClose)
+	return tdb.reopen(), tdb
+}
+
+// reopen closes the store, if open, and opens it again: what a restart (or
+// a crash between transactions) looks like to the file.
+func (d *testDB) reopen() *DB {
+	d.t.Helper()
+	if d.db != nil {
+		if err := d.db.Close(); err != nil {
+			d.t.Fatal(err)
 		}
 	}
-	db, err := Open(path, Options{NoSync: true})
+	db, err := Open(d.path, Options{NoSync: true})
 	if err != nil {
-		t.Fatal(err)
+		d.t.Fatal(err)
 	}
-	opened[path] = db
+	d.db = db
 	return db
 }
 
-func checkAndClose(t *testing.T, path string) {
-	openMu.Lock()
-	db := opened[path]
-	delete(opened, path)
-	openMu.Unlock()
-	if db == nil {
-		return
+func (d *testDB) checkAndClose() {
+	if err := d.db.Check(context.Background()); err != nil {
+		d.t.Errorf("consistency check: %v", err)
 	}
-	if err := db.Check(context.Background()); err != nil {
-		t.Errorf("consistency check: %v", err)
-	}
-	if err := db.Close(); err != nil {
-		t.Error(err)
+	if err := d.db.Close(); err != nil {
+		d.t.Error(err)
 	}
 }
 
@@ -109,7 +98,7 @@ func commit(t *testing.T, db *DB, c Capture) {
 
 func TestInvisibleUntilCommitted(t *testing.T) {
 	ctx := context.Background()
-	db, path := openTest(t)
+	db, tdb := openTest(t)
 	id := "cap-1"
 	stage(t, db, id, "a1", []byte("FPCAP-"), []byte("part-2"))
 
@@ -135,7 +124,7 @@ func TestInvisibleUntilCommitted(t *testing.T) {
 		t.Fatal("staged capture is visible before commit")
 	}
 	// A crash between staging and commit: close, reopen.
-	db = reopen(t, path)
+	db = tdb.reopen()
 	if visible(db) {
 		t.Fatal("staged capture is visible after a restart")
 	}
@@ -149,7 +138,7 @@ func TestInvisibleUntilCommitted(t *testing.T) {
 	// Resume: BeginUpload with the same totals keeps what is staged.
 	all := stage(t, db, id, "a1", []byte("FPCAP-"), []byte("part-2"))
 	commit(t, db, Capture{ID: id, AgentID: "a1", CreatedNS: 1000, Trigger: "manual"})
-	db = reopen(t, path)
+	db = tdb.reopen()
 	if !visible(db) {
 		t.Fatal("committed capture is not visible")
 	}
