@@ -37,7 +37,9 @@ type observed struct {
 // recorder is an Observer that records what it hears.
 type recorder struct{ ch chan observed }
 
-func (r *recorder) Connected(id string, _ *agentv1.Register) { r.ch <- observed{kind: "connected", agent: id} }
+func (r *recorder) Connected(id string, _ *agentv1.Register) {
+	r.ch <- observed{kind: "connected", agent: id}
+}
 func (r *recorder) Progress(id string, p *agentv1.CaptureProgress) {
 	r.ch <- observed{kind: "progress", agent: id, state: p.GetState()}
 }
