@@ -22,6 +22,7 @@ func (db *DB) Check(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 		errs = append(errs, r.checkSchema()...)
+		errs = append(errs, r.checkSchedules()...)
 		return nil
 	})
 	if err != nil {

@@ -4,7 +4,7 @@
 // bbolt; everything else sees a small domain API with callback transactions
 // (DB.View, DB.Update).
 //
-// # Schema (version 2)
+// # Schema (version 3)
 //
 // Every key that sorts by time starts with the time as 8 bytes big-endian
 // (uint64 nanoseconds since the epoch), so a cursor walks it in time order.
@@ -26,6 +26,7 @@
 //	idx_label                 key=value + 0x00 + ckey → empty
 //	idx_trigger               trigger + 0x00 + ckey → empty
 //	idx_status                status + 0x00 + ckey → empty   (since version 2)
+//	schedules                 schedule id → Schedule (JSON)  (since version 3)
 //
 // A capture is visible (in captures and the indexes) only once Commit has
 // run: Commit moves the staged chunks under blobs with MoveBucket and writes
@@ -37,7 +38,8 @@
 //
 // Open reads meta/version and runs each migration above it in its own
 // transaction: 0→1 creates the buckets, 1→2 builds idx_status from the
-// records. A file from a newer collector is refused (ErrNewerSchema).
+// records, 2→3 creates schedules. A file from a newer collector is
+// refused (ErrNewerSchema).
 //
 // # Backups
 //

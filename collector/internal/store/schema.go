@@ -12,7 +12,7 @@ import (
 )
 
 // SchemaVersion is the schema this package writes (see the package doc).
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // Bucket names.
 var (
@@ -29,6 +29,7 @@ var (
 	bIdxLabel   = []byte("idx_label")
 	bIdxTrigger = []byte("idx_trigger")
 	bIdxStatus  = []byte("idx_status")
+	bSchedules  = []byte("schedules")
 
 	keyVersion = []byte("version")
 )
@@ -60,6 +61,11 @@ var migrations = []func(tx *bolt.Tx) error{
 			}
 			return idx.Put(idxKey(c.Status, k), nil)
 		})
+	},
+	// 2 → 3: capture schedules.
+	func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bSchedules)
+		return err
 	},
 }
 
