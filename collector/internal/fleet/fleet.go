@@ -128,6 +128,12 @@ func New(cfg Config) *Tracker {
 // request's selector: the commands go out at once, with a common start time
 // of now + start delay.
 func (t *Tracker) Start(ctx context.Context, req *collectorv1.StartCaptureRequest) (*collectorv1.StartCaptureResponse, error) {
+	return t.StartFor(ctx, req, Origin{})
+}
+
+// StartFor is Start for an origin other than a person: the captures carry
+// its trigger and schedule id, and only its agents (if set) are asked.
+func (t *Tracker) StartFor(ctx context.Context, req *collectorv1.StartCaptureRequest, o Origin) (*collectorv1.StartCaptureResponse, error) {
 	sel, err := selector.Parse(req.GetSelector())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
@@ -139,7 +145,7 @@ func (t *Tracker) Start(ctx context.Context, req *collectorv1.StartCaptureReques
 	if opts.GetDurationMs() < 0 || req.GetStartDelayMs() < 0 || req.GetDeadlineMs() < 0 || opts.GetGapPs() < 0 || opts.GetPadPs() < 0 {
 		return nil, fmt.Errorf("%w: durations must not be negative", ErrBadRequest)
 	}
-	agents := t.cfg.Agents.Connections(sel)
+	agents := o.filter(t.cfg.Agents.Connections(sel))
 	if len(agents) == 0 {
 		return nil, fmt.Errorf("%w (%q)", ErrNoAgents, req.GetSelector())
 	}
@@ -166,7 +172,7 @@ func (t *Tracker) Start(ctx context.Context, req *collectorv1.StartCaptureReques
 	for _, a := range agents {
 		cid := captureID(fleetID, a.ID, used)
 		cmd := &agentv1.CaptureCommand{
-			CaptureId: cid, FleetId: fleetID, Options: opts, Trigger: "fleet",
+			CaptureId: cid, FleetId: fleetID, Options: opts, Trigger: o.trigger(), ScheduleId: o.ScheduleID,
 			StartAt: timestamppb.New(startAt), Deadline: timestamppb.New(deadline),
 		}
 		f.parts = append(f.parts, &part{
@@ -174,7 +180,7 @@ func (t *Tracker) Start(ctx context.Context, req *collectorv1.StartCaptureReques
 			result: collectorv1.AgentResult_AGENT_RESULT_PENDING, message: "command sent",
 		})
 		cmds = append(cmds, &store.Command{
-			CaptureID: cid, AgentID: a.ID, FleetID: fleetID, Trigger: "fleet",
+			CaptureID: cid, AgentID: a.ID, FleetID: fleetID, Trigger: o.trigger(), ScheduleID: o.ScheduleID,
 			Labels: maps.Clone(req.GetLabels()), Options: optBytes, CreatedNS: now.UnixNano(),
 		})
 	}
