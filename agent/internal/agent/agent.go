@@ -82,6 +82,9 @@ type Options struct {
 	Logger *slog.Logger
 	// TailLines is how many server log lines go into the context. Zero means 20.
 	TailLines int
+	// Defaults fill a collector command's unset options (backend, duration,
+	// tracer levels, gap, pad, keep_raw).
+	Defaults Spec
 }
 
 // Agent runs captures one at a time.
@@ -166,7 +169,7 @@ func (a *Agent) Run(ctx context.Context) error {
 // Capture takes a command from the collector: it answers busy at once when
 // a capture runs, else hands it to Run.
 func (a *Agent) Capture(cmd *agentv1.CaptureCommand) {
-	spec := SpecFromCommand(cmd)
+	spec := SpecFromCommand(cmd).WithDefaults(a.opts.Defaults)
 	if err := a.acquire(spec.ID); err != nil {
 		a.log.Info("refused a capture: busy", "capture_id", spec.ID)
 		a.opts.Metrics.Capture("busy")

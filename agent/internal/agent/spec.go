@@ -129,3 +129,33 @@ func (s Spec) Context(backend string) map[string]string {
 func (s Spec) deviceRequested() bool {
 	return s.DeviceTracerLevel == nil || *s.DeviceTracerLevel > 0
 }
+
+// WithDefaults fills s's unset options from d.
+func (s Spec) WithDefaults(d Spec) Spec {
+	if s.Backend == "" {
+		s.Backend = d.Backend
+	}
+	if s.Duration == 0 && s.NumSteps == 0 {
+		s.Duration, s.NumSteps = d.Duration, d.NumSteps
+	}
+	if s.HostTracerLevel == nil {
+		s.HostTracerLevel = d.HostTracerLevel
+	}
+	if s.DeviceTracerLevel == nil {
+		s.DeviceTracerLevel = d.DeviceTracerLevel
+	}
+	if s.PythonTracerLevel == nil {
+		s.PythonTracerLevel = d.PythonTracerLevel
+	}
+	if s.Gap == 0 {
+		s.Gap = d.Gap
+	}
+	if s.Pad == 0 {
+		s.Pad = d.Pad
+	}
+	s.KeepRaw = s.KeepRaw || d.KeepRaw
+	if s.Workload == nil {
+		s.Workload = d.Workload
+	}
+	return s
+}

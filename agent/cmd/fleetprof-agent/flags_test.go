@@ -1,0 +1,111 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseFlags(t *testing.T) {
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "policy.yaml")
+	os.WriteFile(policy, []byte("labels:\n  model: qwen3\n  zone: from-file\nspool:\n  max_bytes: 1GiB\ncapture:\n  duration: 3s\n  device_tracer_level: 2\nworkload:\n  endpoint: /v1/score\n  body_file: body.json\n  requests: 5\n"), 0o644)
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("capture:\n  backend: ftp\n"), 0o644)
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+		check   func(t *testing.T, c *Config)
+	}{
+		{"daemon attach", []string{"--collector", "c:7070", "--attach", "http://127.0.0.1:30000", "--label", "a=b", "--label", "c=d"}, "",
+			func(t *testing.T, c *Config) {
+				if c.Mode != "daemon" || c.Labels["a"] != "b" || c.Labels["c"] != "d" || c.HostTracerLevel != -1 {
+					t.Errorf("cfg = %+v", c)
+				}
+			}},
+		{"wrap", []string{"--collector", "127.0.0.1:7070", "--insecure", "--wrap", "--", "python", "-m", "sgl_jax.launch_server", "--port", "30000"}, "",
+			func(t *testing.T, c *Config) {
+				if !slices.Equal(c.Wrap, []string{"python", "-m", "sgl_jax.launch_server", "--port", "30000"}) || c.Attach != "http://127.0.0.1:30000" {
+					t.Errorf("Wrap = %q, Attach = %q", c.Wrap, c.Attach)
+				}
+			}},
+		{"capture", []string{"capture", "--attach", "http://h:1", "--duration", "2s", "--device-tracer-level", "1", "-o", "out"}, "",
+			func(t *testing.T, c *Config) {
+				if c.Mode != "capture" || c.Duration != 2*time.Second || c.DeviceTracerLevel != 1 || c.Out != "out" {
+					t.Errorf("cfg = %+v", c)
+				}
+			}},
+		{"policy", []string{"capture", "--attach", "http://h:1", "-o", "o", "--config", policy, "--label", "zone=flag"}, "",
+			func(t *testing.T, c *Config) {
+				if c.Labels["model"] != "qwen3" || c.Labels["zone"] != "flag" || c.SpoolMax != 1<<30 || c.Duration != 3*time.Second ||
+					c.DeviceTracerLevel != 2 || c.Requests != 5 || c.WorkloadBody != filepath.Join(dir, "body.json") {
+					t.Errorf("cfg = %+v", c)
+				}
+			}},
+		{"flag beats policy", []string{"capture", "--attach", "http://h:1", "-o", "o", "--config", policy, "--duration", "1s"}, "",
+			func(t *testing.T, c *Config) {
+				if c.Duration != time.Second {
+					t.Errorf("Duration = %v, want the flag's 1s", c.Duration)
+				}
+			}},
+		{"bad policy", []string{"capture", "--attach", "http://h:1", "-o", "o", "--config", bad}, "capture.backend", nil},
+		{"no server", []string{"--collector", "c:1"}, "no model server", nil},
+		{"no collector", []string{"--attach", "http://h:1"}, "no --collector", nil},
+		{"capture without -o", []string{"capture", "--attach", "http://h:1"}, "-o DIR", nil},
+		{"capture with collector", []string{"capture", "--attach", "http://h:1", "-o", "x", "--collector", "c:1"}, "standalone", nil},
+		{"insecure remote", []string{"--collector", "10.0.0.5:7070", "--insecure", "--attach", "http://h:1"}, "loopback", nil},
+		{"wrap without command", []string{"--collector", "c:1", "--wrap"}, "after --", nil},
+		{"command without wrap", []string{"--collector", "c:1", "--", "python"}, "needs --wrap", nil},
+		{"bad level", []string{"capture", "--attach", "http://h:1", "-o", "x", "--device-tracer-level", "3"}, "device-tracer-level", nil},
+		{"grpc without addr", []string{"capture", "--attach", "http://h:1", "-o", "x", "--backend", "grpc"}, "--profiler-addr", nil},
+		{"cert without key", []string{"--collector", "c:1", "--attach", "http://h:1", "--tls-cert", "a.pem"}, "go together", nil},
+		{"bad label", []string{"--collector", "c:1", "--attach", "http://h:1", "--label", "novalue"}, "key=value", nil},
+		{"bad size", []string{"--collector", "c:1", "--attach", "http://h:1", "--spool-max-bytes", "lots"}, "not a size", nil},
+		{"stray args", []string{"--collector", "c:1", "--attach", "http://h:1", "python"}, "unexpected arguments", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parseFlags(tt.args, io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("parseFlags(%q) = %v, want an error with %q", tt.args, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseFlags(%q) = %v", tt.args, err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"capture", "--help"}} {
+		var b strings.Builder
+		_, err := parseFlags(args, &b)
+		if !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("parseFlags(%q) = %v, want ErrHelp", args, err)
+		}
+		for _, want := range []string{"Usage:", "--wrap", "-workload-body", "Example"} {
+			if !strings.Contains(b.String(), want) {
+				t.Errorf("help for %q lacks %q", args, want)
+			}
+		}
+	}
+}
+
+func TestLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{"127.0.0.1:1": true, "[::1]:1": true, "localhost:1": true, "10.0.0.1:1": false, "c:1": false, "nohost": false} {
+		if got := loopback(addr); got != want {
+			t.Errorf("loopback(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}

@@ -1,0 +1,297 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/fleetprof/fleetprof/agent/internal/agent"
+	"github.com/fleetprof/fleetprof/agent/internal/backend"
+	"github.com/fleetprof/fleetprof/agent/internal/hostinfo"
+	"github.com/fleetprof/fleetprof/agent/internal/metrics"
+	"github.com/fleetprof/fleetprof/agent/internal/sglang"
+	"github.com/fleetprof/fleetprof/agent/internal/spool"
+	"github.com/fleetprof/fleetprof/agent/internal/supervise"
+	"github.com/fleetprof/fleetprof/agent/internal/uplink"
+	"github.com/fleetprof/fleetprof/agent/internal/workload"
+	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
+)
+
+// defaultWorkDir holds raw output and the spool in daemon mode.
+const defaultWorkDir = "/var/lib/fleetprof-agent"
+
+func run(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	if cfg.Mode == "capture" {
+		return runCapture(ctx, cfg, log)
+	}
+	return runDaemon(ctx, cfg, log)
+}
+
+// server is the model server and the ways to profile it.
+type server struct {
+	client   *sglang.Client
+	backends map[string]backend.Backend
+	sup      *supervise.Supervisor
+	close    func()
+}
+
+func newServer(cfg *Config, log *slog.Logger, m *metrics.Metrics) (*server, error) {
+	s := &server{backends: map[string]backend.Backend{}, close: func() {}}
+	if cfg.Attach != "" {
+		c, err := sglang.New(cfg.Attach, sglang.Options{APIKey: cfg.APIKey})
+		if err != nil {
+			return nil, err
+		}
+		s.client = c
+		s.backends["http"] = backend.NewHTTP(c, backend.HTTPOptions{Logger: log})
+	}
+	if cfg.ProfilerAddr != "" {
+		g, err := backend.NewGRPC(cfg.ProfilerAddr, backend.GRPCOptions{Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		s.backends["grpc"] = g
+		s.close = func() { g.Close() }
+	}
+	if len(cfg.Wrap) > 0 {
+		sup, err := supervise.New(supervise.Options{
+			Command: cfg.Wrap, Grace: cfg.Grace, MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff,
+			Logger: log, OnRestart: m.Restart,
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.sup = sup
+	}
+	return s, nil
+}
+
+func (s *server) logTail() agent.LogTail {
+	if s.sup == nil {
+		return nil
+	}
+	return s.sup
+}
+
+// health polls GET /health and remembers the answer.
+type health struct{ ok atomic.Bool }
+
+func (h *health) run(ctx context.Context, c *sglang.Client, log *slog.Logger) error {
+	if c == nil {
+		return nil
+	}
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := c.Health(hctx)
+		cancel()
+		if ok := err == nil; ok != h.ok.Load() {
+			h.ok.Store(ok)
+			if ok {
+				log.Info("model server healthy", "url", c.URL())
+			} else if ctx.Err() == nil {
+				log.Warn("model server not healthy", "url", c.URL(), "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func runDaemon(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(reg)
+	work := cfg.WorkDir
+	if work == "" {
+		work = defaultWorkDir
+	}
+	spoolDir := cfg.SpoolDir
+	if spoolDir == "" {
+		spoolDir = filepath.Join(work, "spool")
+	}
+	sp, err := spool.Open(spoolDir, spool.Options{MaxBytes: cfg.SpoolMax, Logger: log, OnDrop: func(spool.Meta) { m.Dropped() }, OnSize: m.Spool})
+	if err != nil {
+		return err
+	}
+	tlsConf, err := clientTLS(cfg)
+	if err != nil {
+		return err
+	}
+	if tlsConf == nil {
+		log.Warn("INSECURE: talking to the collector in plaintext without authentication (--insecure); use only for local tests",
+			"collector", cfg.Collector)
+	}
+	srv, err := newServer(cfg, log, m)
+	if err != nil {
+		return err
+	}
+	defer srv.close()
+	info := hostinfo.Collect(ctx, hostinfo.Options{MetadataURL: cfg.MetadataURL})
+	labels := info.Labels()
+	for k, v := range cfg.Labels {
+		labels[k] = v
+	}
+	defaults, err := specFromConfig(cfg)
+	if err != nil {
+		return err
+	}
+	defaults.ID, defaults.Trigger = "", ""
+
+	var up *uplink.Client
+	ag, err := agent.New(agent.Options{
+		ID: cfg.ID, Version: version, WorkDir: work, Server: srv.client, Backends: srv.backends,
+		DefaultBackend: cfg.Backend, Spool: sp, Labels: labels, Host: info, Log: srv.logTail(),
+		Progress: func(p *agentv1.CaptureProgress) { up.Progress(p) }, Metrics: m, Logger: log, Defaults: defaults,
+	})
+	if err != nil {
+		return err
+	}
+	var h health
+	up, err = uplink.New(uplink.Options{
+		Addr: cfg.Collector, TLS: tlsConf, AgentID: cfg.ID,
+		Register: func() *agentv1.Register { return ag.Register(ctx) },
+		Heartbeat: func() *agentv1.Heartbeat {
+			hb := &agentv1.Heartbeat{ServerHealthy: h.ok.Load()}
+			if srv.sup != nil {
+				hb.ServerRestarts = srv.sup.Restarts()
+			}
+			return hb
+		},
+		Handler: ag, Spool: sp, OnCommitted: ag.Committed, Metrics: m, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+
+	var lis net.Listener
+	if cfg.HTTPAddr != "" {
+		if lis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return fmt.Errorf("listen --http %s: %w", cfg.HTTPAddr, err)
+		}
+	}
+	log.Info("fleetprof-agent starting", "id", cfg.ID, "version", version, "collector", cfg.Collector,
+		"backends", ag.BackendNames(), "spool", spoolDir, "pending", len(sp.IDs()), "http", cfg.HTTPAddr)
+
+	g, gctx := errgroup.WithContext(ctx)
+	if srv.sup != nil {
+		g.Go(func() error { return srv.sup.Run(gctx) })
+	}
+	g.Go(func() error { return h.run(gctx, srv.client, log) })
+	g.Go(func() error { return ag.Run(gctx) })
+	g.Go(func() error { return up.Run(gctx) })
+	if lis != nil {
+		g.Go(func() error { return serveHTTP(gctx, lis, reg, &h, sp) })
+	}
+	err = g.Wait()
+	log.Info("fleetprof-agent stopped", "pending", len(sp.IDs()))
+	return err
+}
+
+// serveHTTP serves /metrics and /healthz until ctx is done.
+func serveHTTP(ctx context.Context, lis net.Listener, reg *prometheus.Registry, h *health, sp *spool.Spool) error {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"status":"ok","server_healthy":%t,"spool_bytes":%d,"pending":%d}`+"\n",
+			h.ok.Load(), sp.Size(), len(sp.IDs()))
+	})
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(lis) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve --http: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(sctx)
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// clientTLS builds the TLS config for the collector; nil means --insecure.
+func clientTLS(cfg *Config) (*tls.Config, error) {
+	if cfg.Insecure {
+		return nil, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.TLSServer}
+	if cfg.TLSCA != "" {
+		pem, err := os.ReadFile(cfg.TLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--tls-ca %s: no PEM certificate in it", cfg.TLSCA)
+		}
+		tc.RootCAs = pool
+	}
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// specFromConfig turns the capture flags into a Spec.
+func specFromConfig(cfg *Config) (agent.Spec, error) {
+	level := func(v int) *int32 {
+		if v < 0 {
+			return nil
+		}
+		x := int32(v)
+		return &x
+	}
+	s := agent.Spec{
+		Trigger: "standalone", Backend: cfg.Backend, Duration: cfg.Duration, NumSteps: cfg.NumSteps,
+		HostTracerLevel: level(cfg.HostTracerLevel), DeviceTracerLevel: level(cfg.DeviceTracerLevel),
+		PythonTracerLevel: level(cfg.PythonTracerLevel),
+		Gap: cfg.Gap.Nanoseconds() * 1000, Pad: cfg.Pad.Nanoseconds() * 1000, KeepRaw: cfg.KeepRaw,
+	}
+	if cfg.WorkloadBody != "" {
+		st, err := os.Stat(cfg.WorkloadBody)
+		if err != nil {
+			return s, fmt.Errorf("--workload-body: %w", err)
+		}
+		if st.Size() > workload.MaxBodyBytes {
+			return s, fmt.Errorf("--workload-body %s: %d bytes, over the %d limit", cfg.WorkloadBody, st.Size(), workload.MaxBodyBytes)
+		}
+		body, err := os.ReadFile(cfg.WorkloadBody)
+		if err != nil {
+			return s, fmt.Errorf("--workload-body: %w", err)
+		}
+		s.Workload = &workload.Spec{Endpoint: cfg.WorkloadEndpoint, Method: cfg.WorkloadMethod, Body: body,
+			Warmups: cfg.Warmups, Requests: cfg.Requests, Concurrency: cfg.Concurrency, Rate: cfg.Rate}
+		if err := s.Workload.Validate(); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
