@@ -328,7 +328,9 @@ func (cfg *Config) applyPolicy(set map[string]bool) error {
 }
 
 func (cfg *Config) validate(set map[string]bool) error {
-	bad := func(format string, args ...any) error { return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...)) }
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
+	}
 	switch {
 	case cfg.Attach == "" && cfg.ProfilerAddr == "":
 		return bad("no model server: give --attach URL, --wrap -- CMD ..., or --profiler-addr HOST:PORT")

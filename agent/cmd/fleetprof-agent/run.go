@@ -273,7 +273,7 @@ func specFromConfig(cfg *Config) (agent.Spec, error) {
 		Trigger: "standalone", Backend: cfg.Backend, Duration: cfg.Duration, NumSteps: cfg.NumSteps,
 		HostTracerLevel: level(cfg.HostTracerLevel), DeviceTracerLevel: level(cfg.DeviceTracerLevel),
 		PythonTracerLevel: level(cfg.PythonTracerLevel),
-		Gap: cfg.Gap.Nanoseconds() * 1000, Pad: cfg.Pad.Nanoseconds() * 1000, KeepRaw: cfg.KeepRaw,
+		Gap:               cfg.Gap.Nanoseconds() * 1000, Pad: cfg.Pad.Nanoseconds() * 1000, KeepRaw: cfg.KeepRaw,
 	}
 	if cfg.WorkloadBody != "" {
 		st, err := os.Stat(cfg.WorkloadBody)
