@@ -77,7 +77,9 @@ type Stats struct {
 }
 
 // Walk reads the trace JSON in r (uncompressed) once and tells v about its
-// planes (processes), lines (threads) and complete events.
+// planes (processes), lines (threads) and complete events. The top-level
+// object's keys may come in any order; all but traceEvents are skipped. A
+// bare array of events (the JSON Array Format) is read too.
 //
 // A process becomes a plane with ID pid-1 and a thread a line with ID and
 // DisplayID tid, named by the process_name and thread_name M events, or
