@@ -1,0 +1,370 @@
+package tracejson
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+)
+
+// This file is Walk's hot path: the traceEvents array, one event at a time,
+// without building objects.
+
+// fields are the byte ranges of an event's interesting values within the
+// buffer; e == 0 means absent.
+type fields struct {
+	ph, pid, tid, ts, dur, name, args span
+	phEsc, nameEsc, tsEsc, durEsc     bool
+}
+
+type span struct{ s, e int }
+
+func (x span) ok() bool { return x.e != 0 }
+
+// events walks the traceEvents array; pos is just past its '['. depth is
+// the array's depth.
+func (w *walker) events(ctx context.Context, depth int) error {
+	const (
+		afterOpen = iota
+		afterComma
+		afterEvent
+	)
+	state := afterOpen
+	for {
+		b := w.buf[:w.end]
+		i := skipWS(b, w.pos)
+		if i >= len(b) {
+			w.pos = i
+			if err := w.more(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		c := b[i]
+		if state == afterEvent {
+			switch c {
+			case ',':
+				w.pos = i + 1
+				state = afterComma
+				continue
+			case ']':
+				w.pos = i + 1
+				w.event = -1
+				return nil
+			}
+			return w.unexpected(b, i, "expected ',' or ']' after an event")
+		}
+		w.event = int(w.stats.Events)
+		if c == ']' && state == afterOpen {
+			w.pos = i + 1
+			w.event = -1
+			return nil
+		}
+		if c != '{' {
+			return w.unexpected(b, i, "expected an event object")
+		}
+		end, err := w.parseEvent(b, i, depth+1)
+		if err == errNeedMore {
+			w.pos = i
+			if err := w.more(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		w.stats.Events++
+		if err := w.handle(b, i, end); err != nil {
+			return err
+		}
+		w.pos = end
+		state = afterEvent
+	}
+}
+
+// parseEvent reads the event object at b[i], noting where its interesting
+// values are, and returns the index just past it.
+func (w *walker) parseEvent(b []byte, i, depth int) (int, error) {
+	f := &w.f
+	*f = fields{}
+	if depth > w.maxDepth {
+		return i, w.tooDeep(i)
+	}
+	if i = skipWS(b, i+1); i >= len(b) {
+		return i, errNeedMore
+	}
+	if b[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if b[i] != '"' {
+			return i, w.unexpected(b, i, "expected a string key in an event")
+		}
+		ks := i + 1
+		ke, esc, ok := scanShort(b, ks)
+		if !ok {
+			return ke, w.strErr(b, ke)
+		}
+		key := b[ks:ke]
+		if esc {
+			if w.keyBuf, ok = appendUnescaped(w.keyBuf[:0], key); !ok {
+				return i, w.errAt(i, ErrMalformed, "bad escape in a key")
+			}
+			key = w.keyBuf
+		}
+		i = ke + 1
+		if i < len(b) && b[i] == ':' {
+			i++
+		} else {
+			if i = skipWS(b, i); i >= len(b) {
+				return i, errNeedMore
+			}
+			if b[i] != ':' {
+				return i, w.unexpected(b, i, "expected ':' after a key")
+			}
+			i++
+		}
+		if i = skipWS(b, i); i >= len(b) {
+			return i, errNeedMore
+		}
+		var err error
+		switch string(key) {
+		case "ph":
+			i, err = w.stringField(b, i, depth+1, &f.ph, &f.phEsc)
+		case "name":
+			i, err = w.stringField(b, i, depth+1, &f.name, &f.nameEsc)
+		case "pid":
+			i, err = w.numberField(b, i, depth+1, &f.pid, nil)
+		case "tid":
+			i, err = w.numberField(b, i, depth+1, &f.tid, nil)
+		case "ts":
+			i, err = w.numberField(b, i, depth+1, &f.ts, &f.tsEsc)
+		case "dur":
+			i, err = w.numberField(b, i, depth+1, &f.dur, &f.durEsc)
+		case "args":
+			var j int
+			j, err = w.skipValue(b, i, depth+1)
+			f.args = span{i, j}
+			i = j
+		default:
+			i, err = w.skipValue(b, i, depth+1)
+		}
+		if err != nil {
+			return i, err
+		}
+		if i < len(b) && b[i] == ',' {
+			i++
+		} else {
+			if i = skipWS(b, i); i >= len(b) {
+				return i, errNeedMore
+			}
+			switch b[i] {
+			case ',':
+				i++
+			case '}':
+				return i + 1, nil
+			default:
+				return i, w.unexpected(b, i, "expected ',' or '}' after a value in an event")
+			}
+		}
+		if i < len(b) && b[i] == '"' {
+			continue
+		}
+		if i = skipWS(b, i); i >= len(b) {
+			return i, errNeedMore
+		}
+	}
+}
+
+// stringField notes the contents of the string at b[i].
+func (w *walker) stringField(b []byte, i, depth int, sp *span, esc *bool) (int, error) {
+	if b[i] != '"' {
+		// Not a string: skip it, and the event is treated as not having it.
+		*sp = span{}
+		return w.skipValue(b, i, depth)
+	}
+	j, e, ok := scanString(b, i+1)
+	if !ok {
+		return j, w.strErr(b, j)
+	}
+	*sp, *esc = span{i + 1, j}, e
+	return j + 1, nil
+}
+
+// numberField notes the number (or the contents of the string) at b[i].
+func (w *walker) numberField(b []byte, i, depth int, sp *span, esc *bool) (int, error) {
+	if b[i] == '"' {
+		j, e, ok := scanString(b, i+1)
+		if !ok {
+			return j, w.strErr(b, j)
+		}
+		*sp = span{i + 1, j}
+		if esc != nil {
+			*esc = e
+		}
+		return j + 1, nil
+	}
+	if b[i]-'0' < 10 {
+		// A number: its text is checked when it is parsed.
+		j := i + 1
+		for j < len(b) && (b[j]-'0' < 10 || b[j] == '.') {
+			j++
+		}
+		if j < len(b) && b[j] != ',' && b[j] != '}' {
+			for j < len(b) && isTokenByte(b[j]) {
+				j++
+			}
+		}
+		if j >= len(b) {
+			return j, errNeedMore
+		}
+		*sp = span{i, j}
+		return j, nil
+	}
+	j, err := w.skipValue(b, i, depth)
+	*sp = span{i, j}
+	return j, err
+}
+
+// handle acts on the event just parsed, b[start:end].
+func (w *walker) handle(b []byte, start, end int) error {
+	f := &w.f
+	if !f.ph.ok() {
+		return nil
+	}
+	ph := b[f.ph.s:f.ph.e]
+	if f.phEsc {
+		var ok bool
+		if w.keyBuf, ok = appendUnescaped(w.keyBuf[:0], ph); !ok {
+			return w.errAt(f.ph.s, ErrMalformed, "bad escape in ph")
+		}
+		ph = w.keyBuf
+	}
+	if len(ph) != 1 {
+		if w.other == nil {
+			w.other = make(map[string]int64)
+		}
+		w.other[string(ph)]++
+		return nil
+	}
+	w.phases[ph[0]]++
+	switch ph[0] {
+	case 'X':
+		return w.complete(b, start, end)
+	case 'M':
+		return w.meta(b)
+	}
+	return nil
+}
+
+// complete hands an X event to the visitor.
+func (w *walker) complete(b []byte, start, end int) error {
+	f := &w.f
+	pid, err := w.intField(b, f.pid, "pid")
+	if err != nil {
+		return err
+	}
+	tid, err := w.intField(b, f.tid, "tid")
+	if err != nil {
+		return err
+	}
+	if !w.declared {
+		// The trace's M events come first: declare what they named, in
+		// their order, before the first event.
+		w.declared = true
+		w.declareRest()
+	}
+	p, t := w.lastP, w.lastT
+	if !w.lastOK || pid != w.lastPid || tid != w.lastTid {
+		p, t = w.thread(pid, tid)
+		w.lastOK, w.lastPid, w.lastTid, w.lastP, w.lastT = true, pid, tid, p, t
+	}
+	if t == nil {
+		p.skipped++
+		w.stats.Skipped++
+		return nil
+	}
+	if !f.ts.ok() {
+		return w.errAt(start, ErrBadTime, "complete (X) event without ts")
+	}
+	us, ps, err := w.timeField(b, f.ts, f.tsEsc, "ts")
+	if err != nil {
+		return err
+	}
+	if !w.haveBase {
+		w.haveBase, w.baseUS = true, us
+		w.v.Base(us * 1000)
+	}
+	d := us - w.baseUS
+	if d > maxRelUS || d < -maxRelUS {
+		return w.errAt(f.ts.s, ErrBadTime, fmt.Sprintf("ts %s lies more than %d µs from the first event's", b[f.ts.s:f.ts.e], int64(maxRelUS)))
+	}
+	var dur int64
+	if f.dur.ok() {
+		dus, dps, err := w.timeField(b, f.dur, f.durEsc, "dur")
+		if err != nil {
+			return err
+		}
+		if dus > maxRelUS {
+			return w.errAt(f.dur.s, ErrBadTime, fmt.Sprintf("dur %s is longer than %d µs", b[f.dur.s:f.dur.e], int64(maxRelUS)))
+		}
+		dur = dus*psPerUS + dps
+	}
+	var name []byte
+	if f.name.ok() {
+		name = b[f.name.s:f.name.e]
+		if f.nameEsc {
+			var ok bool
+			if w.nameBuf, ok = appendUnescaped(w.nameBuf[:0], name); !ok {
+				return w.errAt(f.name.s, ErrMalformed, "bad escape in name")
+			}
+			name = w.nameBuf
+		}
+	}
+	ev := &w.ev
+	ev.Plane, ev.Line = p.idx, t.idx
+	ev.Name = name
+	ev.Start, ev.Dur = d*psPerUS+ps, dur
+	ev.Ref = capture.Ref{Off: w.off + int64(start), Len: int64(end - start)}
+	w.stats.X++
+	return w.v.Event(ev)
+}
+
+// timeField parses a ts or dur value.
+func (w *walker) timeField(b []byte, sp span, esc bool, field string) (us, ps int64, err error) {
+	if esc {
+		return 0, 0, w.errAt(sp.s, ErrBadTime, field+" is a string with escapes, not a number")
+	}
+	us, ps, what := parseTime(b[sp.s:sp.e])
+	if what != "" {
+		return 0, 0, w.errAt(sp.s, ErrBadTime, field+" "+what)
+	}
+	return us, ps, nil
+}
+
+// intField parses a pid or tid; an absent one is 0.
+func (w *walker) intField(b []byte, sp span, field string) (int64, error) {
+	if !sp.ok() {
+		return 0, nil
+	}
+	t := b[sp.s:sp.e]
+	neg := len(t) > 0 && t[0] == '-'
+	if neg {
+		t = t[1:]
+	}
+	if len(t) == 0 || len(t) > 18 {
+		return 0, w.errAt(sp.s, ErrMalformed, fmt.Sprintf("%s %s is not an integer", field, quoteShort(b[sp.s:sp.e])))
+	}
+	var n int64
+	for _, c := range t {
+		if c-'0' > 9 {
+			return 0, w.errAt(sp.s, ErrMalformed, fmt.Sprintf("%s %s is not an integer", field, quoteShort(b[sp.s:sp.e])))
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, nil
+}
