@@ -249,6 +249,8 @@ type Result struct {
 	Acked int64
 	// Committed is whether the collector committed the capture.
 	Committed bool
+	// EndToCommit is the time from sending UploadEnd to the commit answer.
+	EndToCommit time.Duration
 }
 
 // Upload runs one upload attempt: it resumes where the collector says,
@@ -302,10 +304,12 @@ func Upload(ctx context.Context, cc *grpc.ClientConn, u UploadSpec) (Result, err
 			return res, nil // the stream breaks here
 		}
 	}
+	t0 := time.Now()
 	if err := stream.Send(&agentv1.UploadRequest{Msg: &agentv1.UploadRequest_End{End: &agentv1.UploadEnd{Chunks: chunks}}}); err != nil {
 		return res, recvErr(stream, err)
 	}
 	last, err := stream.Recv()
+	res.EndToCommit = time.Since(t0)
 	if err != nil {
 		return res, err
 	}

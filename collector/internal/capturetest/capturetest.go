@@ -22,10 +22,11 @@ type Op struct {
 }
 
 // Capture returns a one-device capture ("/device:TPU:0", line "XLA Ops")
-// holding ops, with span, busy time, op totals and one window per op
-// computed from them, and base time baseNS.
+// holding ops, with span, busy time, op totals and windows computed from
+// them (gap 0 and pad 0: the union of the op intervals), and base time
+// baseNS.
 func Capture(baseNS int64, ops ...Op) *capture.Capture {
-	c := &capture.Capture{BaseNS: baseNS, Gap: capture.DefaultGap, Pad: 0, Source: capture.Source{Format: "fpcap", Name: "test.fpcap"}}
+	c := &capture.Capture{BaseNS: baseNS, Source: capture.Source{Format: "fpcap", Name: "test.fpcap"}}
 	p := &capture.Plane{ID: 1, Name: "/device:TPU:0"}
 	l := &capture.Line{ID: 1, Name: "XLA Ops"}
 	var iv []capture.Interval

@@ -23,7 +23,6 @@ import (
 
 	"github.com/fleetprof/fleetprof/collector/internal/store"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 )
 
@@ -209,6 +208,16 @@ func (in *Ingest) serve(stream UploadStream) error {
 	if u.NextSeq > 0 {
 		log.Info("upload resumed", "next_seq", u.NextSeq, "bytes_staged", u.NextOffset)
 	}
+	p, err := in.startParse(ctx, u)
+	if err != nil {
+		return err
+	}
+	finished := false
+	defer func() {
+		if !finished {
+			p.abort()
+		}
+	}()
 	if err := stream.Send(&agentv1.UploadResponse{NextSeq: u.NextSeq}); err != nil {
 		return err
 	}
@@ -248,6 +257,7 @@ func (in *Ingest) serve(stream UploadStream) error {
 				return fmt.Errorf("stage chunk %d of %s: %w", c.GetSeq(), id, err)
 			}
 			u = nu
+			p.feed(c.GetData())
 			in.bytesIn.Add(float64(len(c.GetData())))
 			if err := stream.Send(&agentv1.UploadResponse{NextSeq: u.NextSeq}); err != nil {
 				return err
@@ -257,7 +267,8 @@ func (in *Ingest) serve(stream UploadStream) error {
 			if u.NextOffset != u.Bytes || (msg.End.GetChunks() != 0 && msg.End.GetChunks() != u.NextSeq) {
 				return fmt.Errorf("%w: %s has %d bytes in %d chunks staged, announced %d bytes, end says %d chunks", ErrSize, id, u.NextOffset, u.NextSeq, u.Bytes, msg.End.GetChunks())
 			}
-			rec, err := in.commit(ctx, u)
+			finished = true
+			rec, err := in.commit(ctx, u, p.finish())
 			if err != nil {
 				return err
 			}
@@ -278,44 +289,23 @@ func (in *Ingest) serve(stream UploadStream) error {
 	}
 }
 
-// parsed is what checking a staged upload yields.
-type parsed struct {
-	summary json.RawMessage
-	context map[string]string
-}
-
-// commit checks and parses a fully staged upload and commits it. It returns
-// nil and no error when another stream committed it first.
-func (in *Ingest) commit(ctx context.Context, u *store.Upload) (*store.Capture, error) {
-	var p parsed
+// commit checks a fully staged and parsed upload and commits it. It
+// returns nil and no error when another stream committed it first.
+func (in *Ingest) commit(ctx context.Context, u *store.Upload, res parsed) (*store.Capture, error) {
 	var checkErr error
-	err := in.cfg.Store.View(ctx, func(r *store.Reader) error {
-		src, err := r.OpenStaged(u.CaptureID)
-		if err != nil {
-			return err
+	var summary []byte
+	switch {
+	case res.readErr != nil:
+		return nil, fmt.Errorf("check upload %s: %w", u.CaptureID, res.readErr)
+	case !bytes.Equal(res.sum, u.SHA256):
+		checkErr = fmt.Errorf("%w (capture %s)", ErrChecksum, u.CaptureID)
+	case res.err != nil:
+		checkErr = fmt.Errorf("%w: %s: %w", ErrMalformed, u.CaptureID, res.err)
+	default:
+		var err error
+		if summary, err = json.Marshal(capture.Summarize(res.capture)); err != nil {
+			return nil, fmt.Errorf("encode summary: %w", err)
 		}
-		h := sha256.New()
-		tee := io.TeeReader(io.LimitReader(src, in.cfg.MaxCaptureBytes), h)
-		c, perr := fpcap.Read(tee)
-		if _, err := io.Copy(io.Discard, tee); err != nil {
-			return err
-		}
-		switch {
-		case !bytes.Equal(h.Sum(nil), u.SHA256):
-			checkErr = fmt.Errorf("%w (capture %s)", ErrChecksum, u.CaptureID)
-		case perr != nil:
-			checkErr = fmt.Errorf("%w: %s: %w", ErrMalformed, u.CaptureID, perr)
-		default:
-			s, err := json.Marshal(capture.Summarize(c))
-			if err != nil {
-				return fmt.Errorf("encode summary: %w", err)
-			}
-			p = parsed{summary: s, context: c.Context}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("check upload %s: %w", u.CaptureID, err)
 	}
 	if checkErr != nil {
 		// Drop what was staged: resuming would only repeat the failure.
@@ -326,10 +316,10 @@ func (in *Ingest) commit(ctx context.Context, u *store.Upload) (*store.Capture, 
 	}
 	rec := &store.Capture{
 		ID: u.CaptureID, AgentID: u.AgentID, Trigger: "manual", Status: store.StatusCommitted,
-		Summary: p.summary, SizeBytes: u.Bytes, SHA256: u.SHA256, Context: p.context,
+		Summary: summary, SizeBytes: u.Bytes, SHA256: u.SHA256, Context: res.capture.Context,
 	}
 	var lost bool
-	err = in.cfg.Store.Group(ctx, func(w *store.Writer) error {
+	err := in.cfg.Store.Group(ctx, func(w *store.Writer) error {
 		if lost = w.Committed(u.CaptureID); lost {
 			return nil
 		}

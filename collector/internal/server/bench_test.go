@@ -1,0 +1,81 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fleetprof/fleetprof/collector/internal/agenttest"
+	"github.com/fleetprof/fleetprof/collector/internal/capturetest"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+)
+
+// benchCapture is an .fpcap of about size bytes.
+func benchCapture(size int) ([]byte, []byte) {
+	var ops []capturetest.Op
+	us := capture.Microsecond
+	for i := 0; ; i++ {
+		ops = append(ops, capturetest.Op{TFOp: fmt.Sprintf("jit(run)/layer%d/mlp/dot_general:dot_general", i%64), Start: int64(i) * 2 * us, Dur: 2 * us}) // touching: one window
+		if i%1000 == 999 {
+			data, sum := capturetest.Fpcap(capturetest.Capture(1_770_000_000_000_000_000, ops...))
+			if len(data) >= size {
+				return data, sum
+			}
+		}
+	}
+}
+
+// BenchmarkIngest uploads 50 captures of about 1 MB at once, with fsync, and
+// reports the time from each upload's UploadEnd to its commit (p50, p99)
+// and captures per second. Analysis is off (no plugins).
+func BenchmarkIngest(b *testing.B) {
+	const concurrent = 50
+	data, sum := benchCapture(1 << 20)
+	srv, err := New(Config{Listen: "127.0.0.1:0", HTTP: "-", DataDir: b.TempDir(), Insecure: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	cc, err := agenttest.Dial(srv.Addr())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cc.Close()
+	var mu sync.Mutex
+	var ends []time.Duration
+	b.SetBytes(int64(len(data)) * concurrent)
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		var wg sync.WaitGroup
+		for j := range concurrent {
+			wg.Go(func() {
+				u := agenttest.UploadSpec{CaptureID: fmt.Sprintf("b%d-%d", i, j), AgentID: fmt.Sprintf("a%d", j), Data: data, SHA256: sum}
+				res, err := agenttest.Upload(ctx, cc, u)
+				if err != nil || !res.Committed {
+					b.Errorf("upload: %v %+v", err, res)
+					return
+				}
+				mu.Lock()
+				ends = append(ends, res.EndToCommit)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	slices.Sort(ends)
+	if len(ends) > 0 {
+		b.ReportMetric(float64(ends[len(ends)/2].Microseconds())/1000, "p50-commit-ms")
+		b.ReportMetric(float64(ends[len(ends)*99/100].Microseconds())/1000, "p99-commit-ms")
+		b.ReportMetric(float64(len(ends))/elapsed.Seconds(), "captures/s")
+	}
+	b.ReportMetric(float64(len(data))/(1<<20), "MiB/capture")
+}
