@@ -77,7 +77,7 @@ func (l *loader) run() error {
 			return err
 		}
 		l.note(st)
-		ld = tracejson.NewLoader(l.f)
+		ld = tracejson.NewLoader(newBlockCache(l.f, l.size))
 	case FormatGzipJSON:
 		raw, cleanupRaw, err := l.tempFile("fleetprof-*.json")
 		if err != nil {
@@ -99,7 +99,7 @@ func (l *loader) run() error {
 		}
 		l.note(st)
 		l.res.Uncompressed = st.Bytes
-		ld = tracejson.NewLoader(raw)
+		ld = tracejson.NewLoader(newBlockCache(raw, st.Bytes))
 	default:
 		return fmt.Errorf("%w: %s", ErrUnknownFormat, l.res.Format)
 	}
