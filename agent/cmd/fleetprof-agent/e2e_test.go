@@ -1,0 +1,550 @@
+package main
+
+// End-to-end tests: the real fleetprof-agent binary against the simulated
+// sglang-jax server binary, the fake collector and the fleetprof CLI, all
+// on loopback and bounded in time.
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fleetprof/fleetprof/agent/internal/uplink/uplinktest"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
+	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
+)
+
+// binDir holds the binaries TestMain built; empty when they could not be built.
+var binDir string
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		dir, err := os.MkdirTemp("", "fleetprof-agent-e2e-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		if err := buildBinaries(dir); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e binaries not built (e2e tests skip): %v\n", err)
+		} else {
+			binDir = dir
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+func buildBinaries(dir string) error {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return err
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	build := func(out string, pkgs ...string) error {
+		cmd := exec.CommandContext(ctx, goBin, append([]string{"build", "-o", out + "/"}, pkgs...)...)
+		cmd.Dir = root
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %v: %v\n%s", pkgs, err, b)
+		}
+		return nil
+	}
+	if err := build(dir, "./agent/cmd/fleetprof-agent", "./integration/cmd/fleetprof-simserver", "./collector/cmd/fleetprof"); err != nil {
+		return err
+	}
+	// The report's analyzers, with the allowlist the plugin host wants.
+	plugins := filepath.Join(dir, "plugins")
+	if err := build(plugins, "./plugins/cmd/..."); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(plugins)
+	if err != nil {
+		return err
+	}
+	var list strings.Builder
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(plugins, e.Name()))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&list, "%x  %s\n", sha256.Sum256(b), e.Name())
+	}
+	return os.WriteFile(filepath.Join(plugins, "plugins.sha256"), []byte(list.String()), 0o644)
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above %s", dir)
+		}
+		dir = parent
+	}
+}
+
+func needBins(t *testing.T) {
+	t.Helper()
+	if binDir == "" {
+		t.Skip("binaries not built")
+	}
+}
+
+func seedBody(t *testing.T) string {
+	t.Helper()
+	root, err := repoRoot()
+	if err != nil {
+		t.Skip(err)
+	}
+	p := filepath.Join(root, "..", "shared", "testdata", "seed-run", "inputs", "score_request.json")
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("shared test data missing: %v", err)
+	}
+	return p
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// syncBuffer is a bytes.Buffer safe for a process to write while tests read.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// proc is a started binary; it is killed (its whole group) at the test's end.
+type proc struct {
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	done   chan error
+}
+
+func start(t *testing.T, name string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, name), args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p := &proc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stdout = p.stderr
+	cmd.Stderr = p.stderr
+	cmd.Env = append(os.Environ(), "FLEETPROF_METADATA_URL=off")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+		}
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, tail(p.stderr.String(), 60))
+		}
+	})
+	return p
+}
+
+func (p *proc) wait(t *testing.T, d time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return err
+	case <-time.After(d):
+		t.Fatalf("%s did not exit within %v", p.cmd.Path, d)
+		return nil
+	}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func waitHTTP(t *testing.T, url string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not answering 200 within %v: %v", url, d, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func readFpcap(t *testing.T, path string) *capture.Capture {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c, err := fpcap.Read(f)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return c
+}
+
+// onlyRun returns the one run folder under dir/raw/*/plugins/profile/ (or
+// dir/raw/*/<session>/ for the gRPC backend).
+func onlyRun(t *testing.T, dir string) string {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(dir, "raw", "*", "plugins", "profile", "*"))
+	if len(m) == 0 {
+		m, _ = filepath.Glob(filepath.Join(dir, "raw", "*", "*"))
+	}
+	if len(m) != 1 {
+		t.Fatalf("want one raw run folder under %s, got %q", dir, m)
+	}
+	return m[0]
+}
+
+func TestStandaloneWrapHTTP(t *testing.T) {
+	needBins(t)
+	port := freePort(t)
+	out, work := t.TempDir(), t.TempDir()
+	a := start(t, "fleetprof-agent", "capture", "--attach", fmt.Sprintf("http://127.0.0.1:%d", port),
+		"--duration", "500ms", "--device-tracer-level", "1", "--workload-body", seedBody(t), "--workload-endpoint", "/v1/score",
+		"--warmups", "1", "--requests", "2", "--keep-raw", "--work-dir", work, "-o", out, "--label", "model=qwen3",
+		"--wrap", "--", filepath.Join(binDir, "fleetprof-simserver"), "--port", fmt.Sprint(port), "--hostname", "e2e-host", "--seed", "7")
+	if err := a.wait(t, 90*time.Second); err != nil {
+		t.Fatalf("fleetprof-agent capture: %v\n%s", err, tail(a.stderr.String(), 40))
+	}
+	c := readFpcap(t, filepath.Join(out, "capture.fpcap"))
+	for k, want := range map[string]string{
+		"requests./v1/score": "3 (1 warmup + 2 profiled)", "status./v1/score": "200×2", "label.model": "qwen3",
+		"capture.backend": "http", "server.model_path": "Qwen/Qwen3-0.6B", "model.model_path": "Qwen/Qwen3-0.6B",
+		"capture.device_tracer_level": "1", "server.restarts": "0",
+	} {
+		if c.Context[k] != want {
+			t.Errorf("Context[%q] = %q, want %q", k, c.Context[k], want)
+		}
+	}
+	// The capture matches what the simulated server wrote.
+	raw, err := load.File(t.Context(), onlyRun(t, work), load.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := capture.Summarize(c), capture.Summarize(raw)
+	if got.EventsTotal != want.EventsTotal || got.EventsKept != want.EventsKept || got.DeviceOpEvents != want.DeviceOpEvents ||
+		len(got.Windows) != len(want.Windows) || got.NonIdleOpUS != want.NonIdleOpUS {
+		t.Errorf("capture summary %+v\nwant (from the raw run folder) %+v", got, want)
+	}
+	if want.DeviceOpEvents == 0 {
+		t.Error("the simulated server's trace has no device ops")
+	}
+	for _, f := range []string{"trace.json.gz", "report.md"} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s missing or empty: %v", f, err)
+		}
+	}
+	report, _ := os.ReadFile(filepath.Join(out, "report.md"))
+	if !strings.Contains(string(report), "Top device ops") {
+		t.Errorf("report.md lacks the top ops section:\n%s", tail(string(report), 20))
+	}
+	// The wrapped server was stopped with the capture.
+	if _, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/health", port)); err == nil {
+		t.Error("the wrapped server still answers after the capture")
+	}
+}
+
+func TestStandaloneGRPC(t *testing.T) {
+	needBins(t)
+	port, pport := freePort(t), freePort(t)
+	start(t, "fleetprof-simserver", "--port", fmt.Sprint(port), "--profiler-port", fmt.Sprint(pport), "--hostname", "grpc-host")
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitHTTP(t, url+"/health", 20*time.Second)
+	out, work := t.TempDir(), t.TempDir()
+	a := start(t, "fleetprof-agent", "capture", "--attach", url, "--profiler-addr", fmt.Sprintf("127.0.0.1:%d", pport),
+		"--backend", "grpc", "--duration", "700ms", "--workload-body", seedBody(t), "--warmups", "1", "--requests", "2",
+		"--keep-raw", "--work-dir", work, "-o", out)
+	if err := a.wait(t, 90*time.Second); err != nil {
+		t.Fatalf("fleetprof-agent capture: %v\n%s", err, tail(a.stderr.String(), 40))
+	}
+	c := readFpcap(t, filepath.Join(out, "capture.fpcap"))
+	if c.Context["capture.backend"] != "grpc" || c.Context["requests./v1/score"] != "3 (1 warmup + 2 profiled)" {
+		t.Errorf("context = %v", c.Context)
+	}
+	if c.DeviceOpEvents() == 0 {
+		t.Error("no device ops through the gRPC backend")
+	}
+	raw, err := load.File(t.Context(), onlyRun(t, work), load.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw.EventsTotal != c.EventsTotal || raw.DeviceOpEvents() != c.DeviceOpEvents() {
+		t.Errorf("capture has %d events (%d device ops), raw %d (%d)", c.EventsTotal, c.DeviceOpEvents(), raw.EventsTotal, raw.DeviceOpEvents())
+	}
+}
+
+func TestStandaloneCPUOnly(t *testing.T) {
+	needBins(t)
+	port := freePort(t)
+	start(t, "fleetprof-simserver", "--port", fmt.Sprint(port), "--device-tracer", "ignored")
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitHTTP(t, url+"/health", 20*time.Second)
+	out := t.TempDir()
+	a := start(t, "fleetprof-agent", "capture", "--attach", url, "--duration", "300ms", "--device-tracer-level", "1",
+		"--workload-body", seedBody(t), "--warmups", "0", "--requests", "2", "-o", out)
+	err := a.wait(t, 90*time.Second)
+	c := readFpcap(t, filepath.Join(out, "capture.fpcap"))
+	if c.Context["check.device_tracer_ignored"] == "" || c.Context["check.no_device_plane"] == "" {
+		t.Errorf("context lacks the device checks: %v", c.Context)
+	}
+	if !strings.Contains(a.stderr.String(), "device_tracer_ignored") {
+		t.Error("the agent did not log the device_tracer_ignored check")
+	}
+	// The report of a CPU-only capture may fail in analyzers; the capture is kept either way.
+	_ = err
+	if _, err := os.Stat(filepath.Join(out, ".raw")); !os.IsNotExist(err) {
+		t.Errorf("raw output kept without --keep-raw: %v", err)
+	}
+}
+
+func metric(t *testing.T, url, name string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, name+" ") {
+			return strings.TrimPrefix(line, name+" ")
+		}
+	}
+	return ""
+}
+
+func captureCmd(id string, body []byte) *agentv1.ControlResponse {
+	return &agentv1.ControlResponse{Msg: &agentv1.ControlResponse_Capture{Capture: &agentv1.CaptureCommand{
+		CaptureId: id, Trigger: "manual", Options: &agentv1.CaptureOptions{
+			DurationMs: 400, DeviceTracerLevel: 1,
+			Workload: &agentv1.Workload{Endpoint: "/v1/score", Body: body, Warmups: 1, Requests: 2},
+		}}}}
+}
+
+func TestDaemonWrapCrashAndSignal(t *testing.T) {
+	needBins(t)
+	fc := uplinktest.Start(t, uplinktest.Options{HeartbeatMS: 100})
+	port, hport := freePort(t), freePort(t)
+	work := t.TempDir()
+	metrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", hport)
+	a := start(t, "fleetprof-agent", "--collector", fc.Addr, "--insecure", "--id", "e2e-agent", "--label", "model=qwen3",
+		"--http", fmt.Sprintf("127.0.0.1:%d", hport), "--work-dir", work, "--attach", fmt.Sprintf("http://127.0.0.1:%d", port),
+		"--restart-backoff", "100ms", "--grace", "5s",
+		"--wrap", "--", filepath.Join(binDir, "fleetprof-simserver"), "--port", fmt.Sprint(port), "--crash-after", "40")
+	if !fc.Wait(30*time.Second, func() bool { return len(fc.Registers()) > 0 }) {
+		t.Fatalf("the agent never registered\n%s", tail(a.stderr.String(), 30))
+	}
+	reg := fc.Registers()[0]
+	if reg.GetAgentId() != "e2e-agent" || reg.GetLabels()["model"] != "qwen3" || len(reg.GetBackends()) != 1 {
+		t.Errorf("Register = %v", reg)
+	}
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/health", port), 20*time.Second)
+	body, _ := os.ReadFile(seedBody(t))
+
+	// A capture through the control stream ends committed at the collector.
+	if err := fc.SendCommand(captureCmd("cap-1", body)); err != nil {
+		t.Fatal(err)
+	}
+	if !fc.Wait(60*time.Second, func() bool { _, ok := fc.Committed("cap-1"); return ok }) {
+		t.Fatalf("cap-1 not committed; progress %v\n%s", fc.Progress(), tail(a.stderr.String(), 30))
+	}
+	b, _ := fc.Committed("cap-1")
+	c, err := fpcap.Read(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Context["requests./v1/score"] != "3 (1 warmup + 2 profiled)" || c.DeviceOpEvents() == 0 {
+		t.Errorf("committed capture: context %v, %d device ops", c.Context, c.DeviceOpEvents())
+	}
+	waitFor(t, "DONE progress", 10*time.Second, func() bool {
+		for _, p := range fc.Progress() {
+			if p.GetCaptureId() == "cap-1" && p.GetState() == agentv1.CaptureState_CAPTURE_STATE_DONE {
+				return true
+			}
+		}
+		return false
+	})
+	if m, _ := filepath.Glob(filepath.Join(work, "raw", "cap-1")); len(m) != 0 {
+		t.Errorf("raw output kept after ingest: %v", m)
+	}
+
+	// The server crashes (after 40 requests): the agent restarts it and says so.
+	url := fmt.Sprintf("http://127.0.0.1:%d/get_model_info", port)
+	for range 45 {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+		}
+	}
+	waitFor(t, "a server restart in /metrics", 20*time.Second, func() bool {
+		return metric(t, metrics, "fleetprof_agent_server_restarts_total") == "1"
+	})
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/health", port), 20*time.Second)
+	if err := fc.SendCommand(captureCmd("cap-2", body)); err != nil {
+		t.Fatal(err)
+	}
+	if !fc.Wait(60*time.Second, func() bool { _, ok := fc.Committed("cap-2"); return ok }) {
+		t.Fatalf("cap-2 not committed after the crash; progress %v", fc.Progress())
+	}
+	b, _ = fc.Committed("cap-2")
+	c2, err := fpcap.Read(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c2.Context["server.restarts"] != "1" || !strings.Contains(c2.Context["server.log_tail"], "simserver") {
+		t.Errorf("cap-2 context: restarts %q, log tail %q", c2.Context["server.restarts"], c2.Context["server.log_tail"])
+	}
+	waitFor(t, `captures_total{status="done"} 2`, 10*time.Second, func() bool {
+		return metric(t, metrics, `fleetprof_agent_captures_total{status="done"}`) == "2"
+	})
+	if got := metric(t, metrics, `fleetprof_agent_captures_total{status="spooled"}`); got != "2" {
+		t.Errorf(`captures_total{status="spooled"} = %q, want 2`, got)
+	}
+
+	// SIGTERM: forwarded to the server, the agent exits cleanly.
+	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.wait(t, 20*time.Second); err != nil {
+		t.Errorf("agent exit after SIGTERM = %v, want 0\n%s", err, tail(a.stderr.String(), 20))
+	}
+	if _, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/health", port)); err == nil {
+		t.Error("the wrapped server still answers after the agent stopped")
+	}
+}
+
+func TestDaemonKilledMidUpload(t *testing.T) {
+	needBins(t)
+	fc := uplinktest.Start(t, uplinktest.Options{HeartbeatMS: 100})
+	port := freePort(t)
+	start(t, "fleetprof-simserver", "--port", fmt.Sprint(port))
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitHTTP(t, url+"/health", 20*time.Second)
+	work := t.TempDir()
+	hold := make(chan struct{})
+	var once sync.Once
+	reached := make(chan struct{})
+	fc.OnChunk(func(string, int64) error {
+		once.Do(func() { close(reached) })
+		<-hold
+		return fmt.Errorf("collector lost the stream")
+	})
+	defer func() {
+		select {
+		case <-hold:
+		default:
+			close(hold)
+		}
+	}()
+	args := []string{"--collector", fc.Addr, "--insecure", "--id", "e2e-agent", "--http", "", "--work-dir", work, "--attach", url}
+	a := start(t, "fleetprof-agent", args...)
+	if !fc.Wait(30*time.Second, func() bool { return len(fc.Registers()) == 1 }) {
+		t.Fatal("the agent never registered")
+	}
+	body, _ := os.ReadFile(seedBody(t))
+	if err := fc.SendCommand(captureCmd("cap-k", body)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-reached:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the upload never started\n%s", tail(a.stderr.String(), 30))
+	}
+	// Kill -9 mid-upload: the spool holds the capture on disk.
+	if err := a.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	a.wait(t, 10*time.Second)
+	spooled, err := os.ReadFile(filepath.Join(work, "spool", "cap-k.fpcap"))
+	if err != nil {
+		t.Fatalf("capture not in the spool after kill -9: %v", err)
+	}
+	close(hold)
+	fc.OnChunk(nil)
+
+	a2 := start(t, "fleetprof-agent", args...)
+	if !fc.Wait(60*time.Second, func() bool { _, ok := fc.Committed("cap-k"); return ok }) {
+		t.Fatalf("not committed after the agent restarted\n%s", tail(a2.stderr.String(), 30))
+	}
+	got, _ := fc.Committed("cap-k")
+	if !bytes.Equal(got, spooled) {
+		t.Errorf("committed %d bytes differ from the %d spooled", len(got), len(spooled))
+	}
+	regs := fc.Registers()
+	if p := regs[len(regs)-1].GetPendingCaptures(); len(p) != 1 || p[0] != "cap-k" {
+		t.Errorf("restarted agent registered pending %v, want [cap-k]", p)
+	}
+	waitFor(t, "the spool to empty", 10*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(work, "spool", "cap-k.fpcap"))
+		return os.IsNotExist(err)
+	})
+}
