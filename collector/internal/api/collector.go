@@ -118,8 +118,12 @@ func (s *CollectorService) listCaptures(ctx context.Context, req *collectorv1.Li
 	if req.GetLimit() < 0 {
 		return nil, fmt.Errorf("%w: limit must not be negative", errBadRequest)
 	}
+	st := req.GetStatus()
+	if st == "failed" {
+		st = store.StatusAnalysisFailed
+	}
 	f := store.Filter{
-		Selector: sel, Trigger: req.GetTrigger(), Status: req.GetStatus(), AgentID: req.GetAgentId(),
+		Selector: sel, Trigger: req.GetTrigger(), Status: st, AgentID: req.GetAgentId(),
 		Limit: int(req.GetLimit()), PageToken: req.GetPageToken(),
 	}
 	if req.GetSince() != nil {

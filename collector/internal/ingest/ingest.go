@@ -73,6 +73,9 @@ type Config struct {
 	// Identity returns the authenticated agent id of a stream's context, or
 	// "" when agents are not authenticated. Nil means "".
 	Identity func(ctx context.Context) string
+	// StaleAfter is how long a staged upload may sit without a new chunk
+	// before Run drops it. Zero means 7 days.
+	StaleAfter time.Duration
 	// OnCommit is called after each capture commits (not for repeated
 	// uploads of a committed one). It must not block. Nil means none.
 	OnCommit func(c *store.Capture)
@@ -100,6 +103,9 @@ func New(cfg Config) *Ingest {
 	}
 	if cfg.Identity == nil {
 		cfg.Identity = func(context.Context) string { return "" }
+	}
+	if cfg.StaleAfter <= 0 {
+		cfg.StaleAfter = 7 * 24 * time.Hour
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -359,4 +365,45 @@ func Options(c *store.Capture) *agentv1.CaptureOptions {
 		_ = proto.Unmarshal(c.Options, o)
 	}
 	return o
+}
+
+// Run drops stale uploads (see Config.StaleAfter) every hour until ctx ends.
+func (in *Ingest) Run(ctx context.Context) error {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := in.Sweep(ctx, time.Now().Add(-in.cfg.StaleAfter)); err != nil && ctx.Err() == nil {
+			in.log.Warn("drop stale uploads", "error", err)
+		} else if n > 0 {
+			in.log.Info("dropped stale uploads", "uploads", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Sweep drops the staged uploads that saw no chunk since before and returns
+// how many it dropped.
+func (in *Ingest) Sweep(ctx context.Context, before time.Time) (int, error) {
+	n := 0
+	err := in.cfg.Store.Update(ctx, func(w *store.Writer) error {
+		n = 0
+		ups, err := w.Uploads()
+		if err != nil {
+			return err
+		}
+		for _, u := range ups {
+			if max(u.UpdatedNS, u.StartedNS) < before.UnixNano() {
+				if err := w.DropUpload(u.CaptureID); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
 }

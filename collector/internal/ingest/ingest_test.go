@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -249,5 +250,25 @@ func TestOutOfSequence(t *testing.T) {
 	_ = stream.Send(&agentv1.UploadRequest{Msg: &agentv1.UploadRequest_End{End: &agentv1.UploadEnd{}}})
 	if _, err := stream.Recv(); code(err) != codes.InvalidArgument {
 		t.Errorf("UploadEnd first: %v, want InvalidArgument", err)
+	}
+}
+
+func TestSweep(t *testing.T) {
+	ctx := context.Background()
+	e := start(t, 0)
+	data, sum := testCapture()
+	if _, err := agenttest.Upload(ctx, e.cc, agenttest.UploadSpec{CaptureID: "old", AgentID: "a", Data: data, SHA256: sum, ChunkBytes: 256, StopAfter: 1}); err != nil {
+		t.Fatal(err)
+	}
+	in := New(Config{Store: e.db})
+	if n, err := in.Sweep(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Errorf("Sweep of a fresh upload = %d, %v; want 0", n, err)
+	}
+	if n, err := in.Sweep(ctx, time.Now().Add(time.Second)); err != nil || n != 1 {
+		t.Errorf("Sweep of a stale upload = %d, %v; want 1", n, err)
+	}
+	res, err := agenttest.Upload(ctx, e.cc, agenttest.UploadSpec{CaptureID: "old", AgentID: "a", Data: data, SHA256: sum, ChunkBytes: 256})
+	if err != nil || res.Resumed != 0 || !res.Committed {
+		t.Errorf("upload after the sweep = %+v, %v; want a fresh start", res, err)
 	}
 }

@@ -104,6 +104,7 @@ type Server struct {
 	reg      *registry.Registry
 	fleet    *fleet.Tracker
 	analysis *analysis.Analysis
+	ingest   *ingest.Ingest
 	grpc     *grpc.Server
 	health   *health.Server
 	http     *http.Server
@@ -189,7 +190,7 @@ func New(cfg Config) (_ *Server, err error) {
 		Store: db, Plugins: plugins, Options: options, Workers: cfg.AnalysisWorkers,
 		Host: pluginhost.Config{Timeout: cfg.PluginTimeout, Logger: log}, Logger: log, Registerer: cfg.Registry,
 	})
-	in := ingest.New(ingest.Config{
+	s.ingest = ingest.New(ingest.Config{
 		Store: db, MaxCaptureBytes: cfg.MaxCaptureBytes, Identity: agentIdentity, Logger: log, Registerer: cfg.Registry,
 		OnCommit: func(c *store.Capture) {
 			s.fleet.Committed(c)
@@ -208,7 +209,7 @@ func New(cfg Config) (_ *Server, err error) {
 		grpc.ChainUnaryInterceptor(unaryAuth),
 		grpc.ChainStreamInterceptor(streamAuth),
 	)
-	agentv1.RegisterAgentServiceServer(s.grpc, api.NewAgentService(s.reg, in, log))
+	agentv1.RegisterAgentServiceServer(s.grpc, api.NewAgentService(s.reg, s.ingest, log))
 	collectorv1.RegisterCollectorServiceServer(s.grpc, api.NewCollectorService(api.CollectorConfig{
 		Store: db, Registry: s.reg, Fleet: s.fleet, Analysis: s.analysis, Rules: rules, Logger: log,
 	}))
@@ -314,6 +315,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { return s.fleet.Run(gctx) })
 	g.Go(func() error { return s.analysis.Run(gctx) })
+	g.Go(func() error { return s.ingest.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		s.stop()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -118,6 +119,8 @@ type Upload struct {
 	NextOffset int64 `json:"next_offset"`
 	// StartedNS is when the upload first started, epoch ns.
 	StartedNS int64 `json:"started_ns"`
+	// UpdatedNS is when a chunk was last staged (or the upload started), epoch ns.
+	UpdatedNS int64 `json:"updated_ns,omitempty"`
 }
 
 // get unmarshals the JSON value at key in bucket into v.
@@ -307,6 +310,7 @@ func (w *Writer) BeginUpload(u *Upload) (*Upload, error) {
 	}
 	nu := *u
 	nu.NextSeq, nu.NextOffset = 0, 0
+	nu.UpdatedNS = max(nu.UpdatedNS, nu.StartedNS)
 	if _, err := w.tx.Bucket(bStaging).CreateBucket([]byte(u.CaptureID)); err != nil {
 		return nil, fmt.Errorf("begin upload %q: %w", u.CaptureID, err)
 	}
@@ -336,6 +340,7 @@ func (w *Writer) StageChunk(id string, seq, offset int64, data []byte) (*Upload,
 	}
 	u.NextSeq++
 	u.NextOffset += int64(len(data))
+	u.UpdatedNS = time.Now().UnixNano()
 	if err := w.put(bUploads, []byte(id), u); err != nil {
 		return nil, err
 	}
