@@ -367,6 +367,25 @@ func TestStandaloneCPUOnly(t *testing.T) {
 	}
 }
 
+func TestStandaloneZeroByteXSpace(t *testing.T) {
+	needBins(t)
+	port := freePort(t)
+	start(t, "fleetprof-simserver", "--port", fmt.Sprint(port), "--empty-xplane")
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitHTTP(t, url+"/health", 20*time.Second)
+	out := t.TempDir()
+	a := start(t, "fleetprof-agent", "capture", "--attach", url, "--duration", "300ms",
+		"--workload-body", seedBody(t), "--warmups", "1", "--requests", "2", "-o", out)
+	if err := a.wait(t, 90*time.Second); err != nil {
+		t.Fatalf("fleetprof-agent capture: %v\n%s", err, tail(a.stderr.String(), 40))
+	}
+	c := readFpcap(t, filepath.Join(out, "capture.fpcap"))
+	if c.Context["check.zero_byte_xspace"] == "" || c.Source.Format != "trace_json" || c.DeviceOpEvents() == 0 {
+		t.Errorf("capture from %s with %d device ops, context %v; want the trace JSON read and check.zero_byte_xspace",
+			c.Source.Format, c.DeviceOpEvents(), c.Context)
+	}
+}
+
 func metric(t *testing.T, url, name string) string {
 	t.Helper()
 	resp, err := http.Get(url)
