@@ -30,7 +30,6 @@ var wantObjects = []string{
 	"trace.json.gz",
 }
 
-
 func testOptions(t *testing.T) []byte {
 	t.Helper()
 	b, err := proto.Marshal(&agentv1.CaptureOptions{
