@@ -296,7 +296,8 @@ func TestCollectorCommands(t *testing.T) {
 	var d struct {
 		Components []struct {
 			Key      string  `json:"key"`
-			A, B     float64 `json:"a"`
+			A        float64 `json:"a"`
+			B        float64 `json:"b"`
 			Delta    float64 `json:"delta"`
 			DeltaPct float64 `json:"delta_pct"`
 		} `json:"components"`

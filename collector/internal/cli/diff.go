@@ -67,11 +67,11 @@ change. Times are in µs.`,
 
 func printDiffTable(w io.Writer, title, key, label string, rows []*collectorv1.DiffRow, top int) error {
 	fmt.Fprintf(w, "\n%s\n", title)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if label != "" {
-		fmt.Fprintf(tw, "%s\t%s\tA\tB\tB − A\tCHANGE\t\n", key, label)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", key, label, diffHeader())
 	} else {
-		fmt.Fprintf(tw, "%s\tA\tB\tB − A\tCHANGE\t\n", key)
+		fmt.Fprintf(tw, "%s\t%s\n", key, diffHeader())
 	}
 	shown := rows
 	if top > 0 && len(shown) > top {
@@ -84,7 +84,7 @@ func printDiffTable(w io.Writer, title, key, label string, rows []*collectorv1.D
 		} else if r.GetB() != 0 {
 			change = "new"
 		}
-		cells := fmt.Sprintf("%s\t%s\t%s\t%s\t", num(r.GetA()), num(r.GetB()), signed(r.GetDelta()), change)
+		cells := fmt.Sprintf("%14s %14s %14s %8s", num(r.GetA()), num(r.GetB()), signed(r.GetDelta()), change)
 		if label != "" {
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", cut(r.GetKey(), 70), r.GetLabel(), cells)
 		} else {
@@ -99,6 +99,9 @@ func printDiffTable(w io.Writer, title, key, label string, rows []*collectorv1.D
 	}
 	return nil
 }
+
+// diffHeader heads the figures of a diff row, right-aligned above them.
+func diffHeader() string { return fmt.Sprintf("%14s %14s %14s %8s", "A", "B", "B − A", "CHANGE") }
 
 func num(v float64) string { return fmt.Sprintf("%.3f", v) }
 
