@@ -7,6 +7,7 @@ package uplinktest
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
@@ -26,6 +28,8 @@ import (
 type Options struct {
 	// HeartbeatMS is sent in Registered. Zero means 100.
 	HeartbeatMS int64
+	// TLS, if set, serves TLS with this config (set ClientAuth for mTLS).
+	TLS *tls.Config
 }
 
 type staged struct {
@@ -71,7 +75,11 @@ func Start(tb testing.TB, opts Options) *Server {
 }
 
 func (s *Server) serve(lis net.Listener) {
-	srv := grpc.NewServer(grpc.MaxRecvMsgSize(4 << 20))
+	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(4 << 20)}
+	if s.opts.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.opts.TLS)))
+	}
+	srv := grpc.NewServer(opts...)
 	agentv1.RegisterAgentServiceServer(srv, &service{s: s})
 	s.mu.Lock()
 	s.srv = srv
