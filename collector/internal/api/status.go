@@ -16,6 +16,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/fleet"
 	"github.com/fleetprof/fleetprof/collector/internal/ingest"
 	"github.com/fleetprof/fleetprof/collector/internal/registry"
+	"github.com/fleetprof/fleetprof/collector/internal/sched"
 	"github.com/fleetprof/fleetprof/collector/internal/selector"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/export"
@@ -29,17 +30,18 @@ var codeOf = []struct {
 	code codes.Code
 	errs []error
 }{
-	{codes.NotFound, []error{store.ErrNotFound, fleet.ErrNotFound}},
+	{codes.NotFound, []error{store.ErrNotFound, fleet.ErrNotFound, sched.ErrNotFound}},
 	{codes.InvalidArgument, []error{
 		errBadRequest, store.ErrBadID, ingest.ErrBadID, ingest.ErrBadStart, ingest.ErrProtocol,
 		ingest.ErrMalformed, ingest.ErrChunkTooLarge, fleet.ErrBadRequest, selector.ErrSyntax,
 		registry.ErrNoRegister, registry.ErrBadAgentID, analysis.ErrUnknownAnalyzer, export.ErrUnknownFormat,
+		sched.ErrBadSchedule,
 	}},
 	{codes.DataLoss, []error{ingest.ErrChecksum}},
 	{codes.ResourceExhausted, []error{ingest.ErrTooLarge, registry.ErrOutboxFull}},
 	{codes.FailedPrecondition, []error{ingest.ErrSequence, ingest.ErrSize, store.ErrSequence, fleet.ErrNoAgents, analysis.ErrNoReport}},
 	{codes.PermissionDenied, []error{registry.ErrIdentity, ingest.ErrIdentity}},
-	{codes.AlreadyExists, []error{store.ErrExists}},
+	{codes.AlreadyExists, []error{store.ErrExists, sched.ErrExists}},
 	{codes.Aborted, []error{registry.ErrReplaced}},
 	{codes.Unavailable, []error{registry.ErrSilent, registry.ErrClosed, store.ErrClosed, registry.ErrNotConnected, fleet.ErrStopped}},
 }

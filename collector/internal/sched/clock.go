@@ -10,8 +10,9 @@ type Clock interface {
 	After(d time.Duration) <-chan time.Time
 }
 
-// realClock is the wall clock.
+// realClock is the wall clock, in UTC: cron specs are read in UTC unless
+// they start with CRON_TZ=.
 type realClock struct{}
 
-func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) Now() time.Time                         { return time.Now().UTC() }
 func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }

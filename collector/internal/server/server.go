@@ -34,6 +34,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/ingest"
 	"github.com/fleetprof/fleetprof/collector/internal/pluginhost"
 	"github.com/fleetprof/fleetprof/collector/internal/registry"
+	"github.com/fleetprof/fleetprof/collector/internal/sched"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
 	"github.com/fleetprof/fleetprof/plugins/sdk/bucket"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
@@ -103,6 +104,7 @@ type Server struct {
 	db       *store.DB
 	reg      *registry.Registry
 	fleet    *fleet.Tracker
+	sched    *sched.Scheduler
 	analysis *analysis.Analysis
 	ingest   *ingest.Ingest
 	grpc     *grpc.Server
@@ -186,6 +188,7 @@ func New(cfg Config) (_ *Server, err error) {
 	})
 	s.fleet = fleet.New(fleet.Config{Agents: s.reg, Store: db, Logger: log})
 	s.reg.SetObserver(s.fleet)
+	s.sched = sched.New(sched.Config{Store: db, Agents: s.reg, Starter: s.fleet, Logger: log, Registerer: cfg.Registry})
 	s.analysis = analysis.New(analysis.Config{
 		Store: db, Plugins: plugins, Options: options, Workers: cfg.AnalysisWorkers,
 		Host: pluginhost.Config{Timeout: cfg.PluginTimeout, Logger: log}, Logger: log, Registerer: cfg.Registry,
@@ -213,6 +216,7 @@ func New(cfg Config) (_ *Server, err error) {
 	collectorv1.RegisterCollectorServiceServer(s.grpc, api.NewCollectorService(api.CollectorConfig{
 		Store: db, Registry: s.reg, Fleet: s.fleet, Analysis: s.analysis, Rules: rules, Logger: log,
 	}))
+	collectorv1.RegisterScheduleServiceServer(s.grpc, api.NewScheduleService(s.sched, log))
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 
@@ -314,6 +318,7 @@ func (s *Server) Run(ctx context.Context) error {
 		})
 	}
 	g.Go(func() error { return s.fleet.Run(gctx) })
+	g.Go(func() error { return s.sched.Run(gctx) })
 	g.Go(func() error { return s.analysis.Run(gctx) })
 	g.Go(func() error { return s.ingest.Run(gctx) })
 	g.Go(func() error {
