@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fleetprof/fleetprof/agent/internal/leaktest"
 )
 
 // The test binary doubles as the supervised program when SUPERVISE_CHILD is set.
@@ -21,7 +23,7 @@ func TestMain(m *testing.M) {
 		child(mode)
 		return
 	}
-	os.Exit(m.Run())
+	leaktest.Main(m)
 }
 
 func child(mode string) {
