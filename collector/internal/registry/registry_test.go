@@ -46,12 +46,11 @@ func (r *recorder) Progress(id string, p *agentv1.CaptureProgress) {
 func (r *recorder) Disconnected(id string) { r.ch <- observed{kind: "disconnected", agent: id} }
 
 type env struct {
-	reg  *Registry
-	srv  *controlServer
-	cc   *grpc.ClientConn
-	obs  *recorder
-	db   *store.DB
-	stop func()
+	reg *Registry
+	srv *controlServer
+	cc  *grpc.ClientConn
+	obs *recorder
+	db  *store.DB
 }
 
 func start(t *testing.T, cfg Config) *env {

@@ -190,15 +190,6 @@ func idxKey(value string, ckey []byte) []byte {
 // idxPrefix is the prefix of every entry of value in an index.
 func idxPrefix(value string) []byte { return append([]byte(value), 0) }
 
-// idxCaptureKey returns the captures key of an index entry.
-func idxCaptureKey(k []byte) []byte {
-	i := bytes.IndexByte(k, 0)
-	if i < 0 {
-		return nil
-	}
-	return k[i+1:]
-}
-
 // labelValue is a label's entry value in idx_label, or "" when the label
 // cannot be indexed (it holds a 0x00 byte or its key holds '=').
 func labelValue(k, v string) string {
