@@ -118,15 +118,15 @@ func TestApply(t *testing.T) {
 			wantRule: map[string]float64{"all": 4},
 		},
 		{
-			name:        "bytes per selector",
-			policy:      Policy{Rules: []Rule{{Name: "a", Selector: "model=a", MaxBytes: 250}}},
+			name:   "bytes per selector",
+			policy: Policy{Rules: []Rule{{Name: "a", Selector: "model=a", MaxBytes: 250}}},
 			// 500 bytes of model a: a2 and a3 (pending) count but stay, so
 			// the next oldest go until 200 are left.
 			wantDeleted: []string{"a1", "a4", "a5"}, wantKept: 2, wantBatches: 1,
 			wantRule: map[string]float64{"a": 3},
 		},
 		{
-			name:        "bytes, everything, small batches",
+			name: "bytes, everything, small batches",
 			// 2500 bytes in all: the three oldest leave exactly 1300.
 			policy:      Policy{BatchSize: 1, DeletePendingBackups: true, Rules: []Rule{{Name: "all", MaxBytes: 1300}}},
 			wantDeleted: []string{"a1", "b1", "a2"}, wantKept: 0, wantBatches: 3,
