@@ -56,6 +56,10 @@ type Config struct {
 	// Rescan is how often captures left unanalyzed are looked for after the
 	// queue overflowed. Zero means 1 minute.
 	Rescan time.Duration
+	// OnAnalyzed is called after a capture's report is stored (its status
+	// is analyzed or analysis_failed), from the analyzing goroutine. Nil
+	// means none.
+	OnAnalyzed func(ctx context.Context, id string)
 	// Logger receives the log. Nil discards it.
 	Logger *slog.Logger
 	// Registerer receives the metrics. Nil registers none.
@@ -297,6 +301,9 @@ func (a *Analysis) Analyze(ctx context.Context, id string, names []string, opts 
 		return nil, fmt.Errorf("store report of %s: %w", id, err)
 	}
 	a.log.Info("capture analyzed", "capture_id", id, "status", status, "sections", len(sections), "took", time.Since(start).Round(time.Millisecond))
+	if a.cfg.OnAnalyzed != nil {
+		a.cfg.OnAnalyzed(ctx, id)
+	}
 	return r, nil
 }
 
