@@ -22,6 +22,9 @@ type HTTPOptions struct {
 	// FolderWait is how long to wait for the run folder to appear after the
 	// profile stopped. Zero means 10s.
 	FolderWait time.Duration
+	// Settle is how long a num_steps profile may keep running after its
+	// workload ended before the backend stops it. Zero means 2s.
+	Settle time.Duration
 	// Logger receives logs. Nil discards them.
 	Logger *slog.Logger
 }
@@ -43,6 +46,9 @@ func NewHTTP(c *sglang.Client, opts HTTPOptions) *HTTP {
 	}
 	if opts.FolderWait <= 0 {
 		opts.FolderWait = 10 * time.Second
+	}
+	if opts.Settle <= 0 {
+		opts.Settle = 2 * time.Second
 	}
 	log := opts.Logger
 	if log == nil {
@@ -154,6 +160,12 @@ func (h *HTTP) waitIdle(ctx context.Context, req Request) error {
 	if req.Duration > 0 {
 		limit = req.Duration
 	}
+	if req.During != nil {
+		// The workload's requests made the steps; sglang-jax stops a
+		// num_steps profile only when the next step begins, so with no
+		// more traffic it waits: stop it ourselves after a short settle.
+		limit = min(limit, h.opts.Settle)
+	}
 	deadline := time.Now().Add(limit)
 	t := time.NewTicker(h.opts.Poll)
 	defer t.Stop()
@@ -166,8 +178,18 @@ func (h *HTTP) waitIdle(ctx context.Context, req Request) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			// The deferred stop in Capture ends it: the steps never came.
-			return fmt.Errorf("%w: %d forward steps did not run within %v: send requests while profiling (a workload) or use a duration", ErrTimeout, req.NumSteps, limit)
+			if req.During == nil {
+				// The deferred stop in Capture ends it: the steps never came.
+				return fmt.Errorf("%w: %d forward steps did not run within %v: send requests while profiling (a workload) or use a duration", ErrTimeout, req.NumSteps, limit)
+			}
+			h.log.Info("num_steps profile still running after the workload; stopping it", "capture_id", req.ID, "num_steps", req.NumSteps)
+			if err := h.c.StopProfile(ctx); err != nil {
+				if err := h.stopErr(ctx, err); !errors.Is(err, ErrNothingToStop) {
+					return err
+				}
+				// It stopped on its own meanwhile.
+			}
+			return nil
 		}
 		select {
 		case <-ctx.Done():

@@ -157,6 +157,29 @@ func TestSimHTTP(t *testing.T) {
 	}
 }
 
+func TestSimNumStepsNextStep(t *testing.T) {
+	// As sglang-jax: the profile stops only when the step after the last begins.
+	url := startSim(t, "--auto-stop", "next-step")
+	c := newClient(t, url, "")
+	b := NewHTTP(c, HTTPOptions{Poll: 20 * time.Millisecond, Settle: 300 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	res, err := b.Capture(ctx, Request{ID: "ns", Dir: t.TempDir(), NumSteps: 2, DeviceTracerLevel: ptr(1), During: score(c)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	capt, err := load.File(ctx, res.RunDir, load.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if capt.DeviceOpEvents() == 0 {
+		t.Error("no device ops")
+	}
+	if st, _ := c.ProfileStatus(ctx); st != "idle" {
+		t.Errorf("profile_status = %q after the capture, want idle", st)
+	}
+}
+
 func TestSimHTTPErrors(t *testing.T) {
 	url := startSim(t)
 	c := newClient(t, url, "")
