@@ -3,10 +3,16 @@ package server
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/fleetprof/fleetprof/collector/internal/selector"
 
 	"github.com/fleetprof/fleetprof/collector/internal/agenttest"
 	"github.com/fleetprof/fleetprof/collector/internal/capturetest"
@@ -78,4 +84,57 @@ func BenchmarkIngest(b *testing.B) {
 		b.ReportMetric(float64(len(ends))/elapsed.Seconds(), "captures/s")
 	}
 	b.ReportMetric(float64(len(data))/(1<<20), "MiB/capture")
+}
+
+// BenchmarkAgents holds 2,000 agents connected with 1 s heartbeats for 5 s
+// (agents and collector in one process, one connection per 100 agents) and
+// reports the heap in use and the CPU the process used per second of that.
+func BenchmarkAgents(b *testing.B) {
+	const agents, perConn, hold = 2000, 100, 5 * time.Second
+	srv, err := New(Config{Listen: "127.0.0.1:0", HTTP: "-", DataDir: b.TempDir(), Insecure: true, HeartbeatInterval: time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for range b.N {
+		actx, acancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		var conns []*grpc.ClientConn
+		for i := range agents {
+			if i%perConn == 0 {
+				cc, err := agenttest.Dial(srv.Addr())
+				if err != nil {
+					b.Fatal(err)
+				}
+				conns = append(conns, cc)
+			}
+			a := &agenttest.Agent{ID: fmt.Sprintf("sim-%04d", i), Labels: map[string]string{"pool": fmt.Sprint(i % 10)}}
+			reg := a.Registered()
+			cc := conns[len(conns)-1]
+			wg.Go(func() { _ = a.Run(actx, cc) })
+			<-reg
+		}
+		runtime.GC()
+		var ru0, ru1 syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+		time.Sleep(hold)
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+		if n := len(srv.reg.Connections(selector.Selector{})); n != agents {
+			b.Errorf("%d agents connected, want %d", n, agents)
+		}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
+		b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MiB")
+		b.ReportMetric(cpu.Seconds()/hold.Seconds()*100, "cpu-%")
+		b.ReportMetric(float64(runtime.NumGoroutine()), "goroutines")
+		acancel()
+		wg.Wait()
+		for _, cc := range conns {
+			cc.Close()
+		}
+	}
 }
