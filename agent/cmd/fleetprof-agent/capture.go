@@ -67,11 +67,7 @@ func runCapture(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		}
 	}
 	if srv.client != nil {
-		log.Info("waiting for the model server", "url", srv.client.URL(), "timeout", cfg.HealthTimeout.String())
-		hctx, cancel := context.WithTimeout(ctx, cfg.HealthTimeout)
-		err := srv.client.WaitHealthy(hctx, 250*time.Millisecond)
-		cancel()
-		if err != nil {
+		if err := waitServer(ctx, cfg, log, srv); err != nil {
 			return err
 		}
 	}
@@ -113,6 +109,35 @@ func runCapture(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		}
 	}
 	return analyze(ctx, cfg, log, fp)
+}
+
+// maxStartRestarts is how often a wrapped server may die before it is
+// healthy before a standalone capture gives up.
+const maxStartRestarts = 3
+
+// waitServer waits for GET /health; a wrapped server that keeps dying
+// fails the wait with its last exits and output.
+func waitServer(ctx context.Context, cfg *Config, log *slog.Logger, srv *server) error {
+	log.Info("waiting for the model server", "url", srv.client.URL(), "timeout", cfg.HealthTimeout.String())
+	ctx, cancel := context.WithTimeout(ctx, cfg.HealthTimeout)
+	defer cancel()
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		err := srv.client.Health(ctx)
+		if err == nil {
+			return nil
+		}
+		if srv.sup != nil && srv.sup.Restarts() >= maxStartRestarts {
+			return fmt.Errorf("the model server died %d times before answering /health (exits: %s); its last output:\n%s",
+				srv.sup.Restarts(), strings.Join(srv.sup.Exits(), "; "), strings.Join(srv.sup.Tail(20), "\n"))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for %s/health: %w (last: %w)", srv.client.URL(), ctx.Err(), err)
+		case <-t.C:
+		}
+	}
 }
 
 // analyze runs "fleetprof analyze CAPTURE -o DIR" as a subprocess.

@@ -386,6 +386,16 @@ func TestStandaloneZeroByteXSpace(t *testing.T) {
 	}
 }
 
+func TestStandaloneWrapDies(t *testing.T) {
+	needBins(t)
+	a := start(t, "fleetprof-agent", "capture", "--attach", fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), "-o", t.TempDir(),
+		"--restart-backoff", "10ms", "--wrap", "--", filepath.Join(binDir, "fleetprof-simserver"), "--no-such-flag")
+	err := a.wait(t, 30*time.Second)
+	if err == nil || !strings.Contains(a.stderr.String(), "died 3 times before answering /health") {
+		t.Errorf("exit %v; want a failure naming the deaths:\n%s", err, tail(a.stderr.String(), 10))
+	}
+}
+
 func metric(t *testing.T, url, name string) string {
 	t.Helper()
 	resp, err := http.Get(url)

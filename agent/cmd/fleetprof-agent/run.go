@@ -128,7 +128,15 @@ func runDaemon(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if spoolDir == "" {
 		spoolDir = filepath.Join(work, "spool")
 	}
-	sp, err := spool.Open(spoolDir, spool.Options{MaxBytes: cfg.SpoolMax, Logger: log, OnDrop: func(spool.Meta) { m.Dropped() }, OnSize: m.Spool})
+	var up *uplink.Client
+	sp, err := spool.Open(spoolDir, spool.Options{MaxBytes: cfg.SpoolMax, Logger: log, OnSize: m.Spool,
+		OnDrop: func(d spool.Meta) {
+			m.Dropped()
+			if up != nil {
+				up.Progress(&agentv1.CaptureProgress{CaptureId: d.CaptureID, State: agentv1.CaptureState_CAPTURE_STATE_FAILED,
+					Message: "dropped from the agent's full spool before it was uploaded (raise --spool-max-bytes)"})
+			}
+		}})
 	if err != nil {
 		return err
 	}
@@ -156,7 +164,6 @@ func runDaemon(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	}
 	defaults.ID, defaults.Trigger = "", ""
 
-	var up *uplink.Client
 	ag, err := agent.New(agent.Options{
 		ID: cfg.ID, Version: version, WorkDir: work, Server: srv.client, Backends: srv.backends,
 		DefaultBackend: cfg.Backend, Spool: sp, Labels: labels, Host: info, Log: srv.logTail(),
