@@ -61,3 +61,19 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse checks that no input makes Parse panic or accept an invalid policy.
+func FuzzParse(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := Parse(b)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Parse error %v does not wrap ErrInvalid", err)
+			}
+			return
+		}
+		if err := p.Validate(); err != nil {
+			t.Fatalf("Parse accepted a policy that Validate rejects: %v", err)
+		}
+	})
+}
