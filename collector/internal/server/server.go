@@ -34,6 +34,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/ingest"
 	"github.com/fleetprof/fleetprof/collector/internal/pluginhost"
 	"github.com/fleetprof/fleetprof/collector/internal/registry"
+	"github.com/fleetprof/fleetprof/collector/internal/retention"
 	"github.com/fleetprof/fleetprof/collector/internal/sched"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
 	"github.com/fleetprof/fleetprof/plugins/sdk/bucket"
@@ -91,6 +92,10 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// NoSync skips fsync: for tests and benchmarks only.
 	NoSync bool
+	// Backup configures the GCS backup. The zero value turns it off.
+	Backup BackupConfig
+	// Retention is the retention policy. No rules keeps every capture.
+	Retention retention.Policy
 	// Logger receives the log. Nil discards it.
 	Logger *slog.Logger
 	// Registry holds the metrics served on /metrics. Nil means a new one.
@@ -107,6 +112,7 @@ type Server struct {
 	sched    *sched.Scheduler
 	analysis *analysis.Analysis
 	ingest   *ingest.Ingest
+	life     *lifecycle
 	grpc     *grpc.Server
 	health   *health.Server
 	http     *http.Server
@@ -189,8 +195,16 @@ func New(cfg Config) (_ *Server, err error) {
 	s.fleet = fleet.New(fleet.Config{Agents: s.reg, Store: db, Logger: log})
 	s.reg.SetObserver(s.fleet)
 	s.sched = sched.New(sched.Config{Store: db, Agents: s.reg, Starter: s.fleet, Logger: log, Registerer: cfg.Registry})
+	if s.life, err = newLifecycle(context.Background(), db, cfg.Backup, cfg.Retention, cfg.DataDir, log, cfg.Registry); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			s.life.close()
+		}
+	}()
 	s.analysis = analysis.New(analysis.Config{
-		Store: db, Plugins: plugins, Options: options, Workers: cfg.AnalysisWorkers,
+		Store: db, Plugins: plugins, Options: options, Workers: cfg.AnalysisWorkers, OnAnalyzed: s.life.analyzed,
 		Host: pluginhost.Config{Timeout: cfg.PluginTimeout, Logger: log}, Logger: log, Registerer: cfg.Registry,
 	})
 	s.ingest = ingest.New(ingest.Config{
@@ -321,6 +335,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.sched.Run(gctx) })
 	g.Go(func() error { return s.analysis.Run(gctx) })
 	g.Go(func() error { return s.ingest.Run(gctx) })
+	s.life.run(gctx, g)
 	g.Go(func() error {
 		<-gctx.Done()
 		s.stop()
@@ -328,6 +343,9 @@ func (s *Server) Run(ctx context.Context) error {
 	})
 	s.log.Info("collector serving", "grpc", s.Addr(), "http", s.HTTPAddr(), "data", s.cfg.DataDir)
 	err := g.Wait()
+	if cerr := s.life.close(); err == nil {
+		err = cerr
+	}
 	if cerr := s.db.Close(); err == nil {
 		err = cerr
 	}
@@ -363,6 +381,7 @@ func (s *Server) Close() error {
 	if s.httpLis != nil {
 		s.httpLis.Close()
 	}
+	s.life.close()
 	return s.db.Close()
 }
 
