@@ -314,6 +314,7 @@ func (w *Writer) BeginUpload(u *Upload) (*Upload, error) {
 	if _, err := w.tx.Bucket(bStaging).CreateBucket([]byte(u.CaptureID)); err != nil {
 		return nil, fmt.Errorf("begin upload %q: %w", u.CaptureID, err)
 	}
+	w.markStaged(u.CaptureID)
 	if err := w.put(bUploads, []byte(u.CaptureID), &nu); err != nil {
 		return nil, err
 	}
@@ -335,6 +336,7 @@ func (w *Writer) StageChunk(id string, seq, offset int64, data []byte) (*Upload,
 		return nil, fmt.Errorf("%w: upload %q has no staging bucket", ErrCorrupt, id)
 	}
 	sb.FillPercent = 1.0
+	w.markStaged(id)
 	if err := sb.Put(u64(uint64(seq)), data); err != nil {
 		return nil, fmt.Errorf("stage chunk %d of %q: %w", seq, id, err)
 	}
@@ -380,7 +382,7 @@ func (w *Writer) Commit(c *Capture) error {
 	}
 	c.Chunks = u.NextSeq
 	id := []byte(c.ID)
-	if err := w.tx.MoveBucket(id, w.tx.Bucket(bStaging), w.tx.Bucket(bBlobs)); err != nil {
+	if err := w.moveStaged(id); err != nil {
 		return fmt.Errorf("commit %q: move staged chunks: %w", c.ID, err)
 	}
 	if err := w.tx.Bucket(bUploads).Delete(id); err != nil {
@@ -399,6 +401,38 @@ func (w *Writer) Commit(c *Capture) error {
 		return err
 	}
 	return w.index(c, k, true)
+}
+
+// markStaged notes that this transaction changed an upload's chunks.
+func (w *Writer) markStaged(id string) {
+	if w.staged == nil {
+		w.staged = make(map[string]bool)
+	}
+	w.staged[id] = true
+}
+
+// moveStaged makes staging/<id> blobs/<id>. A bucket staged in an earlier
+// transaction moves without copying (MoveBucket); one changed in this
+// transaction is copied, because MoveBucket moves the bucket as last
+// committed and would drop this transaction's changes.
+func (w *Writer) moveStaged(id []byte) error {
+	staging, blobs := w.tx.Bucket(bStaging), w.tx.Bucket(bBlobs)
+	if !w.staged[string(id)] {
+		return w.tx.MoveBucket(id, staging, blobs)
+	}
+	src := staging.Bucket(id)
+	if src == nil {
+		return fmt.Errorf("%w: no staging bucket", ErrCorrupt)
+	}
+	dst, err := blobs.CreateBucket(id)
+	if err != nil {
+		return err
+	}
+	dst.FillPercent = 1.0
+	if err := src.ForEach(func(k, v []byte) error { return dst.Put(bytes.Clone(k), bytes.Clone(v)) }); err != nil {
+		return err
+	}
+	return staging.DeleteBucket(id)
 }
 
 // index puts (or deletes) a capture's index entries.

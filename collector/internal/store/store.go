@@ -137,7 +137,7 @@ func (db *DB) Update(ctx context.Context, fn func(*Writer) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return db.bolt.Update(func(tx *bolt.Tx) error { return fn(&Writer{Reader{tx: tx}}) })
+	return db.bolt.Update(func(tx *bolt.Tx) error { return fn(newWriter(tx)) })
 }
 
 // Group runs fn in a read-write transaction shared with other Group calls
@@ -187,7 +187,7 @@ func (db *DB) runGroup(batch []*call) {
 		failed := -1
 		var failErr error
 		err := db.bolt.Update(func(tx *bolt.Tx) error {
-			w := &Writer{Reader{tx: tx}}
+			w := newWriter(tx)
 			for i, c := range batch {
 				if err := c.fn(w); err != nil {
 					failed, failErr = i, err
@@ -254,4 +254,10 @@ type Reader struct {
 // Writer reads and writes inside a read-write transaction.
 type Writer struct {
 	Reader
+	// staged names the uploads whose chunks this transaction changed:
+	// bbolt's MoveBucket would lose those changes, so Commit copies them.
+	staged map[string]bool
 }
+
+// newWriter returns a Writer for tx.
+func newWriter(tx *bolt.Tx) *Writer { return &Writer{Reader: Reader{tx: tx}} }

@@ -451,3 +451,48 @@ func TestValidID(t *testing.T) {
 		}
 	}
 }
+
+// TestCommitInStagingTransaction commits in the transaction that staged the
+// chunks (as a Group batch may): the chunks must all be in the blob.
+func TestCommitInStagingTransaction(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTest(t)
+	big := bytes.Repeat([]byte("x"), 64<<10) // past bbolt's inline bucket size
+	for _, tt := range []struct {
+		id     string
+		chunks [][]byte
+	}{
+		{"small", [][]byte{[]byte("FPCAP-"), []byte("tail")}},
+		{"large", [][]byte{big, big, []byte("end")}},
+	} {
+		all := bytes.Join(tt.chunks, nil)
+		err := db.Update(ctx, func(w *Writer) error {
+			if _, err := w.BeginUpload(&Upload{CaptureID: tt.id, AgentID: "a", Bytes: int64(len(all)), SHA256: make([]byte, 32)}); err != nil {
+				return err
+			}
+			var off int64
+			for i, c := range tt.chunks {
+				if _, err := w.StageChunk(tt.id, int64(i), off, c); err != nil {
+					return err
+				}
+				off += int64(len(c))
+			}
+			return w.Commit(&Capture{ID: tt.id, AgentID: "a", CreatedNS: 5, SizeBytes: off})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		_ = db.View(ctx, func(r *Reader) error {
+			src, err := r.OpenBlob(tt.id)
+			if err != nil {
+				return err
+			}
+			_, err = got.ReadFrom(src)
+			return err
+		})
+		if !bytes.Equal(got.Bytes(), all) {
+			t.Errorf("%s: blob has %d bytes, want %d", tt.id, got.Len(), len(all))
+		}
+	}
+}
