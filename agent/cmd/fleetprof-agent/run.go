@@ -94,8 +94,6 @@ func (h *health) run(ctx context.Context, c *sglang.Client, log *slog.Logger) er
 	if c == nil {
 		return nil
 	}
-	t := time.NewTicker(5 * time.Second)
-	defer t.Stop()
 	for {
 		hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		err := c.Health(hctx)
@@ -108,8 +106,15 @@ func (h *health) run(ctx context.Context, c *sglang.Client, log *slog.Logger) er
 				log.Warn("model server not healthy", "url", c.URL(), "err", err)
 			}
 		}
+		// Poll fast until healthy (model loading), then every 5s.
+		next := 500 * time.Millisecond
+		if h.ok.Load() {
+			next = 5 * time.Second
+		}
+		t := time.NewTimer(next)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return nil
 		case <-t.C:
 		}

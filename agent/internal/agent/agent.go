@@ -305,14 +305,6 @@ func (a *Agent) capture(ctx context.Context, spec Spec) (*Outcome, error) {
 		}
 		driver = d
 	}
-	if !spec.StartAt.IsZero() {
-		if wait := time.Until(spec.StartAt); wait > 0 {
-			a.log.Info("waiting for the start time", "capture_id", spec.ID, "start_at", spec.StartAt)
-			if err := sleep(ctx, wait); err != nil {
-				return nil, err
-			}
-		}
-	}
 	raw := filepath.Join(a.opts.WorkDir, "raw", spec.ID)
 	if err := os.RemoveAll(raw); err != nil {
 		return nil, fmt.Errorf("clear %s: %w", raw, err)
@@ -330,6 +322,16 @@ func (a *Agent) capture(ctx context.Context, spec Spec) (*Outcome, error) {
 	if driver != nil {
 		if err := driver.Warmup(ctx); err != nil {
 			return nil, fmt.Errorf("warm up: %w", err)
+		}
+	}
+	// Profiling starts at start_at, so the hosts of a fleet capture start
+	// within milliseconds of each other (warm-ups go before).
+	if !spec.StartAt.IsZero() {
+		if wait := time.Until(spec.StartAt); wait > 0 {
+			a.log.Info("waiting for the start time", "capture_id", spec.ID, "start_at", spec.StartAt)
+			if err := sleep(ctx, wait); err != nil {
+				return nil, err
+			}
 		}
 	}
 	pctx := ctx
