@@ -255,7 +255,9 @@ func (r *Registry) Serve(stream ControlStream) error {
 		o.Connected(id, reg)
 	}
 	defer func() {
-		r.remove(c)
+		if !r.remove(c) {
+			return // a newer stream of the agent took over
+		}
 		if o := r.obs(); o != nil {
 			o.Disconnected(id)
 		}
@@ -353,14 +355,17 @@ func (r *Registry) add(c *conn) error {
 	return nil
 }
 
-// remove uninstalls c unless a newer stream replaced it.
-func (r *Registry) remove(c *conn) {
+// remove uninstalls c unless a newer stream replaced it, and reports
+// whether it did.
+func (r *Registry) remove(c *conn) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.conns[c.id] == c {
-		delete(r.conns, c.id)
-		r.connected.Dec()
+	if r.conns[c.id] != c {
+		return false
 	}
+	delete(r.conns, c.id)
+	r.connected.Dec()
+	return true
 }
 
 // remember stores the agent and returns which of its pending captures are

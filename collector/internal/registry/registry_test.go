@@ -192,6 +192,10 @@ func TestLifecycle(t *testing.T) {
 	if n := len(e.reg.Connections(selector.Selector{})); n != 1 {
 		t.Errorf("%d connections after a replace, want 1", n)
 	}
+	// The observer hears of the new stream, not of the old one ending.
+	if o := <-e.obs.ch; o.kind != "connected" {
+		t.Errorf("observed %+v after a replace, want connected", o)
+	}
 
 	// Silence ends the stream after MissedHeartbeats intervals.
 	t0 := time.Now()
@@ -203,6 +207,9 @@ func TestLifecycle(t *testing.T) {
 	}
 	if e.reg.Connected("tpu-1") {
 		t.Error("silent agent still connected")
+	}
+	if o := <-e.obs.ch; o.kind != "disconnected" {
+		t.Errorf("observed %+v after silence, want disconnected", o)
 	}
 	all, err := e.reg.List(ctx, sel, true)
 	if err != nil || len(all) != 1 || all[0].Connected || all[0].Host != "tpu-1.host" {
