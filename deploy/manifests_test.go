@@ -110,7 +110,6 @@ func loadManifests(t *testing.T) []object {
 	return out
 }
 
-
 // find returns the object of type T with this namespace and name, or nil.
 func find[T any](objs []object, namespace, name string) *T {
 	for _, o := range objs {
