@@ -1,6 +1,9 @@
 // Command fleetprof-collector is the fleet's collector: it knows every
 // agent, starts captures on many hosts at once, keeps every capture in
 // bbolt, analyzes each as it lands and answers the fleetprof CLI.
+//
+// `fleetprof-collector restore` rebuilds a data folder from a database
+// snapshot in GCS.
 package main
 
 import (
@@ -20,6 +23,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "restore" {
+		os.Exit(restoreMain(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	cfg, level, err := parseFlags(os.Args[1:], os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
@@ -59,6 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, slog.Level, err
 	fs.DurationVar(&cfg.PluginTimeout, "plugin-timeout", 2*time.Minute, "time limit of one analyzer run")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "time allowed for in-flight uploads on shutdown")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
+	lifecycle := addLifecycleFlags(fs, &cfg)
 	if err := fs.Parse(args); err != nil {
 		return cfg, level, err
 	}
@@ -67,6 +74,9 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, slog.Level, err
 	}
 	if cfg.DataDir == "" {
 		return cfg, level, errors.New("--data is required")
+	}
+	if err := lifecycle(); err != nil {
+		return cfg, level, err
 	}
 	return cfg, level, nil
 }
