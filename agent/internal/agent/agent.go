@@ -170,6 +170,19 @@ func (a *Agent) Run(ctx context.Context) error {
 // a capture runs, else hands it to Run.
 func (a *Agent) Capture(cmd *agentv1.CaptureCommand) {
 	spec := SpecFromCommand(cmd).WithDefaults(a.opts.Defaults)
+	// A command sent again (after a reconnect) is answered with where the
+	// capture is, not refused.
+	if a.opts.Spool != nil {
+		if m, ok := a.opts.Spool.Get(spec.ID); ok {
+			a.progress(&agentv1.CaptureProgress{CaptureId: spec.ID, State: agentv1.CaptureState_CAPTURE_STATE_UPLOADING,
+				Checks: m.Checks, CaptureBytes: m.Bytes, RawBytes: m.RawBytes})
+			return
+		}
+	}
+	if p := a.Active(); len(p) == 1 && p[0].GetCaptureId() == spec.ID {
+		a.progress(p[0])
+		return
+	}
 	if err := a.acquire(spec.ID); err != nil {
 		a.log.Info("refused a capture: busy", "capture_id", spec.ID)
 		a.opts.Metrics.Capture("busy")

@@ -234,6 +234,7 @@ func TestBusy(t *testing.T) {
 		t.Errorf("Do while busy = %v, want ErrBusy", err)
 	}
 	f.agent.Capture(&agentv1.CaptureCommand{CaptureId: "third"})
+	f.agent.Capture(&agentv1.CaptureCommand{CaptureId: "long"}) // sent again: not busy, its state
 	if d := time.Since(start); d > 200*time.Millisecond {
 		t.Errorf("busy answers took %v, want immediate", d)
 	}
@@ -244,6 +245,14 @@ func TestBusy(t *testing.T) {
 		t.Errorf("Active = %v", a)
 	}
 	waitState(t, f.prog, "long", agentv1.CaptureState_CAPTURE_STATE_UPLOADING)
+	if slices.Contains(f.prog.states("long"), agentv1.CaptureState_CAPTURE_STATE_BUSY) {
+		t.Errorf("a repeated command was answered busy: %v", f.prog.states("long"))
+	}
+	n := len(f.prog.states("long"))
+	f.agent.Capture(&agentv1.CaptureCommand{CaptureId: "long"}) // sent again after it was spooled
+	if got := f.prog.states("long"); len(got) != n+1 || got[n] != agentv1.CaptureState_CAPTURE_STATE_UPLOADING {
+		t.Errorf("repeated command after spooling: progress %v, want one more UPLOADING", got)
+	}
 	// Free again afterwards.
 	if _, err := f.agent.Do(t.Context(), Spec{ID: "fourth", Duration: 10 * time.Millisecond}); err != nil {
 		t.Errorf("Do after the capture = %v", err)
