@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -23,7 +24,8 @@ func newCaptures(e *env, r *remote) *cobra.Command {
 the captures' labels (the agent's plus the capture's own), trigger (manual,
 fleet, schedule), status (committed, analyzed, analysis_failed), agent and
 time. --since and --until take a duration back from now (1h, 30m) or a time
-(2026-02-05T20:15:30Z).`,
+(2026-02-05T20:15:30Z). BACKUP is the capture's GCS backup: pending, done,
+failed (retried; --format json says why) or - when backup is off.`,
 		Example: `  fleetprof captures --selector model=qwen3 --since 24h
   fleetprof captures --trigger fleet --format json`,
 		Args: usageArgs(0),
@@ -65,7 +67,7 @@ time. --since and --until take a duration back from now (1h, 30m) or a time
 				return printJSON(e.stdout, out)
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "CAPTURE\tAGENT\tCREATED\tTRIGGER\tSTATUS\tSIZE\tDEVICE BUSY µs\tIDLE %\tLABELS")
+			fmt.Fprintln(tw, "CAPTURE\tAGENT\tCREATED\tTRIGGER\tSTATUS\tBACKUP\tSIZE\tDEVICE BUSY µs\tIDLE %\tLABELS")
 			for _, c := range resp.GetCaptures() {
 				busy, idle := "-", "-"
 				var s capture.Summary
@@ -73,9 +75,9 @@ time. --since and --until take a duration back from now (1h, 30m) or a time
 					d := s.Devices[s.DeviceOrder[0]]
 					busy, idle = groupMicros(d.BusyUS), fmt.Sprintf("%.2f", d.IdlePct)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.GetCaptureId(), c.GetAgentId(),
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.GetCaptureId(), c.GetAgentId(),
 					c.GetCreatedAt().AsTime().Local().Format("2006-01-02 15:04:05"), c.GetTrigger(), c.GetStatus(),
-					human(c.GetSizeBytes()), busy, idle, labelText(c.GetLabels()))
+					backupText(c.GetBackupStatus()), human(c.GetSizeBytes()), busy, idle, labelText(c.GetLabels()))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -96,6 +98,19 @@ time. --since and --until take a duration back from now (1h, 30m) or a time
 	fs.Int32Var(&limit, "limit", 100, "at most this many (up to 1000)")
 	fs.StringVar(&format, "format", "table", "output format: table or json")
 	return cmd
+}
+
+// backupText is a capture's backup status in the table: "-" when it was
+// never queued (backup off), "failed" without the reason (which
+// --format json shows in full).
+func backupText(s string) string {
+	switch {
+	case s == "":
+		return "-"
+	case strings.HasPrefix(s, "failed"):
+		return "failed"
+	}
+	return s
 }
 
 // parseWhen reads a duration back from now or an RFC 3339 time.
