@@ -81,6 +81,7 @@ type Config struct {
 
 type labelFlag map[string]string
 
+// String formats the labels as k=v,k=v.
 func (l labelFlag) String() string {
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(l)) {
@@ -89,6 +90,7 @@ func (l labelFlag) String() string {
 	return strings.Join(parts, ",")
 }
 
+// Set adds one k=v label.
 func (l labelFlag) Set(s string) error {
 	k, v, ok := strings.Cut(s, "=")
 	if !ok || k == "" {
@@ -100,6 +102,7 @@ func (l labelFlag) Set(s string) error {
 
 type sizeFlag struct{ n *int64 }
 
+// String formats the size in bytes.
 func (s sizeFlag) String() string {
 	if s.n == nil {
 		return ""
@@ -107,6 +110,7 @@ func (s sizeFlag) String() string {
 	return fmt.Sprint(*s.n)
 }
 
+// Set parses a size like 10GiB.
 func (s sizeFlag) Set(v string) error {
 	n, err := config.ParseSize(v)
 	if err != nil {

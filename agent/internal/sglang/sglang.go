@@ -38,6 +38,7 @@ type StatusError struct {
 	Body string
 }
 
+// Error says which call answered which status.
 func (e *StatusError) Error() string {
 	msg := fmt.Sprintf("sglang: %s %s: HTTP %d", e.Method, e.Path, e.Code)
 	if e.Body != "" {

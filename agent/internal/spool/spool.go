@@ -433,6 +433,7 @@ type countWriter struct {
 	n int64
 }
 
+// Write counts and passes on p.
 func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)

@@ -204,6 +204,7 @@ type service struct {
 	s *Server
 }
 
+// Control registers the agent and relays heartbeats, progress and commands.
 func (v *service) Control(stream grpc.BidiStreamingServer[agentv1.ControlRequest, agentv1.ControlResponse]) error {
 	s := v.s
 	m, err := stream.Recv()
@@ -264,6 +265,7 @@ func (v *service) Control(stream grpc.BidiStreamingServer[agentv1.ControlRequest
 	}
 }
 
+// Upload stages chunks and commits at UploadEnd after checking size and hash.
 func (v *service) Upload(stream grpc.BidiStreamingServer[agentv1.UploadRequest, agentv1.UploadResponse]) error {
 	s := v.s
 	m, err := stream.Recv()
