@@ -144,9 +144,13 @@ func (c *Client) ProfileStatus(ctx context.Context) (string, error) {
 
 // StartRequest is the body of POST /start_profile; zero fields are left out.
 type StartRequest struct {
-	OutputDir         string `json:"output_dir,omitempty"`
-	NumSteps          int64  `json:"num_steps,omitempty"`
-	HostTracerLevel   *int32 `json:"host_tracer_level,omitempty"`
+	// OutputDir is where the server writes plugins/profile/<run>/.
+	OutputDir string `json:"output_dir,omitempty"`
+	// NumSteps auto-stops the profile after N forward steps.
+	NumSteps int64 `json:"num_steps,omitempty"`
+	// HostTracerLevel is 0-3.
+	HostTracerLevel *int32 `json:"host_tracer_level,omitempty"`
+	// PythonTracerLevel is 0-1.
 	PythonTracerLevel *int32 `json:"python_tracer_level,omitempty"`
 	// DeviceTracerLevel is ignored by unpatched servers.
 	DeviceTracerLevel *int32 `json:"device_tracer_level,omitempty"`
