@@ -213,7 +213,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.DurationVar(&cfg.MaxBackoff, "restart-max-backoff", time.Minute, "with --wrap: longest restart delay")
 	fs.DurationVar(&cfg.HealthTimeout, "health-timeout", 10*time.Minute, "how long to wait for the server's GET /health (model loading is slow)")
 
-	fs.StringVar(&cfg.ID, "id", host, "the agent's id, unique in the fleet")
+	fs.StringVar(&cfg.ID, "id", host, "the agent's id, unique in the fleet (with mTLS, the identity in its certificate)")
 	fs.Var(labelFlag(cfg.Labels), "label", "a label k=v for fleet selectors (repeatable; also from --config)")
 	fs.StringVar(&cfg.Collector, "collector", "", "the collector's gRPC address HOST:PORT (none: standalone; use the capture command)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "client certificate (PEM) for mTLS to the collector")
