@@ -58,6 +58,7 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, slog.Level, err
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "server TLS certificate (PEM)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "server TLS key (PEM)")
 	fs.StringVar(&cfg.TLSClientCA, "tls-client-ca", "", "CA (PEM) that signs agent certificates: requires mTLS")
+	fs.BoolVar(&cfg.PublicUI, "public-ui", false, "serve the web UI on a non-loopback --http address (it has no authentication yet)")
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "serve plain-text gRPC without authentication (loopback addresses only)")
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat", 5*time.Second, "heartbeat interval agents are told to use")
 	fs.Int64Var(&cfg.MaxCaptureBytes, "max-capture-bytes", 1<<30, "largest capture accepted, in bytes")

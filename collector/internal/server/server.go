@@ -37,6 +37,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/retention"
 	"github.com/fleetprof/fleetprof/collector/internal/sched"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/collector/internal/web"
 	"github.com/fleetprof/fleetprof/plugins/sdk/bucket"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
@@ -90,6 +91,10 @@ type Config struct {
 	PluginTimeout time.Duration
 	// ShutdownTimeout bounds the graceful stop. Zero means 15 s.
 	ShutdownTimeout time.Duration
+	// PublicUI serves the web UI on an HTTP address that is not loopback.
+	// The UI has no authentication yet, so by default it is served only on
+	// loopback addresses.
+	PublicUI bool
 	// NoSync skips fsync: for tests and benchmarks only.
 	NoSync bool
 	// Backup configures the GCS backup. The zero value turns it off.
@@ -253,8 +258,29 @@ func New(cfg Config) (_ *Server, err error) {
 			return nil, fmt.Errorf("listen %s: %w", cfg.HTTP, err)
 		}
 		s.http = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+		if err := s.mountUI(rules); err != nil {
+			s.lis.Close()
+			s.httpLis.Close()
+			return nil, err
+		}
 	}
 	return s, nil
+}
+
+// mountUI adds the web UI to the HTTP mux: on loopback addresses, or
+// anywhere with PublicUI.
+func (s *Server) mountUI(rules *bucket.Rules) error {
+	host, _, _ := net.SplitHostPort(s.httpLis.Addr().String())
+	if ip := net.ParseIP(host); !s.cfg.PublicUI && (ip == nil || !ip.IsLoopback()) {
+		s.log.Warn("web UI not served: the HTTP address is not loopback and the UI has no authentication yet (--public-ui serves it anyway)", "http", s.httpLis.Addr().String())
+		return nil
+	}
+	ui, err := web.New(web.Config{Store: s.db, Agents: s.reg, Schedules: s.sched, Rules: rules, Logger: s.cfg.Logger})
+	if err != nil {
+		return err
+	}
+	ui.Register(s.mux)
+	return nil
 }
 
 // serverCreds returns the gRPC transport credentials Config asks for.

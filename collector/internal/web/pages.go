@@ -1,0 +1,332 @@
+package web
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fleetprof/fleetprof/collector/internal/analysis"
+	"github.com/fleetprof/fleetprof/collector/internal/report"
+	"github.com/fleetprof/fleetprof/collector/internal/selector"
+	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/export"
+	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
+)
+
+// pageSize is how many captures a list page shows.
+const pageSize = 50
+
+type agentRow struct {
+	ID, Host, AgentVersion, ServerVersion string
+	Labels                                []kv
+	Connected, ServerHealthy              bool
+	ServerRestarts                        int64
+	Spool                                 string
+	ActiveCapture                         string
+	LastSeenAgo, LastSeenUTC              string
+}
+
+func (u *UI) agents(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	data := struct {
+		Selector  string
+		Rows      []agentRow
+		Connected int
+	}{Selector: q.Get("selector")}
+	p := &page{Title: "Agents", Nav: "agents", Data: &data}
+	if q.Get("refresh") != "" {
+		p.Refresh = 10
+	}
+	sel, err := selector.Parse(data.Selector)
+	if err != nil {
+		p.Error = err.Error()
+		u.render(w, http.StatusBadRequest, "agents", p)
+		return
+	}
+	agents, err := u.cfg.Agents.List(r.Context(), sel, true)
+	if err != nil {
+		u.fail(w, r, http.StatusInternalServerError, "", err)
+		return
+	}
+	now := u.cfg.Now()
+	for _, a := range agents {
+		if a.Connected {
+			data.Connected++
+		}
+		data.Rows = append(data.Rows, agentRow{
+			ID: a.ID, Host: a.Host, AgentVersion: a.AgentVersion, ServerVersion: a.ServerVersion,
+			Labels: sortedPairs(a.Labels), Connected: a.Connected, ServerHealthy: a.ServerHealthy,
+			ServerRestarts: a.ServerRestarts, Spool: size(a.SpoolBytes), ActiveCapture: a.ActiveCapture,
+			LastSeenAgo: ago(now, a.LastSeen), LastSeenUTC: utc(a.LastSeen),
+		})
+	}
+	u.render(w, http.StatusOK, "agents", p)
+}
+
+type captureRow struct {
+	ID, AgentID, Host, Trigger, ScheduleID, Status string
+	Created, CreatedUTC                            string
+	Span, OpTime, Size                             string
+	Labels                                         []kv
+}
+
+// summaryOf decodes a record's summary; a bad one reads as empty.
+func summaryOf(c *store.Capture) capture.Summary {
+	var s capture.Summary
+	if len(c.Summary) > 0 {
+		_ = json.Unmarshal(c.Summary, &s)
+	}
+	return s
+}
+
+func (u *UI) captures(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	data := struct {
+		Selector, Trigger, Status, Agent string
+		Triggers, Statuses               []string
+		Filtered                         bool
+		Rows                             []captureRow
+		First, Next                      string
+	}{
+		Selector: q.Get("selector"), Trigger: q.Get("trigger"), Status: q.Get("status"), Agent: q.Get("agent"),
+		Triggers: []string{"", "manual", "fleet", "schedule"},
+		Statuses: []string{"", store.StatusCommitted, store.StatusAnalyzed, store.StatusAnalysisFailed},
+	}
+	data.Filtered = data.Selector != "" || data.Trigger != "" || data.Status != "" || data.Agent != ""
+	p := &page{Title: "Captures", Nav: "captures", Data: &data}
+	sel, err := selector.Parse(data.Selector)
+	if err != nil {
+		p.Error = err.Error()
+		u.render(w, http.StatusBadRequest, "captures", p)
+		return
+	}
+	f := store.Filter{Selector: sel, Trigger: data.Trigger, Status: data.Status, AgentID: data.Agent, Limit: pageSize, PageToken: q.Get("page")}
+	var list []store.Capture
+	var next string
+	err = u.cfg.Store.View(r.Context(), func(rd *store.Reader) (err error) {
+		list, next, err = rd.List(f)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) { // a bad page token
+		p.Error = "That page no longer exists; showing the newest captures."
+		f.PageToken = ""
+		err = u.cfg.Store.View(r.Context(), func(rd *store.Reader) (err error) {
+			list, next, err = rd.List(f)
+			return err
+		})
+	}
+	if err != nil {
+		u.fail(w, r, http.StatusInternalServerError, "", err)
+		return
+	}
+	link := func(token string) string {
+		v := url.Values{}
+		for k, x := range map[string]string{"selector": data.Selector, "trigger": data.Trigger, "status": data.Status, "agent": data.Agent, "page": token} {
+			if x != "" {
+				v.Set(k, x)
+			}
+		}
+		if len(v) == 0 {
+			return "/captures"
+		}
+		return "/captures?" + v.Encode()
+	}
+	if next != "" {
+		data.Next = link(next)
+	}
+	if f.PageToken != "" {
+		data.First = link("")
+	}
+	now := u.cfg.Now()
+	for i := range list {
+		c := &list[i]
+		s := summaryOf(c)
+		created := time.Unix(0, c.CreatedNS)
+		data.Rows = append(data.Rows, captureRow{
+			ID: c.ID, AgentID: c.AgentID, Host: c.Host, Trigger: c.Trigger, ScheduleID: c.ScheduleID, Status: c.Status,
+			Created: ago(now, created), CreatedUTC: utc(created), Span: micros(s.SpanUS.Float()),
+			OpTime: micros(s.NonIdleOpUS.Float()), Size: size(c.SizeBytes), Labels: sortedPairs(c.Labels),
+		})
+	}
+	u.render(w, http.StatusOK, "captures", p)
+}
+
+// captureID returns the {id} of the path if it can name a capture.
+func captureID(r *http.Request) (string, bool) {
+	id := r.PathValue("id")
+	return id, store.ValidID(id)
+}
+
+type timelineView struct {
+	Start, End, Label string
+	Windows           []windowView
+}
+
+type windowView struct {
+	X, W  string
+	Title string
+}
+
+// timeline draws the non-idle windows across the capture's span.
+func timeline(s capture.Summary) *timelineView {
+	start, end := s.SpanStartUS.Float(), s.SpanEndUS.Float()
+	if len(s.Windows) == 0 || end <= start {
+		return nil
+	}
+	span := end - start
+	v := &timelineView{
+		Start: "0", End: micros(span),
+		Label: fmt.Sprintf("%d non-idle window(s), %s of %s", len(s.Windows), micros(s.WindowsUS.Float()), micros(span)),
+	}
+	for i, win := range s.Windows {
+		a, b := win[0].Float(), win[1].Float()
+		x := 1000 * (a - start) / span
+		wd := max(1000*(b-a)/span, 1.5) // always visible
+		v.Windows = append(v.Windows, windowView{
+			X: strconv.FormatFloat(x, 'f', 2, 64), W: strconv.FormatFloat(wd, 'f', 2, 64),
+			Title: fmt.Sprintf("window %d: %s – %s (%s)", i+1, micros(a-start), micros(b-start), micros(b-a)),
+		})
+	}
+	return v
+}
+
+func (u *UI) capture(w http.ResponseWriter, r *http.Request) {
+	id, ok := captureID(r)
+	if !ok {
+		u.notFound(w, r, "No capture has that id.")
+		return
+	}
+	var c *store.Capture
+	err := u.cfg.Store.View(r.Context(), func(rd *store.Reader) (err error) {
+		c, err = rd.Capture(id)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		u.notFound(w, r, fmt.Sprintf("No capture has the id %q.", id))
+		return
+	}
+	if err != nil {
+		u.fail(w, r, http.StatusInternalServerError, "", err)
+		return
+	}
+	data := struct {
+		C                  *store.Capture
+		Created, Size, SHA string
+		Labels, Context    []kv
+		Options            string
+		Timeline           *timelineView
+		Report             template.HTML
+		NoReport           string
+	}{
+		C: c, Created: utc(time.Unix(0, c.CreatedNS)) + " UTC", Size: size(c.SizeBytes), SHA: hex.EncodeToString(c.SHA256),
+		Labels: sortedPairs(c.Labels), Context: sortedPairs(c.Context), Timeline: timeline(summaryOf(c)),
+	}
+	if len(c.Options) > 0 {
+		var o agentv1.CaptureOptions
+		if proto.Unmarshal(c.Options, &o) == nil {
+			data.Options = prototext.MarshalOptions{}.Format(&o)
+		}
+	}
+	rep, err := analysis.Stored(r.Context(), u.cfg.Store, id)
+	switch {
+	case errors.Is(err, analysis.ErrNoReport):
+		data.NoReport = "This capture has no report yet: its analysis is pending. Reload in a moment."
+	case err != nil:
+		u.fail(w, r, http.StatusInternalServerError, "", err)
+		return
+	default:
+		if data.Report, err = reportBody(rep); err != nil {
+			u.fail(w, r, http.StatusInternalServerError, "", err)
+			return
+		}
+	}
+	u.render(w, http.StatusOK, "capture", &page{Title: id, Nav: "captures", Data: &data})
+}
+
+// reportBody renders a report with report.HTML and keeps what is inside its
+// <main> after the title: the navigation, summary and sections, with their
+// tables and SVG charts. The page is html/template's output, escaped there.
+func reportBody(rep *report.Report) (template.HTML, error) {
+	page, err := report.HTML(rep)
+	if err != nil {
+		return "", err
+	}
+	i, j := bytes.Index(page, []byte("<main>")), bytes.LastIndex(page, []byte("</main>"))
+	if i < 0 || j < i {
+		return "", errors.New("web: the report page has no <main>")
+	}
+	body := page[i+len("<main>") : j]
+	if k := bytes.Index(body, []byte("</h1>")); k >= 0 {
+		body = body[k+len("</h1>"):]
+	}
+	return template.HTML(body), nil // #nosec: rendered by html/template
+}
+
+// trace serves the trimmed capture as Chrome trace JSON, gzipped.
+func (u *UI) trace(w http.ResponseWriter, r *http.Request) {
+	id, ok := captureID(r)
+	if !ok {
+		u.notFound(w, r, "No capture has that id.")
+		return
+	}
+	c, _, err := analysis.Load(r.Context(), u.cfg.Store, id)
+	if errors.Is(err, store.ErrNotFound) {
+		u.notFound(w, r, fmt.Sprintf("No capture has the id %q.", id))
+		return
+	}
+	if err != nil {
+		u.fail(w, r, http.StatusInternalServerError, "", err)
+		return
+	}
+	var b bytes.Buffer
+	if err := export.Write(&b, export.TraceJSONGz, c); err != nil {
+		u.fail(w, r, http.StatusInternalServerError, "", err)
+		return
+	}
+	download(w, id+".trace.json.gz", "application/gzip", b.Bytes())
+}
+
+// fpcap serves the stored .fpcap as it is.
+func (u *UI) fpcap(w http.ResponseWriter, r *http.Request) {
+	id, ok := captureID(r)
+	if !ok {
+		u.notFound(w, r, "No capture has that id.")
+		return
+	}
+	var b bytes.Buffer
+	err := u.cfg.Store.View(r.Context(), func(rd *store.Reader) error {
+		_, err := rd.WriteBlob(id, &b)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		u.notFound(w, r, fmt.Sprintf("No capture has the id %q.", id))
+		return
+	}
+	if err != nil {
+		u.fail(w, r, http.StatusInternalServerError, "", err)
+		return
+	}
+	download(w, id+".fpcap", "application/octet-stream", b.Bytes())
+}
+
+// download writes a file as an attachment. name is a ValidID plus a fixed
+// suffix, so it needs no quoting beyond the quotes.
+func download(w http.ResponseWriter, name, ctype string, data []byte) {
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("Content-Disposition", `attachment; filename="`+strings.ReplaceAll(name, `"`, "")+`"`)
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	_, _ = w.Write(data)
+}
