@@ -192,9 +192,12 @@ func New(cfg Config) (*Backup, error) {
 
 // Enqueue marks a committed, analyzed capture's backup pending in the store
 // and queues it without waiting for the queue. When the queue is full the
-// capture waits in the store for the next rescan.
+// capture waits in the store for the next rescan. The mark is one short
+// write that ctx's end does not abandon (only a closed store does): a
+// capture analyzed as the collector stops is still backed up after the
+// restart.
 func (b *Backup) Enqueue(ctx context.Context, id string) {
-	err := b.cfg.Store.Group(ctx, func(w *store.Writer) error {
+	err := b.cfg.Store.Group(context.WithoutCancel(ctx), func(w *store.Writer) error {
 		return w.SetBackupStatus(id, store.BackupPending)
 	})
 	if errors.Is(err, store.ErrNotFound) {

@@ -171,6 +171,13 @@ func TestFailuresMidwayAreRetriedIngestUnaffected(t *testing.T) {
 		t.Errorf("retried metric = %v, want at least 1", got)
 	}
 	verifyFolder(t, gcs, "20260205T201530Z_manual_unknown_h1_cap-1")
+	// The two objects the broken try uploaded were not sent again.
+	if got, want := testutil.ToFloat64(b.objects.WithLabelValues("unchanged")), 2.0; got != want {
+		t.Errorf("objects unchanged after the retry = %v, want %v", got, want)
+	}
+	if got, want := testutil.ToFloat64(b.objects.WithLabelValues("uploaded")), float64(len(wantObjects)-1); got != want {
+		t.Errorf("objects uploaded = %v, want %v (each once; no workload.json here)", got, want)
+	}
 
 	// The bucket goes down: backups fail and are retried, while commits
 	// (ingest's transactions) go on at full speed.

@@ -194,3 +194,21 @@ func TestSnapshotFailureLeavesNothing(t *testing.T) {
 	// The store still works and is unharmed.
 	addCapture(t, db, testCapture{id: "b", host: "h", created: created.Add(time.Second)})
 }
+
+func TestRunSnapshotsEveryInterval(t *testing.T) {
+	srv := emulator(t)
+	gcs, _ := client(t, srv)
+	db := openStore(t)
+	b, err := New(Config{Store: db, Client: gcs, Bucket: testBucket, Prefix: "p", SnapshotInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	waitFor(t, "a snapshot from Run", func() bool { return len(objects(t, gcs, "p/snapshots/")) > 0 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+}
