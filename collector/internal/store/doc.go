@@ -44,4 +44,9 @@
 // # Backups
 //
 // DB.Backup writes a consistent copy of the live file with tx.WriteTo.
+// Each capture's GCS backup status is in its record (Capture.BackupStatus:
+// BackupPending, BackupDone or BackupFailedPrefix + reason), so pending
+// backups survive restarts and retention can tell which captures exist
+// only here (BackupUnsettled). Reader.Walk visits the captures oldest first
+// and Writer.DeleteCaptures deletes a batch of them in one transaction.
 package store
