@@ -24,6 +24,7 @@ import (
 	"github.com/fleetprof/fleetprof/agent/internal/sglang"
 	"github.com/fleetprof/fleetprof/agent/internal/spool"
 	"github.com/fleetprof/fleetprof/agent/internal/workload"
+	"github.com/fleetprof/fleetprof/internal/captureid"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/trim"
@@ -169,6 +170,12 @@ func (a *Agent) Run(ctx context.Context) error {
 // a capture runs, else hands it to Run.
 func (a *Agent) Capture(cmd *agentv1.CaptureCommand) {
 	spec := SpecFromCommand(cmd).WithDefaults(a.opts.Defaults)
+	// The id becomes a folder under the work dir and a spool file name.
+	if err := captureid.Check(spec.ID); err != nil {
+		a.log.Warn("refused a capture command with a bad capture id", "capture_id", spec.ID)
+		a.progress(&agentv1.CaptureProgress{CaptureId: spec.ID, State: agentv1.CaptureState_CAPTURE_STATE_FAILED, Message: err.Error()})
+		return
+	}
 	// A command sent again (after a reconnect) is answered with where the
 	// capture is, not refused.
 	if a.opts.Spool != nil {
@@ -260,6 +267,9 @@ type Outcome struct {
 func (a *Agent) Do(ctx context.Context, spec Spec) (*Outcome, error) {
 	if spec.ID == "" {
 		spec.ID = NewID()
+	}
+	if err := captureid.Check(spec.ID); err != nil {
+		return nil, err
 	}
 	if err := a.acquire(spec.ID); err != nil {
 		a.opts.Metrics.Capture("busy")

@@ -15,11 +15,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/fleetprof/fleetprof/internal/captureid"
 )
 
 // Defaults.
@@ -37,12 +38,10 @@ var (
 	// ErrNotFound means no entry has that id.
 	ErrNotFound = errors.New("spool: no such capture in the spool")
 	// ErrBadID means a capture id cannot be used as a file name.
-	ErrBadID = errors.New("spool: bad capture id: use letters, digits, '.', '_' and '-' (at most 128)")
+	ErrBadID = errors.New("spool: bad capture id: use 1-128 letters, digits, '.', '_' and '-', starting with a letter or digit, with no '..'")
 	// ErrExists means an entry with that id is already spooled.
 	ErrExists = errors.New("spool: a capture with that id is already spooled")
 )
-
-var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 // Meta is an entry's sidecar: what the capture is and where its upload is.
 type Meta struct {
@@ -123,6 +122,10 @@ func Open(dir string, opts Options) (*Spool, error) {
 			os.Remove(filepath.Join(dir, name))
 		case strings.HasSuffix(name, ".json"):
 			id := strings.TrimSuffix(name, ".json")
+			if !captureid.Valid(id) {
+				s.log.Warn("ignoring a spool file whose name is not a capture id", "file", name)
+				continue
+			}
 			m, err := s.readMeta(id)
 			if err != nil {
 				s.log.Warn("dropping an unreadable spool entry", "capture_id", id, "err", err)
@@ -174,7 +177,7 @@ func (s *Spool) metaPath(id string) string { return filepath.Join(s.dir, id+".js
 // room.
 func (s *Spool) Put(meta Meta, write func(w io.Writer) error) (Meta, error) {
 	id := meta.CaptureID
-	if !idRE.MatchString(id) {
+	if !captureid.Valid(id) {
 		return Meta{}, fmt.Errorf("%w: %q", ErrBadID, id)
 	}
 	s.mu.Lock()

@@ -23,6 +23,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/ingest"
 	"github.com/fleetprof/fleetprof/collector/internal/report"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/internal/captureid"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/export"
 )
 
@@ -186,6 +187,11 @@ func fileName(s string) string {
 // build reads a capture, its report and record from the store and renders
 // its minimal set. No transaction stays open once it returns.
 func (b *Backup) build(ctx context.Context, id string) (_ *objectSet, err error) {
+	// The id is the last part of the object names: never let one out of
+	// the capture's folder.
+	if err := captureid.Check(id); err != nil {
+		return nil, err
+	}
 	c, rec, err := analysis.Load(ctx, b.cfg.Store, id)
 	if err != nil {
 		return nil, err

@@ -6,9 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/fleetprof/fleetprof/internal/captureid"
 )
 
 // SchemaVersion is the schema this package writes (see the package doc).
@@ -199,18 +200,8 @@ func labelValue(k, v string) string {
 	return k + "=" + v
 }
 
-// ValidID reports whether id can name a capture or a fleet capture: 1–128
-// bytes of [A-Za-z0-9._-], holding no "..", and not ".".
-func ValidID(id string) bool {
-	if id == "" || len(id) > 128 || id == "." || strings.Contains(id, "..") {
-		return false
-	}
-	for _, c := range []byte(id) {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
+// ValidID reports whether id can name a capture, a fleet capture or a
+// schedule: the rule of internal/captureid, shared with the agent's spool
+// and the GCS backup, so no id reaches a key, a file or an object name that
+// could escape its folder.
+func ValidID(id string) bool { return captureid.Valid(id) }
