@@ -68,7 +68,8 @@ func buildBinaries(dir string) error {
 		}
 		return nil
 	}
-	if err := build(dir, "./agent/cmd/fleetprof-agent", "./integration/cmd/fleetprof-simserver", "./collector/cmd/fleetprof"); err != nil {
+	if err := build(dir, "./agent/cmd/fleetprof-agent", "./integration/cmd/fleetprof-simserver", "./collector/cmd/fleetprof",
+		"./collector/cmd/fleetprof-collector"); err != nil {
 		return err
 	}
 	// The report's analyzers, with the allowlist the plugin host wants.
@@ -576,4 +577,80 @@ func TestDaemonKilledMidUpload(t *testing.T) {
 		_, err := os.Stat(filepath.Join(work, "spool", "cap-k.fpcap"))
 		return os.IsNotExist(err)
 	})
+}
+
+// fleetprof runs the CLI against the collector and returns its output.
+func fleetprof(t *testing.T, collector string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "fleetprof"), append([]string{"--collector", collector}, args...)...)
+	b, err := cmd.CombinedOutput()
+	return string(b), err
+}
+
+// TestRealCollectorKilled runs the real collector: a fleet capture through
+// the CLI, the collector killed -9 while the agent profiles, restarted on
+// the same data: the capture arrives committed.
+func TestRealCollectorKilled(t *testing.T) {
+	needBins(t)
+	data := t.TempDir()
+	gport := freePort(t)
+	collector := fmt.Sprintf("127.0.0.1:%d", gport)
+	startCollector := func() *proc {
+		p := start(t, "fleetprof-collector", "--data", data, "--insecure", "--listen", collector, "--http", "-",
+			"--heartbeat", "200ms", "--plugins", filepath.Join(binDir, "plugins"))
+		waitFor(t, "the collector to listen", 20*time.Second, func() bool {
+			c, err := net.Dial("tcp", collector)
+			if err == nil {
+				c.Close()
+			}
+			return err == nil
+		})
+		return p
+	}
+	col := startCollector()
+	port := freePort(t)
+	a := start(t, "fleetprof-agent", "--collector", collector, "--insecure", "--id", "vm-0", "--label", "model=qwen3",
+		"--http", "", "--work-dir", t.TempDir(), "--attach", fmt.Sprintf("http://127.0.0.1:%d", port), "--reconnect-max-backoff", "1s",
+		"--wrap", "--", filepath.Join(binDir, "fleetprof-simserver"), "--port", fmt.Sprint(port))
+	waitFor(t, "the agent to connect with a healthy server", 30*time.Second, func() bool {
+		out, _ := fleetprof(t, collector, "agents")
+		return strings.Contains(out, "vm-0") && strings.Contains(out, "healthy")
+	})
+
+	// A fleet capture, done end to end.
+	out, err := fleetprof(t, collector, "capture", "-l", "model=qwen3", "--duration", "500ms", "--workload-body", seedBody(t),
+		"--workload-endpoint", "/v1/score", "--warmups", "1", "--requests", "2", "--wait")
+	if err != nil || !strings.Contains(out, "done") {
+		t.Fatalf("fleetprof capture --wait: %v\n%s\nagent:\n%s", err, out, tail(a.stderr.String(), 20))
+	}
+
+	// The collector dies while the agent profiles; the capture waits in the spool.
+	out, err = fleetprof(t, collector, "capture", "-l", "model=qwen3", "--duration", "2s", "--start-delay", "200ms",
+		"--workload-body", seedBody(t), "--workload-endpoint", "/v1/score", "--warmups", "0", "--requests", "2")
+	if err != nil {
+		t.Fatalf("fleetprof capture: %v\n%s", err, out)
+	}
+	waitFor(t, "the agent to profile", 20*time.Second, func() bool {
+		return strings.Count(a.stderr.String(), "msg=profiling") >= 2
+	})
+	_ = syscall.Kill(-col.cmd.Process.Pid, syscall.SIGKILL)
+	col.wait(t, 10*time.Second)
+	waitFor(t, "the capture to be spooled", 20*time.Second, func() bool {
+		return strings.Count(a.stderr.String(), "capture spooled") >= 2
+	})
+	startCollector()
+	waitFor(t, "two committed captures at the restarted collector", 60*time.Second, func() bool {
+		out, _ := fleetprof(t, collector, "captures", "--format", "json")
+		return strings.Count(out, `"capture_id"`) == 2
+	})
+	// The capture taken while the collector was down is the one that arrived late.
+	second := a.stderr.String()
+	second = second[strings.LastIndex(second, "capture spooled"):]
+	id := second[strings.Index(second, "capture_id=")+len("capture_id="):]
+	id = id[:strings.IndexByte(id, ' ')]
+	if out, _ := fleetprof(t, collector, "captures", "--format", "json"); !strings.Contains(out, `"capture_id": "`+id+`"`) {
+		t.Errorf("capture %s missing at the restarted collector:\n%s", id, tail(out, 20))
+	}
 }

@@ -25,23 +25,25 @@ type Config struct {
 	// Mode is "daemon" or "capture".
 	Mode string
 
-	ID          string
-	Labels      map[string]string
-	Collector   string
-	TLSCert     string
-	TLSKey      string
-	TLSCA       string
-	TLSServer   string
-	Insecure    bool
-	HTTPAddr    string
-	WorkDir     string
-	SpoolDir    string
-	SpoolMax    int64
-	KeepRaw     bool
-	ConfigFile  string
-	MetadataURL string
-	LogLevel    string
-	LogFormat   string
+	ID        string
+	Labels    map[string]string
+	Collector string
+	TLSCert   string
+	TLSKey    string
+	TLSCA     string
+	TLSServer string
+	Insecure  bool
+	// ReconnectMax caps the delay between reconnects to the collector.
+	ReconnectMax time.Duration
+	HTTPAddr     string
+	WorkDir      string
+	SpoolDir     string
+	SpoolMax     int64
+	KeepRaw      bool
+	ConfigFile   string
+	MetadataURL  string
+	LogLevel     string
+	LogFormat    string
 
 	// The model server.
 	Wrap          []string
@@ -221,6 +223,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&cfg.TLSCA, "tls-ca", "", "CA bundle (PEM) that signed the collector's certificate (default: system roots)")
 	fs.StringVar(&cfg.TLSServer, "tls-server-name", "", "the collector's name in its certificate (default: from --collector)")
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "plaintext to the collector; allowed only for a loopback address")
+	fs.DurationVar(&cfg.ReconnectMax, "reconnect-max-backoff", 30*time.Second, "longest delay between reconnects to the collector (it starts at 500ms and doubles)")
 	fs.StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:7072", "serve /metrics and /healthz here (daemon mode; empty: off)")
 	fs.StringVar(&cfg.WorkDir, "work-dir", "", "raw profiler output goes under DIR/raw (default: /var/lib/fleetprof-agent, or -o DIR/.raw for capture)")
 	fs.StringVar(&cfg.SpoolDir, "spool", "", "captures wait here until the collector commits them (default: WORK-DIR/spool)")

@@ -188,7 +188,7 @@ func runDaemon(ctx context.Context, cfg *Config, log *slog.Logger) error {
 			}
 			return hb
 		},
-		Handler: ag, Spool: sp, OnCommitted: ag.Committed, Metrics: m, Logger: log,
+		Handler: ag, Spool: sp, OnCommitted: ag.Committed, Metrics: m, Logger: log, MaxBackoff: cfg.ReconnectMax,
 	})
 	if err != nil {
 		return err

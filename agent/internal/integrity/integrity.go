@@ -108,7 +108,7 @@ func Load(ctx context.Context, runDir string, opts Options) (*load.Result, Check
 		checks[ZeroByteXSpace] = "the .xplane.pb is 0 bytes"
 		return nil, checks, fmt.Errorf("%w: %w", ErrNothingLeft, err)
 	case errors.Is(err, trim.ErrEmpty), errors.Is(err, load.ErrNoCapture):
-		checks[EmptyTrace] = "the trace holds no events"
+		checks[EmptyTrace] = "the trace holds no events: nothing ran while profiling (send requests: a workload)"
 		return nil, checks, fmt.Errorf("%w: %w", ErrNothingLeft, err)
 	case err != nil:
 		return nil, checks, err
