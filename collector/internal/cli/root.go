@@ -77,7 +77,7 @@ PATH is a capture file, a run folder, or a profile root holding run folders
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %v (see '%s --help')", errUsage, err, c.CommandPath())
 	})
-	root.AddCommand(newInspect(e), newTrim(e), newAnalyze(e))
+	root.AddCommand(newInspect(e), newTrim(e), newAnalyze(e), newCerts(e))
 	addCollectorCommands(e, root)
 	return root
 }
