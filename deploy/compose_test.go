@@ -178,35 +178,3 @@ func TestExampleConfigs(t *testing.T) {
 	}
 	checkDefaultRules(t, "config/rules.yaml", readFile(t, "config/rules.yaml"))
 }
-
-// TestCollectorPolicyExample strict-decodes config/collector.yaml against
-// the retention policy format (collector/internal/retention.File).
-func TestCollectorPolicyExample(t *testing.T) {
-	type rule struct {
-		Name     string `yaml:"name"`
-		Selector string `yaml:"selector"`
-		MaxAge   string `yaml:"max_age"`
-		MaxBytes string `yaml:"max_bytes"`
-	}
-	var f struct {
-		Retention struct {
-			Interval             string `yaml:"interval"`
-			BatchSize            int    `yaml:"batch_size"`
-			DeletePendingBackups bool   `yaml:"delete_pending_backups"`
-			Rules                []rule `yaml:"rules"`
-		} `yaml:"retention"`
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(readFile(t, "config/collector.yaml")))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		t.Fatalf("config/collector.yaml: %v", err)
-	}
-	if len(f.Retention.Rules) == 0 {
-		t.Error("no retention rules in the example")
-	}
-	for i, r := range f.Retention.Rules {
-		if r.MaxAge == "" && r.MaxBytes == "" {
-			t.Errorf("rule %d bounds nothing", i)
-		}
-	}
-}

@@ -158,3 +158,46 @@ func TestAgentConfigs(t *testing.T) {
 		})
 	}
 }
+
+// TestCollectorConfigs loads each collector policy file the deployment
+// ships with the real collector: a bad one stops it at once with status 2;
+// a good one gets it past the flags to its next check (no TLS: status 1).
+func TestCollectorConfigs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the daemons")
+	}
+	bin := filepath.Join(buildBinaries(t), "fleetprof-collector")
+	cm := find[corev1.ConfigMap](loadManifests(t), "fleetprof", "fleetprof-collector-config")
+	if cm == nil {
+		t.Fatal("no ConfigMap fleetprof/fleetprof-collector-config")
+	}
+	tmp := t.TempDir()
+	k8s := filepath.Join(tmp, "k8s.yaml")
+	bad := filepath.Join(tmp, "bad.yaml")
+	if err := os.WriteFile(k8s, []byte(cm.Data["collector.yaml"]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("retention:\n  rules:\n    - selector: \"\"\n      max_agee: 1h\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, file string
+		wantOK     bool
+	}{
+		{"example", "config/collector.yaml", true},
+		{"k8s ConfigMap", k8s, true},
+		{"unknown key", bad, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := exec.Command(bin, "--config", tt.file, "--data", t.TempDir(), "--http", "-").CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) {
+				t.Fatalf("fleetprof-collector: %v\n%s", err, out)
+			}
+			if ok := exit.ExitCode() == 1 && strings.Contains(string(out), "no TLS configured"); ok != tt.wantOK {
+				t.Errorf("fleetprof-collector --config %s: exit %d\n%s", tt.file, exit.ExitCode(), out)
+			}
+		})
+	}
+}
