@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -77,6 +78,7 @@ func (u *UI) agents(w http.ResponseWriter, r *http.Request) {
 
 type captureRow struct {
 	ID, AgentID, Host, Trigger, ScheduleID, Status string
+	Schedule                                       string // its name, else its id
 	Created, CreatedUTC                            string
 	Span, OpTime, Size                             string
 	Labels                                         []kv
@@ -150,17 +152,33 @@ func (u *UI) captures(w http.ResponseWriter, r *http.Request) {
 		data.First = link("")
 	}
 	now := u.cfg.Now()
+	names := u.scheduleNames(r)
 	for i := range list {
 		c := &list[i]
 		s := summaryOf(c)
 		created := time.Unix(0, c.CreatedNS)
 		data.Rows = append(data.Rows, captureRow{
 			ID: c.ID, AgentID: c.AgentID, Host: c.Host, Trigger: c.Trigger, ScheduleID: c.ScheduleID, Status: c.Status,
-			Created: ago(now, created), CreatedUTC: utc(created), Span: micros(s.SpanUS.Float()),
+			Schedule: cmp.Or(names[c.ScheduleID], c.ScheduleID),
+			Created:  ago(now, created), CreatedUTC: utc(created), Span: micros(s.SpanUS.Float()),
 			OpTime: micros(s.NonIdleOpUS.Float()), Size: size(c.SizeBytes), Labels: sortedPairs(c.Labels),
 		})
 	}
 	u.render(w, http.StatusOK, "captures", p)
+}
+
+// scheduleNames maps schedule ids to names; a schedule removed since shows
+// by its id.
+func (u *UI) scheduleNames(r *http.Request) map[string]string {
+	list, err := u.cfg.Schedules.List(r.Context())
+	if err != nil {
+		u.log.Warn("list schedules", "error", err)
+	}
+	names := make(map[string]string, len(list))
+	for _, s := range list {
+		names[s.ID] = s.Name
+	}
+	return names
 }
 
 // captureID returns the {id} of the path if it can name a capture.
@@ -224,6 +242,7 @@ func (u *UI) capture(w http.ResponseWriter, r *http.Request) {
 	data := struct {
 		C                  *store.Capture
 		Created, Size, SHA string
+		Schedule           string
 		Labels, Context    []kv
 		Options            string
 		Timeline           *timelineView
@@ -232,6 +251,7 @@ func (u *UI) capture(w http.ResponseWriter, r *http.Request) {
 	}{
 		C: c, Created: utc(time.Unix(0, c.CreatedNS)) + " UTC", Size: size(c.SizeBytes), SHA: hex.EncodeToString(c.SHA256),
 		Labels: sortedPairs(c.Labels), Context: sortedPairs(c.Context), Timeline: timeline(summaryOf(c)),
+		Schedule: cmp.Or(u.scheduleNames(r)[c.ScheduleID], c.ScheduleID),
 	}
 	if len(c.Options) > 0 {
 		var o agentv1.CaptureOptions

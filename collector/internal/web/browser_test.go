@@ -1,0 +1,322 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/fleetprof/fleetprof/collector/internal/agenttest"
+	"github.com/fleetprof/fleetprof/collector/internal/server"
+	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
+	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
+	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
+)
+
+var screenshots = flag.Bool("screenshots", false, "write the browser test's screenshots to docs/images (ui-captures.png, ui-report.png)")
+
+// repoRoot walks up from the package folder to the folder holding go.mod.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the package")
+		}
+		dir = parent
+	}
+}
+
+// buildPlugins builds the built-in analyzers into a folder with their
+// allowlist.
+func buildPlugins(t *testing.T, root string) string {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command("go", "build", "-o", dir+"/", "./plugins/cmd/...")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build plugins: %v\n%s", err, out)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var allow bytes.Buffer
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
+		fmt.Fprintf(&allow, "%s  %s\n", hex.EncodeToString(sum[:]), e.Name())
+	}
+	if err := os.WriteFile(filepath.Join(dir, "plugins.sha256"), allow.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestBrowser drives Debian's headless Chromium against the UI of a real
+// collector holding captures of the tiny fixture made by a fleet capture
+// and a schedule: it clicks from the capture list to a report and checks
+// what the report shows, then adds a schedule through the form.
+func TestBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the plugins and runs Chromium")
+	}
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("no chromium on PATH: install Debian's chromium package (apt-get install -y chromium; .ci/run does) to run the browser test")
+	}
+	root := repoRoot(t)
+	tiny := filepath.Join(root, "..", "shared", "testdata", "tiny", "tiny-host.xplane.pb")
+	if _, err := os.Stat(tiny); err != nil {
+		t.Skipf("fixture missing (%v): the shared test data sits beside the checkout", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	tinyCap, err := load.File(ctx, tiny, load.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A collector with the real analyzers, on loopback.
+	srv, err := server.New(server.Config{
+		Listen: "127.0.0.1:0", HTTP: "127.0.0.1:0", DataDir: t.TempDir(), PluginsDir: buildPlugins(t, root),
+		Insecure: true, NoSync: true, HeartbeatInterval: 200 * time.Millisecond, ShutdownTimeout: 2 * time.Second, AnalysisWorkers: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stopRun := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(runCtx) }()
+	defer func() {
+		stopRun()
+		if err := <-done; err != nil {
+			t.Errorf("collector: %v", err)
+		}
+	}()
+	cc, err := agenttest.Dial(srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+
+	// Three agents that profile the tiny fixture whenever asked.
+	var wg sync.WaitGroup
+	agentCtx, stopAgents := context.WithCancel(ctx)
+	defer func() { stopAgents(); wg.Wait() }()
+	for i, zone := range []string{"us-east5-b", "us-east5-b", "europe-west4-a"} {
+		a := &agenttest.Agent{
+			ID: fmt.Sprintf("tpu-v6e-%d", i), Labels: map[string]string{"model": "qwen3-8b", "zone": zone},
+			Make: func(*agentv1.CaptureCommand) *capture.Capture { return tinyCap },
+		}
+		reg := a.Registered()
+		wg.Go(func() { _ = a.Run(agentCtx, cc) })
+		select {
+		case <-reg:
+		case <-ctx.Done():
+			t.Fatal("agent did not register")
+		}
+	}
+	client := collectorv1.NewCollectorServiceClient(cc)
+	if _, err := client.StartCapture(ctx, &collectorv1.StartCaptureRequest{
+		Selector: "model=qwen3-8b,zone=us-east5-b", Options: &agentv1.CaptureOptions{DurationMs: 100}, StartDelayMs: 100,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sc := collectorv1.NewScheduleServiceClient(cc)
+	add, err := sc.AddSchedule(ctx, &collectorv1.AddScheduleRequest{Schedule: &collectorv1.Schedule{
+		Name: "qwen3-sample", Cron: "@every 1s", Selector: "model=qwen3-8b", SampleCount: 1,
+		Options: &agentv1.CaptureOptions{DurationMs: 100},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every capture analyzed: 2 from the fleet capture, 1 from the schedule.
+	var schedID string
+	for {
+		var n, analyzed int
+		err := srv.Store().View(ctx, func(r *store.Reader) error {
+			list, _, err := r.List(store.Filter{})
+			for _, c := range list {
+				n++
+				if c.Status == store.StatusAnalyzed {
+					analyzed++
+				}
+				if c.Trigger == "schedule" {
+					schedID = c.ID
+				}
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if schedID != "" && n >= 3 && analyzed == n {
+			if _, err := sc.PauseSchedule(ctx, &collectorv1.PauseScheduleRequest{Schedule: add.GetSchedule().GetScheduleId()}); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d of %d captures analyzed (a scheduled one: %v) before the deadline", analyzed, n, schedID != "")
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	// Let a run already under way land, so the list is stable.
+	time.Sleep(1500 * time.Millisecond)
+
+	base := "http://" + srv.HTTPAddr()
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true), chromedp.NoFirstRun, chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
+	)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+
+	// The capture list, newest first: the scheduled capture heads it.
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(base+"/captures"), chromedp.WaitVisible(chromedp.CSS("table.captures"))); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll("table.captures tbody tr").length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstTrigger, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("table.captures tbody tr:first-child td:nth-child(4)")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows < 3 || !strings.HasPrefix(firstTrigger, "schedule") || !strings.Contains(firstTrigger, "qwen3-sample") {
+		t.Errorf("capture list: %d rows, first trigger %q; want at least 3, newest by schedule qwen3-sample", rows, firstTrigger)
+	}
+	shot(t, bctx, root, "ui-captures.png", false)
+
+	// Click through to a report.
+	link, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("table.captures tbody tr:first-child a.capture-link")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS("table.captures tbody tr:first-child a.capture-link")), chromedp.WaitVisible(chromedp.CSS("#components table"))); err != nil {
+		t.Fatal(err)
+	}
+	loc, err := chromedp.Run(bctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := base + "/captures/" + link; loc != want {
+		t.Errorf("clicked to %s, want %s", loc, want)
+	}
+	checks := []struct {
+		sel, want string
+		prefix    bool
+	}{
+		{"h1.id", link, false},
+		{"#components table tbody tr:first-child td:first-child", "attention.flash", false},
+		{"#top_ops table tbody tr:first-child td:first-child", "pallas_call", false},
+		{"#top_ops table tbody tr:first-child td:nth-child(2)", "jit(jitted_run_model)/QWen3Attention/FlashAttention/jit(ragged_paged_attention)/RPA-bq_32-bkvp_512-p_1-/pallas_call", false},
+		{"#op_types table tbody tr:first-child td:first-child", "pallas_call", false},
+		{"figure.timeline figcaption", "3 non-idle window(s)", true},
+	}
+	for _, c := range checks {
+		got, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(c.sel)))
+		if err != nil {
+			t.Errorf("%s: %v", c.sel, err)
+			continue
+		}
+		got = strings.Join(strings.Fields(got), " ")
+		if (c.prefix && !strings.Contains(got, c.want)) || (!c.prefix && got != c.want) {
+			t.Errorf("%s shows %q, want %q", c.sel, got, c.want)
+		}
+	}
+	href, err := chromedp.Run(bctx, chromedp.AttributeValue(chromedp.CSS(".actions a.button"), "href"))
+	if err != nil || href.Value != "/captures/"+link+"/trace.json.gz" {
+		t.Errorf("trace download link = %+v, %v", href, err)
+	}
+	if schedID != link {
+		t.Logf("newest capture %s, scheduled one %s", link, schedID)
+	}
+	shot(t, bctx, root, "ui-report.png", true)
+
+	// Add a schedule through the form: cookie, CSRF token and POST in a
+	// real browser.
+	err = chromedp.Do(bctx,
+		chromedp.Navigate(base+"/schedules"), chromedp.WaitVisible(chromedp.CSS("form.add")),
+		chromedp.SendKeys(chromedp.CSS(`form.add input[name="name"]`), "nightly-europe"),
+		chromedp.SendKeys(chromedp.CSS(`form.add input[name="cron"]`), "0 3 * * *"),
+		chromedp.SendKeys(chromedp.CSS(`form.add input[name="selector"]`), "zone=europe-west4-a"),
+		chromedp.SendKeys(chromedp.CSS(`form.add input[name="count"]`), "1"),
+		chromedp.Click(chromedp.CSS(`form.add button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("p.flash")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flash, _ := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("p.flash")))
+	names, _ := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("table.schedules tbody tr td:first-child b")].map(b => b.textContent)`))
+	if flash != "Schedule added." || strings.Join(names, ",") != "nightly-europe,qwen3-sample" {
+		t.Errorf("after adding through the form: flash %q, schedules %v", flash, names)
+	}
+	shot(t, bctx, root, "ui-schedules.png", false)
+
+	// The agents, all three connected.
+	if err := chromedp.Do(bctx, chromedp.Navigate(base+"/agents"), chromedp.WaitVisible(chromedp.CSS("table"))); err != nil {
+		t.Fatal(err)
+	}
+	connected, err := chromedp.Run(bctx, chromedp.Evaluate[int](`[...document.querySelectorAll("tbody .badge")].filter(b => b.textContent == "connected").length`))
+	if err != nil || connected != 3 {
+		t.Errorf("agents page shows %d connected agents (%v), want 3", connected, err)
+	}
+	shot(t, bctx, root, "ui-agents.png", false)
+}
+
+// shot takes a screenshot of the page: into docs/images with -screenshots,
+// else into a temporary folder (so the path is exercised either way).
+func shot(t *testing.T, ctx context.Context, root, name string, tall bool) {
+	t.Helper()
+	if tall {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 2000)); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)) }()
+	}
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if *screenshots {
+		dir = filepath.Join(root, "docs", "images")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
