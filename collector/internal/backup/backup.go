@@ -29,6 +29,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -86,7 +87,8 @@ type Config struct {
 	// 1 h; negative disables snapshots.
 	SnapshotInterval time.Duration
 	// TempDir holds large objects (the capture and its trace) while they are
-	// hashed and uploaded. Empty means os.TempDir().
+	// hashed and uploaded. New creates it and removes what a crash left in
+	// it. Empty means os.TempDir(), left as it is.
 	TempDir string
 	// Logger receives the log. Nil discards it.
 	Logger *slog.Logger
@@ -144,6 +146,8 @@ func New(cfg Config) (*Backup, error) {
 	}
 	if cfg.TempDir == "" {
 		cfg.TempDir = os.TempDir()
+	} else if err := cleanTemp(cfg.TempDir); err != nil {
+		return nil, err
 	}
 	cfg.Prefix = strings.Trim(cfg.Prefix, "/")
 	log := cfg.Logger
@@ -360,6 +364,23 @@ func (b *Backup) setStatus(ctx context.Context, id, status string) error {
 		return nil
 	}
 	return err
+}
+
+// cleanTemp creates dir and removes the spool files a crash left in it.
+func cleanTemp(dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("backup: temporary folder: %w", err)
+	}
+	left, err := filepath.Glob(filepath.Join(dir, tempPattern))
+	if err != nil {
+		return fmt.Errorf("backup: temporary folder: %w", err)
+	}
+	for _, f := range left {
+		if err := os.Remove(f); err != nil {
+			return fmt.Errorf("backup: temporary folder: %w", err)
+		}
+	}
+	return nil
 }
 
 // jitter spreads d by ±20 %.

@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -266,5 +268,26 @@ func TestFolder(t *testing.T) {
 		if got := Folder(&tt.c); got != tt.want {
 			t.Errorf("Folder(%s) = %q, want %q", tt.c.ID, got, tt.want)
 		}
+	}
+}
+
+func TestNewCleansTempDir(t *testing.T) {
+	srv := emulator(t)
+	gcs, _ := client(t, srv)
+	dir := filepath.Join(t.TempDir(), "backup-tmp")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"fleetprof-backup-123", "keep.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := New(Config{Store: openStore(t), Client: gcs, Bucket: testBucket, TempDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := os.ReadDir(dir)
+	if len(left) != 1 || left[0].Name() != "keep.txt" {
+		t.Errorf("temporary folder holds %v after New, want only keep.txt", left)
 	}
 }

@@ -35,6 +35,9 @@ const ChecksumsName = "checksums.txt"
 // TimeLayout is the UTC time in folder and snapshot names.
 const TimeLayout = "20060102T150405Z"
 
+// tempPattern names the spool files of large objects.
+const tempPattern = "fleetprof-backup-*"
+
 // object is one object of a capture's folder, hashed before it is uploaded:
 // its bytes in memory (data) or in a temporary file (file).
 type object struct {
@@ -92,7 +95,7 @@ func memObject(name, contentType string, data []byte) *object {
 // fileObject writes an object into a temporary file under dir with write,
 // hashing it on the way.
 func fileObject(dir, name, contentType string, write func(io.Writer) error) (*object, error) {
-	f, err := os.CreateTemp(dir, "fleetprof-backup-*")
+	f, err := os.CreateTemp(dir, tempPattern)
 	if err != nil {
 		return nil, fmt.Errorf("spool %s: %w", name, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,6 +46,7 @@ type lifecycle struct {
 // retention. ctx only bounds setting up the storage client.
 func newLifecycle(ctx context.Context, db *store.DB, bc BackupConfig, policy retention.Policy, dataDir string, log *slog.Logger, reg prometheus.Registerer) (*lifecycle, error) {
 	l := &lifecycle{close: func() error { return nil }}
+	self := log.With("component", "server")
 	var err error
 	l.retention, err = retention.New(retention.Config{Store: db, Policy: policy, Logger: log, Registerer: reg})
 	if err != nil {
@@ -52,7 +54,7 @@ func newLifecycle(ctx context.Context, db *store.DB, bc BackupConfig, policy ret
 	}
 	if bc.Bucket == "" {
 		if len(policy.Rules) > 0 {
-			log.Info("backup off (no --gcs-bucket): retention deletes captures without a copy in GCS")
+			self.Info("backup off (no --gcs-bucket): retention deletes captures without a copy in GCS")
 		}
 		return l, nil
 	}
@@ -62,7 +64,7 @@ func newLifecycle(ctx context.Context, db *store.DB, bc BackupConfig, policy ret
 	}
 	l.backup, err = backup.New(backup.Config{
 		Store: db, Client: client, Bucket: bc.Bucket, Prefix: bc.Prefix, Workers: bc.Workers,
-		SnapshotInterval: bc.SnapshotInterval, MinBackoff: bc.MinBackoff, TempDir: dataDir,
+		SnapshotInterval: bc.SnapshotInterval, MinBackoff: bc.MinBackoff, TempDir: filepath.Join(dataDir, "backup-tmp"),
 		Logger: log, Registerer: reg,
 	})
 	if err != nil {
@@ -75,7 +77,7 @@ func newLifecycle(ctx context.Context, db *store.DB, bc BackupConfig, policy ret
 		}
 		return nil
 	}
-	log.Info("backup on", "bucket", bc.Bucket, "prefix", bc.Prefix, "snapshot_interval", bc.SnapshotInterval)
+	self.Info("backup on", "bucket", bc.Bucket, "prefix", bc.Prefix, "snapshot_interval", bc.SnapshotInterval)
 	return l, nil
 }
 
