@@ -88,6 +88,11 @@ type Registry struct {
 	obsMu    sync.RWMutex
 	observer Observer
 
+	// notifyMu orders Connected and Disconnected calls, so that an old
+	// stream ending never reports an agent gone after its new stream
+	// reported it back.
+	notifyMu sync.Mutex
+
 	// mu guards conns and closed.
 	mu     sync.Mutex
 	conns  map[string]*conn
@@ -241,28 +246,36 @@ func (r *Registry) Serve(stream ControlStream) error {
 			c.active = p.GetCaptureId()
 		}
 	}
-	if err := stream.Send(&agentv1.ControlResponse{Msg: &agentv1.ControlResponse_Registered{Registered: &agentv1.Registered{
-		HeartbeatIntervalMs: r.cfg.HeartbeatInterval.Milliseconds(),
-		Committed:           committed,
-	}}}); err != nil {
-		return err
-	}
+	// Installed (and the observer told) before the agent hears Registered:
+	// once it has, it is listed and can be commanded.
 	if err := r.add(c); err != nil {
 		return err
 	}
 	log.Info("agent connected", "host", reg.GetHost(), "labels", reg.GetLabels(), "pending", len(reg.GetPendingCaptures()), "active", len(reg.GetActive()))
 	if o := r.obs(); o != nil {
+		r.notifyMu.Lock()
 		o.Connected(id, reg)
+		r.notifyMu.Unlock()
 	}
 	defer func() {
 		if !r.remove(c) {
 			return // a newer stream of the agent took over
 		}
 		if o := r.obs(); o != nil {
-			o.Disconnected(id)
+			r.notifyMu.Lock()
+			if !r.Connected(id) { // else a new stream is back already
+				o.Disconnected(id)
+			}
+			r.notifyMu.Unlock()
 		}
 		r.forget(context.WithoutCancel(ctx), c)
 	}()
+	if err := stream.Send(&agentv1.ControlResponse{Msg: &agentv1.ControlResponse_Registered{Registered: &agentv1.Registered{
+		HeartbeatIntervalMs: r.cfg.HeartbeatInterval.Milliseconds(),
+		Committed:           committed,
+	}}}); err != nil {
+		return err
+	}
 
 	silence := r.cfg.HeartbeatInterval * time.Duration(r.cfg.MissedHeartbeats)
 	tick := time.NewTicker(max(r.cfg.HeartbeatInterval/2, 10*time.Millisecond))

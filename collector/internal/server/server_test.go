@@ -193,6 +193,9 @@ func TestFleetCapture(t *testing.T) {
 		}
 		arrived = append(arrived, cmds[0].At)
 		started = append(started, cmds[0].Started)
+		if at := cmds[0].Cmd.GetStartAt().AsTime(); !startAt.IsZero() && !at.Equal(startAt) {
+			t.Errorf("%s starts at %v, another at %v: want one common start", a.ID, at, startAt)
+		}
 		startAt = cmds[0].Cmd.GetStartAt().AsTime()
 		if cmds[0].Cmd.GetFleetId() != resp.GetFleetId() || cmds[0].Cmd.GetTrigger() != "fleet" {
 			t.Errorf("%s command = %v", a.ID, cmds[0].Cmd)
@@ -207,7 +210,9 @@ func TestFleetCapture(t *testing.T) {
 	if s := spread(arrived); s > 100*time.Millisecond {
 		t.Errorf("commands arrived %v apart, want them at once", s)
 	}
-	if s := spread(started); s > 50*time.Millisecond {
+	// The start times are identical; what is measured here is timer and
+	// scheduling noise of one loaded test process (race detector included).
+	if s := spread(started); s > 200*time.Millisecond {
 		t.Errorf("captures started %v apart, want within milliseconds", s)
 	}
 	for _, s := range started {
