@@ -385,8 +385,9 @@ func (in *Ingest) Run(ctx context.Context) error {
 	}
 }
 
-// Sweep drops the staged uploads that saw no chunk since before and returns
-// how many it dropped.
+// Sweep drops the staged uploads that saw no chunk since before, and the
+// capture commands made before then whose capture never came, and returns
+// how many uploads it dropped.
 func (in *Ingest) Sweep(ctx context.Context, before time.Time) (int, error) {
 	n := 0
 	err := in.cfg.Store.Update(ctx, func(w *store.Writer) error {
@@ -395,12 +396,26 @@ func (in *Ingest) Sweep(ctx context.Context, before time.Time) (int, error) {
 		if err != nil {
 			return err
 		}
+		uploading := make(map[string]bool, len(ups))
 		for _, u := range ups {
-			if max(u.UpdatedNS, u.StartedNS) < before.UnixNano() {
-				if err := w.DropUpload(u.CaptureID); err != nil {
+			if max(u.UpdatedNS, u.StartedNS) >= before.UnixNano() {
+				uploading[u.CaptureID] = true
+				continue
+			}
+			if err := w.DropUpload(u.CaptureID); err != nil {
+				return err
+			}
+			n++
+		}
+		cmds, err := w.Commands()
+		if err != nil {
+			return err
+		}
+		for _, c := range cmds {
+			if c.CreatedNS < before.UnixNano() && !uploading[c.CaptureID] {
+				if err := w.DeleteCommand(c.CaptureID); err != nil {
 					return err
 				}
-				n++
 			}
 		}
 		return nil

@@ -260,6 +260,9 @@ func TestSweep(t *testing.T) {
 	if _, err := agenttest.Upload(ctx, e.cc, agenttest.UploadSpec{CaptureID: "old", AgentID: "a", Data: data, SHA256: sum, ChunkBytes: 256, StopAfter: 1}); err != nil {
 		t.Fatal(err)
 	}
+	_ = e.db.Update(ctx, func(w *store.Writer) error {
+		return w.PutCommand(&store.Command{CaptureID: "never", AgentID: "a", CreatedNS: time.Now().UnixNano()})
+	})
 	in := New(Config{Store: e.db})
 	if n, err := in.Sweep(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
 		t.Errorf("Sweep of a fresh upload = %d, %v; want 0", n, err)
@@ -267,6 +270,12 @@ func TestSweep(t *testing.T) {
 	if n, err := in.Sweep(ctx, time.Now().Add(time.Second)); err != nil || n != 1 {
 		t.Errorf("Sweep of a stale upload = %d, %v; want 1", n, err)
 	}
+	_ = e.db.View(ctx, func(r *store.Reader) error {
+		if cmds, _ := r.Commands(); len(cmds) != 0 {
+			t.Errorf("stale commands left: %v", cmds)
+		}
+		return nil
+	})
 	res, err := agenttest.Upload(ctx, e.cc, agenttest.UploadSpec{CaptureID: "old", AgentID: "a", Data: data, SHA256: sum, ChunkBytes: 256})
 	if err != nil || res.Resumed != 0 || !res.Committed {
 		t.Errorf("upload after the sweep = %+v, %v; want a fresh start", res, err)
