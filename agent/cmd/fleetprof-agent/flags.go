@@ -35,6 +35,8 @@ type Config struct {
 	Insecure  bool
 	// ReconnectMax caps the delay between reconnects to the collector.
 	ReconnectMax time.Duration
+	// UploadPause pauses before each upload chunk and end (fault tests only).
+	UploadPause time.Duration
 	HTTPAddr     string
 	WorkDir      string
 	SpoolDir     string
@@ -224,6 +226,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&cfg.TLSServer, "tls-server-name", "", "the collector's name in its certificate (default: from --collector)")
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "plaintext to the collector; allowed only for a loopback address")
 	fs.DurationVar(&cfg.ReconnectMax, "reconnect-max-backoff", 30*time.Second, "longest delay between reconnects to the collector (it starts at 500ms and doubles)")
+	fs.DurationVar(&cfg.UploadPause, "upload-pause", 0, "testing only: pause this long before each upload chunk and the upload's end, so fault tests can interrupt an upload (default: none)")
 	fs.StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:7072", "serve /metrics and /healthz here (daemon mode; empty: off)")
 	fs.StringVar(&cfg.WorkDir, "work-dir", "", "raw profiler output goes under DIR/raw (default: /var/lib/fleetprof-agent, or -o DIR/.raw for capture)")
 	fs.StringVar(&cfg.SpoolDir, "spool", "", "captures wait here until the collector commits them (default: WORK-DIR/spool)")

@@ -83,6 +83,11 @@ type Options struct {
 	// AckTimeout fails an upload attempt when no acknowledgement comes for
 	// this long. Zero means 60s.
 	AckTimeout time.Duration
+	// UploadPause waits this long before each chunk and before UploadEnd.
+	// It is a test knob that makes an upload slow enough to interrupt
+	// (fault tests kill the collector or the agent mid-upload). Zero, the
+	// default, means no pause.
+	UploadPause time.Duration
 	// Metrics records bytes sent and connection state. Nil records nothing.
 	Metrics *metrics.Metrics
 	// Logger receives logs. Nil discards them.

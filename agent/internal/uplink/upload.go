@@ -179,6 +179,9 @@ func (c *Client) send(ctx context.Context, f *os.File, meta spool.Meta) (int64, 
 				return acked, err
 			}
 		}
+		if err := c.pause(ctx); err != nil {
+			return acked, err
+		}
 		// A fresh buffer per chunk: a sent message is never touched again.
 		off := seq * spool.ChunkSize
 		n := min(int64(spool.ChunkSize), meta.Bytes-off)
@@ -191,6 +194,9 @@ func (c *Client) send(ctx context.Context, f *os.File, meta spool.Meta) (int64, 
 			return acked, fmt.Errorf("send chunk %d: %w", seq, sendErr(err))
 		}
 		c.opts.Metrics.Uploaded(int(n))
+	}
+	if err := c.pause(ctx); err != nil {
+		return acked, err
 	}
 	end := &agentv1.UploadEnd{Chunks: meta.Chunks}
 	if err := stream.Send(&agentv1.UploadRequest{Msg: &agentv1.UploadRequest_End{End: end}}); err != nil {
@@ -218,4 +224,12 @@ func recvCause(stream interface{ RecvMsg(any) error }, err error) error {
 		return rerr
 	}
 	return err
+}
+
+// pause waits Options.UploadPause (a test knob), or returns ctx's error.
+func (c *Client) pause(ctx context.Context) error {
+	if c.opts.UploadPause <= 0 {
+		return nil
+	}
+	return sleep(ctx, c.opts.UploadPause)
 }
