@@ -230,7 +230,9 @@ func SampleSize(n int, fraction float64, count int) int {
 // stored record.
 func (s *Scheduler) finish(ctx context.Context, e *entry, r Run) {
 	s.runs.WithLabelValues(r.Outcome).Inc()
-	s.started.Add(float64(len(r.Agents)) * boolFloat(r.Outcome == OutcomeStarted))
+	if r.Outcome == OutcomeStarted {
+		s.started.Add(float64(len(r.Agents)))
+	}
 	var sc store.Schedule
 	s.mu.Lock()
 	if s.entries[e.s.ID] != e {
@@ -263,13 +265,6 @@ func (s *Scheduler) finish(ctx context.Context, e *entry, r Run) {
 	s.log.Info("schedule ran", "schedule_id", r.ScheduleID, "outcome", r.Outcome, "fleet_id", r.FleetID,
 		"agents", len(r.Agents), "candidates", r.Candidates, "due", r.Due, "next", next, "detail", r.Detail)
 	s.report(r)
-}
-
-func boolFloat(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func (s *Scheduler) report(r Run) {

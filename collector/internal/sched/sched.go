@@ -24,8 +24,10 @@
 package sched
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -172,7 +174,7 @@ func New(cfg Config) *Scheduler {
 	if rnd == nil {
 		var seed [16]byte
 		_, _ = rand.Read(seed[:])
-		rnd = mrand.New(mrand.NewPCG(beUint64(seed[:8]), beUint64(seed[8:])))
+		rnd = mrand.New(mrand.NewPCG(binary.BigEndian.Uint64(seed[:8]), binary.BigEndian.Uint64(seed[8:])))
 	}
 	s := &Scheduler{
 		cfg: cfg, log: log.With("component", "sched"), clock: clock, rnd: rnd,
@@ -188,14 +190,6 @@ func New(cfg Config) *Scheduler {
 		cfg.Registerer.MustRegister(s.runs, s.started)
 	}
 	return s
-}
-
-func beUint64(b []byte) uint64 {
-	var v uint64
-	for _, c := range b {
-		v = v<<8 | uint64(c)
-	}
-	return v
 }
 
 // Parse parses a cron spec: five fields (minute hour day-of-month month
@@ -332,16 +326,9 @@ func (s *Scheduler) List(ctx context.Context) ([]store.Schedule, error) {
 		return err
 	})
 	slices.SortFunc(out, func(a, b store.Schedule) int {
-		return cmpOr(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
 	})
 	return out, err
-}
-
-func cmpOr(a, b int) int {
-	if a != 0 {
-		return a
-	}
-	return b
 }
 
 // resolve finds a schedule by id, else by name.

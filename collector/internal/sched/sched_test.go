@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fleetprof/fleetprof/collector/internal/fleet"
@@ -130,6 +132,7 @@ type harness struct {
 	runs    chan Run
 	idle    chan struct{}
 	stop    func()
+	reg     *prometheus.Registry
 }
 
 var t0 = time.Date(2026, 11, 29, 12, 3, 0, 0, time.UTC)
@@ -138,7 +141,7 @@ func newHarness(t *testing.T, n int) *harness {
 	t.Helper()
 	h := &harness{
 		t: t, path: filepath.Join(t.TempDir(), store.FileName), clock: &fakeClock{now: t0},
-		agents: &fakeAgents{}, starter: &fakeStarter{},
+		agents: &fakeAgents{}, starter: &fakeStarter{}, reg: prometheus.NewRegistry(),
 	}
 	for i := range n {
 		zone := "east"
@@ -170,7 +173,8 @@ func (h *harness) open() {
 	h.idle = make(chan struct{}, 100)
 	h.s = New(Config{
 		Store: db, Agents: h.agents, Starter: h.starter, Clock: h.clock, Rand: mrand.New(mrand.NewPCG(1, 2)),
-		OnRun: func(r Run) { h.runs <- r },
+		OnRun: func(r Run) { h.runs <- r }, // One registry over restarts: each start registers under its own label.
+		Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"start": fmt.Sprint(h.clock.Now().Unix())}, h.reg),
 	})
 	h.s.idle = func(timer bool) {
 		if !timer {
@@ -621,5 +625,24 @@ func TestAddValidates(t *testing.T) {
 	h.waitIdle()
 	if _, err := h.s.Add(context.Background(), good); !errors.Is(err, ErrExists) {
 		t.Errorf("Add of a taken name = %v, want ErrExists", err)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	h := newHarness(t, 4)
+	h.add(store.Schedule{Spec: "@every 10m", SampleFraction: 0.5, SkipIfBusy: true})
+	h.advance(10 * time.Minute) // started on 2
+	h.advance(10 * time.Minute) // skipped: busy
+	want := `
+# HELP fleetprof_collector_schedule_captures_total Captures started by schedules.
+# TYPE fleetprof_collector_schedule_captures_total counter
+fleetprof_collector_schedule_captures_total{start="1795953780"} 2
+# HELP fleetprof_collector_schedule_runs_total Schedule runs by outcome.
+# TYPE fleetprof_collector_schedule_runs_total counter
+fleetprof_collector_schedule_runs_total{outcome="skipped",start="1795953780"} 1
+fleetprof_collector_schedule_runs_total{outcome="started",start="1795953780"} 1
+`
+	if err := testutil.GatherAndCompare(h.reg, strings.NewReader(want)); err != nil {
+		t.Error(err)
 	}
 }

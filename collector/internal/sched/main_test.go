@@ -1,0 +1,10 @@
+package sched
+
+import (
+	"os"
+	"testing"
+
+	"github.com/fleetprof/fleetprof/collector/internal/leakcheck"
+)
+
+func TestMain(m *testing.M) { os.Exit(leakcheck.Main(m)) }
