@@ -173,7 +173,8 @@ func (h *harness) open() {
 	h.idle = make(chan struct{}, 100)
 	h.s = New(Config{
 		Store: db, Agents: h.agents, Starter: h.starter, Clock: h.clock, Rand: mrand.New(mrand.NewPCG(1, 2)),
-		OnRun:      func(r Run) { h.runs <- r }, // One registry over restarts: each start registers under its own label.
+		OnRun: func(r Run) { h.runs <- r },
+		// One registry over restarts: each start registers under its own label.
 		Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"start": fmt.Sprint(h.clock.Now().Unix())}, h.reg),
 	})
 	h.s.idle = func(timer bool) {
