@@ -152,7 +152,7 @@ func TestAgentConfigs(t *testing.T) {
 			if !errors.As(err, &exit) {
 				t.Fatalf("fleetprof-agent capture: %v\n%s", err, out)
 			}
-			if ok := exit.ExitCode() == 1 && !strings.Contains(string(out), "config"); ok != tt.wantOK {
+			if ok := exit.ExitCode() == 1; ok != tt.wantOK || !ok && !strings.Contains(string(out), "backnd") {
 				t.Errorf("fleetprof-agent --config %s: exit %d\n%s", tt.file, exit.ExitCode(), out)
 			}
 		})
@@ -195,7 +195,9 @@ func TestCollectorConfigs(t *testing.T) {
 			if !errors.As(err, &exit) {
 				t.Fatalf("fleetprof-collector: %v\n%s", err, out)
 			}
-			if ok := exit.ExitCode() == 1 && strings.Contains(string(out), "no TLS configured"); ok != tt.wantOK {
+			// Status 1 is past the flags and the policy; a bad policy is
+			// status 2 and names the key.
+			if ok := exit.ExitCode() == 1; ok != tt.wantOK || !ok && !strings.Contains(string(out), "max_agee") {
 				t.Errorf("fleetprof-collector --config %s: exit %d\n%s", tt.file, exit.ExitCode(), out)
 			}
 		})
