@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/fleetprof/fleetprof/collector/internal/analysis"
+	"github.com/fleetprof/fleetprof/collector/internal/auth"
 	"github.com/fleetprof/fleetprof/collector/internal/fleet"
 	"github.com/fleetprof/fleetprof/collector/internal/ingest"
 	"github.com/fleetprof/fleetprof/collector/internal/registry"
@@ -35,10 +36,10 @@ var codeOf = []struct {
 		errBadRequest, store.ErrBadID, ingest.ErrBadID, ingest.ErrBadStart, ingest.ErrProtocol,
 		ingest.ErrMalformed, ingest.ErrChunkTooLarge, fleet.ErrBadRequest, selector.ErrSyntax,
 		registry.ErrNoRegister, registry.ErrBadAgentID, analysis.ErrUnknownAnalyzer, export.ErrUnknownFormat,
-		sched.ErrBadSchedule,
+		sched.ErrBadSchedule, auth.ErrBadRole, auth.ErrBadName,
 	}},
 	{codes.DataLoss, []error{ingest.ErrChecksum}},
-	{codes.ResourceExhausted, []error{ingest.ErrTooLarge, registry.ErrOutboxFull}},
+	{codes.ResourceExhausted, []error{ingest.ErrTooLarge, ingest.ErrBusy, registry.ErrOutboxFull, fleet.ErrBusy}},
 	{codes.FailedPrecondition, []error{ingest.ErrSequence, ingest.ErrSize, store.ErrSequence, fleet.ErrNoAgents, analysis.ErrNoReport}},
 	{codes.PermissionDenied, []error{registry.ErrIdentity, ingest.ErrIdentity}},
 	{codes.AlreadyExists, []error{store.ErrExists, sched.ErrExists}},

@@ -40,6 +40,9 @@ var (
 	ErrBadRequest = errors.New("fleet: bad capture request")
 	// ErrStopped means the collector is shutting down.
 	ErrStopped = errors.New("fleet: collector shutting down")
+	// ErrBusy means as many fleet captures as allowed are running: wait
+	// for one to finish (or raise --max-fleet-captures).
+	ErrBusy = errors.New("fleet: too many fleet captures running; wait for one to finish")
 )
 
 // Defaults for Config and requests.
@@ -50,6 +53,8 @@ const (
 	DefaultDeadlineSlack = 2 * time.Minute
 	// DefaultRetain is how long a finished fleet capture stays watchable.
 	DefaultRetain = time.Hour
+	// DefaultMaxRunning bounds the fleet captures running at once.
+	DefaultMaxRunning = 16
 )
 
 // Agents is what the tracker needs of the registry.
@@ -70,6 +75,9 @@ type Config struct {
 	Retain time.Duration
 	// Tick is how often deadlines are checked. Zero means 100 ms.
 	Tick time.Duration
+	// MaxRunning bounds the fleet captures running at once (manual and
+	// scheduled); more are refused with ErrBusy. Zero means DefaultMaxRunning.
+	MaxRunning int
 	// Logger receives the log. Nil discards it.
 	Logger *slog.Logger
 }
@@ -83,6 +91,7 @@ type Tracker struct {
 	mu        sync.Mutex
 	fleets    map[string]*fleetCapture
 	byCapture map[string]*part
+	starting  int // StartFor calls past the MaxRunning check
 
 	stopped chan struct{} // closed when Run returns
 }
@@ -112,6 +121,9 @@ func New(cfg Config) *Tracker {
 	}
 	if cfg.Tick <= 0 {
 		cfg.Tick = 100 * time.Millisecond
+	}
+	if cfg.MaxRunning <= 0 {
+		cfg.MaxRunning = DefaultMaxRunning
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -149,6 +161,14 @@ func (t *Tracker) StartFor(ctx context.Context, req *collectorv1.StartCaptureReq
 	if len(agents) == 0 {
 		return nil, fmt.Errorf("%w (%q)", ErrNoAgents, req.GetSelector())
 	}
+	if err := t.admit(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		t.mu.Lock()
+		t.starting--
+		t.mu.Unlock()
+	}()
 	delay := time.Duration(req.GetStartDelayMs()) * time.Millisecond
 	if delay == 0 {
 		delay = DefaultStartDelay
@@ -217,6 +237,24 @@ func (t *Tracker) StartFor(ctx context.Context, req *collectorv1.StartCaptureReq
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return &collectorv1.StartCaptureResponse{FleetId: fleetID, Agents: snapshot(f)}, nil
+}
+
+// admit counts a starting fleet capture, or returns ErrBusy when
+// MaxRunning are running or starting.
+func (t *Tracker) admit() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	running := t.starting
+	for _, f := range t.fleets {
+		if f.finished.IsZero() {
+			running++
+		}
+	}
+	if running >= t.cfg.MaxRunning {
+		return fmt.Errorf("%w (%d running)", ErrBusy, running)
+	}
+	t.starting++
+	return nil
 }
 
 // newFleetID returns a fresh fleet capture id: f-<UTC time>-<random>.

@@ -53,12 +53,17 @@ var (
 	ErrChecksum = errors.New("ingest: sha256 mismatch: the staged upload was dropped; upload again from the start")
 	// ErrMalformed means the bytes are not a readable .fpcap.
 	ErrMalformed = errors.New("ingest: capture does not parse as .fpcap")
+	// ErrBusy means the collector already serves as many uploads as it
+	// allows; the agent retries with backoff.
+	ErrBusy = errors.New("ingest: too many uploads at once; retry later")
 )
 
 // Defaults for Config.
 const (
 	// DefaultMaxCaptureBytes bounds one capture.
-	DefaultMaxCaptureBytes = 1 << 30
+	DefaultMaxCaptureBytes = 256 << 20
+	// DefaultMaxUploads bounds the upload streams served at once.
+	DefaultMaxUploads = 256
 	// MaxChunkBytes bounds one chunk's data.
 	MaxChunkBytes = 1 << 20
 )
@@ -70,6 +75,12 @@ type Config struct {
 	// MaxCaptureBytes bounds one capture's .fpcap. Zero means
 	// DefaultMaxCaptureBytes.
 	MaxCaptureBytes int64
+	// MaxUploads bounds the upload streams served at once; more are
+	// refused with ErrBusy. Zero means DefaultMaxUploads.
+	MaxUploads int
+	// UploadRate bounds each agent's upload bytes per second (a token
+	// bucket holding 8 MiB). Zero means no limit.
+	UploadRate float64
 	// Identity returns the authenticated agent id of a stream's context, or
 	// "" when agents are not authenticated. Nil means "".
 	Identity func(ctx context.Context) string
@@ -87,8 +98,10 @@ type Config struct {
 
 // Ingest serves Upload streams.
 type Ingest struct {
-	cfg Config
-	log *slog.Logger
+	cfg   Config
+	log   *slog.Logger
+	slots chan struct{} // one per upload stream served
+	rates *rates
 
 	bytesIn   prometheus.Counter
 	committed prometheus.Counter
@@ -107,13 +120,18 @@ func New(cfg Config) *Ingest {
 	if cfg.StaleAfter <= 0 {
 		cfg.StaleAfter = 7 * 24 * time.Hour
 	}
+	if cfg.MaxUploads <= 0 {
+		cfg.MaxUploads = DefaultMaxUploads
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	in := &Ingest{
-		cfg: cfg,
-		log: log.With("component", "ingest"),
+		cfg:   cfg,
+		log:   log.With("component", "ingest"),
+		slots: make(chan struct{}, cfg.MaxUploads),
+		rates: newRates(cfg.UploadRate, max(8<<20, 2*MaxChunkBytes)),
 		bytesIn: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fleetprof_collector_ingest_bytes_total", Help: "Capture bytes staged from agents.",
 		}),
@@ -141,7 +159,14 @@ type UploadStream = grpc.BidiStreamingServer[agentv1.UploadRequest, agentv1.Uplo
 // Serve runs one upload stream. A stream that breaks leaves its staged
 // chunks for the next attempt.
 func (in *Ingest) Serve(stream UploadStream) error {
-	err := in.serve(stream)
+	var err error
+	select {
+	case in.slots <- struct{}{}:
+		err = in.serve(stream)
+		<-in.slots
+	default:
+		err = fmt.Errorf("%w (%d uploads in progress)", ErrBusy, cap(in.slots))
+	}
 	if err != nil {
 		in.rejected.WithLabelValues(reason(err)).Inc()
 	}
@@ -155,7 +180,7 @@ func reason(err error) string {
 	}{
 		{ErrProtocol, "protocol"}, {ErrBadID, "bad_id"}, {ErrBadStart, "bad_start"}, {ErrIdentity, "identity"},
 		{ErrTooLarge, "too_large"}, {ErrChunkTooLarge, "chunk_too_large"}, {ErrSequence, "sequence"},
-		{ErrSize, "size"}, {ErrChecksum, "checksum"}, {ErrMalformed, "malformed"},
+		{ErrSize, "size"}, {ErrChecksum, "checksum"}, {ErrMalformed, "malformed"}, {ErrBusy, "busy"},
 	} {
 		if errors.Is(err, r.err) {
 			return r.name
@@ -249,6 +274,9 @@ func (in *Ingest) serve(stream UploadStream) error {
 			}
 			if c.GetSeq() != u.NextSeq || c.GetOffset() != u.NextOffset {
 				return fmt.Errorf("%w: %s got chunk %d at byte %d, want chunk %d at byte %d", ErrSequence, id, c.GetSeq(), c.GetOffset(), u.NextSeq, u.NextOffset)
+			}
+			if err := in.rates.wait(ctx, u.AgentID, len(c.GetData())); err != nil {
+				return err
 			}
 			var nu *store.Upload
 			err := in.cfg.Store.Group(ctx, func(w *store.Writer) error {
@@ -377,6 +405,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 		} else if n > 0 {
 			in.log.Info("dropped stale uploads", "uploads", n)
 		}
+		in.rates.forgetIdle()
 		select {
 		case <-ctx.Done():
 			return nil

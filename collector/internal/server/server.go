@@ -30,6 +30,7 @@ import (
 
 	"github.com/fleetprof/fleetprof/collector/internal/analysis"
 	"github.com/fleetprof/fleetprof/collector/internal/api"
+	"github.com/fleetprof/fleetprof/collector/internal/auth"
 	"github.com/fleetprof/fleetprof/collector/internal/fleet"
 	"github.com/fleetprof/fleetprof/collector/internal/ingest"
 	"github.com/fleetprof/fleetprof/collector/internal/pluginhost"
@@ -76,14 +77,32 @@ type Config struct {
 	RulesFile string
 	// TLSCert and TLSKey are the server's certificate and key.
 	TLSCert, TLSKey string
-	// TLSClientCA, if set, requires agents and clients to present
-	// certificates it signed (mTLS).
+	// TLSClientCA is the CA bundle that signs agent (and optional client)
+	// certificates: a certificate presented is verified against it in the
+	// handshake, and the agent API refuses calls without an agent
+	// certificate. Without it no agent can connect over TLS.
 	TLSClientCA string
-	// Insecure serves plain text; allowed only on loopback.
+	// Insecure serves plain text without authentication; allowed only on
+	// loopback. Agents are then not authenticated, and while no API token
+	// exists loopback callers are admins (development mode).
 	Insecure bool
+	// RequestTimeout bounds each unary API call. Zero means 30 s.
+	RequestTimeout time.Duration
+	// LongRequestTimeout bounds Analyze, which runs the analyzers while the
+	// caller waits. Zero means 10 min.
+	LongRequestTimeout time.Duration
+	// MaxUploads bounds the agents' upload streams served at once. Zero
+	// means ingest's default (256).
+	MaxUploads int
+	// UploadRate bounds each agent's upload in bytes per second. Zero means
+	// no limit.
+	UploadRate float64
+	// MaxFleetCaptures bounds the fleet captures running at once. Zero
+	// means fleet's default (16).
+	MaxFleetCaptures int
 	// HeartbeatInterval is what agents are told. Zero means 5 s.
 	HeartbeatInterval time.Duration
-	// MaxCaptureBytes bounds one capture. Zero means ingest's default (1 GiB).
+	// MaxCaptureBytes bounds one capture. Zero means ingest's default (256 MiB).
 	MaxCaptureBytes int64
 	// AnalysisWorkers is how many captures are analyzed at once. Zero means 1.
 	AnalysisWorkers int
@@ -92,8 +111,9 @@ type Config struct {
 	// ShutdownTimeout bounds the graceful stop. Zero means 15 s.
 	ShutdownTimeout time.Duration
 	// PublicUI serves the web UI on an HTTP address that is not loopback.
-	// The UI has no authentication yet, so by default it is served only on
-	// loopback addresses.
+	// The UI takes the API's tokens (cookie or Authorization header) but
+	// the HTTP address is plain text, so by default it is served only on
+	// loopback addresses (put a TLS proxy in front to serve it further).
 	PublicUI bool
 	// NoSync skips fsync: for tests and benchmarks only.
 	NoSync bool
@@ -112,6 +132,7 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	db       *store.DB
+	guard    *guard
 	reg      *registry.Registry
 	fleet    *fleet.Tracker
 	sched    *sched.Scheduler
@@ -137,6 +158,12 @@ func New(cfg Config) (_ *Server, err error) {
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 15 * time.Second
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 30 * time.Second
+	}
+	if cfg.LongRequestTimeout <= 0 {
+		cfg.LongRequestTimeout = 10 * time.Minute
 	}
 	if cfg.DataDir == "" {
 		return nil, errors.New("server: no data folder (--data)")
@@ -193,11 +220,18 @@ func New(cfg Config) (_ *Server, err error) {
 		}
 	}()
 	s := &Server{cfg: cfg, log: log.With("component", "server"), db: db}
+	dev := cfg.TLSCert == "" && cfg.Insecure
+	s.guard = newGuard(db, dev, cfg.RequestTimeout, cfg.LongRequestTimeout, log, cfg.Registry)
+	if dev {
+		if found, err := auth.Any(context.Background(), db); err == nil && !found {
+			log.Warn("INSECURE DEVELOPMENT MODE: no API token exists, so every loopback caller is an admin; create one with 'fleetprof-collector token create' to require tokens")
+		}
+	}
 	s.reg = registry.New(registry.Config{
 		Store: db, HeartbeatInterval: cfg.HeartbeatInterval, Identity: agentIdentity,
 		Logger: log, Registerer: cfg.Registry,
 	})
-	s.fleet = fleet.New(fleet.Config{Agents: s.reg, Store: db, Logger: log})
+	s.fleet = fleet.New(fleet.Config{Agents: s.reg, Store: db, MaxRunning: cfg.MaxFleetCaptures, Logger: log})
 	s.reg.SetObserver(s.fleet)
 	s.sched = sched.New(sched.Config{Store: db, Agents: s.reg, Starter: s.fleet, Logger: log, Registerer: cfg.Registry})
 	if s.life, err = newLifecycle(context.Background(), db, cfg.Backup, cfg.Retention, cfg.DataDir, log, cfg.Registry); err != nil {
@@ -213,7 +247,8 @@ func New(cfg Config) (_ *Server, err error) {
 		Host: pluginhost.Config{Timeout: cfg.PluginTimeout, Logger: log}, Logger: log, Registerer: cfg.Registry,
 	})
 	s.ingest = ingest.New(ingest.Config{
-		Store: db, MaxCaptureBytes: cfg.MaxCaptureBytes, Identity: agentIdentity, Logger: log, Registerer: cfg.Registry,
+		Store: db, MaxCaptureBytes: cfg.MaxCaptureBytes, MaxUploads: cfg.MaxUploads, UploadRate: cfg.UploadRate,
+		Identity: agentIdentity, Logger: log, Registerer: cfg.Registry,
 		OnCommit: func(c *store.Capture) {
 			s.fleet.Committed(c)
 			s.analysis.Enqueue(c.ID)
@@ -228,14 +263,15 @@ func New(cfg Config) (_ *Server, err error) {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.WaitForHandlers(true), // Stop returns only once every handler has
-		grpc.ChainUnaryInterceptor(unaryAuth),
-		grpc.ChainStreamInterceptor(streamAuth),
+		grpc.ChainUnaryInterceptor(s.guard.unary),
+		grpc.ChainStreamInterceptor(s.guard.stream),
 	)
 	agentv1.RegisterAgentServiceServer(s.grpc, api.NewAgentService(s.reg, s.ingest, log))
 	collectorv1.RegisterCollectorServiceServer(s.grpc, api.NewCollectorService(api.CollectorConfig{
 		Store: db, Registry: s.reg, Fleet: s.fleet, Analysis: s.analysis, Rules: rules, Logger: log,
 	}))
 	collectorv1.RegisterScheduleServiceServer(s.grpc, api.NewScheduleService(s.sched, log))
+	collectorv1.RegisterAdminServiceServer(s.grpc, api.NewAdminService(db, log))
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 
@@ -272,14 +308,15 @@ func New(cfg Config) (_ *Server, err error) {
 func (s *Server) mountUI(rules *bucket.Rules) error {
 	host, _, _ := net.SplitHostPort(s.httpLis.Addr().String())
 	if ip := net.ParseIP(host); !s.cfg.PublicUI && (ip == nil || !ip.IsLoopback()) {
-		s.log.Warn("web UI not served: the HTTP address is not loopback and the UI has no authentication yet (--public-ui serves it anyway)", "http", s.httpLis.Addr().String())
+		s.log.Warn("web UI not served: the HTTP address is not loopback and serves plain text, tokens included (--public-ui serves it anyway, behind a TLS proxy)", "http", s.httpLis.Addr().String())
 		return nil
 	}
-	ui, err := web.New(web.Config{Store: s.db, Agents: s.reg, Schedules: s.sched, Rules: rules, Logger: s.cfg.Logger})
+	ui, err := web.New(web.Config{Store: s.db, Agents: s.reg, Schedules: s.sched, Rules: rules, Middleware: s.guard.http, Logger: s.cfg.Logger})
 	if err != nil {
 		return err
 	}
 	ui.Register(s.mux)
+	s.guard.registerLogin(s.mux)
 	return nil
 }
 
@@ -297,7 +334,7 @@ func serverCreds(cfg Config, log *slog.Logger) (credentials.TransportCredentials
 		if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 			return nil, fmt.Errorf("%w (listen address %s)", ErrInsecure, cfg.Listen)
 		}
-		log.Warn("INSECURE: serving gRPC in plain text without authentication; loopback only, never in production", "listen", cfg.Listen)
+		log.Warn("INSECURE: serving gRPC in plain text; agents are not authenticated; loopback only, never in production", "listen", cfg.Listen)
 		return insecure.NewCredentials(), nil
 	}
 	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -314,7 +351,14 @@ func serverCreds(cfg Config, log *slog.Logger) (credentials.TransportCredentials
 		if !pool.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("read client CA %s: no PEM certificates", cfg.TLSClientCA)
 		}
-		tc.ClientCAs, tc.ClientAuth = pool, tls.RequireAndVerifyClientCert
+		// Verified in the handshake when presented; required per call for
+		// the agent API by the guard, optional for API clients (tokens).
+		tc.ClientCAs, tc.ClientAuth = pool, tls.VerifyClientCertIfGiven
+	} else {
+		log.Warn("no --tls-client-ca: agents cannot connect (the agent API needs client certificates)")
+	}
+	if cfg.Insecure {
+		log.Warn("--insecure ignored: TLS is configured")
 	}
 	return credentials.NewTLS(tc), nil
 }

@@ -4,7 +4,7 @@
 // bbolt; everything else sees a small domain API with callback transactions
 // (DB.View, DB.Update).
 //
-// # Schema (version 3)
+// # Schema (version 4)
 //
 // Every key that sorts by time starts with the time as 8 bytes big-endian
 // (uint64 nanoseconds since the epoch), so a cursor walks it in time order.
@@ -27,6 +27,8 @@
 //	idx_trigger               trigger + 0x00 + ckey → empty
 //	idx_status                status + 0x00 + ckey → empty   (since version 2)
 //	schedules                 schedule id → Schedule (JSON)  (since version 3)
+//	tokens                    sha256(token) → Token (JSON)   (since version 4); the
+//	                          token itself is never stored
 //
 // A capture is visible (in captures and the indexes) only once Commit has
 // run: Commit moves the staged chunks under blobs with MoveBucket and writes
@@ -38,7 +40,7 @@
 //
 // Open reads meta/version and runs each migration above it in its own
 // transaction: 0→1 creates the buckets, 1→2 builds idx_status from the
-// records, 2→3 creates schedules. A file from a newer collector is
+// records, 2→3 creates schedules, 3→4 creates tokens. A file from a newer collector is
 // refused (ErrNewerSchema).
 //
 // # Backups

@@ -13,7 +13,7 @@ import (
 )
 
 // SchemaVersion is the schema this package writes (see the package doc).
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // Bucket names.
 var (
@@ -31,6 +31,7 @@ var (
 	bIdxTrigger = []byte("idx_trigger")
 	bIdxStatus  = []byte("idx_status")
 	bSchedules  = []byte("schedules")
+	bTokens     = []byte("tokens")
 
 	keyVersion = []byte("version")
 )
@@ -66,6 +67,11 @@ var migrations = []func(tx *bolt.Tx) error{
 	// 2 → 3: capture schedules.
 	func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bSchedules)
+		return err
+	},
+	// 3 → 4: API tokens.
+	func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bTokens)
 		return err
 	},
 }
