@@ -37,8 +37,10 @@ func run(m *testing.M) int {
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		return cmd.Run()
 	}
-	if err := build(dir, "./collector/cmd/fleetprof"); err != nil {
-		fmt.Fprintln(os.Stderr, "build fleetprof:", err)
+	// The CLI, and the daemons the fleet tests run (fleet_test.go).
+	if err := build(dir, "./collector/cmd/fleetprof", "./collector/cmd/fleetprof-collector",
+		"./agent/cmd/fleetprof-agent", "./integration/cmd/fleetprof-simserver"); err != nil {
+		fmt.Fprintln(os.Stderr, "build binaries:", err)
 		return 1
 	}
 	plugins := filepath.Join(dir, "plugins")

@@ -1,0 +1,338 @@
+package e2e
+
+// Helpers for the fleet tests: real fleetprof-collector, fleetprof-agent and
+// fleetprof-simserver processes on loopback, each killed (its whole process
+// group) when the test ends.
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// logBuffer collects a process's output while tests read it.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns everything written so far.
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// proc is a started binary in its own process group.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	out  *logBuffer
+	done chan struct{}
+	err  error
+}
+
+// startProc starts one of the built binaries; t.Cleanup kills its group.
+func startProc(t testing.TB, name string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(bins, name), args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p := &proc{name: name, cmd: cmd, out: &logBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	cmd.Env = append(os.Environ(), "FLEETPROF_METADATA_URL=off")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.kill()
+		if !p.wait(10 * time.Second) {
+			t.Errorf("%s (pid %d) did not exit after SIGKILL", name, cmd.Process.Pid)
+		}
+		if t.Failed() {
+			t.Logf("%s %s output (tail):\n%s", name, strings.Join(args, " "), tail(p.out.String(), 40))
+		}
+	})
+	return p
+}
+
+// kill sends SIGKILL to the process group.
+func (p *proc) kill() { _ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) }
+
+// killLeader sends SIGKILL to the process only (not the children it supervises).
+func (p *proc) killLeader() { _ = p.cmd.Process.Kill() }
+
+// wait reports whether the process exited within d.
+func (p *proc) wait(d time.Duration) bool {
+	select {
+	case <-p.done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// waitFor polls cond every 25 ms until it holds or ctx ends.
+func waitFor(ctx context.Context, t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("gave up waiting for %s: %v", what, ctx.Err())
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// seedBody is the seed run's /v1/score request.
+func seedBody(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(testdata(t), "seed-run", "inputs", "score_request.json")
+}
+
+// collector is a fleetprof-collector on fixed loopback ports, restartable
+// on the same data folder.
+type collector struct {
+	t       testing.TB
+	addr    string // gRPC
+	http    string // /metrics
+	data    string
+	plugins string
+	extra   []string
+	p       *proc
+}
+
+// newCollector starts a collector with the built analyzers (or plugins, if
+// given) and a 200 ms heartbeat; extra flags are added as given.
+func newCollector(ctx context.Context, t testing.TB, plugins string, extra ...string) *collector {
+	t.Helper()
+	if plugins == "" {
+		plugins = filepath.Join(bins, "plugins")
+	}
+	c := &collector{
+		t: t, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), http: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		data: t.TempDir(), plugins: plugins, extra: extra,
+	}
+	c.start(ctx)
+	return c
+}
+
+// start runs the collector and waits for its gRPC port.
+func (c *collector) start(ctx context.Context) {
+	c.t.Helper()
+	args := append([]string{"--data", c.data, "--insecure", "--listen", c.addr, "--http", c.http,
+		"--heartbeat", "200ms", "--plugins", c.plugins, "--shutdown-timeout", "2s", "--snapshot-interval", "0"}, c.extra...)
+	c.p = startProc(c.t, "fleetprof-collector", args...)
+	waitFor(ctx, c.t, "the collector to listen on "+c.addr, func() bool {
+		select {
+		case <-c.p.done:
+			c.t.Fatalf("the collector exited: %v\n%s", c.p.err, tail(c.p.out.String(), 30))
+		default:
+		}
+		conn, err := net.Dial("tcp", c.addr)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	})
+}
+
+// kill9 kills the collector with SIGKILL and waits for it to exit.
+func (c *collector) kill9() {
+	c.t.Helper()
+	c.p.kill()
+	if !c.p.wait(10 * time.Second) {
+		c.t.Fatal("the collector did not die")
+	}
+}
+
+// metric returns the value of one sample line of the collector's /metrics.
+func (c *collector) metric(name string) string { return metric("http://"+c.http+"/metrics", name) }
+
+// metric returns the value of the sample line name (with its labels, exactly
+// as exposed) at url, or "" when it is not there.
+func metric(url, name string) string {
+	resp, err := http.Get(url)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// agent is a fleetprof-agent daemon wrapping a fleetprof-simserver.
+type agent struct {
+	id      string
+	port    int    // the simulated server's HTTP port
+	metrics string // the agent's /metrics URL
+	work    string
+	args    []string
+	p       *proc
+}
+
+// agentOpts configures newAgent.
+type agentOpts struct {
+	labels []string // k=v
+	extra  []string // more agent flags
+	server []string // more simserver flags
+}
+
+// newAgent starts an agent with id that wraps a simulated server, and
+// waits until the collector lists it healthy.
+func newAgent(ctx context.Context, t testing.TB, c *collector, id string, o agentOpts) *agent {
+	t.Helper()
+	a := &agent{id: id, port: freePort(t), work: t.TempDir()}
+	hport := freePort(t)
+	a.metrics = fmt.Sprintf("http://127.0.0.1:%d/metrics", hport)
+	a.args = []string{"--collector", c.addr, "--insecure", "--id", id, "--http", fmt.Sprintf("127.0.0.1:%d", hport),
+		"--work-dir", a.work, "--attach", fmt.Sprintf("http://127.0.0.1:%d", a.port),
+		"--restart-backoff", "100ms", "--grace", "2s", "--health-timeout", "30s"}
+	for _, l := range o.labels {
+		a.args = append(a.args, "--label", l)
+	}
+	a.args = append(a.args, o.extra...)
+	a.args = append(a.args, "--wrap", "--", filepath.Join(bins, "fleetprof-simserver"), "--port", fmt.Sprint(a.port),
+		"--hostname", id)
+	a.args = append(a.args, o.server...)
+	a.start(ctx, t, c)
+	return a
+}
+
+// start runs the agent and waits until the collector lists it healthy.
+func (a *agent) start(ctx context.Context, t testing.TB, c *collector) {
+	t.Helper()
+	a.p = startProc(t, "fleetprof-agent", a.args...)
+	waitFor(ctx, t, a.id+" connected with a healthy server", func() bool {
+		return agentHealthy(ctx, t, c, a.id)
+	})
+}
+
+// agentHealthy reports whether `fleetprof agents` lists id with a healthy server.
+func agentHealthy(ctx context.Context, t testing.TB, c *collector, id string) bool {
+	out, _, code := cli(ctx, t, c, "agents", "--format", "json")
+	if code != 0 {
+		return false
+	}
+	var got []map[string]any
+	if json.Unmarshal([]byte(out), &got) != nil {
+		return false
+	}
+	for _, a := range got {
+		if a["agent_id"] == id && a["connected"] == true && a["server_healthy"] == true {
+			return true
+		}
+	}
+	return false
+}
+
+// cli runs fleetprof against the collector, bounded by ctx.
+func cli(ctx context.Context, t testing.TB, c *collector, args ...string) (string, string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(bins, "fleetprof"), append([]string{"--collector", c.addr}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run fleetprof %v: %v", args, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// mustCLI runs fleetprof and fails the test unless it exits 0.
+func mustCLI(ctx context.Context, t testing.TB, c *collector, args ...string) string {
+	t.Helper()
+	out, errOut, code := cli(ctx, t, c, args...)
+	if code != 0 {
+		t.Fatalf("fleetprof %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// listedCapture is one entry of `fleetprof captures --format json`.
+type listedCapture struct {
+	ID      string            `json:"capture_id"`
+	AgentID string            `json:"agent_id"`
+	Status  string            `json:"status"`
+	Trigger string            `json:"trigger"`
+	FleetID string            `json:"fleet_id"`
+	Labels  map[string]string `json:"labels"`
+	Size    int64             `json:"size_bytes"`
+}
+
+// listCaptures returns what `fleetprof captures --format json` lists.
+func listCaptures(ctx context.Context, t testing.TB, c *collector, args ...string) []listedCapture {
+	t.Helper()
+	out := mustCLI(ctx, t, c, append([]string{"captures", "--format", "json"}, args...)...)
+	var got struct {
+		Captures []listedCapture `json:"captures"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("captures --format json: %v\n%s", err, out)
+	}
+	return got.Captures
+}
+
+// deadline is the test's context: bounded by d and by the test's own deadline.
+func deadline(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// sha256Hex returns the hex SHA-256 of b.
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
