@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/storage"
+	"github.com/googleapis/gax-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
@@ -83,6 +84,9 @@ type Config struct {
 	// Rescan is how often the store is searched for captures whose backup is
 	// pending or failed. Zero means 5 min.
 	Rescan time.Duration
+	// AttemptTimeout bounds one try of one capture (all its objects). Zero
+	// means 15 min.
+	AttemptTimeout time.Duration
 	// SnapshotInterval is how often the database is snapshotted. Zero means
 	// 1 h; negative disables snapshots.
 	SnapshotInterval time.Duration
@@ -141,6 +145,9 @@ func New(cfg Config) (*Backup, error) {
 	if cfg.Rescan <= 0 {
 		cfg.Rescan = 5 * time.Minute
 	}
+	if cfg.AttemptTimeout <= 0 {
+		cfg.AttemptTimeout = 15 * time.Minute
+	}
 	if cfg.SnapshotInterval == 0 {
 		cfg.SnapshotInterval = time.Hour
 	}
@@ -155,9 +162,13 @@ func New(cfg Config) (*Backup, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	b := &Backup{
-		cfg:    cfg,
-		log:    log.With("component", "backup"),
-		bucket: cfg.Client.Bucket(cfg.Bucket),
+		cfg: cfg,
+		log: log.With("component", "backup"),
+		// The client's own retries stay few and short, so a bucket that is
+		// down shows as a failed try (and a status) within seconds; this
+		// package's backoff does the rest.
+		bucket: cfg.Client.Bucket(cfg.Bucket).Retryer(storage.WithMaxAttempts(3),
+			storage.WithBackoff(gax.Backoff{Initial: 200 * time.Millisecond, Max: 2 * time.Second, Multiplier: 2})),
 		queue:  make(chan string, cfg.QueueSize),
 		queued: map[string]bool{},
 		captures: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -317,7 +328,9 @@ func (b *Backup) process(ctx context.Context, id string) {
 	log := b.log.With("capture_id", id)
 	wait := b.cfg.MinBackoff
 	for attempt := 1; ; attempt++ {
-		res, err := b.Capture(ctx, id)
+		actx, cancel := context.WithTimeout(ctx, b.cfg.AttemptTimeout)
+		res, err := b.Capture(actx, id)
+		cancel()
 		if ctx.Err() != nil {
 			return // still pending in the store: resumed at the next start
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -179,5 +180,61 @@ func TestBackupAndRestore(t *testing.T) {
 	}
 	if err := c2.srv.Store().Check(ctx); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestBackupResumesAfterRestart: with GCS unreachable, ingest goes on and
+// the backup stays pending (or failed); after a restart with GCS back, it
+// completes.
+func TestBackupResumesAfterRestart(t *testing.T) {
+	ctx := context.Background()
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadURL := "http://" + dead.Addr().String()
+	dead.Close() // nothing listens there now
+	dir := t.TempDir()
+	c := startCollectorWith(t, Config{DataDir: dir, Backup: BackupConfig{Bucket: "fp", Endpoint: deadURL, SnapshotInterval: -1, MinBackoff: 10 * time.Millisecond}})
+	start := time.Now()
+	for i, id := range []string{"r-1", "r-2", "r-3"} {
+		upload(t, c, id, capturetest.Capture(1_770_000_000_000_000_000+int64(i), capturetest.Op{Start: 0, Dur: capture.Microsecond}))
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("3 uploads took %v with GCS down", took)
+	}
+	waitFor(t, func() bool {
+		g, err := c.client.GetCapture(ctx, &collectorv1.GetCaptureRequest{CaptureId: "r-1"})
+		return err == nil && strings.HasPrefix(g.GetCapture().GetBackupStatus(), "failed: ")
+	})
+	if err := c.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	gcs, err := fakestorage.NewServerWithOptions(fakestorage.Options{Host: "127.0.0.1", Scheme: "http", Writer: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gcs.Stop()
+	gcs.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "fp"})
+	c2 := startCollectorWith(t, Config{DataDir: dir, Backup: BackupConfig{Bucket: "fp", Endpoint: gcs.URL(), SnapshotInterval: -1}})
+	for _, id := range []string{"r-1", "r-2", "r-3"} {
+		waitFor(t, func() bool {
+			g, err := c2.client.GetCapture(ctx, &collectorv1.GetCaptureRequest{CaptureId: id})
+			return err == nil && g.GetCapture().GetBackupStatus() == "done"
+		})
+	}
+	objs, _, err := gcs.ListObjectsWithOptions("fp", fakestorage.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums := 0
+	for _, o := range objs {
+		if strings.HasSuffix(o.Name, "/"+backup.ChecksumsName) {
+			sums++
+		}
+	}
+	if sums != 3 {
+		t.Errorf("%d checksums.txt in the bucket, want 3", sums)
 	}
 }
