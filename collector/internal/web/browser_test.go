@@ -99,6 +99,12 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The third agent serves another model run (the seed replica), so the
+	// diff page has differences to show.
+	seedCap, err := load.File(ctx, filepath.Join(root, "..", "shared", "testdata", "seed-replica", "t1v-n-3d21a6bb-w-0.xplane.pb"), load.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// A collector with the real analyzers, on loopback.
 	srv, err := server.New(server.Config{
@@ -123,14 +129,19 @@ func TestBrowser(t *testing.T) {
 	}
 	defer cc.Close()
 
-	// Three agents that profile the tiny fixture whenever asked.
+	// Three agents that profile a fixture whenever asked: the tiny one in
+	// us-east5-b, the seed replica in europe-west4-a.
 	var wg sync.WaitGroup
 	agentCtx, stopAgents := context.WithCancel(ctx)
 	defer func() { stopAgents(); wg.Wait() }()
 	for i, zone := range []string{"us-east5-b", "us-east5-b", "europe-west4-a"} {
+		c := tinyCap
+		if i == 2 {
+			c = seedCap
+		}
 		a := &agenttest.Agent{
 			ID: fmt.Sprintf("tpu-v6e-%d", i), Labels: map[string]string{"model": "qwen3-8b", "zone": zone},
-			Make: func(*agentv1.CaptureCommand) *capture.Capture { return tinyCap },
+			Make: func(*agentv1.CaptureCommand) *capture.Capture { return c },
 		}
 		reg := a.Registered()
 		wg.Go(func() { _ = a.Run(agentCtx, cc) })
@@ -141,20 +152,25 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 	client := collectorv1.NewCollectorServiceClient(cc)
-	if _, err := client.StartCapture(ctx, &collectorv1.StartCaptureRequest{
-		Selector: "model=qwen3-8b,zone=us-east5-b", Options: &agentv1.CaptureOptions{DurationMs: 100}, StartDelayMs: 100,
-	}); err != nil {
+	started, err := client.StartCapture(ctx, &collectorv1.StartCaptureRequest{
+		Selector: "model=qwen3-8b", Options: &agentv1.CaptureOptions{DurationMs: 100}, StartDelayMs: 100,
+	})
+	if err != nil {
 		t.Fatal(err)
+	}
+	fleetCaps := map[string]string{} // agent → capture
+	for _, a := range started.GetAgents() {
+		fleetCaps[a.GetAgentId()] = a.GetCaptureId()
 	}
 	sc := collectorv1.NewScheduleServiceClient(cc)
 	add, err := sc.AddSchedule(ctx, &collectorv1.AddScheduleRequest{Schedule: &collectorv1.Schedule{
-		Name: "qwen3-sample", Cron: "@every 1s", Selector: "model=qwen3-8b", SampleCount: 1,
+		Name: "qwen3-sample", Cron: "@every 1s", Selector: "model=qwen3-8b,zone=us-east5-b", SampleCount: 1,
 		Options: &agentv1.CaptureOptions{DurationMs: 100},
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Every capture analyzed: 2 from the fleet capture, 1 from the schedule.
+	// Every capture analyzed: 3 from the fleet capture, 1 from the schedule.
 	var schedID string
 	for {
 		var n, analyzed int
@@ -174,7 +190,7 @@ func TestBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if schedID != "" && n >= 3 && analyzed == n {
+		if schedID != "" && n >= 4 && analyzed == n {
 			if _, err := sc.PauseSchedule(ctx, &collectorv1.PauseScheduleRequest{Schedule: add.GetSchedule().GetScheduleId()}); err != nil {
 				t.Fatal(err)
 			}
@@ -283,6 +299,17 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("after adding through the form: flash %q, schedules %v", flash, names)
 	}
 	shot(t, bctx, root, "ui-schedules.png", false)
+
+	// The diff of the tiny capture and the seed replica.
+	err = chromedp.Do(bctx, chromedp.Navigate(base+"/diff?a="+fleetCaps["tpu-v6e-0"]+"&b="+fleetCaps["tpu-v6e-2"]), chromedp.WaitVisible(chromedp.CSS("table")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := chromedp.Run(bctx, chromedp.Evaluate[[]int](`[...document.querySelectorAll("main table")].map(t => t.tBodies[0].rows.length)`))
+	if err != nil || len(tables) != 4 || tables[1] == 0 {
+		t.Errorf("diff page tables have %v rows (%v), want 4 tables with components", tables, err)
+	}
+	shot(t, bctx, root, "ui-diff.png", false)
 
 	// The agents, all three connected.
 	if err := chromedp.Do(bctx, chromedp.Navigate(base+"/agents"), chromedp.WaitVisible(chromedp.CSS("table"))); err != nil {

@@ -14,6 +14,9 @@ import (
 // diffRows bounds each diff table.
 const diffRows = 30
 
+// headline is the title of the diff's table of headline figures.
+const headline = "Headline figures"
+
 type diffTable struct {
 	Title, Key, LabelName string
 	HasLabel              bool
@@ -70,7 +73,7 @@ func (u *UI) diff(w http.ResponseWriter, r *http.Request) {
 	d := diff.Compare(a, b, u.cfg.Rules)
 	data.Result = true
 	data.Tables = []diffTable{
-		table("Headline figures", "Figure", "Unit", d.Summary, true),
+		table(headline, "Figure", "Unit", d.Summary, true),
 		table("Device time by component", "Component", "", d.Components, false),
 		table("Device time by op type", "Op type", "", d.OpTypes, false),
 		table("Device time by operation", "Operation", "Op type", d.Ops, true),
@@ -99,9 +102,13 @@ func table(title, key, label string, rows []diff.Row, hasLabel bool) diffTable {
 		case r.Delta < 0:
 			class = "down"
 		}
+		f := "%.3f"
+		if r.Label == "count" && title == headline {
+			f = "%.0f"
+		}
 		t.Rows = append(t.Rows, diffRow{
-			Key: r.Key, Label: r.Label, A: fmt.Sprintf("%.3f", r.A), B: fmt.Sprintf("%.3f", r.B),
-			Delta: signed(r.Delta, "%.3f"), Pct: signed(r.DeltaPct, "%.1f%%"), Class: class,
+			Key: r.Key, Label: r.Label, A: fmt.Sprintf(f, r.A), B: fmt.Sprintf(f, r.B),
+			Delta: signed(r.Delta, f), Pct: signed(r.DeltaPct, "%.1f%%"), Class: class,
 		})
 	}
 	if len(rows) > diffRows {
