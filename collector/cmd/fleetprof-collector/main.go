@@ -3,7 +3,8 @@
 // bbolt, analyzes each as it lands and answers the fleetprof CLI.
 //
 // `fleetprof-collector restore` rebuilds a data folder from a database
-// snapshot in GCS.
+// snapshot in GCS; `fleetprof-collector token create` makes the first admin
+// token on a stopped collector's data folder.
 package main
 
 import (
@@ -19,12 +20,19 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fleetprof/fleetprof/collector/internal/retention"
 	"github.com/fleetprof/fleetprof/collector/internal/server"
 )
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "restore" {
 		os.Exit(restoreMain(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "token" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := tokenMain(ctx, os.Args[2:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
 	}
 	cfg, level, err := parseFlags(os.Args[1:], os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -57,11 +65,20 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, slog.Level, err
 	fs.StringVar(&cfg.RulesFile, "rules", "", "bucketing rules file for components and diff (default: the built-in rules)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "server TLS certificate (PEM)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "server TLS key (PEM)")
-	fs.StringVar(&cfg.TLSClientCA, "tls-client-ca", "", "CA (PEM) that signs agent certificates: requires mTLS")
-	fs.BoolVar(&cfg.PublicUI, "public-ui", false, "serve the web UI on a non-loopback --http address (it has no authentication yet)")
-	fs.BoolVar(&cfg.Insecure, "insecure", false, "serve plain-text gRPC without authentication (loopback addresses only)")
+	fs.StringVar(&cfg.TLSClientCA, "tls-client-ca", "", "CA bundle (PEM) that signs agent and client certificates: agents must present one (mTLS)")
+	fs.BoolVar(&cfg.PublicUI, "public-ui", false, "serve the web UI on a non-loopback --http address (plain HTTP: put a TLS proxy in front; tokens are required)")
+	fs.BoolVar(&cfg.Insecure, "insecure", false, "development only, loopback addresses only: plain-text gRPC, agents unauthenticated, and loopback callers are admins while no token exists")
+	fs.DurationVar(&cfg.RequestTimeout, "request-timeout", 30*time.Second, "time limit of each unary API call")
+	fs.DurationVar(&cfg.LongRequestTimeout, "analyze-timeout", 10*time.Minute, "time limit of an Analyze call")
+	fs.IntVar(&cfg.MaxUploads, "max-uploads", 256, "agent uploads served at once; more are told to retry")
+	fs.IntVar(&cfg.MaxFleetCaptures, "max-fleet-captures", 16, "fleet captures running at once; more are refused")
+	fs.Func("upload-rate", "largest upload rate per agent, bytes per second, e.g. 32MiB (default: no limit)", func(v string) error {
+		n, err := retention.ParseSize(v)
+		cfg.UploadRate = float64(n)
+		return err
+	})
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat", 5*time.Second, "heartbeat interval agents are told to use")
-	fs.Int64Var(&cfg.MaxCaptureBytes, "max-capture-bytes", 1<<30, "largest capture accepted, in bytes")
+	fs.Int64Var(&cfg.MaxCaptureBytes, "max-capture-bytes", 256<<20, "largest capture accepted, in bytes")
 	fs.IntVar(&cfg.AnalysisWorkers, "analysis-workers", 1, "captures analyzed at once")
 	fs.DurationVar(&cfg.PluginTimeout, "plugin-timeout", 2*time.Minute, "time limit of one analyzer run")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "time allowed for in-flight uploads on shutdown")
@@ -75,6 +92,9 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, slog.Level, err
 	}
 	if cfg.DataDir == "" {
 		return cfg, level, errors.New("--data is required")
+	}
+	if cfg.MaxCaptureBytes <= 0 || cfg.MaxUploads <= 0 || cfg.MaxFleetCaptures <= 0 || cfg.RequestTimeout <= 0 || cfg.LongRequestTimeout <= 0 {
+		return cfg, level, errors.New("--max-capture-bytes, --max-uploads, --max-fleet-captures, --request-timeout and --analyze-timeout must be positive")
 	}
 	if err := lifecycle(); err != nil {
 		return cfg, level, err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Errors.
@@ -30,6 +31,8 @@ var (
 	ErrClosed = errors.New("store: closed")
 	// ErrSequence means a staged chunk does not follow the one before it.
 	ErrSequence = errors.New("store: chunk out of sequence")
+	// ErrLocked means another process (a running collector) holds the file.
+	ErrLocked = errors.New("store: the database is in use by another process (a running collector?)")
 )
 
 // FileName is the bbolt file's name in the data folder.
@@ -84,6 +87,9 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, NoSync: opts.NoSync, FreelistType: bolt.FreelistMapType})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("open store %s: %w", path, ErrLocked)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
