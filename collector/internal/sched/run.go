@@ -86,7 +86,7 @@ func (s *Scheduler) load(ctx context.Context) error {
 		e := s.entryLocked(sc, c)
 		if catchUp {
 			e.catchUp = true
-			e.fireAt = now.Add(s.jitterLocked(sc.JitterNS))
+			e.fireAt = now.Add(s.cfg.CatchUpDelay + s.jitterLocked(sc.JitterNS))
 		}
 		s.entries[sc.ID] = e
 	}

@@ -19,7 +19,8 @@
 // The next run's time is stored. When the collector starts and that time is
 // past (it was down), a schedule gets one catch-up run at once if the missed
 // time is less than one interval ago (the interval being the time from it to
-// the run after it), and otherwise skips every missed run. Either way the
+// the run after it), and otherwise skips every missed run. The catch-up run
+// waits Config.CatchUpDelay (and its jitter) so agents have reconnected. Either way the
 // next run is the first cron time after now. Paused schedules never catch up.
 package sched
 
@@ -64,6 +65,10 @@ var (
 // maxMissed bounds the missed run times counted on start.
 const maxMissed = 100_000
 
+// DefaultCatchUpDelay is Config.CatchUpDelay's default: agents reconnect
+// within a few heartbeats of a collector restart.
+const DefaultCatchUpDelay = 30 * time.Second
+
 // Agents is what the scheduler needs of the registry.
 type Agents interface {
 	// Connections returns the connected agents that match sel.
@@ -89,6 +94,9 @@ type Config struct {
 	Starter Starter
 	// Clock is the time. Nil means the wall clock.
 	Clock Clock
+	// CatchUpDelay is the wait before a catch-up run at start, so agents
+	// have reconnected. Zero means DefaultCatchUpDelay.
+	CatchUpDelay time.Duration
 	// Rand draws jitter and samples. Nil means a randomly seeded source.
 	Rand *mrand.Rand
 	// OnRun, if set, is called after each run with its outcome (for tests
@@ -165,6 +173,9 @@ func New(cfg Config) *Scheduler {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.CatchUpDelay <= 0 {
+		cfg.CatchUpDelay = DefaultCatchUpDelay
 	}
 	clock := cfg.Clock
 	if clock == nil {

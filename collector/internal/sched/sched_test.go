@@ -548,17 +548,20 @@ func TestMissedRunPolicy(t *testing.T) {
 	// Down from 12:03 to 12:16: 12:13 was missed 3 minutes ago, less than
 	// an interval: one catch-up run at start.
 	h.restart(13 * time.Minute)
-	runs := h.drain()
-	if len(runs) != 1 || !runs[0].CatchUp || !runs[0].Due.Equal(t0.Add(10*time.Minute)) || !runs[0].At.Equal(t0.Add(13*time.Minute)) || runs[0].Outcome != OutcomeStarted {
-		t.Fatalf("runs after a short outage = %+v, want one catch-up of 12:13 at 12:16", runs)
+	if runs := h.advance(DefaultCatchUpDelay - time.Second); len(runs) != 0 {
+		t.Fatalf("catch-up ran before agents had time to reconnect: %+v", runs)
+	}
+	runs := h.advance(time.Second)
+	if len(runs) != 1 || !runs[0].CatchUp || !runs[0].Due.Equal(t0.Add(10*time.Minute)) || !runs[0].At.Equal(t0.Add(13*time.Minute+DefaultCatchUpDelay)) || runs[0].Outcome != OutcomeStarted {
+		t.Fatalf("runs after a short outage = %+v, want one catch-up of 12:13 at 12:16:30", runs)
 	}
 	st := h.stored(sc.ID)
 	if st.LastRunNS != t0.Add(10*time.Minute).UnixNano() || st.NextRunNS != t0.Add(20*time.Minute).UnixNano() || !strings.Contains(st.LastResult, "catch-up") {
 		t.Errorf("after catch-up: last %v next %v %q, want last 12:13, next 12:23 (the grid of the missed run)", time.Unix(0, st.LastRunNS).UTC(), time.Unix(0, st.NextRunNS).UTC(), st.LastResult)
 	}
-	// Down from 12:16 to 13:00: 12:23, 12:33, 12:43, 12:53 were missed,
+	// Down from 12:16:30 to 13:00: 12:23, 12:33, 12:43, 12:53 were missed,
 	// the first 37 minutes ago: more than an interval, so all are skipped.
-	h.restart(44 * time.Minute)
+	h.restart(43*time.Minute + 30*time.Second)
 	if runs := h.drain(); len(runs) != 0 {
 		t.Fatalf("runs after a long outage = %+v, want none", runs)
 	}
@@ -586,7 +589,7 @@ func TestMissedDailyRun(t *testing.T) {
 	// Down until 09:00 the next day: 02:00 was missed 7 hours ago, within
 	// its 24-hour interval: caught up.
 	h.restart(21 * time.Hour)
-	runs := h.drain()
+	runs := h.advance(DefaultCatchUpDelay)
 	if len(runs) != 1 || !runs[0].CatchUp {
 		t.Fatalf("runs = %+v, want one catch-up", runs)
 	}
