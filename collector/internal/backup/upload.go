@@ -112,6 +112,9 @@ func (b *Backup) upload(ctx context.Context, name string, o *object) error {
 	w.MD5 = o.md5
 	w.CRC32C = o.crc32c
 	w.SendCRC32C = true
+	// One buffer the size of the object (in 256 KiB steps) rather than the
+	// default 16 MiB for every small report file.
+	w.ChunkSize = int(min(16<<20, (o.size/(256<<10)+1)*(256<<10)))
 	if _, err := io.Copy(w, r); err != nil {
 		cancel()
 		_ = w.Close()
