@@ -16,7 +16,7 @@
 #   fleetprof-agent-sha256   required: its sha256 (hex); the script refuses any other binary
 #   fleetprof-collector      required: the collector's gRPC address HOST:PORT
 #   fleetprof-id             the agent id (default: the VM's host name); under mTLS
-#                            it must equal the certificate's common name
+#                            it must be the id in the agent's certificate
 #   fleetprof-labels         labels as k=v separated by ';' or ',' (model=qwen3;team=serving)
 #   fleetprof-server-cmd     the model server's command line, wrapped by the agent
 #                            (--wrap --); no argument may contain a space
