@@ -306,8 +306,7 @@ func New(cfg Config) (_ *Server, err error) {
 // mountUI adds the web UI to the HTTP mux: on loopback addresses, or
 // anywhere with PublicUI.
 func (s *Server) mountUI(rules *bucket.Rules) error {
-	host, _, _ := net.SplitHostPort(s.httpLis.Addr().String())
-	if ip := net.ParseIP(host); !s.cfg.PublicUI && (ip == nil || !ip.IsLoopback()) {
+	if !s.cfg.PublicUI && !loopback(s.httpLis.Addr().String()) {
 		s.log.Warn("web UI not served: the HTTP address is not loopback and serves plain text, tokens included (--public-ui serves it anyway, behind a TLS proxy)", "http", s.httpLis.Addr().String())
 		return nil
 	}
@@ -318,6 +317,16 @@ func (s *Server) mountUI(rules *bucket.Rules) error {
 	ui.Register(s.mux)
 	s.guard.registerLogin(s.mux)
 	return nil
+}
+
+// loopback reports whether a listening address is a loopback one.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
 // serverCreds returns the gRPC transport credentials Config asks for.
