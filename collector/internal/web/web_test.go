@@ -3,8 +3,11 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -397,5 +400,58 @@ func TestFormat(t *testing.T) {
 		if tt.got != tt.want {
 			t.Errorf("case %d: %q, want %q", i, tt.got, tt.want)
 		}
+	}
+}
+
+// TestPagination: 50 captures a page, newest first, "Older" and "Newest"
+// links that keep the filters.
+func TestPagination(t *testing.T) {
+	tu := newTestUI(t, nil)
+	ctx := context.Background()
+	const extra = 60
+	for i := range extra {
+		id := fmt.Sprintf("page-%02d", i)
+		data := []byte(id)
+		sum := sha256.Sum256(data)
+		err := tu.db.Update(ctx, func(w *store.Writer) error {
+			if _, err := w.BeginUpload(&store.Upload{CaptureID: id, AgentID: "tpu-9", Chunks: 1, Bytes: int64(len(data)), SHA256: sum[:]}); err != nil {
+				return err
+			}
+			if _, err := w.StageChunk(id, 0, 0, data); err != nil {
+				return err
+			}
+			return w.Commit(&store.Capture{ID: id, AgentID: "tpu-9", Trigger: "manual", CreatedNS: time.Now().Add(time.Duration(i) * time.Second).UnixNano(), SizeBytes: int64(len(data))})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	linkRE := regexp.MustCompile(`<a href="([^"]+)">Older »</a>`)
+	ids := regexp.MustCompile(`class="capture-link" href="/captures/([^"]+)"`)
+	path := "/captures?agent=tpu-9"
+	var pages [][]string
+	for path != "" {
+		resp, body := tu.get(t, path)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d", path, resp.StatusCode)
+		}
+		var got []string
+		for _, m := range ids.FindAllStringSubmatch(body, -1) {
+			got = append(got, m[1])
+		}
+		pages = append(pages, got)
+		if len(pages) > 1 && !strings.Contains(body, `href="/captures?agent=tpu-9">« Newest</a>`) {
+			t.Errorf("page %d has no link back to the newest", len(pages))
+		}
+		path = ""
+		if m := linkRE.FindStringSubmatch(body); m != nil {
+			path = html.UnescapeString(m[1])
+			if !strings.Contains(path, "agent=tpu-9") {
+				t.Errorf("older link %q drops the agent filter", path)
+			}
+		}
+	}
+	if len(pages) != 2 || len(pages[0]) != 50 || len(pages[1]) != 10 || pages[0][0] != "page-59" || pages[1][9] != "page-00" {
+		t.Errorf("pages of %d and %d, first %v…, want 50 then 10, newest (page-59) first", len(pages[0]), len(pages[len(pages)-1]), pages[0][:1])
 	}
 }
