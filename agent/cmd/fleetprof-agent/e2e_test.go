@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -392,7 +393,8 @@ func TestStandaloneWrapDies(t *testing.T) {
 	a := start(t, "fleetprof-agent", "capture", "--attach", fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), "-o", t.TempDir(),
 		"--restart-backoff", "10ms", "--wrap", "--", filepath.Join(binDir, "fleetprof-simserver"), "--no-such-flag")
 	err := a.wait(t, 30*time.Second)
-	if err == nil || !strings.Contains(a.stderr.String(), "died 3 times before answering /health") {
+	// The agent gives up after a few deaths; how many depends on timing.
+	if err == nil || !regexp.MustCompile(`died [0-9]+ times before answering /health`).MatchString(a.stderr.String()) {
 		t.Errorf("exit %v; want a failure naming the deaths:\n%s", err, tail(a.stderr.String(), 10))
 	}
 }
