@@ -3,6 +3,7 @@ package deploy
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -127,20 +128,48 @@ func goTool() string {
 	return "go"
 }
 
-var helpFlag = regexp.MustCompile(`(?m)^\s+-([A-Za-z0-9][A-Za-z0-9-]*)\b`)
+// helpFlag matches a flag line of Go's flag.PrintDefaults: "  -name type"
+// for a flag that takes a value, "  -name" alone for a boolean.
+var helpFlag = regexp.MustCompile(`(?m)^  -([A-Za-z0-9][A-Za-z0-9-]*)( [A-Za-z]+)?$`)
 
-// flagNames runs bin -help and returns the flags it lists.
+// flagNames runs bin -help and returns the flags it lists, each mapped to
+// whether it takes a value.
 func flagNames(t *testing.T, bin string) map[string]bool {
 	t.Helper()
 	out, _ := exec.Command(bin, "-help").CombinedOutput()
 	names := map[string]bool{}
 	for _, m := range helpFlag.FindAllStringSubmatch(string(out), -1) {
-		names[m[1]] = true
+		names[m[1]] = m[2] != ""
 	}
 	if len(names) < 3 {
 		t.Fatalf("%s -help lists %d flags:\n%s", bin, len(names), out)
 	}
 	return names
+}
+
+// checkArgs parses args as Go's flag package would with the flags in known
+// (name → takes a value) and returns what is wrong: an unknown flag, a
+// flag without its value, or a stray positional argument.
+func checkArgs(args []string, known map[string]bool) []string {
+	var bad []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			bad = append(bad, fmt.Sprintf("stray argument %q", a))
+			continue
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		takesValue, ok := known[name]
+		switch {
+		case !ok:
+			bad = append(bad, fmt.Sprintf("unknown flag %s", a))
+		case takesValue && !hasValue && i+1 == len(args):
+			bad = append(bad, fmt.Sprintf("flag %s has no value", a))
+		case takesValue && !hasValue:
+			i++
+		}
+	}
+	return bad
 }
 
 // splitWrap splits an agent command line at its first "--": the agent's
@@ -165,18 +194,4 @@ func flagValue(args []string, name string) string {
 		}
 	}
 	return ""
-}
-
-// flagsUsed returns the flag names in args ("--tls-cert" → "tls-cert").
-func flagsUsed(args []string) []string {
-	var out []string
-	for _, a := range args {
-		if !strings.HasPrefix(a, "-") || a == "-" || a == "--" {
-			continue
-		}
-		name := strings.TrimLeft(a, "-")
-		name, _, _ = strings.Cut(name, "=")
-		out = append(out, name)
-	}
-	return out
 }
