@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/status"
 )
 
 // freePort returns a loopback TCP port that was free a moment ago.
@@ -248,7 +250,55 @@ func newAgent(ctx context.Context, t testing.TB, c *collector, id string, o agen
 // start runs the agent and waits until the collector lists it healthy.
 func (a *agent) start(ctx context.Context, t testing.TB, c *collector) {
 	t.Helper()
-	a.p = startProc(t, "fleetprof-agent", a.args...)
+	a.run(t)
+	waitFor(ctx, t, a.id+" connected with a healthy server", func() bool {
+		return agentHealthy(ctx, t, c, a.id)
+	})
+}
+
+// run starts the agent process. The wrapped server runs in its own process
+// group, so the cleanup (registered after startProc's, so run before it)
+// stops the agent with SIGTERM, which stops the server too, and then kills
+// whatever server is left, as after a SIGKILL of the agent.
+func (a *agent) run(t testing.TB) {
+	t.Helper()
+	p := startProc(t, "fleetprof-agent", a.args...)
+	a.p = p
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		p.wait(5 * time.Second)
+		killStray(a.port)
+	})
+}
+
+// killStray kills a fleetprof-simserver we built that still serves port
+// (its agent died with SIGKILL and could not stop it).
+func killStray(port int) {
+	exe := filepath.Join(bins, "fleetprof-simserver")
+	pids, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, f := range pids {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		if len(args) == 0 || args[0] != exe {
+			continue
+		}
+		for i := range args[:len(args)-1] {
+			if args[i] == "--port" && args[i+1] == fmt.Sprint(port) {
+				var pid int
+				if _, err := fmt.Sscanf(filepath.Base(filepath.Dir(f)), "%d", &pid); err == nil {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+		}
+	}
+}
+
+// waitHealthy waits until the collector lists the agent healthy.
+func (a *agent) waitHealthy(ctx context.Context, t testing.TB, c *collector) {
+	t.Helper()
 	waitFor(ctx, t, a.id+" connected with a healthy server", func() bool {
 		return agentHealthy(ctx, t, c, a.id)
 	})
@@ -336,3 +386,12 @@ func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
+
+// sha256Sum returns the SHA-256 of b.
+func sha256Sum(b []byte) []byte {
+	s := sha256.Sum256(b)
+	return s[:]
+}
+
+// statusCode is the name of err's gRPC status code.
+func statusCode(err error) string { return status.Code(err).String() }
