@@ -295,6 +295,14 @@ func assertNoProcesses(t *testing.T, dir string) {
 	}
 }
 
+func sectionErrors(secs []*sdk.Section) []string {
+	var out []string
+	for _, s := range secs {
+		out = append(out, s.Name+": "+s.Error)
+	}
+	return out
+}
+
 func sectionNames(secs []*sdk.Section) []string {
 	var out []string
 	for _, s := range secs {
@@ -312,13 +320,15 @@ func TestRunCanceled(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("Run after cancel took %s", d)
 	}
-	if len(secs) != 1 || !strings.Contains(secs[0].Error, ErrCanceled.Error()+": hang during Analyze: context deadline exceeded") {
-		t.Errorf("Run = %+v, want one canceled section", secs)
+	// On a loaded machine the deadline may fall during the start rather
+	// than during Analyze: either way the section says it was canceled.
+	if len(secs) != 1 || !strings.Contains(secs[0].Error, ErrCanceled.Error()+": hang ") {
+		t.Errorf("Run = %q, want one canceled section", sectionErrors(secs))
 	}
 	// Canceled before it starts, a plugin is not started at all.
 	secs = h.Run(ctx, testCapture(), nil)
 	if len(secs) != 1 || !strings.Contains(secs[0].Error, ErrCanceled.Error()+": hang not started") {
-		t.Errorf("Run(canceled) = %+v, want one canceled section", secs)
+		t.Errorf("Run(canceled) = %q, want one canceled section", sectionErrors(secs))
 	}
 }
 
