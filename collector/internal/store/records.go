@@ -194,6 +194,9 @@ func (w *Writer) PutCommand(c *Command) error {
 
 // Capture returns a committed capture's record.
 func (r *Reader) Capture(id string) (*Capture, error) {
+	if !ValidID(id) {
+		return nil, fmt.Errorf("capture %q: %w", id, ErrBadID)
+	}
 	k := r.tx.Bucket(bCaptureIDs).Get([]byte(id))
 	if k == nil {
 		return nil, fmt.Errorf("capture %q: %w", id, ErrNotFound)
@@ -212,6 +215,9 @@ func (r *Reader) Committed(id string) bool {
 
 // WriteBlob writes a committed capture's .fpcap bytes to w.
 func (r *Reader) WriteBlob(id string, w io.Writer) (int64, error) {
+	if !ValidID(id) {
+		return 0, fmt.Errorf("capture %q blob: %w", id, ErrBadID)
+	}
 	b := r.tx.Bucket(bBlobs).Bucket([]byte(id))
 	if b == nil {
 		return 0, fmt.Errorf("capture %q blob: %w", id, ErrNotFound)
@@ -263,6 +269,9 @@ func writeChunks(b *bolt.Bucket, w io.Writer) (int64, error) {
 
 // Report returns a copy of a capture's stored report.
 func (r *Reader) Report(id string) ([]byte, error) {
+	if !ValidID(id) {
+		return nil, fmt.Errorf("report %q: %w", id, ErrBadID)
+	}
 	b := r.tx.Bucket(bReports).Get([]byte(id))
 	if b == nil {
 		return nil, fmt.Errorf("report %q: %w", id, ErrNotFound)
@@ -517,6 +526,9 @@ func (w *Writer) DeleteCapture(id string) error {
 // OpenBlob returns a reader of a committed capture's .fpcap bytes, valid
 // only until the transaction ends.
 func (r *Reader) OpenBlob(id string) (io.Reader, error) {
+	if !ValidID(id) {
+		return nil, fmt.Errorf("capture %q blob: %w", id, ErrBadID)
+	}
 	b := r.tx.Bucket(bBlobs).Bucket([]byte(id))
 	if b == nil {
 		return nil, fmt.Errorf("capture %q blob: %w", id, ErrNotFound)
