@@ -129,9 +129,14 @@ func TestStartupScript(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
 			if tt.tlsFiles {
-				os.MkdirAll(filepath.Join(root, "etc/fleetprof/tls"), 0o755)
+				tls := filepath.Join(root, "etc/fleetprof/tls")
+				if err := os.MkdirAll(tls, 0o755); err != nil {
+					t.Fatal(err)
+				}
 				for _, f := range []string{"agent.pem", "agent-key.pem", "ca.pem"} {
-					os.WriteFile(filepath.Join(root, "etc/fleetprof/tls", f), []byte("PEM"), 0o600)
+					if err := os.WriteFile(filepath.Join(tls, f), []byte("PEM"), 0o600); err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
 			run := func() (string, error) {

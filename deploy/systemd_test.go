@@ -176,7 +176,9 @@ func TestSystemdAnalyzeVerify(t *testing.T) {
 	// The check itself catches mistakes.
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.service")
-	os.WriteFile(bad, []byte("[Service]\nExecStart=/bin/true\nProtectSystem=stricter\n"), 0o644)
+	if err := os.WriteFile(bad, []byte("[Service]\nExecStart=/bin/true\nProtectSystem=stricter\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if out, _ := exec.Command(analyze, "verify", "--man=no", bad).CombinedOutput(); !bytes.Contains(out, []byte("ProtectSystem")) && !bytes.Contains(out, []byte("protect system")) {
 		t.Errorf("systemd-analyze verify let a bad ProtectSystem through: %s", out)
 	}
