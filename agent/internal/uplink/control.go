@@ -89,15 +89,26 @@ func (c *Client) control(ctx context.Context) (bool, error) {
 	g.Go(func() error {
 		t := time.NewTicker(interval)
 		defer t.Stop()
+		beat := func() error {
+			hb := c.opts.Heartbeat()
+			hb.SpoolBytes = c.opts.Spool.Size()
+			if err := stream.Send(&agentv1.ControlRequest{Msg: &agentv1.ControlRequest_Heartbeat{Heartbeat: hb}}); err != nil {
+				return fmt.Errorf("send heartbeat: %w", err)
+			}
+			return nil
+		}
+		// A first heartbeat at once, so the collector knows the server's
+		// health and the spool without waiting an interval.
+		if err := beat(); err != nil {
+			return err
+		}
 		for {
 			select {
 			case <-gctx.Done():
 				return gctx.Err()
 			case <-t.C:
-				hb := c.opts.Heartbeat()
-				hb.SpoolBytes = c.opts.Spool.Size()
-				if err := stream.Send(&agentv1.ControlRequest{Msg: &agentv1.ControlRequest_Heartbeat{Heartbeat: hb}}); err != nil {
-					return fmt.Errorf("send heartbeat: %w", err)
+				if err := beat(); err != nil {
+					return err
 				}
 			case p := <-c.progress:
 				if err := stream.Send(&agentv1.ControlRequest{Msg: &agentv1.ControlRequest_Progress{Progress: p}}); err != nil {
