@@ -37,15 +37,15 @@ type Config struct {
 	ReconnectMax time.Duration
 	// UploadPause pauses before each upload chunk and end (fault tests only).
 	UploadPause time.Duration
-	HTTPAddr     string
-	WorkDir      string
-	SpoolDir     string
-	SpoolMax     int64
-	KeepRaw      bool
-	ConfigFile   string
-	MetadataURL  string
-	LogLevel     string
-	LogFormat    string
+	HTTPAddr    string
+	WorkDir     string
+	SpoolDir    string
+	SpoolMax    int64
+	KeepRaw     bool
+	ConfigFile  string
+	MetadataURL string
+	LogLevel    string
+	LogFormat   string
 
 	// The model server.
 	Wrap          []string
@@ -81,6 +81,10 @@ type Config struct {
 
 	// Policy is the loaded --config file, if any.
 	Policy *config.File
+
+	// idSet is whether --id was given (else the client certificate's
+	// identity, if any, replaces the host name default).
+	idSet bool
 }
 
 type labelFlag map[string]string
@@ -264,6 +268,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	cfg.idSet = set["id"]
 	if *wrap && len(cfg.Wrap) == 0 {
 		return nil, fmt.Errorf("%w: --wrap needs the server's command after --, e.g. --wrap -- python -m sgl_jax.launch_server --port 30000", errUsage)
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -269,8 +270,43 @@ func clientTLS(cfg *Config) (*tls.Config, error) {
 			return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
+		leaf, err := x509.ParseCertificate(cert.Certificate[0])
+		if err != nil {
+			return nil, fmt.Errorf("--tls-cert: %w", err)
+		}
+		id, err := certAgentID(leaf)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --tls-cert %s: %v", errUsage, cfg.TLSCert, err)
+		}
+		switch {
+		case id == cfg.ID:
+		case cfg.idSet:
+			return nil, fmt.Errorf("%w: --id %q, but --tls-cert %s is agent %q's certificate: the collector refuses an agent acting as another; drop --id or fix it", errUsage, cfg.ID, cfg.TLSCert, id)
+		default:
+			cfg.ID = id
+		}
 	}
 	return tc, nil
+}
+
+// certAgentID is the agent id a client certificate carries, as the
+// collector reads it: its spiffe://fleetprof/agent/<id> URI SAN, or, with
+// no fleetprof URI, its common name.
+func certAgentID(c *x509.Certificate) (string, error) {
+	for _, u := range c.URIs {
+		if u.Scheme != "spiffe" || u.Host != "fleetprof" {
+			continue
+		}
+		id, ok := strings.CutPrefix(u.Path, "/agent/")
+		if !ok || id == "" || strings.Contains(id, "/") {
+			return "", fmt.Errorf("%s is not an agent certificate (want spiffe://fleetprof/agent/<id>)", u)
+		}
+		return id, nil
+	}
+	if c.Subject.CommonName == "" {
+		return "", errors.New("the certificate names no agent: no spiffe://fleetprof/agent/<id> URI and no common name")
+	}
+	return c.Subject.CommonName, nil
 }
 
 // specFromConfig turns the capture flags into a Spec.
