@@ -1,0 +1,24 @@
+package backup
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/fleetprof/fleetprof/internal/captureid"
+)
+
+// TestHostileIDs: a capture id that could leave its folder in the bucket
+// never reaches an object name.
+func TestHostileIDs(t *testing.T) {
+	c, _ := client(t, emulator(t))
+	b, err := New(Config{Store: openStore(t), Client: c, Bucket: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"../../etc/passwd", "a/b", "", strings.Repeat("a", 200), "a\x00b", ".."} {
+		if set, err := b.build(t.Context(), id); !errors.Is(err, captureid.ErrBad) {
+			t.Errorf("build(%q) = %v, %v; want captureid.ErrBad", id, set, err)
+		}
+	}
+}
