@@ -45,6 +45,7 @@ check-generate: generate
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./plugins/sdk/capture/...
 	bash integration/bench/trim_vs_gzip.sh
+	bash integration/bench/load.sh
 
 FUZZTIME ?= 60s
 # Minimizing a new input counts outside -fuzztime (go's default is 60s), so
