@@ -92,6 +92,7 @@ print(f"inspect {sys.argv[3]}: agrees with truth.json", file=sys.stderr)
 EOF
 done
 
+load_start=$(cut -d' ' -f1 /proc/loadavg)
 echo "timing $RUNS runs of each, interleaved (wall s, peak RSS KB, user s, sys s):" >&2
 for r in $(seq "$RUNS"); do
   echo " run $r" >&2
@@ -106,9 +107,9 @@ if [ "$PYTHON" != 0 ]; then
   measure python-json.load python3 -c 'import json, gzip, sys; json.load(gzip.open(sys.argv[1]))' "$json"
 fi
 
-python3 - "$results" "$events" "$json" "$xplane" "$RUNS" <<'EOF'
+python3 - "$results" "$events" "$json" "$xplane" "$load_start" <<'EOF'
 import os, statistics, sys
-path, events, json_path, xplane_path, runs = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+path, events, json_path, xplane_path, load_start = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 rows = {}
 for line in open(path):
     label, wall, rss, user, sys_ = line.split()
@@ -120,7 +121,7 @@ def cpu(label): return statistics.median(r[2] + r[3] for r in rows[label])
 size = lambda p: os.path.getsize(p) / 1e6
 cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print(f"capture: {events:,} events; {json_path} {size(json_path):.1f} MB; {xplane_path} {size(xplane_path):.1f} MB")
-print(f"machine: {os.cpu_count()} CPUs, {cpu_model}; load average now {os.getloadavg()[0]:.2f}")
+print(f"machine: {os.cpu_count()} CPUs, {cpu_model}; load average {load_start} at the start, {os.getloadavg()[0]:.2f} at the end")
 print()
 print(f"{'command':<20} {'runs':>4} {'median s':>9} {'min s':>7} {'cpu s':>6} {'peak RSS MB':>11}")
 for label in rows:
