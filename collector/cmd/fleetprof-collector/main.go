@@ -59,6 +59,7 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, slog.Level, err
 	fs := flag.NewFlagSet("fleetprof-collector", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:7070", "gRPC address for agents and the CLI")
+	fs.StringVar(&cfg.APIListen, "api-listen", "", "separate gRPC address for people and tools (the API); --listen then serves only agents and requires their certificates in the TLS handshake (default: both on --listen)")
 	fs.StringVar(&cfg.HTTP, "http", "127.0.0.1:7071", "HTTP address for /metrics, /healthz and the web UI (- disables)")
 	fs.StringVar(&cfg.DataDir, "data", "", "folder for the bbolt file (fleetprof.db) and state (required)")
 	fs.StringVar(&cfg.PluginsDir, "plugins", defaultPlugins(), "folder of analyzer plugin binaries with their plugins.sha256 allowlist")

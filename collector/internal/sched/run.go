@@ -22,6 +22,9 @@ import (
 // when it is due, until ctx ends. Call it once.
 func (s *Scheduler) Run(ctx context.Context) error {
 	if err := s.load(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while loading
+		}
 		return err
 	}
 	for {

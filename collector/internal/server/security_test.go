@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -361,7 +362,11 @@ func TestMethodTableComplete(t *testing.T) {
 	}
 	defer srv.Close()
 	seen := map[string]bool{}
-	for svc, info := range srv.grpc.GetServiceInfo() {
+	infos := srv.grpc.GetServiceInfo()
+	if srv.apiGRPC != nil {
+		maps.Copy(infos, srv.apiGRPC.GetServiceInfo())
+	}
+	for svc, info := range infos {
 		for _, m := range info.Methods {
 			name := "/" + svc + "/" + m.Name
 			seen[name] = true
@@ -554,4 +559,70 @@ func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // peerCtx is ctx as a loopback caller's.
 func peerCtx(ctx context.Context) context.Context {
 	return peer.NewContext(ctx, &peer.Peer{Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}})
+}
+
+// TestSplitListeners: with --api-listen, the agents' port requires a client
+// certificate in the handshake and serves only the agent API; the API port
+// takes tokens without a certificate and serves no agent API.
+func TestSplitListeners(t *testing.T) {
+	ctx := context.Background()
+	p := newTestPKI(t)
+	srv, err := New(Config{
+		Listen: "127.0.0.1:0", APIListen: "127.0.0.1:0", HTTP: "-", DataDir: t.TempDir(), NoSync: true,
+		TLSCert: filepath.Join(p.dir, "collector.pem"), TLSKey: filepath.Join(p.dir, "collector-key.pem"),
+		TLSClientCA: filepath.Join(p.dir, certs.CAFile), Registry: prometheus.NewRegistry(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(rctx) }()
+	defer func() { cancel(); <-done }()
+	if srv.APIAddr() == srv.Addr() {
+		t.Fatalf("APIAddr = Addr = %s", srv.Addr())
+	}
+	tok, err := auth.Create(ctx, srv.Store(), "t", auth.Viewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := p.cert(t, p.ca, certs.Request{Name: "tpu-1", Kind: certs.Agent})
+	dial := func(addr string, cert *tls.Certificate, token string) *grpc.ClientConn {
+		tc := &tls.Config{RootCAs: p.pool, ServerName: "localhost", MinVersion: tls.VersionTLS13}
+		if cert != nil {
+			tc.Certificates = []tls.Certificate{*cert}
+		}
+		opts := []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(tc))}
+		if token != "" {
+			opts = append(opts, grpc.WithPerRPCCredentials(bearerCreds(token)))
+		}
+		cc, err := grpc.NewClient(addr, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cc.Close() })
+		return cc
+	}
+	if err := register(ctx, dial(srv.Addr(), &good, ""), "tpu-1"); err != nil {
+		t.Errorf("agent with its certificate on the agents' port: %v", err)
+	}
+	if err := register(ctx, dial(srv.Addr(), nil, ""), "tpu-1"); status.Code(err) != codes.Unavailable {
+		t.Errorf("agent without a certificate on the agents' port: %v, want Unavailable (handshake refused)", err)
+	}
+	if err := register(ctx, dial(srv.APIAddr(), &good, ""), "tpu-1"); status.Code(err) != codes.Unimplemented {
+		t.Errorf("agent API on the API port: %v, want Unimplemented", err)
+	}
+	list := func(cc *grpc.ClientConn) error {
+		_, err := collectorv1.NewCollectorServiceClient(cc).ListAgents(ctx, &collectorv1.ListAgentsRequest{})
+		return err
+	}
+	if err := list(dial(srv.APIAddr(), nil, tok.Token)); err != nil {
+		t.Errorf("ListAgents with a token on the API port: %v", err)
+	}
+	if err := list(dial(srv.Addr(), &good, tok.Token)); status.Code(err) != codes.Unimplemented {
+		t.Errorf("ListAgents on the agents' port: %v, want Unimplemented", err)
+	}
+	if _, err := New(Config{Listen: "127.0.0.1:0", APIListen: "0.0.0.0:0", HTTP: "-", DataDir: t.TempDir(), Insecure: true}); err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Errorf("--insecure with a non-loopback --api-listen = %v, want a refusal", err)
+	}
 }

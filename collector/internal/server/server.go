@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,6 +65,12 @@ const (
 type Config struct {
 	// Listen is the gRPC address. Empty means 127.0.0.1:7070.
 	Listen string
+	// APIListen, if set, is a separate gRPC address for people and tools
+	// (CollectorService, ScheduleService, AdminService): Listen then serves
+	// only agents and, with TLSClientCA, requires their certificates in the
+	// TLS handshake. Empty serves both on Listen, where client certificates
+	// are optional in the handshake and required per call for the agent API.
+	APIListen string
 	// HTTP is the HTTP address for /metrics, /healthz and the web UI. Empty
 	// means 127.0.0.1:7071; "-" disables it.
 	HTTP string
@@ -139,11 +146,13 @@ type Server struct {
 	analysis *analysis.Analysis
 	ingest   *ingest.Ingest
 	life     *lifecycle
-	grpc     *grpc.Server
+	grpc     *grpc.Server // agents (and the API unless APIListen)
+	apiGRPC  *grpc.Server // the API on APIListen, or nil
 	health   *health.Server
 	http     *http.Server
 	mux      *http.ServeMux
 	lis      net.Listener
+	apiLis   net.Listener
 	httpLis  net.Listener
 }
 
@@ -176,9 +185,16 @@ func New(cfg Config) (_ *Server, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	creds, err := serverCreds(cfg, log)
+	split := cfg.APIListen != ""
+	creds, err := serverCreds(cfg, cfg.Listen, split, log)
 	if err != nil {
 		return nil, err
+	}
+	var apiCreds credentials.TransportCredentials
+	if split {
+		if apiCreds, err = serverCreds(cfg, cfg.APIListen, false, log); err != nil {
+			return nil, err
+		}
 	}
 	var rules *bucket.Rules
 	var options map[string]string
@@ -233,6 +249,10 @@ func New(cfg Config) (_ *Server, err error) {
 	})
 	s.fleet = fleet.New(fleet.Config{Agents: s.reg, Store: db, MaxRunning: cfg.MaxFleetCaptures, Logger: log})
 	s.reg.SetObserver(s.fleet)
+	// Fleet captures running when the collector stopped go on being tracked.
+	if _, err := s.fleet.Restore(context.Background()); err != nil {
+		return nil, err
+	}
 	s.sched = sched.New(sched.Config{Store: db, Agents: s.reg, Starter: s.fleet, Logger: log, Registerer: cfg.Registry})
 	if s.life, err = newLifecycle(context.Background(), db, cfg.Backup, cfg.Retention, cfg.DataDir, log, cfg.Registry); err != nil {
 		return nil, err
@@ -256,24 +276,23 @@ func New(cfg Config) (_ *Server, err error) {
 	})
 	cfg.Registry.MustRegister(&statusCollector{db: db})
 
-	s.grpc = grpc.NewServer(
-		grpc.Creds(creds),
-		grpc.MaxRecvMsgSize(MaxRecvMsgSize),
-		grpc.MaxSendMsgSize(MaxSendMsgSize),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-		grpc.WaitForHandlers(true), // Stop returns only once every handler has
-		grpc.ChainUnaryInterceptor(s.guard.unary),
-		grpc.ChainStreamInterceptor(s.guard.stream),
-	)
+	s.grpc = s.newGRPC(creds)
+	apiSrv := s.grpc
+	if split {
+		s.apiGRPC = s.newGRPC(apiCreds)
+		apiSrv = s.apiGRPC
+	}
 	agentv1.RegisterAgentServiceServer(s.grpc, api.NewAgentService(s.reg, s.ingest, log))
-	collectorv1.RegisterCollectorServiceServer(s.grpc, api.NewCollectorService(api.CollectorConfig{
+	collectorv1.RegisterCollectorServiceServer(apiSrv, api.NewCollectorService(api.CollectorConfig{
 		Store: db, Registry: s.reg, Fleet: s.fleet, Analysis: s.analysis, Rules: rules, Logger: log,
 	}))
-	collectorv1.RegisterScheduleServiceServer(s.grpc, api.NewScheduleService(s.sched, log))
-	collectorv1.RegisterAdminServiceServer(s.grpc, api.NewAdminService(db, log))
+	collectorv1.RegisterScheduleServiceServer(apiSrv, api.NewScheduleService(s.sched, log))
+	collectorv1.RegisterAdminServiceServer(apiSrv, api.NewAdminService(db, log))
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
+	if split {
+		healthpb.RegisterHealthServer(s.apiGRPC, s.health)
+	}
 
 	s.mux = http.NewServeMux()
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{Registry: cfg.Registry}))
@@ -285,22 +304,61 @@ func New(cfg Config) (_ *Server, err error) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 
-	if s.lis, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
-	}
-	if cfg.HTTP != "-" {
-		if s.httpLis, err = net.Listen("tcp", cfg.HTTP); err != nil {
-			s.lis.Close()
-			return nil, fmt.Errorf("listen %s: %w", cfg.HTTP, err)
-		}
-		s.http = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
-		if err := s.mountUI(rules); err != nil {
-			s.lis.Close()
-			s.httpLis.Close()
-			return nil, err
-		}
+	if err := s.listen(rules); err != nil {
+		return nil, err
 	}
 	return s, nil
+}
+
+// newGRPC returns a gRPC server with the collector's limits and the guard.
+func (s *Server) newGRPC(creds credentials.TransportCredentials) *grpc.Server {
+	return grpc.NewServer(
+		grpc.Creds(creds),
+		grpc.MaxRecvMsgSize(MaxRecvMsgSize),
+		grpc.MaxSendMsgSize(MaxSendMsgSize),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		grpc.WaitForHandlers(true), // Stop returns only once every handler has
+		grpc.ChainUnaryInterceptor(s.guard.unary),
+		grpc.ChainStreamInterceptor(s.guard.stream),
+	)
+}
+
+// listen opens the gRPC and HTTP listeners and mounts the web UI; on an
+// error it closes what it opened.
+func (s *Server) listen(rules *bucket.Rules) (err error) {
+	var opened []net.Listener
+	defer func() {
+		if err != nil {
+			for _, l := range opened {
+				l.Close()
+			}
+		}
+	}()
+	open := func(addr string) (net.Listener, error) {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen %s: %w", addr, err)
+		}
+		opened = append(opened, l)
+		return l, nil
+	}
+	if s.lis, err = open(s.cfg.Listen); err != nil {
+		return err
+	}
+	if s.apiGRPC != nil {
+		if s.apiLis, err = open(s.cfg.APIListen); err != nil {
+			return err
+		}
+	}
+	if s.cfg.HTTP != "-" {
+		if s.httpLis, err = open(s.cfg.HTTP); err != nil {
+			return err
+		}
+		s.http = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+		return s.mountUI(rules)
+	}
+	return nil
 }
 
 // mountUI adds the web UI to the HTTP mux: on loopback addresses, or
@@ -329,21 +387,23 @@ func loopback(addr string) bool {
 	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
-// serverCreds returns the gRPC transport credentials Config asks for.
-func serverCreds(cfg Config, log *slog.Logger) (credentials.TransportCredentials, error) {
+// serverCreds returns the gRPC transport credentials Config asks for on
+// addr. requireClient (the agents-only listener) makes the handshake
+// require and verify a client certificate.
+func serverCreds(cfg Config, addr string, requireClient bool, log *slog.Logger) (credentials.TransportCredentials, error) {
 	if cfg.TLSCert == "" && cfg.TLSKey == "" {
 		if !cfg.Insecure {
 			return nil, ErrNoTLS
 		}
-		host, _, err := net.SplitHostPort(cfg.Listen)
+		host, _, err := net.SplitHostPort(addr)
 		if err != nil {
-			return nil, fmt.Errorf("listen address %q: %w", cfg.Listen, err)
+			return nil, fmt.Errorf("listen address %q: %w", addr, err)
 		}
 		ip := net.ParseIP(host)
 		if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			return nil, fmt.Errorf("%w (listen address %s)", ErrInsecure, cfg.Listen)
+			return nil, fmt.Errorf("%w (listen address %s)", ErrInsecure, addr)
 		}
-		log.Warn("INSECURE: serving gRPC in plain text; agents are not authenticated; loopback only, never in production", "listen", cfg.Listen)
+		log.Warn("INSECURE: serving gRPC in plain text; agents are not authenticated; loopback only, never in production", "listen", addr)
 		return insecure.NewCredentials(), nil
 	}
 	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -360,20 +420,32 @@ func serverCreds(cfg Config, log *slog.Logger) (credentials.TransportCredentials
 		if !pool.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("read client CA %s: no PEM certificates", cfg.TLSClientCA)
 		}
-		// Verified in the handshake when presented; required per call for
-		// the agent API by the guard, optional for API clients (tokens).
+		// On a shared listener: verified in the handshake when presented,
+		// required per call for the agent API by the guard, optional for
+		// API clients (tokens). On the agents-only listener: required.
 		tc.ClientCAs, tc.ClientAuth = pool, tls.VerifyClientCertIfGiven
-	} else {
+		if requireClient {
+			tc.ClientAuth = tls.RequireAndVerifyClientCert
+		}
+	} else if cfg.APIListen == "" || requireClient {
 		log.Warn("no --tls-client-ca: agents cannot connect (the agent API needs client certificates)")
 	}
-	if cfg.Insecure {
+	if cfg.Insecure && (cfg.APIListen == "" || requireClient) {
 		log.Warn("--insecure ignored: TLS is configured")
 	}
 	return credentials.NewTLS(tc), nil
 }
 
-// Addr is the gRPC listening address.
+// Addr is the gRPC listening address (agents, and the API unless APIListen).
 func (s *Server) Addr() string { return s.lis.Addr().String() }
+
+// APIAddr is the API's gRPC listening address: Addr unless APIListen.
+func (s *Server) APIAddr() string {
+	if s.apiLis == nil {
+		return s.Addr()
+	}
+	return s.apiLis.Addr().String()
+}
 
 // HTTPAddr is the HTTP listening address, "" when disabled.
 func (s *Server) HTTPAddr() string {
@@ -402,6 +474,14 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	if s.apiGRPC != nil {
+		g.Go(func() error {
+			if err := s.apiGRPC.Serve(s.apiLis); err != nil {
+				return fmt.Errorf("serve the API's gRPC: %w", err)
+			}
+			return nil
+		})
+	}
 	if s.http != nil {
 		g.Go(func() error {
 			if err := s.http.Serve(s.httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -420,7 +500,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.stop()
 		return nil
 	})
-	s.log.Info("collector serving", "grpc", s.Addr(), "http", s.HTTPAddr(), "data", s.cfg.DataDir)
+	s.log.Info("collector serving", "grpc", s.Addr(), "api", s.APIAddr(), "http", s.HTTPAddr(), "data", s.cfg.DataDir)
 	err := g.Wait()
 	if cerr := s.life.close(); err == nil {
 		err = cerr
@@ -436,15 +516,28 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) stop() {
 	s.health.Shutdown()
 	s.reg.Close()
+	servers := []*grpc.Server{s.grpc}
+	if s.apiGRPC != nil {
+		servers = append(servers, s.apiGRPC)
+	}
 	done := make(chan struct{})
-	go func() { s.grpc.GracefulStop(); close(done) }()
+	go func() {
+		var wg sync.WaitGroup
+		for _, g := range servers {
+			wg.Go(g.GracefulStop)
+		}
+		wg.Wait()
+		close(done)
+	}()
 	t := time.NewTimer(s.cfg.ShutdownTimeout)
 	defer t.Stop()
 	select {
 	case <-done:
 	case <-t.C:
 		s.log.Warn("graceful stop timed out; closing the remaining streams")
-		s.grpc.Stop()
+		for _, g := range servers {
+			g.Stop()
+		}
 		<-done
 	}
 	if s.http != nil {
@@ -457,6 +550,9 @@ func (s *Server) stop() {
 // Close releases a Server that never ran.
 func (s *Server) Close() error {
 	s.lis.Close()
+	if s.apiLis != nil {
+		s.apiLis.Close()
+	}
 	if s.httpLis != nil {
 		s.httpLis.Close()
 	}
