@@ -202,6 +202,7 @@ func (t *Tracker) StartFor(ctx context.Context, req *collectorv1.StartCaptureReq
 		cmds = append(cmds, &store.Command{
 			CaptureID: cid, AgentID: a.ID, FleetID: fleetID, Trigger: o.trigger(), ScheduleID: o.ScheduleID,
 			Labels: maps.Clone(req.GetLabels()), Options: optBytes, CreatedNS: now.UnixNano(),
+			StartNS: startAt.UnixNano(), DeadlineNS: deadline.UnixNano(),
 		})
 	}
 	err = t.cfg.Store.Update(ctx, func(w *store.Writer) error {

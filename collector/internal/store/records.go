@@ -99,6 +99,11 @@ type Command struct {
 	Options []byte `json:"options,omitempty"`
 	// CreatedNS is when the command was made, epoch ns.
 	CreatedNS int64 `json:"created_ns"`
+	// StartNS and DeadlineNS are the command's common start time and
+	// per-agent deadline, epoch ns (zero in commands stored before they
+	// were kept), so a restarted collector can finish tracking it.
+	StartNS    int64 `json:"start_ns,omitempty"`
+	DeadlineNS int64 `json:"deadline_ns,omitempty"`
 }
 
 // Upload is a staged upload that is not committed yet.
