@@ -253,10 +253,6 @@ func New(cfg Config) (_ *Server, err error) {
 	if _, err := s.fleet.Restore(context.Background()); err != nil {
 		return nil, err
 	}
-	// Fleet captures running when the collector stopped go on being tracked.
-	if _, err := s.fleet.Restore(context.Background()); err != nil {
-		return nil, err
-	}
 	s.sched = sched.New(sched.Config{Store: db, Agents: s.reg, Starter: s.fleet, Logger: log, Registerer: cfg.Registry})
 	if s.life, err = newLifecycle(context.Background(), db, cfg.Backup, cfg.Retention, cfg.DataDir, log, cfg.Registry); err != nil {
 		return nil, err
