@@ -202,7 +202,11 @@ func (g *guard) anyTokens(ctx context.Context) bool {
 
 // deny logs and counts a refused call and returns its status.
 func (g *guard) deny(ctx context.Context, method string, d *denial) error {
-	g.denied.WithLabelValues(method, d.reason).Inc()
+	label := method
+	if _, ok := methods[method]; !ok {
+		label = "unknown" // bounded label values
+	}
+	g.denied.WithLabelValues(label, d.reason).Inc()
 	g.log.Warn("call denied", "method", method, "peer", peerAddr(ctx), "reason", d.reason, "detail", d.msg)
 	return status.Error(d.code, d.msg)
 }

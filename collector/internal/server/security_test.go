@@ -466,6 +466,9 @@ func TestUnaryDeadline(t *testing.T) {
 	if _, err := g.unary(peerCtx(ctx), nil, &grpc.UnaryServerInfo{FullMethod: "/x.Y/Z"}, nil); status.Code(err) != codes.PermissionDenied {
 		t.Errorf("a method missing from the table: %v, want PermissionDenied", err)
 	}
+	if got := testutil.ToFloat64(g.denied.WithLabelValues("unknown", reasonUnknownMethod)); got != 1 {
+		t.Errorf("denied{unknown, unknown_method} = %v, want 1", got)
+	}
 }
 
 func TestHostileCaptureIDs(t *testing.T) {
