@@ -359,6 +359,7 @@ type listedCapture struct {
 	FleetID string            `json:"fleet_id"`
 	Labels  map[string]string `json:"labels"`
 	Size    int64             `json:"size_bytes"`
+	Backup  string            `json:"backup_status"`
 }
 
 // listCaptures returns what `fleetprof captures --format json` lists.
