@@ -82,4 +82,3 @@ func watchFleet(ctx context.Context, t testing.TB, c *collector, fleetID string)
 	}
 	return last
 }
-
