@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -82,12 +83,12 @@ func (p *testPKI) cert(t *testing.T, ca *certs.CA, req certs.Request) tls.Certif
 }
 
 // startTLS runs a collector with mTLS on loopback until the test ends.
-func startTLS(t *testing.T, p *testPKI, data string) *Server {
+func startTLS(t *testing.T, p *testPKI, data string, log *slog.Logger) *Server {
 	t.Helper()
 	srv, err := New(Config{
 		Listen: "127.0.0.1:0", HTTP: "-", DataDir: data,
 		TLSCert: filepath.Join(p.dir, "collector.pem"), TLSKey: filepath.Join(p.dir, "collector-key.pem"),
-		TLSClientCA: filepath.Join(p.dir, certs.CAFile), Registry: prometheus.NewRegistry(),
+		TLSClientCA: filepath.Join(p.dir, certs.CAFile), Registry: prometheus.NewRegistry(), Logger: log,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +157,7 @@ func denied(srv *Server, method, reason string) float64 {
 func TestAgentMutualTLS(t *testing.T) {
 	ctx := context.Background()
 	p := newTestPKI(t)
-	srv := startTLS(t, p, t.TempDir())
+	srv := startTLS(t, p, t.TempDir(), nil)
 	good := p.cert(t, p.ca, certs.Request{Name: "tpu-1", Kind: certs.Agent})
 	other := p.cert(t, p.ca, certs.Request{Name: "tpu-2", Kind: certs.Agent})
 	foreign := p.cert(t, p.foreign, certs.Request{Name: "tpu-1", Kind: certs.Agent})
@@ -270,7 +271,8 @@ func TestTokenRoles(t *testing.T) {
 	ctx := context.Background()
 	p := newTestPKI(t)
 	data := t.TempDir()
-	srv := startTLS(t, p, data)
+	var logs syncBuffer
+	srv := startTLS(t, p, data, slog.New(slog.NewTextHandler(&logs, nil)))
 	tokens := map[auth.Role]*auth.Created{}
 	for _, r := range []auth.Role{auth.Viewer, auth.Operator, auth.Admin} {
 		c, err := auth.Create(ctx, srv.Store(), "test "+r.String(), r)
@@ -349,6 +351,18 @@ func TestTokenRoles(t *testing.T) {
 	}
 	if bytes.Contains(raw, []byte(created.GetToken())) {
 		t.Error("the revoked token is in the bbolt file")
+	}
+
+	// Denied calls are logged with the method, the peer and the reason,
+	// never the token.
+	log := logs.String()
+	for _, want := range []string{`msg="call denied" component=auth method=/fleetprof.collector.v1.CollectorService/ListCaptures peer=127.0.0.1:`, "reason=bad_token", "reason=role", "reason=no_credentials"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+	if strings.Contains(log, auth.TokenPrefix) {
+		t.Errorf("a token is in the log:\n%s", log)
 	}
 }
 
@@ -628,4 +642,22 @@ func TestSplitListeners(t *testing.T) {
 	if _, err := New(Config{Listen: "127.0.0.1:0", APIListen: "0.0.0.0:0", HTTP: "-", DataDir: t.TempDir(), Insecure: true}); err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Errorf("--insecure with a non-loopback --api-listen = %v, want a refusal", err)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
