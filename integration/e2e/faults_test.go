@@ -92,13 +92,13 @@ func TestFaultCollectorKilledMidUpload(t *testing.T) {
 	waitFor(ctx, t, "the collector to stage a chunk", func() bool {
 		return num(c.metric("fleetprof_collector_ingest_bytes_total")) > 0
 	})
+	if c.committedCount() != 0 {
+		t.Fatal("committed before the kill: the upload was not interrupted")
+	}
 	c.kill9()
 	spooled, err := os.ReadFile(filepath.Join(a.work, "spool", id+".fpcap"))
 	if err != nil {
 		t.Fatalf("the capture is not in the agent's spool while the collector is down: %v", err)
-	}
-	if c.committedCount() != 0 {
-		t.Fatal("committed before the kill: the upload was not interrupted")
 	}
 	c.start(ctx)
 	waitCaptured(ctx, t, c, id)
