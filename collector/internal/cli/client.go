@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -43,7 +44,7 @@ func addCollectorCommands(e *env, root *cobra.Command) {
 	pf := root.PersistentFlags()
 	pf.StringVar(&r.addr, "collector", envOr(envCollector, "127.0.0.1:7070"), "collector gRPC address (env "+envCollector+")")
 	pf.StringVar(&r.token, "token", os.Getenv(envToken), "bearer token for the collector (env "+envToken+")")
-	pf.StringVar(&r.caFile, "tls-ca", "", "CA (PEM) to verify the collector with; enables TLS (default: plain text, for a loopback collector)")
+	pf.StringVar(&r.caFile, "tls-ca", "", "CA (PEM) to verify the collector with (default: the system's roots; plain text only for a loopback --collector without TLS flags)")
 	pf.StringVar(&r.cert, "tls-cert", "", "client certificate (PEM) for mTLS")
 	pf.StringVar(&r.key, "tls-key", "", "client key (PEM) for mTLS")
 	pf.StringVar(&r.sn, "tls-server-name", "", "server name to verify (default: the --collector host)")
@@ -58,11 +59,13 @@ func envOr(name, def string) string {
 	return def
 }
 
-// dial connects to the collector. The connection is lazy: errors show on
-// the first call.
+// dial connects to the collector: plain text only to a loopback address
+// without TLS flags (a development collector), else TLS (with the system's
+// roots unless --tls-ca), so a token never crosses the network in the
+// clear. The connection is lazy: errors show on the first call.
 func (r *remote) dial() (*grpc.ClientConn, collectorv1.CollectorServiceClient, error) {
 	creds := insecure.NewCredentials()
-	if r.caFile != "" || r.cert != "" {
+	if r.caFile != "" || r.cert != "" || !loopbackAddr(r.addr) {
 		tc := &tls.Config{MinVersion: tls.VersionTLS13, ServerName: r.sn}
 		if r.caFile != "" {
 			pem, err := os.ReadFile(r.caFile)
@@ -102,6 +105,19 @@ func (r *remote) dial() (*grpc.ClientConn, collectorv1.CollectorServiceClient, e
 		return nil, nil, fmt.Errorf("collector %s: %w", r.addr, err)
 	}
 	return cc, collectorv1.NewCollectorServiceClient(cc), nil
+}
+
+// loopbackAddr reports whether addr (host:port) names a loopback address.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // call runs fn with a client, turning gRPC errors into plain sentences.
