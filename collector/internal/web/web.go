@@ -5,9 +5,10 @@
 // that change state are POSTs guarded by a CSRF token and the standard
 // library's cross-origin protection.
 //
-// Authentication is a seam: Config.Middleware wraps every handler. Until
-// the API's bearer tokens land, the collector serves the UI only on a
-// loopback --http address.
+// Authentication is a seam: Config.Middleware wraps every handler. The
+// collector passes one that takes the API's bearer tokens (GET needs the
+// viewer role, POST operator) and, since --http is plain HTTP, serves the
+// UI only on a loopback address unless --public-ui.
 package web
 
 import (
