@@ -58,6 +58,12 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, slog.Level, err
 	var level slog.Level
 	fs := flag.NewFlagSet("fleetprof-collector", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: fleetprof-collector --data DIR [flags]\n"+
+			"       fleetprof-collector restore --gcs-bucket BUCKET --data DIR [flags]\n"+
+			"       fleetprof-collector token create|list|revoke --data DIR [flags]   (on a stopped collector)\n\n")
+		fs.PrintDefaults()
+	}
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:7070", "gRPC address for agents and the CLI")
 	fs.StringVar(&cfg.APIListen, "api-listen", "", "separate gRPC address for people and tools (the API); --listen then serves only agents and requires their certificates in the TLS handshake (default: both on --listen)")
 	fs.StringVar(&cfg.HTTP, "http", "127.0.0.1:7071", "HTTP address for /metrics, /healthz and the web UI (- disables)")
