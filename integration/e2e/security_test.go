@@ -99,7 +99,7 @@ func TestSecureFleet(t *testing.T) {
 	impostor := startAgent(pki, "--id", "sec-b")
 	if !impostor.p.wait(30 * time.Second) {
 		t.Error("an agent with --id sec-b and sec-a's certificate kept running")
-	} else if code := impostor.p.cmd.ProcessState.ExitCode(); code == 0 || !strings.Contains(impostor.p.out.String(), `is agent \"sec-a\"`) {
+	} else if code := impostor.p.cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(impostor.p.out.String(), `is agent \"sec-a\"`) {
 		t.Errorf("impostor exit %d:\n%s", code, tail(impostor.p.out.String(), 5))
 	}
 	// A certificate from another CA: the handshake fails, it never registers.

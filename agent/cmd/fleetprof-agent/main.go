@@ -36,6 +36,9 @@ func main() {
 	stop()
 	if err != nil {
 		log.Error("fleetprof-agent failed", "err", err)
+		if errors.Is(err, errUsage) {
+			os.Exit(2) // e.g. --id against the certificate's identity
+		}
 		os.Exit(1)
 	}
 }
