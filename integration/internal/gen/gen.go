@@ -7,7 +7,7 @@
 // A capture is a pure function of its Config: every time and duration comes
 // from a counter-based hash of the seed, so the same Config gives the same
 // bytes, and the events can be walked again and again without being held in
-// memory (a 4M-event capture is written in a few hundred kilobytes of RAM).
+// memory (a 4M-event capture is written with about 20 MB of RAM).
 //
 // The host plane /host:CPU (pid 701) has two threads blocked in
 // threading.wait for the whole capture and the scheduler's python thread,
