@@ -23,9 +23,10 @@ const (
 // Digits past the sixth decimal round half up to the picosecond; an exponent
 // is applied exactly. what is empty on success, else it says what is wrong.
 func parseTime(b []byte) (us, ps int64, what string) {
-	// Fast path: up to 15 integer digits, a point and up to 6 decimals.
+	// Fast path: up to 16 integer digits (2026 in epoch µs has 16), a point
+	// and up to 6 decimals; maxUS has 16 digits, so no overflow.
 	n, i := len(b), 0
-	for i < n && i < 15 {
+	for i < n && i < 16 {
 		c := b[i] - '0'
 		if c > 9 {
 			break
@@ -33,7 +34,7 @@ func parseTime(b []byte) (us, ps int64, what string) {
 		us = us*10 + int64(c)
 		i++
 	}
-	if i > 0 {
+	if i > 0 && us <= maxUS {
 		if i == n {
 			return us, 0, ""
 		}
