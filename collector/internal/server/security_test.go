@@ -6,6 +6,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"errors"
+	"io"
 	"log/slog"
 	"maps"
 	"net"
@@ -140,8 +142,8 @@ func register(ctx context.Context, cc *grpc.ClientConn, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := stream.Send(&agentv1.ControlRequest{Msg: &agentv1.ControlRequest_Register{Register: &agentv1.Register{AgentId: id}}}); err != nil {
-		return err
+	if err := stream.Send(&agentv1.ControlRequest{Msg: &agentv1.ControlRequest_Register{Register: &agentv1.Register{AgentId: id}}}); err != nil && !errors.Is(err, io.EOF) {
+		return err // io.EOF: the server ended the stream; Recv has its status
 	}
 	m, err := stream.Recv()
 	if err == nil && m.GetRegistered() == nil {
