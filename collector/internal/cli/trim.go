@@ -46,11 +46,14 @@ format OUT's name asks for:
 			}
 			c := res.Capture
 			var idle int64 = c.Span.Len() - capture.TotalLen(c.Windows)
-			ratio := 0.0
-			if n > 0 {
-				ratio = float64(res.Size) / float64(n)
+			size := "same size"
+			switch {
+			case n > 0 && n < res.Size:
+				size = fmt.Sprintf("%.1f× smaller", float64(res.Size)/float64(n))
+			case n > res.Size && res.Size > 0:
+				size = fmt.Sprintf("%.1f× larger: most of the capture is busy", float64(n)/float64(res.Size))
 			}
-			fmt.Fprintf(e.stdout, "%s → %s: %s → %s (%.0f× smaller)\n", shortPath(res.Path), out, human(res.Size), human(n), ratio)
+			fmt.Fprintf(e.stdout, "%s → %s: %s → %s (%s)\n", shortPath(res.Path), out, human(res.Size), human(n), size)
 			fmt.Fprintf(e.stdout, "kept %s of %s events in %d windows; removed %s µs of idle time (%.2f %% of the span)\n",
 				group(c.EventsKept()), group(c.EventsTotal), len(c.Windows), groupMicros(capture.MicrosOf(idle)), pct(idle, c.Span.Len()))
 			return nil

@@ -79,16 +79,11 @@ func (l *loader) run() error {
 		l.note(st)
 		ld = tracejson.NewLoader(newBlockCache(l.f, l.size))
 	case FormatGzipJSON:
-		raw, cleanupRaw, err := l.tempFile("fleetprof-*.json")
-		if err != nil {
-			return err
-		}
-		defer cleanupRaw()
 		zr, err := gzip.NewReader(bufio.NewReaderSize(countingReader{l.f, &l.read}, 256<<10))
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrBadGzip, err)
 		}
-		pipe := newBlockPipe(l.ctx, zr, raw, l.gzipErr)
+		pipe := newBlockPipe(l.ctx, zr, nil, l.gzipErr)
 		st, err := tracejson.Walk(l.ctx, pipe, x, tracejson.WalkOptions{})
 		pipe.Close()
 		if err != nil {
@@ -98,8 +93,9 @@ func (l *loader) run() error {
 			return pipe.err
 		}
 		l.note(st)
-		l.res.Uncompressed = st.Bytes
-		ld = tracejson.NewLoader(newBlockCache(raw, st.Bytes))
+		// Kept events are loaded in stream order, so decoding the file once
+		// more costs less than keeping the whole stream on disk.
+		ld = tracejson.NewLoader(newBlockCache(&gzReaderAt{f: l.f}, st.Bytes))
 	default:
 		return fmt.Errorf("%w: %s", ErrUnknownFormat, l.res.Format)
 	}
@@ -180,5 +176,46 @@ type countingReaderAt struct {
 func (c countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	n, err := c.r.ReadAt(p, off)
 	c.n.Add(int64(n))
+	return n, err
+}
+
+// gzReaderAt reads a gzip file's uncompressed stream at increasing offsets
+// by decoding it again; a read behind the decoder restarts it from the top.
+type gzReaderAt struct {
+	f   *os.File
+	zr  *gzip.Reader
+	pos int64
+}
+
+// ReadAt implements io.ReaderAt.
+func (g *gzReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if g.zr == nil || off < g.pos {
+		if _, err := g.f.Seek(0, io.SeekStart); err != nil {
+			return 0, err
+		}
+		br := bufio.NewReaderSize(g.f, 256<<10)
+		if g.zr == nil {
+			zr, err := gzip.NewReader(br)
+			if err != nil {
+				return 0, fmt.Errorf("%w: %v", ErrBadGzip, err)
+			}
+			g.zr = zr
+		} else if err := g.zr.Reset(br); err != nil {
+			return 0, fmt.Errorf("%w: %v", ErrBadGzip, err)
+		}
+		g.pos = 0
+	}
+	if skip := off - g.pos; skip > 0 {
+		n, err := io.CopyN(io.Discard, g.zr, skip)
+		g.pos += n
+		if err != nil {
+			return 0, err
+		}
+	}
+	n, err := io.ReadFull(g.zr, p)
+	g.pos += int64(n)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = io.EOF
+	}
 	return n, err
 }

@@ -1,7 +1,6 @@
 package trim
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"errors"
@@ -75,11 +74,7 @@ func (x *Indexer) Finish(ctx context.Context, ld capture.Loader) (*Result, error
 	if err != nil {
 		return nil, fmt.Errorf("trim: rewind spill: %w", err)
 	}
-	br, ok := in.(byteReader)
-	if !ok {
-		br = bufio.NewReaderSize(in, 1<<20)
-	}
-	rr := &recordReader{r: br}
+	rr := newRecordReader(in)
 	var rec record
 	for n := int64(0); n < x.events; n++ {
 		if err := rr.next(&rec); err != nil {
@@ -127,6 +122,9 @@ func (x *Indexer) Finish(ctx context.Context, ld capture.Loader) (*Result, error
 		}
 		delete(unsorted, key)
 	}
+	if err := rp.load(); err != nil {
+		return nil, err
+	}
 	for _, p := range c.Planes {
 		for _, l := range p.Lines {
 			slices.SortStableFunc(l.Events, func(a, b capture.Event) int {
@@ -162,7 +160,7 @@ type replay struct {
 	ctx     context.Context
 	dropped []capture.Dropped // by name id
 	stacks  [][]frame         // by global line key
-	loaded  int
+	kept    []keptRec
 }
 
 // push adds the next event of a line in (start, longest first) order.
@@ -198,7 +196,8 @@ func (rp *replay) drain(line int) error {
 	return nil
 }
 
-// finish decides an event once its self time is known.
+// finish decides an event once its self time is known: a dropped one is
+// summed, a kept one is queued for loading.
 func (rp *replay) finish(f *frame) error {
 	r := &f.rec
 	self := r.dur - f.children
@@ -210,19 +209,39 @@ func (rp *replay) finish(f *frame) error {
 		d.Self += self
 		return nil
 	}
-	if rp.loaded%1024 == 0 {
-		if err := rp.ctx.Err(); err != nil {
-			return err
+	rp.kept = append(rp.kept, keptRec{rec: *r, self: self})
+	return nil
+}
+
+// keptRec is a kept event waiting to be loaded.
+type keptRec struct {
+	rec  record
+	self int64
+}
+
+// load loads the kept events in source order — so every reader reads
+// forward, and a compressed source can be decoded once more instead of being
+// kept uncompressed on disk — and puts them on their lines.
+func (rp *replay) load() error {
+	slices.SortFunc(rp.kept, func(a, b keptRec) int { return cmp.Compare(a.rec.ref.Off, b.rec.ref.Off) })
+	in := newInterner()
+	for i := range rp.kept {
+		k := &rp.kept[i]
+		if i%1024 == 0 {
+			if err := rp.ctx.Err(); err != nil {
+				return err
+			}
 		}
+		ev := capture.Event{Start: k.rec.start, Dur: k.rec.dur, Self: k.self}
+		if err := rp.ld.Load(k.rec.ref, &ev); err != nil {
+			return fmt.Errorf("trim: load kept event at byte %d: %w", k.rec.ref.Off, err)
+		}
+		ev.Start, ev.Dur, ev.Self = k.rec.start, k.rec.dur, k.self
+		in.event(&ev)
+		ls := rp.x.lines[k.rec.line]
+		l := rp.c.Planes[ls.plane].Lines[ls.index]
+		l.Events = append(l.Events, ev)
 	}
-	rp.loaded++
-	ev := capture.Event{Start: r.start, Dur: r.dur, Self: self}
-	if err := rp.ld.Load(r.ref, &ev); err != nil {
-		return fmt.Errorf("trim: load kept event at byte %d: %w", r.ref.Off, err)
-	}
-	ev.Start, ev.Dur, ev.Self = r.start, r.dur, self
-	ls := rp.x.lines[r.line]
-	l := rp.c.Planes[ls.plane].Lines[ls.index]
-	l.Events = append(l.Events, ev)
+	rp.kept = nil
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"fmt"
+	"io"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
@@ -169,37 +170,68 @@ type record struct {
 	ref   capture.Ref
 }
 
-// recordReader decodes records in the order they were written.
+// recordReader decodes records in the order they were written, from large
+// blocks of the spill.
 type recordReader struct {
-	r          byteReader
+	r          io.Reader
+	buf        []byte
+	pos, end   int
+	eof        bool
 	prevStart  int64
 	prevRefEnd int64
 }
 
-type byteReader interface {
-	ReadByte() (byte, error)
+// maxRecord bounds one encoded record: six varints.
+const maxRecord = 6 * binary.MaxVarintLen64
+
+func newRecordReader(r io.Reader) *recordReader {
+	return &recordReader{r: r, buf: make([]byte, 1<<20)}
+}
+
+// fill makes at least maxRecord bytes available unless the spill ends.
+func (rr *recordReader) fill() error {
+	if rr.end-rr.pos >= maxRecord || rr.eof {
+		return nil
+	}
+	rr.end = copy(rr.buf, rr.buf[rr.pos:rr.end])
+	rr.pos = 0
+	for rr.end < maxRecord && !rr.eof {
+		n, err := rr.r.Read(rr.buf[rr.end:])
+		rr.end += n
+		if err == io.EOF {
+			rr.eof = true
+		} else if err != nil {
+			return fmt.Errorf("trim: read spill: %w", err)
+		}
+	}
+	return nil
 }
 
 func (rr *recordReader) next(rec *record) error {
-	key, err := binary.ReadUvarint(rr.r)
-	if err != nil {
+	if err := rr.fill(); err != nil {
 		return err
 	}
-	name, err1 := binary.ReadUvarint(rr.r)
-	ds, err2 := binary.ReadVarint(rr.r)
-	dur, err3 := binary.ReadUvarint(rr.r)
-	doff, err4 := binary.ReadVarint(rr.r)
-	n, err5 := binary.ReadUvarint(rr.r)
-	for _, e := range []error{err1, err2, err3, err4, err5} {
-		if e != nil {
-			return fmt.Errorf("%w: %v", ErrBadRecord, e)
-		}
+	if rr.pos == rr.end {
+		return io.EOF
 	}
-	rec.line = int(key)
-	rec.name = uint32(name)
-	rec.start = rr.prevStart + ds
-	rec.dur = int64(dur)
-	rec.ref = capture.Ref{Off: rr.prevRefEnd + doff, Len: int64(n)}
+	b := rr.buf[rr.pos:rr.end]
+	var vals [6]uint64
+	off := 0
+	for i := range vals {
+		v, n := binary.Uvarint(b[off:])
+		if n <= 0 {
+			return fmt.Errorf("%w: bad varint at record byte %d", ErrBadRecord, off)
+		}
+		vals[i] = v
+		off += n
+	}
+	rr.pos += off
+	zigzag := func(u uint64) int64 { return int64(u>>1) ^ -int64(u&1) }
+	rec.line = int(vals[0])
+	rec.name = uint32(vals[1])
+	rec.start = rr.prevStart + zigzag(vals[2])
+	rec.dur = int64(vals[3])
+	rec.ref = capture.Ref{Off: rr.prevRefEnd + zigzag(vals[4]), Len: int64(vals[5])}
 	rr.prevStart, rr.prevRefEnd = rec.start, rec.ref.Off+rec.ref.Len
 	return nil
 }

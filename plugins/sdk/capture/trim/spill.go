@@ -1,7 +1,6 @@
 package trim
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 )
@@ -37,5 +36,5 @@ func (s FileSpill) Rewind() (io.Reader, error) {
 	if _, err := s.F.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	return bufio.NewReaderSize(s.F, 1<<20), nil
+	return s.F, nil
 }
