@@ -8,7 +8,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/fleetprof/fleetprof/internal/captureid"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/captureid"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 )
 

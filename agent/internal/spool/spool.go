@@ -20,7 +20,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fleetprof/fleetprof/internal/captureid"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/captureid"
 )
 
 // Defaults.

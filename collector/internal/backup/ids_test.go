@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fleetprof/fleetprof/internal/captureid"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/captureid"
 )
 
 // TestHostileIDs: a capture id that could leave its folder in the bucket

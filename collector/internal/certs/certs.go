@@ -34,7 +34,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fleetprof/fleetprof/internal/captureid"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/captureid"
 )
 
 // Kind is what a certificate is for.

@@ -9,7 +9,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/fleetprof/fleetprof/internal/captureid"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/captureid"
 )
 
 // SchemaVersion is the schema this package writes (see the package doc).
