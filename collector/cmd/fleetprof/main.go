@@ -15,7 +15,7 @@ import (
 // memoryLimit is the soft heap limit of one fleetprof command unless
 // GOMEMLIMIT says otherwise: trimming keeps only what it must, and a tight
 // limit makes the collector of garbage keep the process small.
-const memoryLimit = 80 << 20
+const memoryLimit = 100 << 20
 
 func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {

@@ -56,7 +56,7 @@ func Write(w io.Writer, f Format, c *capture.Capture) error {
 	case TraceJSON:
 		return tracejson.Write(w, c)
 	case TraceJSONGz:
-		zw, err := gzip.NewWriterLevel(w, gzip.DefaultCompression)
+		zw, err := gzip.NewWriterLevel(w, gzip.BestSpeed)
 		if err != nil {
 			return err
 		}

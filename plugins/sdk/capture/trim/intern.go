@@ -28,16 +28,16 @@ func (in *interner) str(s string) string {
 func (in *interner) event(ev *capture.Event) {
 	ev.Name = in.str(ev.Name)
 	ev.DisplayName = in.str(ev.DisplayName)
-	if len(ev.Stats) > 0 {
-		// A right-sized copy: readers may hand over spare capacity.
-		st := make([]capture.Stat, len(ev.Stats))
-		copy(st, ev.Stats)
-		for i := range st {
-			st[i].Name = in.str(st[i].Name)
-			if st[i].Kind == capture.StatString {
-				st[i].Str = in.str(st[i].Str)
-			}
-		}
-		ev.Stats = st
+	st := ev.Stats
+	if cap(st) > len(st)+len(st)/4 {
+		// A right-sized copy when a reader hands over much spare capacity.
+		st = append([]capture.Stat(nil), st...)
 	}
+	for i := range st {
+		st[i].Name = in.str(st[i].Name)
+		if st[i].Kind == capture.StatString {
+			st[i].Str = in.str(st[i].Str)
+		}
+	}
+	ev.Stats = st
 }
