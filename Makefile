@@ -57,9 +57,11 @@ fuzz:
 	  pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$pkg $$fn"; \
 	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) $$pkg || exit 1; done
 
-## fuzz-short: a bounded run of each fuzz target, for CI
+## fuzz-short: a bounded run of each fuzz target, for CI. A count, not a
+## duration: with a duration, Go 1.26's fuzz coordinator can fail a target
+## with a bare "context deadline exceeded" at the end (go.dev/issue/75804).
 fuzz-short:
-	$(MAKE) fuzz FUZZTIME=10s
+	$(MAKE) fuzz FUZZTIME=20000x
 
 ## demo: the main job on embedded defaults (see README.md)
 demo: build
