@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -242,6 +243,29 @@ func TestCollectorCommands(t *testing.T) {
 	out = mustRun(t, "captures", col, "--selector", "experiment=score", "--trigger", "fleet", "--since", "1h")
 	if !strings.Contains(out, score[0]) || strings.Contains(out, generate[0]) {
 		t.Errorf("captures --selector experiment=score:\n%s", out)
+	}
+
+	// Summary: by default the newest fleet capture (the /generate one).
+	var sum []struct {
+		CaptureID    string  `json:"capture_id"`
+		AgentID      string  `json:"agent_id"`
+		BusyUS       float64 `json:"busy_us"`
+		TopComponent string  `json:"top_component"`
+		TopPct       float64 `json:"top_component_pct"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "summary", col, "--format", "json")), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if len(sum) != 2 || !slices.Contains(generate, sum[0].CaptureID) || !slices.Contains(generate, sum[1].CaptureID) {
+		t.Errorf("summary = %+v, want the two captures of the newest fleet capture %v", sum, generate)
+	}
+	for _, r := range sum {
+		if r.BusyUS <= 0 || r.TopComponent == "" || r.TopPct <= 0 || r.TopPct > 100 {
+			t.Errorf("summary row %+v: want device busy time and a top component", r)
+		}
+	}
+	if out := mustRun(t, "summary", col, score[0]); !strings.Contains(out, "TOP COMPONENT") || !strings.Contains(out, "tpu-") {
+		t.Errorf("summary ID:\n%s", out)
 	}
 
 	// Reports.

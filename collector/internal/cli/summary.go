@@ -14,6 +14,7 @@ import (
 // hostSummary is one capture's headline figures.
 type hostSummary struct {
 	CaptureID    string  `json:"capture_id"`
+	AgentID      string  `json:"agent_id"`
 	Host         string  `json:"host"`
 	SpanUS       float64 `json:"span_us"`
 	BusyUS       float64 `json:"busy_us"`
@@ -66,7 +67,7 @@ op that took the most device time, from the capture's stored report.`,
 					caps = append(caps, resp.GetCapture())
 				}
 				for _, cp := range caps {
-					row := hostSummary{CaptureID: cp.GetCaptureId(), Host: cp.GetHost()}
+					row := hostSummary{CaptureID: cp.GetCaptureId(), AgentID: cp.GetAgentId(), Host: cp.GetHost()}
 					var s capture.Summary
 					if json.Unmarshal(cp.GetSummaryJson(), &s) == nil {
 						row.SpanUS = s.SpanUS.Float()
@@ -93,13 +94,13 @@ op that took the most device time, from the capture's stored report.`,
 				return printJSON(e.stdout, rows)
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "HOST\tSPAN\tDEVICE BUSY\tIDLE %\tTOP COMPONENT\tTOP OP\tCAPTURE")
+			fmt.Fprintln(tw, "AGENT\tHOST\tSPAN\tDEVICE BUSY\tIDLE %\tTOP COMPONENT\tTOP OP")
 			for _, r := range rows {
 				top := "-"
 				if r.TopComponent != "" {
 					top = fmt.Sprintf("%s (%.1f%%)", r.TopComponent, r.TopPct)
 				}
-				fmt.Fprintf(tw, "%s\t%.3f s\t%.1f µs\t%.2f\t%s\t%s\t%s\n", r.Host, r.SpanUS/1e6, r.BusyUS, r.IdlePct, top, shorten(r.TopOp, 60), r.CaptureID)
+				fmt.Fprintf(tw, "%s\t%s\t%.3f s\t%.1f µs\t%.2f\t%s\t%s\n", r.AgentID, r.Host, r.SpanUS/1e6, r.BusyUS, r.IdlePct, top, shorten(r.TopOp, 60))
 			}
 			return tw.Flush()
 		},
