@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -153,7 +154,7 @@ func (s *Supervisor) runOnce(ctx context.Context) error {
 	cmd := exec.Command(s.opts.Command[0], s.opts.Command[1:]...)
 	cmd.Dir = s.opts.Dir
 	cmd.Env = append(os.Environ(), s.opts.Env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = sysProcAttr()
 	// Our own pipes: Wait then does not wait for the copying, and
 	// grandchildren that keep the pipes open cannot block it.
 	outR, outW, err := os.Pipe()
@@ -167,7 +168,20 @@ func (s *Supervisor) runOnce(ctx context.Context) error {
 		return fmt.Errorf("supervise: stderr pipe: %w", err)
 	}
 	cmd.Stdout, cmd.Stderr = outW, errW
-	err = cmd.Start()
+	// Start and Wait on one locked OS thread that lives as long as the
+	// server: the parent-death signal is tied to the thread that started it.
+	started := make(chan error, 1)
+	waited := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		waited <- cmd.Wait()
+	}()
+	err = <-started
 	outW.Close()
 	errW.Close()
 	if err != nil {
@@ -196,9 +210,6 @@ func (s *Supervisor) runOnce(ctx context.Context) error {
 		errR.Close()
 		<-drained
 	}()
-
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
 
 	select {
 	case err := <-waited:

@@ -1,13 +1,17 @@
 package supervise
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -39,6 +43,17 @@ func child(mode string) {
 		fmt.Println("ready")
 		s := <-c
 		os.WriteFile(marker, []byte(s.String()), 0o644)
+		os.Exit(0)
+	case "sleep":
+		os.WriteFile(marker, []byte(fmt.Sprint(os.Getpid())), 0o644)
+		time.Sleep(time.Minute)
+	case "supervisor":
+		// A stand-in agent: supervise a sleeping server until killed.
+		sup, err := New(Options{Command: []string{os.Args[0]}, Env: []string{"SUPERVISE_CHILD=sleep"}, Grace: time.Second})
+		if err != nil {
+			os.Exit(4)
+		}
+		sup.Run(context.Background())
 		os.Exit(0)
 	case "ignore":
 		signal.Ignore(syscall.SIGTERM, syscall.SIGINT)
@@ -239,4 +254,44 @@ func TestRing(t *testing.T) {
 	if got := r.Tail(1)[0]; len(got) != 512+len("…") {
 		t.Errorf("long line kept %d bytes, want 512 + ellipsis", len(got))
 	}
+}
+
+// TestServerDiesWithKilledAgent kills a supervising process with SIGKILL, as
+// an OOM killer or an operator would, and checks the server it wrapped does
+// not live on holding its port.
+func TestServerDiesWithKilledAgent(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the parent-death signal is Linux-only")
+	}
+	marker := filepath.Join(t.TempDir(), "pid")
+	agent := exec.Command(self(t))
+	agent.Env = append(os.Environ(), "SUPERVISE_CHILD=supervisor", "SUPERVISE_MARKER="+marker)
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	waitFor(t, "the server to start", 20*time.Second, func() bool {
+		b, err := os.ReadFile(marker)
+		if err != nil || len(b) == 0 {
+			return false
+		}
+		pid, err = strconv.Atoi(string(b))
+		return err == nil
+	})
+	if err := agent.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	agent.Wait()
+	waitFor(t, "the server to die with its agent", 10*time.Second, func() bool { return !alive(pid) })
+}
+
+// alive reports whether pid is a running (not zombie) process.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name in parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
 }
