@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -68,7 +69,7 @@ func printSummary(w io.Writer, res *load.Result, s capture.Summary) error {
 		keptPct = 100 * float64(s.EventsKept) / float64(s.EventsTotal)
 	}
 	fmt.Fprintf(w, "events   %s total, %s kept (%.2f %%), %s device ops\n", group(s.EventsTotal), group(s.EventsKept), keptPct, group(s.DeviceOpEvents))
-	fmt.Fprintf(w, "windows  %d (gap %s µs, pad %s µs), %s µs in all\n", len(s.Windows), s.GapUS, s.PadUS, groupMicros(s.WindowsUS))
+	fmt.Fprintf(w, "windows  %d (gap %s, pad %s), %s µs in all\n", len(s.Windows), time.Duration(c.Gap/capture.Nanosecond), time.Duration(c.Pad/capture.Nanosecond), groupMicros(s.WindowsUS))
 	const maxShown = 10
 	for i, win := range c.Windows {
 		if i == maxShown {
