@@ -24,12 +24,19 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# free_port prints a loopback port nobody listens on.
+# free_port VAR sets VAR to a loopback port nobody listens on and no earlier
+# call handed out (the processes start listening only later).
+used=" "
 free_port() {
   local p
   while :; do
     p=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return; fi
+    case "$used" in *" $p "*) continue ;; esac
+    if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
+      used="$used$p "
+      printf -v "$1" '%s' "$p"
+      return
+    fi
   done
 }
 # wait_http waits until a URL answers 200.
@@ -43,7 +50,7 @@ wait_http() {
 }
 step() { printf '\n== %s\n' "$*"; }
 
-grpc=$(free_port); http=$(free_port); gcs=$(free_port)
+free_port grpc; free_port http; free_port gcs
 export FLEETPROF_COLLECTOR=127.0.0.1:$grpc
 
 step "GCS emulator on 127.0.0.1:$gcs (objects in $out/gcs)"
@@ -60,7 +67,7 @@ pids+=($!)
 wait_http "$grpc"
 
 for a in a:us-east5-b b:us-east5-c; do
-  name=${a%%:*}; zone=${a#*:}; sp=$(free_port); ap=$(free_port)
+  name=${a%%:*}; zone=${a#*:}; free_port sp; free_port ap
   step "agent demo-$name (zone=$zone) wrapping the simulated sglang-jax server on :$sp"
   "$bin"/fleetprof-agent --collector 127.0.0.1:"$grpc" --insecure --id demo-"$name" \
     --label model=qwen3 --label zone="$zone" --spool "$out"/agent-"$name"/spool \

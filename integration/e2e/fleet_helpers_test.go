@@ -27,14 +27,25 @@ import (
 )
 
 // freePort returns a loopback TCP port that was free a moment ago.
+// handedOut holds the ports freePort returned, so that two calls in a row
+// never return the same one (the kernel may offer a port again once closed).
+var handedOut sync.Map
+
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if _, dup := handedOut.LoadOrStore(port, true); !dup {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free loopback port")
+	return 0
 }
 
 // logBuffer collects a process's output while tests read it.
