@@ -47,8 +47,8 @@ type Options struct {
 	// Host picks a host's file in a run folder. Empty is fine when there is
 	// only one host.
 	Host string
-	// TempDir holds temporary files (the index, and the uncompressed stream
-	// of gzip input). Empty means os.TempDir().
+	// TempDir holds the trimmer's temporary index file (about 12 bytes per
+	// event). Empty means os.TempDir().
 	TempDir string
 	// Progress, if set, is called now and then with the source bytes read so
 	// far and the source's size.

@@ -3,7 +3,6 @@ package load
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"sync"
 )
@@ -11,8 +10,7 @@ import (
 const blockSize = 1 << 20
 
 // blockPipe decompresses on its own goroutine (so decoding and parsing use
-// both cores), copies each block to a tee (the spill of the uncompressed
-// stream) and hands it to the reader side. At most four blocks are in flight.
+// both cores) and hands each block to the reader side. At most four blocks are in flight.
 type blockPipe struct {
 	full   chan []byte
 	free   chan []byte
@@ -23,7 +21,7 @@ type blockPipe struct {
 	wg     sync.WaitGroup
 }
 
-func newBlockPipe(ctx context.Context, src io.Reader, tee io.Writer, wrapErr func(error) error) *blockPipe {
+func newBlockPipe(ctx context.Context, src io.Reader, wrapErr func(error) error) *blockPipe {
 	ctx, cancel := context.WithCancel(ctx)
 	p := &blockPipe{full: make(chan []byte, 3), free: make(chan []byte, 4), cancel: cancel}
 	for range 4 {
@@ -43,12 +41,6 @@ func newBlockPipe(ctx context.Context, src io.Reader, tee io.Writer, wrapErr fun
 			}
 			n, err := fill(src, buf[:cap(buf)])
 			if n > 0 {
-				if tee != nil {
-					if _, werr := tee.Write(buf[:n]); werr != nil {
-						p.err = fmt.Errorf("write temporary file: %w", werr)
-						return
-					}
-				}
 				select {
 				case p.full <- buf[:n]:
 				case <-ctx.Done():

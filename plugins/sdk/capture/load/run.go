@@ -69,21 +69,20 @@ func (l *loader) run() error {
 			return err
 		}
 		ld = xf
-		l.res.Capture = nil
 	case FormatTraceJSON:
 		r := bufio.NewReaderSize(countingReader{l.f, &l.read}, blockSize)
 		st, err := tracejson.Walk(l.ctx, r, x, tracejson.WalkOptions{})
 		if err != nil {
 			return err
 		}
-		l.note(st)
+		l.res.Uncompressed = st.Bytes
 		ld = tracejson.NewLoader(newBlockCache(l.f, l.size))
 	case FormatGzipJSON:
 		zr, err := gzip.NewReader(bufio.NewReaderSize(countingReader{l.f, &l.read}, 256<<10))
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrBadGzip, err)
 		}
-		pipe := newBlockPipe(l.ctx, zr, nil, l.gzipErr)
+		pipe := newBlockPipe(l.ctx, zr, l.gzipErr)
 		st, err := tracejson.Walk(l.ctx, pipe, x, tracejson.WalkOptions{})
 		pipe.Close()
 		if err != nil {
@@ -92,7 +91,7 @@ func (l *loader) run() error {
 		if pipe.err != nil {
 			return pipe.err
 		}
-		l.note(st)
+		l.res.Uncompressed = st.Bytes
 		// Kept events are loaded in stream order, so decoding the file once
 		// more costs less than keeping the whole stream on disk.
 		ld = tracejson.NewLoader(newBlockCache(&gzReaderAt{f: l.f}, st.Bytes))
@@ -117,11 +116,6 @@ func (l *loader) run() error {
 	l.logger().Debug("loaded capture", "path", l.res.Path, "format", l.res.Format, "events", c.EventsTotal,
 		"kept", c.EventsKept(), "spill_bytes", tr.SpillBytes, "unsorted_lines", tr.UnsortedLines)
 	return nil
-}
-
-// note keeps what the JSON reader noticed.
-func (l *loader) note(st tracejson.Stats) {
-	l.res.Uncompressed = st.Bytes
 }
 
 func (l *loader) gzipErr(err error) error {
