@@ -34,9 +34,16 @@ type Capture struct {
 	// BaseNS is the base time in nanoseconds since the epoch. Every time in
 	// the capture is in picoseconds relative to it.
 	BaseNS int64
-	// Span runs from the earliest event start to the latest event end over
-	// every plane of the source.
+	// Span is the time profiled: the profiling session widened to hold every
+	// event when the session is known and overlaps the events (SpanFrom is
+	// SpanFromSession), else from the earliest event start to the latest
+	// event end over every plane of the source (SpanFromEvents).
 	Span Interval
+	// SpanFrom says where Span came from: SpanFromSession or SpanFromEvents.
+	SpanFrom string
+	// Session is the profiling session as the source (or the agent that
+	// took the capture) recorded it; zero length when unknown.
+	Session Interval
 	// Gap and Pad are the parameters the windows were built with.
 	Gap, Pad int64
 	// Windows are the non-idle stretches, sorted and disjoint.
@@ -54,6 +61,16 @@ type Capture struct {
 	// Context says where the capture came from: host, labels, options.
 	Context map[string]string
 }
+
+// The values of Capture.SpanFrom.
+const (
+	// SpanFromSession means the span is the profiling session, widened to
+	// hold every event.
+	SpanFromSession = "session"
+	// SpanFromEvents means the span runs from the earliest event start to
+	// the latest event end.
+	SpanFromEvents = "events"
+)
 
 // Source describes what a capture was read from.
 type Source struct {

@@ -72,3 +72,26 @@ type Loader interface {
 	// stat. Start and Dur are as the first pass saw them.
 	Load(ref Ref, ev *Event) error
 }
+
+// SessionVisitor is a Visitor that also takes the profiling session a source
+// records (XPlane's Task Environment plane, kineto's Trace event). Readers
+// call Session at most once, after Base, with times relative to the base.
+type SessionVisitor interface {
+	Visitor
+	// Session gives the profiling session's start and end, in picoseconds
+	// relative to the base time.
+	Session(start, end int64)
+}
+
+// Renamer is a Visitor that also takes names that arrive after a plane or
+// line was declared (trace JSON may put its process_name and thread_name
+// metadata after the events they name, as kineto does). A reader that meets
+// such a name calls RenamePlane or RenameLine when the visitor implements
+// Renamer; a Visitor that does not keeps the names it was given first.
+type Renamer interface {
+	Visitor
+	// RenamePlane gives the plane at index plane a new name.
+	RenamePlane(plane int, name string)
+	// RenameLine gives line line of plane plane a new name.
+	RenameLine(plane, line int, name string)
+}

@@ -21,6 +21,9 @@ type Summary struct {
 	SpanEndUS Micros `json:"span_end_us"`
 	// SpanUS is the span's length.
 	SpanUS Micros `json:"span_us"`
+	// SpanFrom says what the span is: "session" (the profiling session,
+	// widened to hold every event) or "events" (the events' extent).
+	SpanFrom string `json:"span_from,omitempty"`
 	// GapUS and PadUS are the window parameters.
 	GapUS Micros `json:"gap_us"`
 	// PadUS is the pad.
@@ -149,6 +152,7 @@ func Summarize(c *Capture) Summary {
 		SpanStartUS:    abs(c.Span.Start),
 		SpanEndUS:      abs(c.Span.End),
 		SpanUS:         MicrosOf(c.Span.Len()),
+		SpanFrom:       c.SpanFrom,
 		GapUS:          MicrosOf(c.Gap),
 		PadUS:          MicrosOf(c.Pad),
 		EventsTotal:    c.EventsTotal,

@@ -11,17 +11,20 @@ import (
 
 func header(c *capture.Capture) *capturev1.Header {
 	h := &capturev1.Header{
-		FormatVersion: FormatVersion,
-		BaseTimeNs:    c.BaseNS,
-		SpanStartPs:   c.Span.Start,
-		SpanEndPs:     c.Span.End,
-		GapPs:         c.Gap,
-		PadPs:         c.Pad,
-		EventsTotal:   c.EventsTotal,
-		SourceFormat:  c.Source.Format,
-		SourceName:    c.Source.Name,
-		Warnings:      slices.Clone(c.Warnings),
-		Context:       maps.Clone(c.Context),
+		FormatVersion:  FormatVersion,
+		BaseTimeNs:     c.BaseNS,
+		SpanStartPs:    c.Span.Start,
+		SpanEndPs:      c.Span.End,
+		SpanFrom:       c.SpanFrom,
+		SessionStartPs: c.Session.Start,
+		SessionEndPs:   c.Session.End,
+		GapPs:          c.Gap,
+		PadPs:          c.Pad,
+		EventsTotal:    c.EventsTotal,
+		SourceFormat:   c.Source.Format,
+		SourceName:     c.Source.Name,
+		Warnings:       slices.Clone(c.Warnings),
+		Context:        maps.Clone(c.Context),
 	}
 	for _, w := range c.Windows {
 		h.Windows = append(h.Windows, &capturev1.Window{StartPs: w.Start, EndPs: w.End})
@@ -132,6 +135,8 @@ func (b *Builder) Add(r *capturev1.Record) error {
 		c := &capture.Capture{
 			BaseNS:      h.GetBaseTimeNs(),
 			Span:        capture.Interval{Start: h.GetSpanStartPs(), End: h.GetSpanEndPs()},
+			SpanFrom:    spanFrom(h.GetSpanFrom()),
+			Session:     capture.Interval{Start: h.GetSessionStartPs(), End: h.GetSessionEndPs()},
 			Gap:         h.GetGapPs(),
 			Pad:         h.GetPadPs(),
 			EventsTotal: h.GetEventsTotal(),
@@ -220,4 +225,12 @@ func (b *Builder) Capture() (*capture.Capture, error) {
 		return nil, ErrTruncated
 	}
 	return b.c, nil
+}
+
+// spanFrom reads Header.span_from: files written before it existed have none.
+func spanFrom(s string) string {
+	if s == "" {
+		return capture.SpanFromEvents
+	}
+	return s
 }

@@ -23,10 +23,17 @@ func (x *Indexer) Finish(ctx context.Context, ld capture.Loader) (*Result, error
 	if x.events == 0 {
 		return nil, ErrEmpty
 	}
-	span := capture.Interval{Start: x.spanStart, End: x.spanEnd}
+	if x.renamed {
+		if err := x.reclassify(); err != nil {
+			return nil, err
+		}
+	}
+	span, from, session := x.span()
 	c := &capture.Capture{
 		BaseNS:      x.baseNS,
 		Span:        span,
+		SpanFrom:    from,
+		Session:     session,
 		Gap:         x.opts.gap(),
 		Pad:         x.opts.pad(),
 		EventsTotal: x.events,
@@ -243,5 +250,69 @@ func (rp *replay) load() error {
 		l.Events = append(l.Events, ev)
 	}
 	rp.kept = nil
+	return nil
+}
+
+// span returns the capture's span by the rule in capture.Capture.Span: the
+// session widened to hold every event when a session is known (from the
+// source, else from Options.SessionNS) and overlaps the events; else the
+// events' extent.
+func (x *Indexer) span() (span capture.Interval, from string, session capture.Interval) {
+	events := capture.Interval{Start: x.spanStart, End: x.spanEnd}
+	session, ok := x.session, x.hasSession
+	if !ok {
+		if s := x.opts.SessionNS; s[1] > s[0] {
+			session = capture.Interval{Start: (s[0] - x.baseNS) * capture.Nanosecond, End: (s[1] - x.baseNS) * capture.Nanosecond}
+			ok = true
+		}
+	}
+	if !ok {
+		return events, capture.SpanFromEvents, capture.Interval{}
+	}
+	if session.End < events.Start || session.Start > events.End {
+		// The session misses the events (a converter rebased their times).
+		return events, capture.SpanFromEvents, session
+	}
+	return capture.Interval{Start: min(session.Start, events.Start), End: max(session.End, events.End)}, capture.SpanFromSession, session
+}
+
+// reclassify recomputes the device planes' op statistics from the spilled
+// records after renames changed which planes and lines hold ops.
+func (x *Indexer) reclassify() error {
+	if err := x.w.Flush(); err != nil {
+		return fmt.Errorf("trim: flush spill: %w", err)
+	}
+	for _, p := range x.planes {
+		p.ops, p.opTotal, p.opIv, p.compact = 0, 0, nil, 0
+	}
+	in, err := x.spill.Rewind()
+	if err != nil {
+		return fmt.Errorf("trim: rewind spill: %w", err)
+	}
+	rr := newRecordReader(in)
+	var rec record
+	for n := int64(0); n < x.events; n++ {
+		if err := rr.next(&rec); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = fmt.Errorf("%w: spill ended after %d of %d records", ErrBadRecord, n, x.events)
+			}
+			return err
+		}
+		if rec.line < 0 || rec.line >= len(x.lines) {
+			return fmt.Errorf("%w: record %d", ErrBadRecord, n)
+		}
+		ls := x.lines[rec.line]
+		if !ls.op {
+			continue
+		}
+		p := x.planes[ls.plane]
+		p.ops++
+		p.opTotal += rec.dur
+		p.opIv = append(p.opIv, capture.Interval{Start: rec.start, End: rec.start + rec.dur})
+		if len(p.opIv) >= 1<<16 && len(p.opIv) >= 2*p.compact {
+			p.opIv = capture.Union(p.opIv)
+			p.compact = len(p.opIv)
+		}
+	}
 	return nil
 }

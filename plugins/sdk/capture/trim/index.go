@@ -25,6 +25,10 @@ type Indexer struct {
 
 	names []nameKey // by name id
 
+	session    capture.Interval
+	hasSession bool
+	renamed    bool // a rename may have changed which planes and lines hold ops
+
 	events     int64
 	spanStart  int64
 	spanEnd    int64
@@ -93,6 +97,47 @@ func (x *Indexer) Line(plane int, l capture.LineInfo) int {
 	x.lines = append(x.lines, ls)
 	p.lines = append(p.lines, len(x.lines)-1)
 	return ls.index
+}
+
+// Session implements capture.SessionVisitor.
+func (x *Indexer) Session(start, end int64) {
+	if end > start {
+		x.session, x.hasSession = capture.Interval{Start: start, End: end}, true
+	}
+}
+
+// RenamePlane implements capture.Renamer.
+func (x *Indexer) RenamePlane(plane int, name string) {
+	if plane < 0 || plane >= len(x.planes) {
+		return
+	}
+	p := x.planes[plane]
+	p.info.Name = name
+	if dev := capture.IsDevicePlane(name); dev != p.device {
+		p.device = dev
+		x.renamed = true
+	}
+	for _, key := range p.lines {
+		ls := x.lines[key]
+		if op := p.device && capture.IsOpLine(ls.info.Name); op != ls.op {
+			ls.op = op
+			x.renamed = true
+		}
+	}
+}
+
+// RenameLine implements capture.Renamer.
+func (x *Indexer) RenameLine(plane, line int, name string) {
+	if plane < 0 || plane >= len(x.planes) || line < 0 || line >= len(x.planes[plane].lines) {
+		return
+	}
+	p := x.planes[plane]
+	ls := x.lines[p.lines[line]]
+	ls.info.Name = name
+	if op := p.device && capture.IsOpLine(name); op != ls.op {
+		ls.op = op
+		x.renamed = true
+	}
 }
 
 // Event implements capture.Visitor.

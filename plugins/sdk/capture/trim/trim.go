@@ -53,6 +53,11 @@ type Options struct {
 	AllowNoDevice bool
 	// Spill holds the first pass's records. Nil keeps them in memory.
 	Spill Spill
+	// SessionNS is the profiling session as whoever started the profiler
+	// knows it (the agent), in nanoseconds since the epoch: [start, end].
+	// It is used when the source records no session of its own. Zero means
+	// unknown.
+	SessionNS [2]int64
 }
 
 func (o Options) gap() int64 {

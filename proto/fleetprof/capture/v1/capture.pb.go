@@ -175,9 +175,11 @@ type Header struct {
 	// The capture's base time in nanoseconds since the epoch. Every other time
 	// is in picoseconds relative to it.
 	BaseTimeNs int64 `protobuf:"varint,2,opt,name=base_time_ns,json=baseTimeNs,proto3" json:"base_time_ns,omitempty"`
-	// The span: earliest event start over every plane.
+	// The span's start: the profiling session's start, or the earliest event
+	// start if that is earlier or no session is known (see span_from).
 	SpanStartPs int64 `protobuf:"varint,3,opt,name=span_start_ps,json=spanStartPs,proto3" json:"span_start_ps,omitempty"`
-	// The span: latest event end over every plane.
+	// The span's end: the profiling session's end, or the latest event end if
+	// that is later or no session is known.
 	SpanEndPs int64 `protobuf:"varint,4,opt,name=span_end_ps,json=spanEndPs,proto3" json:"span_end_ps,omitempty"`
 	// The gap threshold the windows were built with.
 	GapPs int64 `protobuf:"varint,5,opt,name=gap_ps,json=gapPs,proto3" json:"gap_ps,omitempty"`
@@ -195,7 +197,15 @@ type Header struct {
 	Warnings []string `protobuf:"bytes,11,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	// Context: host, labels, options and anything else that says where the
 	// capture came from.
-	Context       map[string]string `protobuf:"bytes,12,rep,name=context,proto3" json:"context,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Context map[string]string `protobuf:"bytes,12,rep,name=context,proto3" json:"context,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Where the span came from: "session" (the profiling session, widened to
+	// hold every event) or "events" (the events' extent). Empty in files
+	// written before it existed, which means "events".
+	SpanFrom string `protobuf:"bytes,13,opt,name=span_from,json=spanFrom,proto3" json:"span_from,omitempty"`
+	// The profiling session's start, if known (session_end_ps > session_start_ps).
+	SessionStartPs int64 `protobuf:"varint,14,opt,name=session_start_ps,json=sessionStartPs,proto3" json:"session_start_ps,omitempty"`
+	// The profiling session's end, if known.
+	SessionEndPs  int64 `protobuf:"varint,15,opt,name=session_end_ps,json=sessionEndPs,proto3" json:"session_end_ps,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -312,6 +322,27 @@ func (x *Header) GetContext() map[string]string {
 		return x.Context
 	}
 	return nil
+}
+
+func (x *Header) GetSpanFrom() string {
+	if x != nil {
+		return x.SpanFrom
+	}
+	return ""
+}
+
+func (x *Header) GetSessionStartPs() int64 {
+	if x != nil {
+		return x.SessionStartPs
+	}
+	return 0
+}
+
+func (x *Header) GetSessionEndPs() int64 {
+	if x != nil {
+		return x.SessionEndPs
+	}
+	return 0
 }
 
 // Window is one non-idle stretch, [start_ps, end_ps].
@@ -1076,7 +1107,7 @@ const file_fleetprof_capture_v1_capture_proto_rawDesc = "" +
 	"\x06events\x18\x03 \x01(\v2 .fleetprof.capture.v1.EventBatchH\x00R\x06events\x12>\n" +
 	"\adropped\x18\x04 \x01(\v2\".fleetprof.capture.v1.DroppedBatchH\x00R\adropped\x126\n" +
 	"\x06footer\x18\x05 \x01(\v2\x1c.fleetprof.capture.v1.FooterH\x00R\x06footerB\x06\n" +
-	"\x04kind\"\x81\x04\n" +
+	"\x04kind\"\xee\x04\n" +
 	"\x06Header\x12%\n" +
 	"\x0eformat_version\x18\x01 \x01(\rR\rformatVersion\x12 \n" +
 	"\fbase_time_ns\x18\x02 \x01(\x03R\n" +
@@ -1092,7 +1123,10 @@ const file_fleetprof_capture_v1_capture_proto_rawDesc = "" +
 	" \x01(\tR\n" +
 	"sourceName\x12\x1a\n" +
 	"\bwarnings\x18\v \x03(\tR\bwarnings\x12C\n" +
-	"\acontext\x18\f \x03(\v2).fleetprof.capture.v1.Header.ContextEntryR\acontext\x1a:\n" +
+	"\acontext\x18\f \x03(\v2).fleetprof.capture.v1.Header.ContextEntryR\acontext\x12\x1b\n" +
+	"\tspan_from\x18\r \x01(\tR\bspanFrom\x12(\n" +
+	"\x10session_start_ps\x18\x0e \x01(\x03R\x0esessionStartPs\x12$\n" +
+	"\x0esession_end_ps\x18\x0f \x01(\x03R\fsessionEndPs\x1a:\n" +
 	"\fContextEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\":\n" +
