@@ -76,7 +76,9 @@ func (l *loader) run() error {
 			return err
 		}
 		l.res.Uncompressed = st.Bytes
-		ld = tracejson.NewLoader(newBlockCache(l.f, l.size))
+		jl := tracejson.NewLoader(newBlockCache(l.f, l.size))
+		jl.SetFrameworkOps(st.FrameworkOps)
+		ld = jl
 	case FormatGzipJSON:
 		zr, err := gzip.NewReader(bufio.NewReaderSize(countingReader{l.f, &l.read}, 256<<10))
 		if err != nil {
@@ -94,7 +96,9 @@ func (l *loader) run() error {
 		l.res.Uncompressed = st.Bytes
 		// Kept events are loaded in stream order, so decoding the file once
 		// more costs less than keeping the whole stream on disk.
-		ld = tracejson.NewLoader(newBlockCache(&gzReaderAt{f: l.f}, st.Bytes))
+		jl := tracejson.NewLoader(newBlockCache(&gzReaderAt{f: l.f}, st.Bytes))
+		jl.SetFrameworkOps(st.FrameworkOps)
+		ld = jl
 	default:
 		return fmt.Errorf("%w: %s", ErrUnknownFormat, l.res.Format)
 	}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
@@ -13,7 +14,8 @@ import (
 
 // truth is the part of a fixture's truth.json that loading and trimming decide.
 type truth struct {
-	SpanUS  float64 `json:"span_us"`
+	SpanUS   float64 `json:"span_us"`
+	SpanFrom string  `json:"span_from"`
 	Devices map[string]struct {
 		SpanUS   float64 `json:"span_us"`
 		BusyUS   float64 `json:"busy_us"`
@@ -65,18 +67,54 @@ func readTruth(t *testing.T, path string) truth {
 	return tr
 }
 
-var fixtures = []struct {
+// fixture is a folder of ../shared/testdata with a truth.json and the
+// capture files it describes.
+type fixture struct {
 	dir   string
 	files []string
-}{
-	{"tiny", []string{"tiny-host.xplane.pb", "tiny-host.trace.json.gz", "tiny-host.trace.json"}},
-	{"seed-replica", []string{"t1v-n-3d21a6bb-w-0.xplane.pb", "t1v-n-3d21a6bb-w-0.trace.json.gz"}},
-	{"real/xprof-gpu-multi-worker", []string{"34.83.195.179_6003.xplane.pb"}},
+}
+
+// fixtures finds every folder under td that holds a truth.json, and the
+// capture files in it (every format present). Folders are found, not
+// listed: new real captures join the tests by being added.
+func fixtures(t testing.TB, td string) []fixture {
+	t.Helper()
+	var out []fixture
+	err := filepath.WalkDir(td, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() != "truth.json" {
+			return err
+		}
+		dir := filepath.Dir(path)
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(td, dir)
+		fx := fixture{dir: filepath.ToSlash(rel)}
+		for _, e := range ents {
+			n := e.Name()
+			if e.Type().IsRegular() && n != "truth.json" && isCaptureName(n) {
+				fx.files = append(fx.files, n)
+			}
+		}
+		if len(fx.files) == 0 {
+			t.Errorf("%s has a truth.json but no capture file", rel)
+		}
+		out = append(out, fx)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) == 0 {
+		t.Fatalf("no truth.json under %s", td)
+	}
+	return out
 }
 
 func TestFixturesMatchTruth(t *testing.T) {
 	td := testdata(t)
-	for _, fx := range fixtures {
+	for _, fx := range fixtures(t, td) {
 		tr := readTruth(t, filepath.Join(td, fx.dir, "truth.json"))
 		for _, f := range fx.files {
 			t.Run(fx.dir+"/"+f, func(t *testing.T) {
@@ -100,6 +138,9 @@ func checkTruth(t *testing.T, c *capture.Capture, tr truth) {
 		}
 	}
 	near("span_us", s.SpanUS.Float(), tr.SpanUS, 1)
+	if tr.SpanFrom != "" && c.SpanFrom != tr.SpanFrom {
+		t.Errorf("span_from = %q, want %q", c.SpanFrom, tr.SpanFrom)
+	}
 	if s.EventsTotal != tr.EventsTotal {
 		t.Errorf("events_total = %d, want %d", s.EventsTotal, tr.EventsTotal)
 	}
@@ -133,4 +174,14 @@ func checkTruth(t *testing.T, c *capture.Capture, tr truth) {
 		near("window start", s.Windows[i][0].Float(), w[0], 1)
 		near("window end", s.Windows[i][1].Float(), w[1], 1)
 	}
+}
+
+// isCaptureName reports whether a file name has a capture file's ending.
+func isCaptureName(n string) bool {
+	for _, s := range captureSuffixes {
+		if strings.HasSuffix(n, s) {
+			return true
+		}
+	}
+	return false
 }

@@ -3,6 +3,7 @@ package tracejson
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
@@ -13,8 +14,8 @@ import (
 // fields are the byte ranges of an event's interesting values within the
 // buffer; e == 0 means absent.
 type fields struct {
-	ph, pid, tid, ts, dur, name, args span
-	phEsc, nameEsc, tsEsc, durEsc     bool
+	ph, pid, tid, ts, dur, name, args, cat span
+	phEsc, nameEsc, tsEsc, durEsc, catEsc  bool
 }
 
 type span struct{ s, e int }
@@ -134,6 +135,8 @@ func (w *walker) parseEvent(b []byte, i, depth int) (int, error) {
 			i, err = w.stringField(b, i, depth+1, &f.ph, &f.phEsc)
 		case "name":
 			i, err = w.stringField(b, i, depth+1, &f.name, &f.nameEsc)
+		case "cat":
+			i, err = w.stringField(b, i, depth+1, &f.cat, &f.catEsc)
 		case "pid":
 			i, err = w.numberField(b, i, depth+1, &f.pid, nil)
 		case "tid":
@@ -261,13 +264,22 @@ func (w *walker) handle(b []byte, start, end int) error {
 // complete hands an X event to the visitor.
 func (w *walker) complete(b []byte, start, end int) error {
 	f := &w.f
-	pid, err := w.intField(b, f.pid, "pid")
+	pid, err := w.idField(b, f.pid, "pid")
 	if err != nil {
 		return err
 	}
-	tid, err := w.intField(b, f.tid, "tid")
+	tid, err := w.idField(b, f.tid, "tid")
 	if err != nil {
 		return err
+	}
+	if f.cat.ok() || w.kineto != nil {
+		kind, err := w.kinetoKind(b)
+		if err != nil {
+			return err
+		}
+		if w.kineto != nil {
+			return w.kinetoEvent(b, start, end, pid, tid, kind)
+		}
 	}
 	if !w.declared {
 		// The trace's M events come first: declare what they named, in
@@ -285,12 +297,24 @@ func (w *walker) complete(b []byte, start, end int) error {
 		w.stats.Skipped++
 		return nil
 	}
+	rel, dur, err := w.times(b, start)
+	if err != nil {
+		return err
+	}
+	return w.visit(b, start, end, p.idx, t.idx, rel, dur)
+}
+
+// times parses the ts and dur of the X event just parsed, setting the base
+// time at the first one, and returns the start relative to the base and the
+// duration, in picoseconds.
+func (w *walker) times(b []byte, start int) (rel, dur int64, err error) {
+	f := &w.f
 	if !f.ts.ok() {
-		return w.errAt(start, ErrBadTime, "complete (X) event without ts")
+		return 0, 0, w.errAt(start, ErrBadTime, "complete (X) event without ts")
 	}
 	us, ps, err := w.timeField(b, f.ts, f.tsEsc, "ts")
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	if !w.haveBase {
 		w.haveBase, w.baseUS = true, us
@@ -298,19 +322,25 @@ func (w *walker) complete(b []byte, start, end int) error {
 	}
 	d := us - w.baseUS
 	if d > maxRelUS || d < -maxRelUS {
-		return w.errAt(f.ts.s, ErrBadTime, fmt.Sprintf("ts %s lies more than %d µs from the first event's", b[f.ts.s:f.ts.e], int64(maxRelUS)))
+		return 0, 0, w.errAt(f.ts.s, ErrBadTime, fmt.Sprintf("ts %s lies more than %d µs from the first event's", b[f.ts.s:f.ts.e], int64(maxRelUS)))
 	}
-	var dur int64
 	if f.dur.ok() {
 		dus, dps, err := w.timeField(b, f.dur, f.durEsc, "dur")
 		if err != nil {
-			return err
+			return 0, 0, err
 		}
 		if dus > maxRelUS {
-			return w.errAt(f.dur.s, ErrBadTime, fmt.Sprintf("dur %s is longer than %d µs", b[f.dur.s:f.dur.e], int64(maxRelUS)))
+			return 0, 0, w.errAt(f.dur.s, ErrBadTime, fmt.Sprintf("dur %s is longer than %d µs", b[f.dur.s:f.dur.e], int64(maxRelUS)))
 		}
 		dur = dus*psPerUS + dps
 	}
+	return d*psPerUS + ps, dur, nil
+}
+
+// visit hands the X event just parsed, b[start:end], to the visitor on the
+// given plane and line.
+func (w *walker) visit(b []byte, start, end, plane, line int, rel, dur int64) error {
+	f := &w.f
 	var name []byte
 	if f.name.ok() {
 		name = b[f.name.s:f.name.e]
@@ -323,9 +353,9 @@ func (w *walker) complete(b []byte, start, end int) error {
 		}
 	}
 	ev := &w.ev
-	ev.Plane, ev.Line = p.idx, t.idx
+	ev.Plane, ev.Line = plane, line
 	ev.Name = name
-	ev.Start, ev.Dur = d*psPerUS+ps, dur
+	ev.Start, ev.Dur = rel, dur
 	ev.Ref = capture.Ref{Off: w.off + int64(start), Len: int64(end - start)}
 	w.stats.X++
 	return w.v.Event(ev)
@@ -343,28 +373,70 @@ func (w *walker) timeField(b []byte, sp span, esc bool, field string) (us, ps in
 	return us, ps, nil
 }
 
-// intField parses a pid or tid; an absent one is 0.
-func (w *walker) intField(b []byte, sp span, field string) (int64, error) {
+// idField parses a pid or tid; an absent one is 0. Integers (as numbers or
+// as strings of digits, "25738") are themselves; any other string ("Spans",
+// "stream 7") gets an id of its own, the same for the same string, below
+// every integer a trace uses.
+func (w *walker) idField(b []byte, sp span, field string) (int64, error) {
 	if !sp.ok() {
 		return 0, nil
 	}
-	t := b[sp.s:sp.e]
+	quoted := sp.s > 0 && b[sp.s-1] == '"'
+	n, ok := parseID(b[sp.s:sp.e])
+	if ok {
+		return n, nil
+	}
+	if !quoted {
+		return 0, w.errAt(sp.s, ErrMalformed, fmt.Sprintf("%s %s is not an integer or a string", field, quoteShort(b[sp.s:sp.e])))
+	}
+	raw := b[sp.s:sp.e]
+	if id, ok := w.strIDs[string(raw)]; ok {
+		return id, nil
+	}
+	text, err := w.text(b, sp.s-1, sp.e+1)
+	if err != nil {
+		return 0, err
+	}
+	if w.strIDs == nil {
+		w.strIDs = make(map[string]int64)
+		w.strNames = make(map[int64]string)
+	}
+	id := stringIDBase - int64(len(w.strIDs))
+	w.strIDs[string(raw)] = id
+	w.strNames[id] = text
+	return id, nil
+}
+
+// stringIDBase is the id of the first string pid or tid; later ones count
+// down from it.
+const stringIDBase = -1 << 60
+
+// parseID parses a decimal integer of at most 18 digits.
+func parseID(t []byte) (int64, bool) {
 	neg := len(t) > 0 && t[0] == '-'
 	if neg {
 		t = t[1:]
 	}
 	if len(t) == 0 || len(t) > 18 {
-		return 0, w.errAt(sp.s, ErrMalformed, fmt.Sprintf("%s %s is not an integer", field, quoteShort(b[sp.s:sp.e])))
+		return 0, false
 	}
 	var n int64
 	for _, c := range t {
 		if c-'0' > 9 {
-			return 0, w.errAt(sp.s, ErrMalformed, fmt.Sprintf("%s %s is not an integer", field, quoteShort(b[sp.s:sp.e])))
+			return 0, false
 		}
 		n = n*10 + int64(c-'0')
 	}
 	if neg {
 		n = -n
 	}
-	return n, nil
+	return n, true
+}
+
+// idName formats a pid or tid for a default name.
+func (w *walker) idName(id int64) string {
+	if s, ok := w.strNames[id]; ok {
+		return s
+	}
+	return strconv.FormatInt(id, 10)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
@@ -12,8 +13,14 @@ import (
 // Walk read, by the Refs it gave. It implements capture.Loader and is safe
 // for concurrent use when its io.ReaderAt is.
 type Loader struct {
-	r io.ReaderAt
+	r   io.ReaderAt
+	fwk map[int64]string
 }
+
+// SetFrameworkOps gives the loader Stats.FrameworkOps of the walk over the
+// same stream: each kineto device op then gets a FrameworkOpStat stat (unless
+// its args hold one already).
+func (l *Loader) SetFrameworkOps(m map[int64]string) { l.fwk = m }
 
 // NewLoader returns a Loader over the uncompressed stream r.
 func NewLoader(r io.ReaderAt) *Loader { return &Loader{r: r} }
@@ -24,7 +31,9 @@ var _ capture.Loader = (*Loader)(nil)
 // (args.long_name, if present) and Stats: every member of args in source
 // order as a StatString, strings unescaped, anything else (numbers,
 // literals, objects, arrays) as its JSON text. long_name stays a stat too.
-// Start and Dur are left as they are.
+// An event's "cat" (kineto traces) comes first, as the stat CatStat, and a
+// kineto device op's framework op (see SetFrameworkOps) last, as
+// FrameworkOpStat. Start and Dur are left as they are.
 func (l *Loader) Load(ref capture.Ref, ev *capture.Event) error {
 	if ref.Off < 0 || ref.Len < 2 || ref.Len > DefaultMaxEventBytes {
 		return fmt.Errorf("%w: offset %d, length %d", ErrBadRef, ref.Off, ref.Len)
@@ -38,7 +47,8 @@ func (l *Loader) Load(ref capture.Ref, ev *capture.Event) error {
 		return fmt.Errorf("tracejson: load event at byte %d: %w", ref.Off, err)
 	}
 	s := scanner{off: ref.Off, event: -1, maxDepth: DefaultMaxDepth}
-	var name, display string
+	var name, display, cat string
+	var hasCat, hasFwk bool
 	var stats []capture.Stat
 	// The event sits at depth 3 (in traceEvents, in the top-level object).
 	end, err := s.members(b, 0, 3, func(key []byte, vs, ve int) error {
@@ -50,6 +60,13 @@ func (l *Loader) Load(ref capture.Ref, ev *capture.Event) error {
 			if b[vs] == '"' {
 				var err error
 				name, err = s.text(b, vs, ve)
+				return err
+			}
+		case "cat":
+			if b[vs] == '"' {
+				var err error
+				cat, err = s.text(b, vs, ve)
+				hasCat = true
 				return err
 			}
 		case "args":
@@ -64,8 +81,11 @@ func (l *Loader) Load(ref capture.Ref, ev *capture.Event) error {
 					return err
 				}
 				k := string(key)
-				if k == "long_name" {
+				switch k {
+				case "long_name":
 					display = v
+				case FrameworkOpStat:
+					hasFwk = true
 				}
 				stats = append(stats, capture.Stat{Name: k, Kind: capture.StatString, Str: v})
 				return nil
@@ -86,6 +106,12 @@ func (l *Loader) Load(ref capture.Ref, ev *capture.Event) error {
 	}
 	if end != len(b) {
 		return &SyntaxError{Off: ref.Off + int64(end), Event: -1, Err: ErrBadRef, What: "the ref holds more than one event"}
+	}
+	if hasCat {
+		stats = slices.Insert(stats, 0, capture.Stat{Name: CatStat, Kind: capture.StatString, Str: cat})
+	}
+	if op, ok := l.fwk[ref.Off]; ok && !hasFwk {
+		stats = append(stats, capture.Stat{Name: FrameworkOpStat, Kind: capture.StatString, Str: op})
 	}
 	ev.Name, ev.DisplayName, ev.Stats = name, display, stats
 	return nil

@@ -1,8 +1,6 @@
 package tracejson
 
 import (
-	"fmt"
-
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
 
@@ -61,20 +59,25 @@ func (w *walker) thread(pid, tid int64) (*proc, *thread) {
 
 func (w *walker) declarePlane(p *proc) {
 	if p.name == "" {
-		p.name = fmt.Sprintf("pid %d", p.pid)
+		p.name = "pid " + w.idName(p.pid)
 	}
 	p.idx = w.v.Plane(capture.PlaneInfo{ID: p.pid - 1, Name: p.name})
 }
 
 func (w *walker) declareLine(p *proc, t *thread) {
 	if t.name == "" {
-		t.name = fmt.Sprintf("tid %d", t.tid)
+		t.name = "tid " + w.idName(t.tid)
 	}
 	t.idx = w.v.Line(p.idx, capture.LineInfo{ID: t.tid, DisplayID: t.tid, Name: t.name})
 }
 
 // declareRest declares the processes and threads that only M events named.
 func (w *walker) declareRest() {
+	if w.kineto != nil {
+		// Kineto's processes and threads are not planes and lines: its
+		// events were placed by their category.
+		return
+	}
 	for _, p := range w.order {
 		if p.skip {
 			continue
@@ -113,7 +116,7 @@ func (w *walker) meta(b []byte) error {
 	if err != nil || !ok {
 		return err
 	}
-	pid, err := w.intField(b, f.pid, "pid")
+	pid, err := w.idField(b, f.pid, "pid")
 	if err != nil {
 		return err
 	}
@@ -122,14 +125,18 @@ func (w *walker) meta(b []byte) error {
 	if isProc {
 		if p.idx >= 0 || p.skipped > 0 {
 			if name != p.name {
-				w.stats.LateMetadata++
+				if w.rename(p.idx, -1, name) {
+					p.name = name
+				} else {
+					w.stats.LateMetadata++
+				}
 			}
 			return nil
 		}
 		p.name, p.skip = name, name == SkipProcess
 		return nil
 	}
-	tid, err := w.intField(b, f.tid, "tid")
+	tid, err := w.idField(b, f.tid, "tid")
 	if err != nil {
 		return err
 	}
@@ -139,14 +146,36 @@ func (w *walker) meta(b []byte) error {
 		p.threads[tid] = t
 		p.order = append(p.order, t)
 	}
+	if w.kineto != nil {
+		w.kineto.threadName(w, pid, tid, name)
+	}
 	if t.idx >= 0 || p.skipped > 0 {
 		if name != t.name {
-			w.stats.LateMetadata++
+			if w.rename(p.idx, t.idx, name) {
+				t.name = name
+			} else {
+				w.stats.LateMetadata++
+			}
 		}
 		return nil
 	}
 	t.name = name
 	return nil
+}
+
+// rename applies a late name to a declared plane (line < 0) or line, if the
+// visitor takes renames; it reports whether it did.
+func (w *walker) rename(plane, line int, name string) bool {
+	r, ok := w.v.(capture.Renamer)
+	if !ok || plane < 0 {
+		return false
+	}
+	if line < 0 {
+		r.RenamePlane(plane, name)
+	} else {
+		r.RenameLine(plane, line, name)
+	}
+	return true
 }
 
 // argsName returns args.name of the event just parsed.

@@ -74,6 +74,13 @@ type Stats struct {
 	// Complete is set when the traceEvents array and the document ended
 	// properly.
 	Complete bool
+	// Kineto is set when the trace is a PyTorch profiler (kineto) trace,
+	// read by kineto's conventions (see the package doc).
+	Kineto bool
+	// FrameworkOps holds, for a kineto trace, the framework op that
+	// launched each device op, by the device op's Ref.Off; give it to
+	// Loader.SetFrameworkOps.
+	FrameworkOps map[int64]string
 }
 
 // Walk reads the trace JSON in r (uncompressed) once and tells v about its
@@ -108,6 +115,12 @@ func Walk(ctx context.Context, r io.Reader, v capture.Visitor, opts WalkOptions)
 		w.declareRest()
 	}
 	st := w.stats
+	if w.kineto != nil {
+		st.Kineto = true
+		if err == nil {
+			st.FrameworkOps = w.kineto.finish(w)
+		}
+	}
 	st.Bytes = w.read
 	st.Phases = make(map[string]int64, len(w.other)+4)
 	for c, n := range w.phases {
@@ -146,6 +159,10 @@ type walker struct {
 
 	procs map[int64]*proc
 	order []*proc
+	// String pids and tids, by their raw text, and back.
+	strIDs   map[string]int64
+	strNames map[int64]string
+	kineto   *kineto // set once the trace is known to be kineto's
 	// The last (pid, tid) an X event used, and its thread (nil: skipped).
 	lastOK  bool
 	lastPid int64

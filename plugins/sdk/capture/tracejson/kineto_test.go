@@ -1,0 +1,191 @@
+package tracejson
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+)
+
+// renamer is a collector that takes late names and the session.
+type renamer struct {
+	collector
+	session    [2]int64
+	hasSession bool
+}
+
+func (r *renamer) RenamePlane(plane int, name string) { r.planes[plane].info.Name = name }
+func (r *renamer) RenameLine(plane, line int, name string) {
+	r.planes[plane].lines[line].Name = name
+}
+func (r *renamer) Session(start, end int64) { r.session, r.hasSession = [2]int64{start, end}, true }
+
+// lineOf names an event's plane and line, "plane/line".
+func (r *renamer) lineOf(e cevent) string {
+	p := r.planes[e.plane]
+	return p.info.Name + "/" + p.lines[e.line].Name
+}
+
+// TestWalkLateMetadataRenames: names that come after the events they name
+// (kineto writes them last) reach a visitor that takes renames.
+func TestWalkLateMetadataRenames(t *testing.T) {
+	in := `{"traceEvents":[
+{"ph":"X","pid":"7","tid":"3","ts":10,"dur":1,"name":"op"},
+{"ph":"X","pid":7,"tid":9,"ts":11,"dur":1,"name":"py"},
+{"ph":"M","pid":7,"name":"process_name","args":{"name":"/device:TPU:0"}},
+{"ph":"M","pid":7,"tid":3,"name":"thread_name","args":{"name":"XLA Ops"}}]}`
+	var r renamer
+	st, err := Walk(context.Background(), strings.NewReader(in), &r, WalkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.LateMetadata != 0 {
+		t.Errorf("LateMetadata = %d, want 0 (all applied as renames)", st.LateMetadata)
+	}
+	var got []string
+	for _, e := range r.events {
+		got = append(got, r.lineOf(e)+":"+e.name)
+	}
+	want := []string{"/device:TPU:0/XLA Ops:op", "/device:TPU:0/tid 9:py"}
+	if !slices.Equal(got, want) {
+		t.Errorf("events = %q, want %q (the string pid \"7\" and the number 7 are one process)", got, want)
+	}
+}
+
+// TestWalkStringIDs: pids and tids that are strings are read, not refused.
+func TestWalkStringIDs(t *testing.T) {
+	in := `[{"ph":"X","pid":"Spans","tid":"stream 7","ts":1,"dur":1,"name":"a"},
+{"ph":"X","pid":"Spans","tid":"stream 8","ts":2,"dur":1,"name":"b"},
+{"ph":"X","pid":"Other","tid":"stream 7","ts":3,"dur":1,"name":"c"}]`
+	var r renamer
+	if _, err := Walk(context.Background(), strings.NewReader(in), &r, WalkOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range r.events {
+		got = append(got, r.lineOf(e))
+	}
+	want := []string{"pid Spans/tid stream 7", "pid Spans/tid stream 8", "pid Other/tid stream 7"}
+	if !slices.Equal(got, want) {
+		t.Errorf("lines = %q, want %q", got, want)
+	}
+	for _, bad := range []string{`[{"ph":"X","pid":1.5,"tid":1,"ts":1}]`, `[{"ph":"X","pid":1,"tid":true,"ts":1}]`} {
+		if _, err := Walk(context.Background(), strings.NewReader(bad), &r, WalkOptions{}); err == nil {
+			t.Errorf("Walk(%s) = nil error, want a malformed pid or tid", bad)
+		}
+	}
+}
+
+// kinetoDoc is a small kineto trace in the newer spelling (or the older one
+// with old set): a thread runs cpu ops that launch a kernel and a memcpy, and
+// the metadata comes last, as kineto writes it.
+func kinetoDoc(old bool) string {
+	cat := map[string]string{"cpu": "cpu_op", "rt": "cuda_runtime", "k": "kernel", "cp": "gpu_memcpy"}
+	if old {
+		cat = map[string]string{"cpu": "Operator", "rt": "Runtime", "k": "Kernel", "cp": "Memcpy"}
+	}
+	evs := []string{
+		`{"ph":"X","cat":"Trace","name":"PyTorch Profiler (0)","pid":"Spans","tid":"PyTorch Profiler","ts":100,"dur":1000}`,
+		fmt.Sprintf(`{"ph":"X","cat":%q,"name":"aten::conv2d","pid":42,"tid":"42","ts":200,"dur":100,"args":{}}`, cat["cpu"]),
+		fmt.Sprintf(`{"ph":"X","cat":%q,"name":"aten::cudnn_convolution","pid":42,"tid":"42","ts":210,"dur":50}`, cat["cpu"]),
+		fmt.Sprintf(`{"ph":"X","cat":%q,"name":"cudaLaunchKernel","pid":42,"tid":42,"ts":220,"dur":5,"args":{"correlation":7}}`, cat["rt"]),
+		// A launch that sits in no cpu op.
+		fmt.Sprintf(`{"ph":"X","cat":%q,"name":"cudaMemcpyAsync","pid":42,"tid":42,"ts":400,"dur":5,"args":{"correlation":8}}`, cat["rt"]),
+		fmt.Sprintf(`{"ph":"X","cat":%q,"name":"conv_kernel","pid":0,"tid":"stream 7","ts":300,"dur":20,"args":{"device":0,"stream":7,"correlation":7}}`, cat["k"]),
+		fmt.Sprintf(`{"ph":"X","cat":%q,"name":"Memcpy HtoD","pid":0,"tid":"stream 7","ts":420,"dur":2,"args":{"device":0,"stream":7,"correlation":8}}`, cat["cp"]),
+		`{"ph":"X","cat":"cuda_sync","name":"Stream Sync","pid":0,"tid":7,"ts":430,"dur":1,"args":{"device":0}}`,
+		`{"ph":"X","cat":"gpu_user_annotation","name":"step","pid":1,"tid":7,"ts":290,"dur":200,"args":{"device":1}}`,
+		`{"ph":"s","id":7,"pid":42,"tid":42,"ts":220,"cat":"ac2g","name":"ac2g"}`,
+		`{"name":"thread_name","ph":"M","pid":42,"tid":"42","args":{"name":"thread 42 (python)"}}`,
+		`{"name":"process_labels","ph":"M","pid":0,"tid":0,"args":{"labels":"GPU 0"}}`,
+		`{"name":"process_name","ph":"M","pid":0,"tid":0,"args":{"name":"python"}}`,
+	}
+	return `{"schemaVersion":1,"traceEvents":[` + strings.Join(evs, ",\n") + `]}`
+}
+
+// TestWalkKineto reads kineto's conventions as the TSL profiler would have
+// written them: device work on /device:GPU:N, Stream #S, annotations and
+// syncs on overlay lines, the rest on /host:CPU, the Trace event as the
+// session, and each kernel's framework op from its launch.
+func TestWalkKineto(t *testing.T) {
+	for _, old := range []bool{false, true} {
+		t.Run(fmt.Sprintf("old=%v", old), func(t *testing.T) {
+			doc := kinetoDoc(old)
+			var r renamer
+			st, err := Walk(context.Background(), strings.NewReader(doc), &r, WalkOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !st.Kineto {
+				t.Error("Stats.Kineto = false, want true")
+			}
+			if st.X != 8 {
+				t.Errorf("X = %d, want 8 (the Trace event is the session, not an event)", st.X)
+			}
+			want := map[string]string{
+				"aten::conv2d":            "/host:CPU/thread 42 (python)",
+				"aten::cudnn_convolution": "/host:CPU/thread 42 (python)",
+				"cudaLaunchKernel":        "/host:CPU/thread 42 (python)",
+				"cudaMemcpyAsync":         "/host:CPU/thread 42 (python)",
+				"conv_kernel":             "/device:GPU:0/Stream #7",
+				"Memcpy HtoD":             "/device:GPU:0/Stream #7",
+				"Stream Sync":             "/device:GPU:0/" + GPUSyncsLine,
+				"step":                    "/device:GPU:1/" + GPUAnnotationsLine,
+			}
+			for _, e := range r.events {
+				if got := r.lineOf(e); got != want[e.name] {
+					t.Errorf("%s on %s, want %s", e.name, got, want[e.name])
+				}
+			}
+			if !r.hasSession || r.session != [2]int64{0, 1000 * capture.Microsecond} {
+				t.Errorf("session = %v (%v), want [0, 1000 µs] (the base is the first X event: the session)", r.session, r.hasSession)
+			}
+			// The kernel was launched inside aten::cudnn_convolution (the
+			// innermost cpu op holding the launch); the memcpy by no op.
+			var ops []string
+			for _, e := range r.events {
+				if op, ok := st.FrameworkOps[e.ref.Off]; ok {
+					ops = append(ops, e.name+"="+op)
+				}
+			}
+			if !slices.Equal(ops, []string{"conv_kernel=aten::cudnn_convolution"}) {
+				t.Errorf("framework ops = %q", ops)
+			}
+			// The loader adds cat and framework_op as stats.
+			ld := NewLoader(strings.NewReader(doc))
+			ld.SetFrameworkOps(st.FrameworkOps)
+			for _, e := range r.events {
+				if e.name != "conv_kernel" {
+					continue
+				}
+				var ev capture.Event
+				if err := ld.Load(e.ref, &ev); err != nil {
+					t.Fatal(err)
+				}
+				first, last := ev.Stats[0], ev.Stats[len(ev.Stats)-1]
+				if first.Name != CatStat || last.Name != FrameworkOpStat || last.Str != "aten::cudnn_convolution" {
+					t.Errorf("stats = %+v, want cat first and framework_op last", ev.Stats)
+				}
+			}
+		})
+	}
+}
+
+// TestWalkTSLWithCategoryStaysTSL: a category kineto does not use leaves a
+// TSL trace read by its processes.
+func TestWalkTSLWithCategoryStaysTSL(t *testing.T) {
+	in := `{"traceEvents":[{"ph":"M","pid":3,"name":"process_name","args":{"name":"/device:TPU:0"}},
+{"ph":"M","pid":3,"tid":3,"name":"thread_name","args":{"name":"XLA Ops"}},
+{"ph":"X","cat":"xla","pid":3,"tid":3,"ts":1,"dur":1,"name":"fusion"}]}`
+	var r renamer
+	st, err := Walk(context.Background(), strings.NewReader(in), &r, WalkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Kineto || r.lineOf(r.events[0]) != "/device:TPU:0/XLA Ops" {
+		t.Errorf("kineto %v, line %s; want a TSL read onto /device:TPU:0/XLA Ops", st.Kineto, r.lineOf(r.events[0]))
+	}
+}
