@@ -1,5 +1,7 @@
-// Package ops finds a capture's device ops and the framework op behind each:
-// the operation and op type that XLA records in an op's tf_op stat.
+// Package ops finds a capture's device ops and names each as xprof does:
+// its operation and op type (FrameworkOp, from XLA's tf_op stat, the HLO
+// instruction, or the PyTorch op that launched a kernel) and its category
+// (Category, from XLA's hlo_category or kineto's cat).
 //
 // Every built-in device analyzer (top ops, op types, components) starts
 // here, and so can a plugin's:
@@ -11,51 +13,9 @@ package ops
 
 import (
 	"iter"
-	"strings"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
-
-// StatName is the stat that carries an op's framework op, formatted
-// "<op name>:<op type>", e.g.
-// "jit(jitted_run_model)/LogitsProcessor/dot_general:dot_general".
-const StatName = "tf_op"
-
-// UnknownType is the op type of an op whose tf_op stat is missing or has an
-// empty type (XLA's own control flow and copies: "while.6", "copy.3398").
-const UnknownType = "Unknown"
-
-// FrameworkOp returns the framework operation and op type of a device op
-// event, from its tf_op stat.
-//
-// The stat is split at its last ':', because op types (JAX primitives such as
-// "dot_general", TensorFlow op types such as "MatMul") never hold one while
-// user-chosen JAX name scopes may. An empty type, or a stat with no ':',
-// gives type UnknownType. Without a tf_op stat (or with an empty one), the
-// operation is the event's own name (the HLO op, e.g. "conditional.3") and
-// the type is UnknownType.
-func FrameworkOp(ev *capture.Event) (operation, opType string) {
-	s, ok := ev.Stat(StatName)
-	if !ok {
-		return ev.Name, UnknownType
-	}
-	full := s.Str
-	if s.Kind != capture.StatString {
-		full = s.String()
-	}
-	if full == "" {
-		return ev.Name, UnknownType
-	}
-	i := strings.LastIndexByte(full, ':')
-	if i < 0 {
-		return full, UnknownType
-	}
-	operation, opType = full[:i], full[i+1:]
-	if opType == "" {
-		opType = UnknownType
-	}
-	return operation, opType
-}
 
 // Op is one device op event with its framework op.
 type Op struct {
@@ -67,6 +27,8 @@ type Op struct {
 	Event *capture.Event
 	// Operation and Type are the framework op, as FrameworkOp returns them.
 	Operation, Type string
+	// Category is the op's category, as Category returns it.
+	Category string
 }
 
 // DeviceOps iterates over the kept op events of every device plane (events
@@ -86,7 +48,8 @@ func DeviceOps(c *capture.Capture) iter.Seq[Op] {
 				for i := range l.Events {
 					ev := &l.Events[i]
 					name, typ := FrameworkOp(ev)
-					if !yield(Op{Plane: p, Line: l, Event: ev, Operation: name, Type: typ}) {
+					op := Op{Plane: p, Line: l, Event: ev, Operation: name, Type: typ, Category: Category(ev)}
+					if !yield(op) {
 						return
 					}
 				}
