@@ -12,7 +12,9 @@ func tfOp(v string) []capture.Stat {
 	return []capture.Stat{{Name: "run_id", Kind: capture.StatInt, Int: 7}, {Name: TFOpStat, Kind: capture.StatString, Str: v}}
 }
 
-func str(name, v string) capture.Stat { return capture.Stat{Name: name, Kind: capture.StatString, Str: v} }
+func str(name, v string) capture.Stat {
+	return capture.Stat{Name: name, Kind: capture.StatString, Str: v}
+}
 
 func TestParseTFOp(t *testing.T) {
 	tests := []struct {
