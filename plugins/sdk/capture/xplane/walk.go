@@ -14,13 +14,20 @@ const ctxEvery = 4096
 // v: Base once (BaseNS), then each plane, each of its lines, and each
 // timeline event with its name (from the plane's event metadata), start
 // (relative to the base, in picoseconds), duration and Ref. Aggregated events
-// (num_occurrences) are skipped and counted (Aggregated). A line's DisplayID
+// (num_occurrences) are skipped and counted (Aggregated). When v is a
+// capture.SessionVisitor and the file records its profiling session
+// (SessionNS) within reach of the base, v.Session follows Base. A line's DisplayID
 // is its display_id, or its id when display_id is 0, as TSL shows it. Walk
 // stops at the first error, including one returned by v.Event or by ctx.
 // It allocates per plane and line, never per event.
 func (f *File) Walk(ctx context.Context, v capture.Visitor) error {
 	w := &walker{f: f, s: newScanner(f.r, f.size, f.bufSize), v: v}
 	v.Base(f.base)
+	if sv, ok := v.(capture.SessionVisitor); ok {
+		if start, end, ok := f.session(); ok {
+			sv.Session(start, end)
+		}
+	}
 	for _, p := range f.planes {
 		if err := w.plane(ctx, p); err != nil {
 			return err

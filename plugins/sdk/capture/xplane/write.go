@@ -21,6 +21,15 @@ import (
 // offset_ps is exact and not negative. Strings that are not valid UTF-8
 // (which XSpace readers reject) have their bad bytes replaced by U+FFFD. The
 // whole space is built in memory: Write is meant for trimmed captures.
+//
+// Planes may share an id (real JAX GPU files give several planes id 0) and
+// lines may have any int64 id, negative ones included: both are written as
+// they are. When the capture knows its profiling session (c.Session), the
+// space records it as real profilers do, in the profile_start_time and
+// profile_stop_time stats (uint64 nanoseconds since the epoch) of a plane
+// named "Task Environment": the capture's own such plane when it has one
+// without them, else a new plane (id 0) after the others. A Task Environment
+// plane that already holds both stats keeps them.
 func Write(w io.Writer, c *capture.Capture) error {
 	space, err := toSpace(c)
 	if err != nil {
@@ -42,14 +51,74 @@ func toSpace(c *capture.Capture) (*xplanev1.XSpace, error) {
 	for _, w := range c.Warnings {
 		space.Warnings = append(space.Warnings, utf8Valid(w))
 	}
+	sess, hasSess := sessionStats(c)
 	for _, p := range c.Planes {
+		if hasSess && p.Name == TaskEnvPlane {
+			p = withSession(p, sess)
+			hasSess = false
+		}
 		xp, err := toPlane(c.BaseNS, p)
 		if err != nil {
 			return nil, err
 		}
 		space.Planes = append(space.Planes, xp)
 	}
+	if hasSess {
+		xp, err := toPlane(c.BaseNS, &capture.Plane{Name: TaskEnvPlane, Stats: sess})
+		if err != nil {
+			return nil, err
+		}
+		space.Planes = append(space.Planes, xp)
+	}
 	return space, nil
+}
+
+// sessionStats returns c.Session as the Task Environment stats, in
+// nanoseconds since the epoch (floored), if it is known and lies after 1970.
+func sessionStats(c *capture.Capture) ([]capture.Stat, bool) {
+	if c.Session.Len() <= 0 {
+		return nil, false
+	}
+	start, ok1 := add(c.BaseNS, floorDiv(c.Session.Start, capture.Nanosecond))
+	stop, ok2 := add(c.BaseNS, floorDiv(c.Session.End, capture.Nanosecond))
+	if !ok1 || !ok2 || start < 0 || stop <= start {
+		return nil, false
+	}
+	return []capture.Stat{
+		{Name: StartTimeStat, Kind: capture.StatUint, Uint: uint64(start)},
+		{Name: StopTimeStat, Kind: capture.StatUint, Uint: uint64(stop)},
+	}, true
+}
+
+// withSession returns p with the session stats added, unless it holds both
+// already; p itself is not changed.
+func withSession(p *capture.Plane, sess []capture.Stat) *capture.Plane {
+	var haveStart, haveStop bool
+	for _, s := range p.Stats {
+		haveStart = haveStart || s.Name == StartTimeStat
+		haveStop = haveStop || s.Name == StopTimeStat
+	}
+	if haveStart && haveStop {
+		return p
+	}
+	q := *p
+	q.Stats = nil
+	for _, s := range p.Stats {
+		if s.Name != StartTimeStat && s.Name != StopTimeStat {
+			q.Stats = append(q.Stats, s)
+		}
+	}
+	q.Stats = append(q.Stats, sess...)
+	return &q
+}
+
+// floorDiv divides rounding towards minus infinity.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
 }
 
 // planeWriter builds one plane's metadata tables.
