@@ -16,7 +16,7 @@ import (
 type truth struct {
 	SpanUS   float64 `json:"span_us"`
 	SpanFrom string  `json:"span_from"`
-	Devices map[string]struct {
+	Devices  map[string]struct {
 		SpanUS   float64 `json:"span_us"`
 		BusyUS   float64 `json:"busy_us"`
 		IdleUS   float64 `json:"idle_us"`

@@ -277,6 +277,9 @@ func (w *walker) complete(b []byte, start, end int) error {
 		if err != nil {
 			return err
 		}
+		if kind == kindSession {
+			return w.session(b)
+		}
 		if w.kineto != nil {
 			return w.kinetoEvent(b, start, end, pid, tid, kind)
 		}

@@ -3,6 +3,7 @@ package tracejson
 import (
 	"bytes"
 	"cmp"
+	"fmt"
 	"slices"
 	"strconv"
 
@@ -111,6 +112,8 @@ func (w *walker) kinetoKind(b []byte) (kind, error) {
 	}
 	k, ok := kinetoCats[string(low[:len(cat)])]
 	switch {
+	case k == kindSession:
+		// Not kineto's alone: fleetprof's own JSON marks the session so.
 	case ok && w.kineto == nil:
 		w.kineto = newKineto()
 	case !ok && w.kineto != nil:
@@ -125,10 +128,6 @@ type kineto struct {
 	host   map[[2]int64]*thread
 	names  map[[2]int64]string // thread_name metadata by (pid, tid)
 
-	// The session, as absolute µs and ps past them, and its length in ps.
-	session            bool
-	sessUS, sessPS     int64
-	sessDur            int64
 	opNames            []string
 	opIndex            map[string]int32
 	cpuOps             map[[2]int64][]cpuOp
@@ -226,13 +225,6 @@ func (w *walker) kinetoEvent(b []byte, start, end int, pid, tid int64, kd kind) 
 	rel, dur, err := w.times(b, start)
 	if err != nil {
 		return err
-	}
-	if kd == kindSession {
-		if !k.session {
-			us, ps, _ := w.timeField(b, w.f.ts, w.f.tsEsc, "ts")
-			k.session, k.sessUS, k.sessPS, k.sessDur = true, us, ps, dur
-		}
-		return nil
 	}
 	var p *proc
 	var t *thread
@@ -340,15 +332,62 @@ func (w *walker) deviceArgs(b []byte) (kinetoArgs, error) {
 	return a, err
 }
 
-// finish reports the session to the visitor and works out each device op's
-// framework op, keyed by the op's byte offset.
-func (k *kineto) finish(w *walker) map[int64]string {
-	if k.session && w.haveBase {
-		if sv, ok := w.v.(capture.SessionVisitor); ok {
-			start := (k.sessUS-w.baseUS)*psPerUS + k.sessPS
-			sv.Session(start, start+k.sessDur)
-		}
+// session notes the profiling session: an X event whose category is Trace
+// (kineto's "PyTorch Profiler (0)", or the session fleetprof's own JSON
+// writes). The first one counts; it is not an event.
+func (w *walker) session(b []byte) error {
+	f := &w.f
+	if w.sess.ok {
+		return nil
 	}
+	if !f.ts.ok() {
+		return w.errAt(f.cat.s, ErrBadTime, "session (Trace) event without ts")
+	}
+	us, ps, err := w.timeField(b, f.ts, f.tsEsc, "ts")
+	if err != nil {
+		return err
+	}
+	var dur int64
+	if f.dur.ok() {
+		dus, dps, err := w.timeField(b, f.dur, f.durEsc, "dur")
+		if err != nil {
+			return err
+		}
+		if dus > maxRelUS {
+			return w.errAt(f.dur.s, ErrBadTime, fmt.Sprintf("dur %s is longer than %d µs", b[f.dur.s:f.dur.e], int64(maxRelUS)))
+		}
+		dur = dus*psPerUS + dps
+	}
+	w.sess = sessionMark{ok: true, us: us, ps: ps, dur: dur}
+	return nil
+}
+
+// sessionMark is the profiling session as read: absolute µs and the ps past
+// them, and its length in ps.
+type sessionMark struct {
+	ok          bool
+	us, ps, dur int64
+}
+
+// reportSession tells the visitor the session, relative to the base, if
+// both are known and the session lies within reach of the base.
+func (w *walker) reportSession() {
+	if !w.sess.ok || !w.haveBase {
+		return
+	}
+	d := w.sess.us - w.baseUS
+	if d > maxRelUS || d < -maxRelUS {
+		return
+	}
+	if sv, ok := w.v.(capture.SessionVisitor); ok {
+		start := d*psPerUS + w.sess.ps
+		sv.Session(start, start+w.sess.dur)
+	}
+}
+
+// finish works out each device op's framework op, keyed by the op's byte
+// offset.
+func (k *kineto) finish() map[int64]string {
 	if len(k.deviceOps) == 0 {
 		return nil
 	}

@@ -140,8 +140,8 @@ func TestWalkKineto(t *testing.T) {
 					t.Errorf("%s on %s, want %s", e.name, got, want[e.name])
 				}
 			}
-			if !r.hasSession || r.session != [2]int64{0, 1000 * capture.Microsecond} {
-				t.Errorf("session = %v (%v), want [0, 1000 µs] (the base is the first X event: the session)", r.session, r.hasSession)
+			if !r.hasSession || r.session != [2]int64{-100 * capture.Microsecond, 900 * capture.Microsecond} {
+				t.Errorf("session = %v (%v), want [0, 1000 µs] (the base is the first X event that is not the session)", r.session, r.hasSession)
 			}
 			// The kernel was launched inside aten::cudnn_convolution (the
 			// innermost cpu op holding the launch); the memcpy by no op.
@@ -187,5 +187,26 @@ func TestWalkTSLWithCategoryStaysTSL(t *testing.T) {
 	}
 	if st.Kineto || r.lineOf(r.events[0]) != "/device:TPU:0/XLA Ops" {
 		t.Errorf("kineto %v, line %s; want a TSL read onto /device:TPU:0/XLA Ops", st.Kineto, r.lineOf(r.events[0]))
+	}
+}
+
+// TestWalkSessionMarker: fleetprof's own session marker (cat Trace on the
+// skipped process) is the session and leaves a TSL trace read as TSL.
+func TestWalkSessionMarker(t *testing.T) {
+	in := `{"traceEvents":[{"ph":"M","pid":3,"name":"process_name","args":{"name":"/device:TPU:0"}},
+{"ph":"M","pid":3,"tid":3,"name":"thread_name","args":{"name":"XLA Ops"}},
+{"ph":"M","pid":9,"name":"process_name","args":{"name":"fleetprof"}},
+{"ph":"X","cat":"Trace","name":"fleetprof session","pid":9,"tid":0,"ts":5,"dur":100},
+{"ph":"X","pid":3,"tid":3,"ts":10,"dur":1,"name":"fusion"}]}`
+	var r renamer
+	st, err := Walk(context.Background(), strings.NewReader(in), &r, WalkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Kineto || st.X != 1 || r.lineOf(r.events[0]) != "/device:TPU:0/XLA Ops" {
+		t.Errorf("kineto %v, X %d, line %s; want a TSL read with one event", st.Kineto, st.X, r.lineOf(r.events[0]))
+	}
+	if want := [2]int64{-5 * capture.Microsecond, 95 * capture.Microsecond}; !r.hasSession || r.session != want {
+		t.Errorf("session = %v (%v), want %v", r.session, r.hasSession, want)
 	}
 }

@@ -96,11 +96,14 @@ type Stats struct {
 // writes every M event first); any other plane or line is declared when its
 // first event arrives, or at the end if only M events name it. An M event
 // that renames a plane or line already declared cannot be applied and is
-// counted in Stats.LateMetadata. v.Base is called once, before the first
-// event, with the first X
-// event's ts floored to the microsecond; event times are picoseconds
+// counted in Stats.LateMetadata, unless v is a capture.Renamer, which is
+// told the new name. v.Base is called once, before the first event, with the
+// first X event's ts floored to the microsecond; event times are picoseconds
 // relative to it. Other phases are counted and skipped, and so is every
-// event of the process named SkipProcess.
+// event of the process named SkipProcess. An X event whose cat is "Trace"
+// is the profiling session, not an event: a capture.SessionVisitor is told
+// it at the end. A PyTorch profiler (kineto) trace is read by kineto's
+// conventions (see kineto.go and docs/formats.md).
 //
 // Each RawEvent's Ref is the byte range of its JSON object in r, for
 // Loader.Load. An error from v.Event stops the walk and is returned as is.
@@ -115,10 +118,13 @@ func Walk(ctx context.Context, r io.Reader, v capture.Visitor, opts WalkOptions)
 		w.declareRest()
 	}
 	st := w.stats
+	if err == nil {
+		w.reportSession()
+	}
 	if w.kineto != nil {
 		st.Kineto = true
 		if err == nil {
-			st.FrameworkOps = w.kineto.finish(w)
+			st.FrameworkOps = w.kineto.finish()
 		}
 	}
 	st.Bytes = w.read
@@ -163,6 +169,7 @@ type walker struct {
 	strIDs   map[string]int64
 	strNames map[int64]string
 	kineto   *kineto // set once the trace is known to be kineto's
+	sess     sessionMark
 	// The last (pid, tid) an X event used, and its thread (nil: skipped).
 	lastOK  bool
 	lastPid int64
