@@ -10,37 +10,64 @@ import (
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
 
-// Pids that Write uses besides plane.ID+1.
+// Pids and tids that Write uses besides the planes' and lines' own.
 const (
 	// HostPID is the host plane's pid, as the TSL converter writes it.
 	HostPID = 701
 	// MarkerPID is the pid of the SkipProcess process that marks the idle
-	// stretches Write removed.
+	// stretches Write removed and carries the profiling session.
 	MarkerPID = 0x7fff0000
 	// markerTID is the marker thread's tid.
 	markerTID = 1
+	// sessionTID is the session thread's tid.
+	sessionTID = 2
 	// MarkerThread is the name of the marker thread.
 	MarkerThread = "idle removed"
+	// SessionThread is the name of the thread of the session event.
+	SessionThread = "profiling session"
+	// SessionCat is the cat of the event that records the profiling session,
+	// as kineto writes it.
+	SessionCat = "Trace"
+	// SessionName is the name of the session event Write writes.
+	SessionName = "fleetprof session"
+	// maxID bounds the pids and tids Write takes from the capture: trace
+	// viewers hold them in 32 bits.
+	maxID = 1<<31 - 1
 )
 
 // Write writes a trimmed capture as TSL-style trace JSON:
 //
 //	{"displayTimeUnit":"ns","metadata":{"highres-ticks":true},"traceEvents":[...,{}]}
 //
-// Each plane is a process (pid plane.ID+1, or HostPID for /host:CPU) with
-// process_name and process_sort_index M events, each line a thread (tid
-// line.DisplayID, or its ID when that is 0) named by a thread_name M event
-// with its display name, or its name when it has none, as the TSL converter
-// does. Each kept event is an X event with ts and dur in microseconds with
-// six decimals, computed exactly from c.BaseNS and the picosecond times, its
-// stats as string args, and its display name as args.long_name when no
+// Every naming (M) event comes first, then the X events, plane by plane.
+// Each plane is a process with its own pid, named by process_name and
+// ordered by process_sort_index M events: the pid the TSL converter gives it
+// (HostPID for /host:CPU, else plane.ID+1) when that is a positive 32-bit
+// number no other plane took, else the smallest free one (real JAX GPU files
+// give several planes id 0). Each line is a thread of its process: tid
+// line.DisplayID (or its ID when that is 0) when that lies in [0, 2^31) and no
+// other line of the plane took it, else the smallest free positive one
+// (line ids may be 64-bit, negative or shared), named by a thread_name M
+// event with its display name, or its name when it has none, as the TSL
+// converter does. Walk reads every plane and line back, in order, even
+// those without events.
+//
+// Each kept event is an X event with ts and dur in microseconds with six
+// decimals, computed exactly from c.BaseNS and the picosecond times; its
+// stat named "cat" (kineto's category) as the top-level "cat"; its other
+// stats as string args; and its display name as args.long_name when no
 // stat holds one.
 //
 // Every idle stretch that trimming removed (between windows, and before the
-// first and after the last within c.Span) becomes one X slice named like
+// first and after the last within c.Span) becomes one slice named like
 // "idle removed: 384.95 ms" on the "idle removed" thread of a process named
 // SkipProcess, so a person opening the file in Perfetto or chrome://tracing
-// sees the cut; Walk skips that process.
+// sees the cut. The slice is a pair of B and E events, not an X event, so
+// that no reader of X events (fleetprof's included, in either of its ways of
+// reading: TSL or kineto) takes it for an event. When c.Session is known, it is
+// written on the same process as an X event with cat "Trace" (SessionCat)
+// named "fleetprof session" (SessionName), the way kineto records its
+// session, so that a reader restores it.
 func Write(w io.Writer, c *capture.Capture) error {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	e := &encoder{w: bw, c: c}
@@ -64,34 +91,41 @@ type encoder struct {
 func (e *encoder) all() error {
 	e.b = append(e.b[:0], `{"displayTimeUnit":"ns","metadata":{"highres-ticks":true},"traceEvents":[`...)
 	e.first = true
-	for _, p := range e.c.Planes {
-		pid := planePID(p)
+	pids, tids := assignIDs(e.c)
+	for i, p := range e.c.Planes {
+		pid := pids[i]
 		e.meta(pid, -1, "process_name", p.Name)
 		e.sortIndex(pid, pid)
-		for _, l := range p.Lines {
+		for j, l := range p.Lines {
 			name := l.DisplayName
 			if name == "" {
 				name = l.Name
 			}
-			e.meta(pid, lineTID(l), "thread_name", name)
+			e.meta(pid, tids[i][j], "thread_name", name)
 		}
 		if err := e.flush(); err != nil {
 			return err
 		}
 	}
 	gaps := idleGaps(e.c)
-	if len(gaps) > 0 {
+	session, hasSession := e.session()
+	if len(gaps) > 0 || hasSession {
 		e.meta(MarkerPID, -1, "process_name", SkipProcess)
 		e.sortIndex(MarkerPID, -1)
-		e.meta(MarkerPID, markerTID, "thread_name", MarkerThread)
+		if len(gaps) > 0 {
+			e.meta(MarkerPID, markerTID, "thread_name", MarkerThread)
+		}
+		if hasSession {
+			e.meta(MarkerPID, sessionTID, "thread_name", SessionThread)
+		}
 	}
-	for _, p := range e.c.Planes {
-		pid := planePID(p)
-		for _, l := range p.Lines {
-			tid := lineTID(l)
-			for i := range l.Events {
-				if err := e.event(pid, tid, &l.Events[i]); err != nil {
-					return fmt.Errorf("tracejson: write plane %q line %q event %d: %w", p.Name, l.Name, i, err)
+	for i, p := range e.c.Planes {
+		pid := pids[i]
+		for j, l := range p.Lines {
+			tid := tids[i][j]
+			for k := range l.Events {
+				if err := e.event(pid, tid, &l.Events[k]); err != nil {
+					return fmt.Errorf("tracejson: write plane %q line %q event %d: %w", p.Name, l.Name, k, err)
 				}
 				if len(e.b) >= 128<<10 {
 					if err := e.flush(); err != nil {
@@ -102,20 +136,127 @@ func (e *encoder) all() error {
 		}
 	}
 	for _, g := range gaps {
-		ev := capture.Event{
-			Name:  "idle removed: " + formatDur(g.Len()),
-			Start: g.Start,
-			Dur:   g.Len(),
-			Stats: []capture.Stat{{Name: "note", Kind: capture.StatString,
-				Str: "fleetprof removed this idle stretch; the events in it are summarised in the report, not kept"}},
-		}
-		if err := e.event(MarkerPID, markerTID, &ev); err != nil {
+		if err := e.marker(g); err != nil {
 			return fmt.Errorf("tracejson: write idle marker: %w", err)
+		}
+	}
+	if hasSession {
+		if err := e.event(MarkerPID, sessionTID, &session); err != nil {
+			return fmt.Errorf("tracejson: write session: %w", err)
 		}
 	}
 	e.sep()
 	e.b = append(e.b, "{}]}\n"...)
 	return e.flush()
+}
+
+// marker writes the idle stretch g as a B and E pair on the marker thread.
+func (e *encoder) marker(g capture.Interval) error {
+	us, ps := e.c.AbsPS(g.Start)
+	eus, eps := e.c.AbsPS(g.End)
+	if us < 0 || g.End < g.Start {
+		return fmt.Errorf("%w: idle stretch %d to %d ps lies before 1970", ErrBadTime, g.Start, g.End)
+	}
+	e.sep()
+	e.b = append(e.b, `{"ph":"B","pid":`...)
+	e.b = strconv.AppendInt(e.b, MarkerPID, 10)
+	e.b = append(e.b, `,"tid":`...)
+	e.b = strconv.AppendInt(e.b, markerTID, 10)
+	e.b = append(e.b, `,"ts":`...)
+	e.b = appendMicros(e.b, us, ps)
+	e.b = append(e.b, `,"name":`...)
+	e.b = appendString(e.b, "idle removed: "+formatDur(g.Len()))
+	e.b = append(e.b, `,"args":{"note":"fleetprof removed this idle stretch; the events in it are summarised in the report, not kept"}}`...)
+	e.sep()
+	e.b = append(e.b, `{"ph":"E","pid":`...)
+	e.b = strconv.AppendInt(e.b, MarkerPID, 10)
+	e.b = append(e.b, `,"tid":`...)
+	e.b = strconv.AppendInt(e.b, markerTID, 10)
+	e.b = append(e.b, `,"ts":`...)
+	e.b = appendMicros(e.b, eus, eps)
+	e.b = append(e.b, '}')
+	return nil
+}
+
+// session returns the session event, if the capture knows its session and
+// it lies after 1970.
+func (e *encoder) session() (capture.Event, bool) {
+	s := e.c.Session
+	if s.Len() <= 0 {
+		return capture.Event{}, false
+	}
+	if us, _ := e.c.AbsPS(s.Start); us < 0 {
+		return capture.Event{}, false
+	}
+	return capture.Event{
+		Name:  SessionName,
+		Start: s.Start,
+		Dur:   s.Len(),
+		Stats: []capture.Stat{
+			{Name: CatStat, Kind: capture.StatString, Str: SessionCat},
+			{Name: "note", Kind: capture.StatString, Str: "the profiling session: the capture's idle time is counted over it"},
+		},
+	}, true
+}
+
+// assignIDs gives each plane a pid and each line a tid, as Write documents:
+// the converter's own when valid and free (the host first, then the
+// devices, then the rest), else the smallest free ones.
+func assignIDs(c *capture.Capture) (pids []int64, tids [][]int64) {
+	pids = make([]int64, len(c.Planes))
+	used := map[int64]bool{MarkerPID: true}
+	rank := func(p *capture.Plane) int {
+		switch {
+		case capture.IsHostPlane(p.Name):
+			return 0
+		case capture.IsDevicePlane(p.Name):
+			return 1
+		}
+		return 2
+	}
+	for r := range 3 {
+		for i, p := range c.Planes {
+			if rank(p) != r {
+				continue
+			}
+			pid := planePID(p)
+			if pid > 0 && pid <= maxID && !used[pid] {
+				pids[i], used[pid] = pid, true
+			}
+		}
+	}
+	next := int64(1)
+	for i := range c.Planes {
+		if pids[i] != 0 {
+			continue
+		}
+		for used[next] {
+			next++
+		}
+		pids[i], used[next] = next, true
+	}
+	tids = make([][]int64, len(c.Planes))
+	for i, p := range c.Planes {
+		tids[i] = make([]int64, len(p.Lines))
+		taken := make(map[int64]bool, len(p.Lines))
+		ok := make([]bool, len(p.Lines))
+		for j, l := range p.Lines {
+			if tid := lineTID(l); tid >= 0 && tid <= maxID && !taken[tid] {
+				tids[i][j], ok[j], taken[tid] = tid, true, true
+			}
+		}
+		next := int64(1)
+		for j := range p.Lines {
+			if ok[j] {
+				continue
+			}
+			for taken[next] {
+				next++
+			}
+			tids[i][j], taken[next] = next, true
+		}
+	}
+	return pids, tids
 }
 
 func (e *encoder) flush() error {
@@ -178,19 +319,32 @@ func (e *encoder) event(pid, tid int64, ev *capture.Event) error {
 	e.b = appendMicros(e.b, ev.Dur/psPerUS, ev.Dur%psPerUS)
 	e.b = append(e.b, `,"name":`...)
 	e.b = appendString(e.b, ev.Name)
+	cat := -1
+	for i := range ev.Stats {
+		if ev.Stats[i].Name == CatStat {
+			cat = i
+			e.b = append(e.b, `,"cat":`...)
+			e.b = appendString(e.b, ev.Stats[i].String())
+			break
+		}
+	}
 	e.b = append(e.b, `,"args":{`...)
-	long := false
+	long, n := false, 0
 	for i, s := range ev.Stats {
-		if i > 0 {
+		if i == cat {
+			continue
+		}
+		if n > 0 {
 			e.b = append(e.b, ',')
 		}
+		n++
 		long = long || s.Name == "long_name"
 		e.b = appendString(e.b, s.Name)
 		e.b = append(e.b, ':')
 		e.b = appendString(e.b, s.String())
 	}
 	if !long && ev.DisplayName != "" {
-		if len(ev.Stats) > 0 {
+		if n > 0 {
 			e.b = append(e.b, ',')
 		}
 		e.b = append(e.b, `"long_name":`...)
@@ -200,7 +354,8 @@ func (e *encoder) event(pid, tid int64, ev *capture.Event) error {
 	return nil
 }
 
-// planePID is the pid the TSL converter gives a plane.
+// planePID is the pid the TSL converter gives a plane; Write uses it when
+// it is free and fits in 32 bits.
 func planePID(p *capture.Plane) int64 {
 	if capture.IsHostPlane(p.Name) {
 		return HostPID
@@ -209,7 +364,7 @@ func planePID(p *capture.Plane) int64 {
 }
 
 // lineTID is the tid the TSL converter gives a line: its display id, or
-// its id.
+// its id; Write uses it when it is free and fits in 31 bits.
 func lineTID(l *capture.Line) int64 {
 	if l.DisplayID != 0 {
 		return l.DisplayID

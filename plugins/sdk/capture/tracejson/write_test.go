@@ -120,12 +120,19 @@ func TestWriteShape(t *testing.T) {
 	}
 	var pids []int64
 	var idle []string
-	for _, e := range evs {
+	for i, e := range evs {
 		if e.Ph == "M" && e.Name == "process_name" {
 			pids = append(pids, e.Pid)
 		}
-		if e.Ph == "X" && e.Pid == MarkerPID {
-			idle = append(idle, fmt.Sprintf("%s @%s+%s", e.Name, e.Ts, e.Dur))
+		if e.Pid == MarkerPID && e.Ph == "X" {
+			t.Errorf("X event %q on the marker process", e.Name)
+		}
+		if e.Ph == "B" && e.Pid == MarkerPID {
+			end := evs[i+1]
+			if end.Ph != "E" || end.Pid != MarkerPID || end.Tid != e.Tid {
+				t.Errorf("marker %q is not followed by its E event: %+v", e.Name, end)
+			}
+			idle = append(idle, fmt.Sprintf("%s @%s-%s", e.Name, e.Ts, end.Ts))
 		}
 	}
 	if want := []int64{1, HostPID, MarkerPID}; !cmp.Equal(pids, want) {
@@ -134,9 +141,9 @@ func TestWriteShape(t *testing.T) {
 	// Base 1770323795654.017 µs; span -5 ps .. 900 ms; windows 10-12 ms and
 	// 400-415.123456 ms (relative).
 	wantIdle := []string{
-		"idle removed: 10.00 ms @1770323795654.016995+10000.000005",
-		"idle removed: 388.00 ms @1770323807654.017000+388000.000000",
-		"idle removed: 485.00 ms @1770324210654.140456+484999.876544",
+		"idle removed: 10.00 ms @1770323795654.016995-1770323805654.017000",
+		"idle removed: 388.00 ms @1770323807654.017000-1770324195654.017000",
+		"idle removed: 485.00 ms @1770324210654.140456-1770324695654.017000",
 	}
 	if !cmp.Equal(idle, wantIdle) {
 		t.Errorf("idle markers:\n%s\nwant:\n%s", strings.Join(idle, "\n"), strings.Join(wantIdle, "\n"))
@@ -158,8 +165,8 @@ func TestWriteRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Skipped != 3 || st.LateMetadata != 0 {
-		t.Errorf("Stats = %+v, want 3 skipped markers, no late metadata", st)
+	if st.Skipped != 0 || st.LateMetadata != 0 || st.Phases["B"] != 3 || st.Phases["E"] != 3 {
+		t.Errorf("Stats = %+v, want 3 markers (B and E), none skipped, no late metadata", st)
 	}
 	back := &capture.Capture{BaseNS: got.baseNS}
 	ld := NewLoader(bytes.NewReader(data))
