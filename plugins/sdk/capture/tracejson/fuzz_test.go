@@ -100,7 +100,7 @@ func FuzzParseTime(f *testing.F) {
 		if !ok {
 			t.Fatalf("big.Rat cannot parse %q", s)
 		}
-		// Exact picoseconds, rounded half up.
+		// Exact picoseconds, rounded half to even.
 		r.Mul(r, million)
 		if r.Sign() < 0 {
 			if what == "" && r.Sign() != 0 {
@@ -111,8 +111,13 @@ func FuzzParseTime(f *testing.F) {
 			}
 			return
 		}
-		half := new(big.Rat).Add(r, big.NewRat(1, 2))
-		want := new(big.Int).Quo(half.Num(), half.Denom())
+		want, rem := new(big.Int).QuoRem(r.Num(), r.Denom(), new(big.Int))
+		// Compare twice the remainder with the denominator: above half
+		// rounds up, exactly half rounds to the even neighbour.
+		switch c := new(big.Int).Lsh(rem, 1).Cmp(r.Denom()); {
+		case c > 0, c == 0 && want.Bit(0) == 1:
+			want.Add(want, big.NewInt(1))
+		}
 		limit := new(big.Int).Mul(big.NewInt(maxUS+1), big.NewInt(psPerUS))
 		if want.Cmp(limit) >= 0 {
 			if what == "" {

@@ -20,8 +20,9 @@ const (
 // parseTime parses the text of a JSON number of microseconds (or the
 // contents of a JSON string holding one) exactly into whole microseconds and
 // the picoseconds past them (0 to 999,999), without going through float64.
-// Digits past the sixth decimal round half up to the picosecond; an exponent
-// is applied exactly. what is empty on success, else it says what is wrong.
+// Digits past the sixth decimal round half to even to the picosecond (as a
+// correctly rounded decimal conversion would); an exponent is applied
+// exactly. what is empty on success, else it says what is wrong.
 func parseTime(b []byte) (us, ps int64, what string) {
 	// Fast path: up to 16 integer digits (2026 in epoch µs has 16), a point
 	// and up to 6 decimals; maxUS has 16 digits, so no overflow.
@@ -123,7 +124,9 @@ func parseTimeSlow(b []byte) (us, ps int64, what string) {
 	// The digits D = int ++ frac; the decimal point sits after point of them.
 	point := int64(intEnd-intStart) + exp
 	var k int64
-	nonzero, round := false, false
+	nonzero := false
+	var half int64 = -1 // the first digit past the picosecond, if any
+	sticky := false     // any nonzero digit after it
 	digit := func(d int64) bool {
 		if d != 0 {
 			nonzero = true
@@ -137,7 +140,9 @@ func parseTimeSlow(b []byte) (us, ps int64, what string) {
 		case f < 6:
 			ps += d * pow10(5-f)
 		case f == 6:
-			round = d >= 5
+			half = d
+		default:
+			sticky = sticky || d != 0
 		}
 		k++
 		return true
@@ -157,7 +162,7 @@ func parseTimeSlow(b []byte) (us, ps int64, what string) {
 			us *= 10
 		}
 	}
-	if round {
+	if half > 5 || (half == 5 && (sticky || ps%2 == 1)) {
 		if ps++; ps == psPerUS {
 			ps = 0
 			if us++; us > maxUS {
