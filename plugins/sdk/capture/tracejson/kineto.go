@@ -234,7 +234,7 @@ func (w *walker) kinetoEvent(b []byte, start, end int, pid, tid int64, kd kind) 
 		if err != nil {
 			return err
 		}
-		dev := w.idName(pid)
+		dev := deviceNumber(w.idName(pid))
 		if a.device != "" {
 			dev = a.device
 		}
@@ -445,4 +445,18 @@ func (k *kineto) finish() map[int64]string {
 		}
 	}
 	return out
+}
+
+// deviceNumber returns the number a pid names a GPU by: the pid itself, or
+// the digits that end a string pid ("GPU 3" → "3"); a string without them
+// stays as it is.
+func deviceNumber(pid string) string {
+	i := len(pid)
+	for i > 0 && pid[i-1] >= '0' && pid[i-1] <= '9' {
+		i--
+	}
+	if i == len(pid) || (i > 0 && pid[i-1] == '-') {
+		return pid
+	}
+	return pid[i:]
 }

@@ -210,3 +210,11 @@ func TestWalkSessionMarker(t *testing.T) {
 		t.Errorf("session = %v (%v), want %v", r.session, r.hasSession, want)
 	}
 }
+
+func TestDeviceNumber(t *testing.T) {
+	for in, want := range map[string]string{"0": "0", "12": "12", "GPU 3": "3", "gpu3": "3", "Spans": "Spans", "-1": "-1"} {
+		if got := deviceNumber(in); got != want {
+			t.Errorf("deviceNumber(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
