@@ -266,10 +266,10 @@ func checkOtherReaders(t *testing.T, path string, c *capture.Capture) {
 	}
 	var doc struct {
 		TraceEvents []struct {
-			Ph   string            `json:"ph"`
-			Pid  *int32            `json:"pid"`
-			Tid  *int32            `json:"tid"`
-			Name string            `json:"name"`
+			Ph   string         `json:"ph"`
+			Pid  *int32         `json:"pid"`
+			Tid  *int32         `json:"tid"`
+			Name string         `json:"name"`
 			Args map[string]any `json:"args"`
 		} `json:"traceEvents"`
 	}
@@ -358,5 +358,3 @@ json.dump(counts, sys.stdout)
 		t.Errorf("python3 json: X events per process / thread (-kept +read):\n%s", diff)
 	}
 }
-
-
