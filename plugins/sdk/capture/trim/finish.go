@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
@@ -262,8 +263,15 @@ func (x *Indexer) span() (span capture.Interval, from string, session capture.In
 	session, ok := x.session, x.hasSession
 	if !ok {
 		if s := x.opts.SessionNS; s[1] > s[0] {
-			session = capture.Interval{Start: (s[0] - x.baseNS) * capture.Nanosecond, End: (s[1] - x.baseNS) * capture.Nanosecond}
-			ok = true
+			// A session too far from the base for int64 picoseconds
+			// (about 106 days: replayed or rebased files) cannot meet
+			// the events: it is left out rather than wrapped around.
+			const lim = math.MaxInt64 / capture.Nanosecond
+			if a, b := s[0]-x.baseNS, s[1]-x.baseNS; (s[0] >= x.baseNS) == (a >= 0) && (s[1] >= x.baseNS) == (b >= 0) &&
+				a > -lim && a < lim && b > -lim && b < lim {
+				session = capture.Interval{Start: a * capture.Nanosecond, End: b * capture.Nanosecond}
+				ok = true
+			}
 		}
 	}
 	if !ok {

@@ -29,6 +29,9 @@ func TestSpanRule(t *testing.T) {
 		{"session widened to an event", &capture.Interval{Start: 200 * us, End: 5000 * us}, [2]int64{}, capture.Interval{Start: 100 * us, End: 5000 * us}, capture.SpanFromSession},
 		{"session misses the events", &capture.Interval{Start: 10_000 * us, End: 20_000 * us}, [2]int64{}, capture.Interval{Start: 100 * us, End: 310 * us}, capture.SpanFromEvents},
 		{"agent's session", nil, [2]int64{baseNS, baseNS + 2_000_000}, capture.Interval{Start: 0, End: 2000 * us}, capture.SpanFromSession},
+		// 2^64 ps later, less 384 ps: in int64 picoseconds it would wrap onto the events.
+		{"agent's session 213 days away (a replayed file)", nil, [2]int64{baseNS + 18446744073709552, baseNS + 18446744073709552 + 1e9}, capture.Interval{Start: 100 * us, End: 310 * us}, capture.SpanFromEvents},
+		{"agent's session 213 days before", nil, [2]int64{baseNS - 18446744073709552, baseNS - 18446744073709552 + 1e9}, capture.Interval{Start: 100 * us, End: 310 * us}, capture.SpanFromEvents},
 		{"source's session wins over the agent's", &capture.Interval{Start: 0, End: 1000 * us}, [2]int64{baseNS, baseNS + 2_000_000}, capture.Interval{Start: 0, End: 1000 * us}, capture.SpanFromSession},
 	}
 	for _, tt := range tests {
