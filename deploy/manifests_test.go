@@ -661,8 +661,9 @@ func checkDefaultRules(t *testing.T, what string, doc []byte) {
 	}
 	for i := range want.Rules {
 		g, w := got.Rules[i], want.Rules[i]
-		if g.Component != w.Component || g.Name != w.Name || g.Type != w.Type {
-			t.Errorf("%s: rule %d = {%s %q %q}, want {%s %q %q}", what, i, g.Component, g.Name, g.Type, w.Component, w.Name, w.Type)
+		if g.Component != w.Component || g.Name != w.Name || g.Type != w.Type || g.Category != w.Category || g.Kernel != w.Kernel {
+			t.Errorf("%s: rule %d = {%s %q %q %q %q}, want {%s %q %q %q %q}", what, i,
+				g.Component, g.Name, g.Type, g.Category, g.Kernel, w.Component, w.Name, w.Type, w.Category, w.Kernel)
 		}
 	}
 }

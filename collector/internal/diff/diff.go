@@ -53,7 +53,7 @@ func Compare(a, b *capture.Capture, rules *bucket.Rules) *Result {
 	type opKey struct{ op, typ string }
 	opOf := func(o ops.Op) opKey { return opKey{o.Operation, o.Type} }
 	typeOf := func(o ops.Op) string { return o.Type }
-	compOf := func(o ops.Op) string { return rules.Component(o.Operation, o.Type) }
+	compOf := func(o ops.Op) string { return rules.Component(o) }
 
 	r := &Result{}
 	r.Ops = compareGroups(a, b, opOf, func(k opKey) (string, string) { return k.op, k.typ })

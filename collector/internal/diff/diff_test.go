@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fleetprof/fleetprof/collector/internal/capturetest"
+	"github.com/fleetprof/fleetprof/plugins/sdk/bucket"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
 
@@ -32,7 +33,7 @@ func generate() *capture.Capture {
 }
 
 func TestCompare(t *testing.T) {
-	got := Compare(score(), generate(), nil)
+	got := Compare(score(), generate(), bucket.Seed())
 	idleA := 100 * float64(65*us) / float64(110*us)      // 65 of 110 µs idle
 	idleB := 100 * float64(1725*us/10) / float64(205*us) // 172.5 of 205 µs idle
 	want := &Result{
@@ -79,7 +80,8 @@ func TestCompareSelf(t *testing.T) {
 			}
 		}
 	}
-	if got, want := fmt.Sprint(len(got.Ops), len(got.Components), len(got.OpTypes)), "3 3 2"; got != want {
+	// Nil rules are the default rules: both dots are matmul.
+	if got, want := fmt.Sprint(len(got.Ops), len(got.Components), len(got.OpTypes)), "3 2 2"; got != want {
 		t.Errorf("rows per table = %s, want %s", got, want)
 	}
 }

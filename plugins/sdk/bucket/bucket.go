@@ -1,38 +1,51 @@
-// Package bucket sorts device ops into components ("attention.flash",
-// "mlp.matmul", ...) with an ordered list of rules: each rule matches the
-// operation name and/or the op type with a regular expression, and the first
-// rule that matches names the component. Ops no rule matches go to the
-// default component.
+// Package bucket sorts device ops into components ("matmul", "attention",
+// "collectives", ...) with an ordered list of rules: each rule matches an
+// op's operation name, op type, category and/or kernel name with regular
+// expressions, and the first rule that matches names the component. Ops no
+// rule matches go to the default component.
 //
 // Rules come from a YAML or JSON document (JSON is YAML too):
 //
 //	version: 1          # optional; 1 is the only version
 //	default: other      # optional; "other" when left out
 //	rules:
-//	  - component: attention.flash
-//	    name: flashattention|ragged_paged_attention|rpa-
-//	  - component: attention.matmul
-//	    name: attention
+//	  - component: attention
+//	    name: flash|ragged_paged_attention|rpa-
+//	  - component: matmul
 //	    type: ^dot_general$
-//	  - component: control_flow
-//	    type: ^Unknown$
+//	  - component: data_movement
+//	    category: ^(copy-start|copy-done|data formatting)$
+//	  - component: matmul
+//	    kernel: gemm|Cijk_
 //
-// Both expressions are Go regexps (RE2 syntax), matched case-insensitively
-// anywhere in the text unless anchored with ^ and $. A rule with both must
-// match both. Default returns the rules of the seed report; DefaultDocument is
-// the same rules as a document to copy and edit.
+// Every expression is a Go regexp (RE2 syntax), matched case-insensitively
+// anywhere in the text unless anchored with ^ and $. A rule with several
+// must match all of them. The keys match the fields of ops.Op: name the
+// operation, type the op type, category the category (XLA's hlo_category or
+// kineto's cat), kernel the op event's own name (a GPU kernel's name; on a
+// TPU the HLO instruction or its text).
+//
+// Two rule sets are built in (Builtin): "default", fleetprof's own
+// components by kind of work (Default, DefaultDocument), and "seed", the seed
+// report's components (Seed, SeedDocument), kept so its tables can be
+// reproduced.
 package bucket
 
 import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
+
+	"github.com/fleetprof/fleetprof/plugins/sdk/ops"
 )
 
 var (
 	// ErrInvalid is wrapped by every error about a rules document; the
 	// *FieldError it comes in names the field.
 	ErrInvalid = errors.New("bucket: invalid rules")
+	// ErrUnknownSet is returned by Lookup for a name that is no built-in set.
+	ErrUnknownSet = errors.New("bucket: no such built-in rules set")
 )
 
 // DefaultComponent is the component of ops no rule matches, unless the
@@ -75,33 +88,44 @@ func (e *FieldError) Unwrap() []error {
 	return []error{ErrInvalid}
 }
 
-// Rule sends the ops it matches to a component.
+// Rule sends the ops it matches to a component. Build one with its exported
+// fields and Compile it.
 type Rule struct {
-	// Component is the bucket's name, e.g. "attention.flash".
+	// Component is the bucket's name, e.g. "attention".
 	Component string
 	// Name is the regexp the operation name must match, "" for any.
 	Name string
 	// Type is the regexp the op type must match, "" for any.
 	Type string
+	// Category is the regexp the op's category must match, "" for any.
+	Category string
+	// Kernel is the regexp the op event's own name must match, "" for any.
+	Kernel string
 
-	name, typ *regexp.Regexp
+	name, typ, category, kernel *regexp.Regexp
 }
 
-// NewRule compiles a rule. At least one of name and typ must be set.
-func NewRule(component, name, typ string) (Rule, error) {
-	r := Rule{Component: component, Name: name, Type: typ}
-	if component == "" {
+// ruleKeys are the document keys of a rule's expressions, in order.
+var ruleKeys = []string{"name", "type", "category", "kernel"}
+
+// Compile checks a rule and compiles its expressions. The component must be
+// set, and at least one expression. Errors are *FieldError naming the key
+// ("component", "name", "type", "category" or "kernel").
+func (r Rule) Compile() (Rule, error) {
+	if r.Component == "" {
 		return Rule{}, &FieldError{Field: "component", Msg: "missing: every rule names the component it sends ops to"}
 	}
-	if name == "" && typ == "" {
-		return Rule{}, &FieldError{Field: "name", Msg: "a rule needs a name or a type expression (or both); ops no rule matches go to the default component"}
+	if r.Name == "" && r.Type == "" && r.Category == "" && r.Kernel == "" {
+		return Rule{}, &FieldError{Field: "name", Msg: "a rule needs a name, type, category or kernel expression (or several); ops no rule matches go to the default component"}
 	}
-	var err error
-	if r.name, err = compile(name); err != nil {
-		return Rule{}, &FieldError{Field: "name", Msg: fmt.Sprintf("bad regexp %q", name), Err: err}
-	}
-	if r.typ, err = compile(typ); err != nil {
-		return Rule{}, &FieldError{Field: "type", Msg: fmt.Sprintf("bad regexp %q", typ), Err: err}
+	exprs := []string{r.Name, r.Type, r.Category, r.Kernel}
+	out := []**regexp.Regexp{&r.name, &r.typ, &r.category, &r.kernel}
+	for i, expr := range exprs {
+		re, err := compile(expr)
+		if err != nil {
+			return Rule{}, &FieldError{Field: ruleKeys[i], Msg: fmt.Sprintf("bad regexp %q", expr), Err: err}
+		}
+		*out[i] = re
 	}
 	return r, nil
 }
@@ -113,16 +137,29 @@ func compile(expr string) (*regexp.Regexp, error) {
 	return regexp.Compile("(?i:" + expr + ")")
 }
 
-// Match reports whether the rule matches an op.
-func (r *Rule) Match(operation, opType string) bool {
-	if r.name == nil && r.typ == nil {
+// Match reports whether the rule matches an op. A rule that was not
+// compiled matches nothing.
+func (r *Rule) Match(op ops.Op) bool {
+	if r.name == nil && r.typ == nil && r.category == nil && r.kernel == nil {
 		return false
 	}
-	if r.name != nil && !r.name.MatchString(operation) {
+	if r.name != nil && !r.name.MatchString(op.Operation) {
 		return false
 	}
-	if r.typ != nil && !r.typ.MatchString(opType) {
+	if r.typ != nil && !r.typ.MatchString(op.Type) {
 		return false
+	}
+	if r.category != nil && !r.category.MatchString(op.Category) {
+		return false
+	}
+	if r.kernel != nil {
+		var kernel string
+		if op.Event != nil {
+			kernel = op.Event.Name
+		}
+		if !r.kernel.MatchString(kernel) {
+			return false
+		}
 	}
 	return true
 }
@@ -130,6 +167,9 @@ func (r *Rule) Match(operation, opType string) bool {
 // Rules is an ordered, compiled list of rules. The zero value sends every op
 // to DefaultComponent.
 type Rules struct {
+	// Name is the built-in set's name ("default", "seed"), "" for rules read
+	// from a document.
+	Name string
 	// Default is the component of ops no rule matches; "" means
 	// DefaultComponent.
 	Default string
@@ -139,9 +179,9 @@ type Rules struct {
 
 // Component returns the component of an op: that of the first rule that
 // matches it, or the default.
-func (rs *Rules) Component(operation, opType string) string {
+func (rs *Rules) Component(op ops.Op) string {
 	for i := range rs.Rules {
-		if rs.Rules[i].Match(operation, opType) {
+		if rs.Rules[i].Match(op) {
 			return rs.Rules[i].Component
 		}
 	}
@@ -158,80 +198,14 @@ func (rs *Rules) defaultComponent() string {
 // Components returns every component the rules can give, each once, in rule
 // order, the default last.
 func (rs *Rules) Components() []string {
-	seen := make(map[string]bool)
 	var out []string
-	add := func(c string) {
-		if !seen[c] {
-			seen[c] = true
-			out = append(out, c)
+	for _, r := range rs.Rules {
+		if !slices.Contains(out, r.Component) {
+			out = append(out, r.Component)
 		}
 	}
-	for _, r := range rs.Rules {
-		add(r.Component)
+	if d := rs.defaultComponent(); !slices.Contains(out, d) {
+		out = append(out, d)
 	}
-	add(rs.defaultComponent())
 	return out
-}
-
-// DefaultDocument is the rules of Default as a YAML document: the seed
-// report's components. Copy it to start a rules file of your own.
-const DefaultDocument = `# fleetprof bucketing rules: the seed report's components.
-# Rules are tried in order and the first match wins. "name" matches the
-# framework operation name and "type" the op type, both as case-insensitive
-# Go regexps found anywhere in the text (anchor with ^ and $).
-version: 1
-default: other
-rules:
-  - component: attention.flash
-    name: flashattention|ragged_paged_attention|rpa-
-  - component: attention.matmul
-    name: attention
-    type: ^dot_general$
-  - component: attention.misc
-    name: attention
-  - component: mlp.matmul
-    name: mlp
-    type: ^dot_general$
-  - component: mlp.misc
-    name: mlp
-  - component: sampler/logits
-    name: sampler|logitsprocessor
-  - component: control_flow
-    type: ^Unknown$
-  - component: control_flow
-    name: while|conditional
-`
-
-// Default returns the seed report's rules (see DefaultDocument): on the
-// lower-cased operation name, flashattention, ragged_paged_attention or rpa-
-// give attention.flash; attention gives attention.matmul for dot_general ops
-// and attention.misc otherwise; mlp likewise gives mlp.matmul or mlp.misc;
-// sampler or logitsprocessor give sampler/logits; type Unknown, or while or
-// conditional in the name, give control_flow; anything else is other.
-func Default() *Rules {
-	rule := func(component, name, typ string) Rule {
-		return Rule{Component: component, Name: name, Type: typ,
-			name: mustCompile(name), typ: mustCompile(typ)}
-	}
-	return &Rules{
-		Default: DefaultComponent,
-		Rules: []Rule{
-			rule("attention.flash", "flashattention|ragged_paged_attention|rpa-", ""),
-			rule("attention.matmul", "attention", "^dot_general$"),
-			rule("attention.misc", "attention", ""),
-			rule("mlp.matmul", "mlp", "^dot_general$"),
-			rule("mlp.misc", "mlp", ""),
-			rule("sampler/logits", "sampler|logitsprocessor", ""),
-			rule("control_flow", "", "^Unknown$"),
-			rule("control_flow", "while|conditional", ""),
-		},
-	}
-}
-
-// mustCompile compiles the constant expressions of Default.
-func mustCompile(expr string) *regexp.Regexp {
-	if expr == "" {
-		return nil
-	}
-	return regexp.MustCompile("(?i:" + expr + ")")
 }

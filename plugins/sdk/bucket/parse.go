@@ -1,6 +1,7 @@
 package bucket
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -71,12 +72,16 @@ func Parse(doc []byte) (*Rules, error) {
 }
 
 func parseRule(field string, n *yaml.Node) (Rule, error) {
+	keys := append([]string{"component"}, ruleKeys...)
 	if n.Kind != yaml.MappingNode {
-		return Rule{}, &FieldError{Field: field, Line: n.Line, Msg: "must be a mapping with keys component, name and type"}
+		return Rule{}, &FieldError{Field: field, Line: n.Line, Msg: "must be a mapping with keys " + strings.Join(keys, ", ")}
 	}
-	var component, name, typ string
-	lines := map[string]int{"component": n.Line, "name": n.Line, "type": n.Line}
-	err := eachKey(n, field+".", []string{"component", "name", "type"}, func(key string, k, v *yaml.Node) error {
+	var r Rule
+	lines := map[string]int{}
+	for _, k := range keys {
+		lines[k] = n.Line
+	}
+	err := eachKey(n, field+".", keys, func(key string, k, v *yaml.Node) error {
 		s, err := scalar(field+"."+key, v)
 		if err != nil {
 			return err
@@ -84,19 +89,24 @@ func parseRule(field string, n *yaml.Node) (Rule, error) {
 		lines[key] = v.Line
 		switch key {
 		case "component":
-			component = s
+			r.Component = s
 		case "name":
-			name = s
+			r.Name = s
 		case "type":
-			typ = s
+			r.Type = s
+		case "category":
+			r.Category = s
+		case "kernel":
+			r.Kernel = s
 		}
 		return nil
 	})
 	if err != nil {
 		return Rule{}, err
 	}
-	r, err := NewRule(component, name, typ)
-	if fe, ok := err.(*FieldError); ok {
+	r, err = r.Compile()
+	var fe *FieldError
+	if errors.As(err, &fe) {
 		fe.Line = lines[fe.Field]
 		fe.Field = field + "." + fe.Field
 		return Rule{}, fe

@@ -13,13 +13,15 @@ import (
 	"github.com/fleetprof/fleetprof/plugins/sdk/ops"
 )
 
-// RulesOption is the Input.Options key that holds a rules document (YAML or
-// JSON, see package bucket). Without it the analyzer uses bucket.Default().
+// RulesOption is the Input.Options key that holds the bucketing rules: the
+// name of a built-in set ("default", "seed"; see bucket.Lookup) or a rules
+// document (YAML or JSON, see package bucket). Without it, or empty, the
+// analyzer uses bucket.Default().
 const RulesOption = "rules"
 
 // Analyzer sums a capture's device op time by component: each op goes to the
-// component of the first bucketing rule that matches its framework operation
-// name or op type.
+// component of the first bucketing rule that matches its operation name, op
+// type, category or kernel name.
 type Analyzer struct{}
 
 // Info implements sdk.Analyzer.
@@ -28,7 +30,7 @@ func (Analyzer) Info() sdk.Info {
 		Name:        "components",
 		Title:       "Device time by component",
 		Version:     figure.Version,
-		Description: "Device op time by model component (attention, MLP, sampler, control flow, ...), from ordered bucketing rules.",
+		Description: "Device op time by component (matmul, attention, collectives, data movement, control flow, ...), from ordered bucketing rules.",
 		Order:       30,
 	}
 }
@@ -44,15 +46,11 @@ func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	rules, source := bucket.Default(), "the default rules (the seed report's components)"
-	if doc, ok := in.Options[RulesOption]; ok && doc != "" {
-		var err error
-		if rules, err = bucket.Parse([]byte(doc)); err != nil {
-			return nil, fmt.Errorf("components: read the %q option: %w", RulesOption, err)
-		}
-		source = fmt.Sprintf("the rules given (%d rules)", len(rules.Rules))
+	rules, source, err := Rules(in.Options[RulesOption])
+	if err != nil {
+		return nil, fmt.Errorf("components: read the %q option: %w", RulesOption, err)
 	}
-	groups, total := ops.Sum(in.Capture, func(op ops.Op) string { return rules.Component(op.Operation, op.Type) })
+	groups, total := ops.Sum(in.Capture, rules.Component)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -79,6 +77,31 @@ func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error
 		s.Notes = append(s.Notes, "The capture has no device op events: device tracing was probably off (set device_tracer_level=1).")
 		return s, nil
 	}
-	s.Notes = append(s.Notes, "Ops are bucketed with "+source+"; the first rule that matches an op's operation name or type wins. Change them with a rules file (fleetprof analyze --rules FILE).")
+	s.Notes = append(s.Notes, "Ops are bucketed with "+source+"; the first rule that matches an op's operation name, type, category or kernel wins. Change them with fleetprof analyze --rules FILE, or --rules seed for the seed report's components.")
 	return s, nil
+}
+
+// Rules returns the rules an option value asks for, and words for people
+// saying which they are: bucket.Default() for "", a built-in set by name
+// ("default", "seed"), else the value parsed as a rules document. Errors
+// wrap bucket.ErrInvalid.
+func Rules(option string) (rules *bucket.Rules, source string, err error) {
+	switch {
+	case option == "":
+		return bucket.Default(), "the default rules (fleetprof's components by kind of work)", nil
+	case bucket.IsBuiltin(option):
+		rules, err := bucket.Lookup(option)
+		if err != nil {
+			return nil, "", err
+		}
+		if option == bucket.SeedSet {
+			return rules, "the built-in seed rules (the seed report's components)", nil
+		}
+		return rules, fmt.Sprintf("the built-in %s rules", option), nil
+	}
+	rules, err = bucket.Parse([]byte(option))
+	if err != nil {
+		return nil, "", err
+	}
+	return rules, fmt.Sprintf("the rules given (%d rules)", len(rules.Rules)), nil
 }

@@ -19,11 +19,17 @@ func TestAnalyzeSmall(t *testing.T) {
 		want    []sdk.Row
 	}{
 		{"default rules", nil, []sdk.Row{
+			{"component": "matmul", "total_us": 5.25, "pct": 100 * 5_250_000 / total},
+			{"component": "attention", "total_us": 2.5, "pct": 100 * 2_500_000 / total},
+			{"component": "control_flow", "total_us": 0.5, "pct": 100 * 500_000 / total},
+		}},
+		{"seed rules", map[string]string{RulesOption: "seed"}, []sdk.Row{
 			{"component": "sampler/logits", "total_us": 3.0, "pct": 100 * 3_000_000 / total},
 			{"component": "attention.flash", "total_us": 2.5, "pct": 100 * 2_500_000 / total},
 			{"component": "mlp.matmul", "total_us": 2.25, "pct": 100 * 2_250_000 / total},
 			{"component": "control_flow", "total_us": 0.5, "pct": 100 * 500_000 / total},
 		}},
+		{"default by name", map[string]string{RulesOption: "default"}, nil},
 		{"custom rules", map[string]string{RulesOption: "default: rest\nrules:\n  - component: matmul\n    type: ^dot_general$\n"}, []sdk.Row{
 			{"component": "matmul", "total_us": 5.25, "pct": 100 * 5_250_000 / total},
 			{"component": "rest", "total_us": 3.0, "pct": 100 * 3_000_000 / total},
@@ -40,6 +46,19 @@ func TestAnalyzeSmall(t *testing.T) {
 				t.Errorf("rows mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestAnalyzeNotes(t *testing.T) {
+	for option, want := range map[string]string{
+		"":     "the default rules",
+		"seed": "the built-in seed rules",
+		"rules:\n  - component: x\n    category: loop\n": "the rules given (1 rules)",
+	} {
+		s := builtintest.Run(t, Analyzer{}, builtintest.Small(), map[string]string{RulesOption: option})
+		if len(s.Notes) == 0 || !strings.Contains(s.Notes[0], want) {
+			t.Errorf("option %q: notes %q, want one saying %q", option, s.Notes, want)
+		}
 	}
 }
 
