@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -353,6 +354,63 @@ func TestStandaloneGRPC(t *testing.T) {
 	}
 	if raw.EventsTotal != c.EventsTotal || raw.DeviceOpEvents() != c.DeviceOpEvents() {
 		t.Errorf("capture has %d events (%d device ops), raw %d (%d)", c.EventsTotal, c.DeviceOpEvents(), raw.EventsTotal, raw.DeviceOpEvents())
+	}
+}
+
+// TestIdleOverTheSession: idle % is of the time profiled. The same
+// 1.5 s capture of an idle-ish server comes out with the same idle %
+// whether or not the python tracer's events cover the whole session (they
+// do when it is on; with it off, events only cover the bursts), through
+// the XSpace's own session (Task Environment) and, when the XSpace is 0
+// bytes and the trace JSON records none, through the agent's.
+func TestIdleOverTheSession(t *testing.T) {
+	needBins(t)
+	const duration = 1500 * time.Millisecond
+	idle := map[string]float64{}
+	for _, tc := range []struct {
+		name   string
+		server []string
+		args   []string
+		format string
+	}{
+		{"python tracer off", nil, []string{"--python-tracer-level", "0"}, "xplane"},
+		{"python tracer on", nil, []string{"--python-tracer-level", "1"}, "xplane"},
+		{"trace JSON only", []string{"--empty-xplane"}, []string{"--python-tracer-level", "0"}, "trace_json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			port := freePort(t)
+			start(t, "fleetprof-simserver", append([]string{"--port", fmt.Sprint(port), "--seed", "3"}, tc.server...)...)
+			url := fmt.Sprintf("http://127.0.0.1:%d", port)
+			waitHTTP(t, url+"/health", 20*time.Second)
+			out := t.TempDir()
+			args := append([]string{"capture", "--attach", url, "--duration", duration.String(), "--workload-body", seedBody(t),
+				"--warmups", "1", "--requests", "2", "-o", out}, tc.args...)
+			a := start(t, "fleetprof-agent", args...)
+			if err := a.wait(t, 90*time.Second); err != nil {
+				t.Fatalf("fleetprof-agent capture: %v\n%s", err, tail(a.stderr.String(), 40))
+			}
+			c := readFpcap(t, filepath.Join(out, "capture.fpcap"))
+			if c.Source.Format != tc.format {
+				t.Fatalf("capture read from %s, want %s", c.Source.Format, tc.format)
+			}
+			if c.SpanFrom != capture.SpanFromSession || c.Span.Len() < duration.Nanoseconds()*capture.Nanosecond {
+				t.Errorf("span %d ps from %q, want the session: at least the %v profiled", c.Span.Len(), c.SpanFrom, duration)
+			}
+			s := capture.Summarize(c)
+			d, ok := s.Devices["/device:TPU:0"]
+			if !ok {
+				t.Fatalf("no /device:TPU:0 in %v", s.DeviceOrder)
+			}
+			idle[tc.name] = d.IdlePct
+			t.Logf("span %.3f ms from %s, TPU 0 idle %.3f %%", float64(c.Span.Len())/float64(capture.Millisecond), c.SpanFrom, d.IdlePct)
+			if d.IdlePct < 90 {
+				t.Errorf("TPU 0 idle %.2f %% of %d ps, want most of the time profiled", d.IdlePct, c.Span.Len())
+			}
+		})
+	}
+	off, on := idle["python tracer off"], idle["python tracer on"]
+	if off != 0 && on != 0 && math.Abs(off-on) > 0.5 {
+		t.Errorf("idle %% %.2f with the python tracer off, %.2f with it on: want the same time profiled", off, on)
 	}
 }
 

@@ -383,7 +383,7 @@ func (a *Agent) capture(ctx context.Context, spec Spec) (*Outcome, error) {
 	a.progress(&agentv1.CaptureProgress{CaptureId: spec.ID, State: agentv1.CaptureState_CAPTURE_STATE_TRIMMING, RawBytes: res.RawBytes})
 	lres, checks, err := integrity.Load(ctx, res.RunDir, integrity.Options{
 		DeviceRequested: spec.deviceRequested(), EmptyTrace: res.EmptyTrace,
-		Trim: trim.Options{Gap: spec.Gap, Pad: spec.Pad}, TempDir: a.opts.WorkDir,
+		Trim: trim.Options{Gap: spec.Gap, Pad: spec.Pad, SessionNS: sessionNS(res)}, TempDir: a.opts.WorkDir,
 	})
 	out := &Outcome{Checks: checks, RawDir: raw, RawBytes: res.RawBytes}
 	for _, name := range checks.Names() {
@@ -424,6 +424,17 @@ func (a *Agent) capture(ctx context.Context, spec Spec) (*Outcome, error) {
 	a.log.Info("capture spooled", "capture_id", spec.ID, "raw_bytes", res.RawBytes, "capture_bytes", meta.Bytes,
 		"events", c.EventsTotal, "kept", c.EventsKept())
 	return out, nil
+}
+
+// sessionNS is the profiling session as the agent saw it (from just before
+// it started the profiler to just after it stopped), for trimming: idle time
+// is counted over the time profiled, not only over the stretch that events
+// happen to cover. A session the files record themselves wins over it.
+func sessionNS(res *backend.Result) [2]int64 {
+	if res.Started.IsZero() || !res.Stopped.After(res.Started) {
+		return [2]int64{}
+	}
+	return [2]int64{res.Started.UnixNano(), res.Stopped.UnixNano()}
 }
 
 // Committed is called when the collector committed a capture: the raw

@@ -65,7 +65,10 @@ type Result struct {
 	EmptyTrace bool
 	// DuringErr is what During returned.
 	DuringErr error
-	// Started and Stopped bound the profiling session as the agent saw it.
+	// Started and Stopped bound the profiling session as the agent saw it:
+	// from just before it asked the profiler to start to when it asked it to
+	// stop (or the profile's duration ran out), not counting the time the
+	// profiler then takes to write its files.
 	Started, Stopped time.Time
 }
 

@@ -158,7 +158,12 @@ func (g *GRPC) Capture(ctx context.Context, req Request) (*Result, error) {
 		<-got
 		return nil, ctx.Err()
 	}
+	// The service profiles for the duration, then converts and answers:
+	// the session ends at the duration, or earlier if the call did.
 	res.Stopped = time.Now()
+	if end := res.Started.Add(d); end.Before(res.Stopped) {
+		res.Stopped = end
+	}
 	if a.err != nil {
 		return nil, grpcErr(g.addr, a.err)
 	}

@@ -114,13 +114,16 @@ func (h *HTTP) Capture(ctx context.Context, req Request) (*Result, error) {
 			return nil, err
 		}
 		finished = true
+		res.Stopped = time.Now()
 	} else {
 		finished = true
+		// The profiler stops when it gets the request; the answer comes
+		// only once the files are written, which is not profiled time.
+		res.Stopped = time.Now()
 		if err := h.c.StopProfile(ctx); err != nil {
 			return nil, h.stopErr(ctx, err)
 		}
 	}
-	res.Stopped = time.Now()
 	run, err := newRunFolder(ctx, req.Dir, before, h.opts.FolderWait)
 	if err != nil {
 		return nil, err

@@ -119,7 +119,10 @@ func (s *Server) build(sess *session, stop time.Time, host string) (*capture.Cap
 		})
 	}
 	p.Span = capture.Interval{Start: 0, End: end}
-	c := &capture.Capture{BaseNS: base, Span: p.Span, Windows: []capture.Interval{p.Span}}
+	// The XSpace records the session as real JAX does, in the Task
+	// Environment plane's profile_start_time and profile_stop_time.
+	c := &capture.Capture{BaseNS: base, Span: p.Span, Windows: []capture.Interval{p.Span},
+		Session: capture.Interval{Start: 0, End: max(rel(stop), 1)}}
 	if sess.dropped > 0 {
 		c.Warnings = append(c.Warnings, fmt.Sprintf("profile event bound reached: %d forward steps not traced", sess.dropped))
 	}

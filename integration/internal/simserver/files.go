@@ -29,7 +29,9 @@ const RunFolderLayout = "2006_01_02_15_04_05"
 func FileHost(host string) string { return strings.ReplaceAll(host, ":", "_") }
 
 // writeRunFolder writes c as <outputDir>/plugins/profile/<now>/<host>.xplane.pb
-// and <host>.trace.json.gz, and returns the folder and the files. With
+// (with the session on a Task Environment plane, as real JAX writes it) and
+// <host>.trace.json.gz (without it, as the TSL converter writes it), and
+// returns the folder and the files. With
 // emptyXPlane the .xplane.pb has 0 bytes, as sglang-jax writes an XSpace
 // over 2 GB while reporting success.
 func writeRunFolder(outputDir, host string, c *capture.Capture, now time.Time, emptyXPlane bool) (string, []string, error) {
@@ -48,9 +50,12 @@ func writeRunFolder(outputDir, host string, c *capture.Capture, now time.Time, e
 		return writeXPlaneFile(xp, c)
 	})
 	g.Go(func() error {
+		// The TSL converter's trace JSON does not record the session.
+		noSession := *c
+		noSession.Session = capture.Interval{}
 		return writeFile(js, func(f *os.File) error {
 			zw := gzip.NewWriter(f)
-			if err := tracejson.Write(zw, c); err != nil {
+			if err := tracejson.Write(zw, &noSession); err != nil {
 				return err
 			}
 			return zw.Close()

@@ -80,8 +80,18 @@ func checkCapture(t *testing.T, c *capture.Capture, p *Profile) {
 				i, d.Name, d.Busy, d.OpEvents, d.OpTotal, w.Plane, w.Busy, w.OpEvents, w.OpTotal)
 		}
 	}
-	// Every step's burst lies in a window of its own.
 	shift := (p.BaseNS - c.BaseNS) * capture.Nanosecond
+	// The XSpace records the session (Task Environment), so its span is the
+	// whole profile, whatever the events cover; the trace JSON does not.
+	if c.Source.Format == string(load.FormatXPlane) {
+		want := capture.Interval{Start: p.Span.Start + shift, End: p.Span.End + shift}
+		if c.SpanFrom != capture.SpanFromSession || c.Span != want {
+			t.Errorf("XSpace span %v from %q, want the session %v", c.Span, c.SpanFrom, want)
+		}
+	} else if c.SpanFrom != capture.SpanFromEvents {
+		t.Errorf("trace JSON span from %q, want events (the converter records no session)", c.SpanFrom)
+	}
+	// Every step's burst lies in a window of its own.
 	seen := map[int]bool{}
 	for _, st := range p.Steps {
 		b := capture.Interval{Start: st.Burst.Start + shift, End: st.Burst.End + shift}
