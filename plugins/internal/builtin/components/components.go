@@ -74,7 +74,7 @@ func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error
 		return sdk.Bar{Label: g.Key, Value: figure.US(g.Total)}
 	})}
 	if len(groups) == 0 {
-		s.Notes = append(s.Notes, "The capture has no device op events: device tracing was probably off (set device_tracer_level=1).")
+		s.Notes = append(s.Notes, figure.NoDeviceOps(in.Capture))
 		return s, nil
 	}
 	s.Notes = append(s.Notes, "Ops are bucketed with "+source+"; the first rule that matches an op's operation name, type, category or kernel wins. Change them with fleetprof analyze --rules FILE, or --rules seed for the seed report's components.")

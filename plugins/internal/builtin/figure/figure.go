@@ -10,6 +10,7 @@ import (
 
 	"github.com/fleetprof/fleetprof/plugins/sdk"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/fleetprof/fleetprof/plugins/sdk/ops"
 )
 
 // Version is the version of every built-in analyzer.
@@ -95,4 +96,29 @@ func Duration(ps int64) string {
 	step := unit / 1000 // thousandths of the unit
 	q := (a + step/2) / step
 	return fmt.Sprintf("%s%d.%03d %s", sign, q/1000, q%1000, name)
+}
+
+// NoDeviceOps is the note a device analyzer gives a capture with no device
+// op events: which kind of trace it is and what would have recorded device
+// work.
+func NoDeviceOps(c *capture.Capture) string {
+	if isKineto(c) {
+		return "The capture has no device op events: it is a PyTorch profiler (kineto) trace with no GPU activity. Profile with activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA] to record kernels, copies and memsets."
+	}
+	return "The capture has no device op events: device tracing was off. With JAX/XLA (sglang-jax, vLLM TPU) set device_tracer_level=1 in the profiler options; with TensorFlow, tf.profiler.experimental.ProfilerOptions(device_tracer_level=1)."
+}
+
+// isKineto reports whether a capture was read from a PyTorch (kineto)
+// trace: the trace JSON reader gives kineto events a cat stat.
+func isKineto(c *capture.Capture) bool {
+	for _, p := range c.Planes {
+		for _, l := range p.Lines {
+			for i := range l.Events {
+				if _, ok := l.Events[i].Stat(ops.CatStat); ok {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

@@ -112,7 +112,7 @@ func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error
 		s.Charts = append(s.Charts, busyBars)
 	}
 	if len(devices) == 0 {
-		s.Notes = append(s.Notes, "The capture has no device op events: device tracing was probably off (set device_tracer_level=1).")
+		s.Notes = append(s.Notes, figure.NoDeviceOps(in.Capture))
 		return s, nil
 	}
 	s.Notes = append(s.Notes,

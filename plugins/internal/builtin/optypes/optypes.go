@@ -11,8 +11,9 @@ import (
 	"github.com/fleetprof/fleetprof/plugins/sdk/ops"
 )
 
-// Analyzer sums a capture's device op time by op type (the part of the tf_op
-// stat after its last ':', see ops.FrameworkOp).
+// Analyzer sums a capture's device op time by op type, as xprof names it
+// (see ops.FrameworkOp): the JAX primitive or TensorFlow op type of XLA's
+// tf_op, or the PyTorch op that launched a kernel.
 type Analyzer struct{}
 
 // Info implements sdk.Analyzer.
@@ -61,11 +62,11 @@ func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error
 		return sdk.Bar{Label: g.Key, Value: figure.US(g.Total)}
 	})}
 	if len(groups) == 0 {
-		s.Notes = append(s.Notes, "The capture has no device op events: device tracing was probably off (set device_tracer_level=1).")
+		s.Notes = append(s.Notes, figure.NoDeviceOps(in.Capture))
 		return s, nil
 	}
 	if i := slices.IndexFunc(groups, func(g ops.Group[string]) bool { return g.Key == ops.UnknownType }); i >= 0 {
-		s.Notes = append(s.Notes, fmt.Sprintf("%s (%.1f%%) is ops with no framework op type: XLA's control flow (while, conditional), copies and fusions it made itself, or GPU kernels with no tf_op stat.",
+		s.Notes = append(s.Notes, fmt.Sprintf("%s (%.1f%%) is ops with no framework op type: XLA's copies, control flow (while, conditional) and fusions it made itself, GPU kernels with no tf_op, or PyTorch kernels no framework op is known to have launched. The categories and components sections say what they are.",
 			ops.UnknownType, figure.Pct(groups[i].Total, total)))
 	}
 	return s, nil

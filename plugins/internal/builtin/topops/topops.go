@@ -12,8 +12,9 @@ import (
 	"github.com/fleetprof/fleetprof/plugins/sdk/ops"
 )
 
-// Analyzer groups a capture's device ops by framework operation (from the
-// tf_op stat, see ops.FrameworkOp) and ranks them by total time.
+// Analyzer groups a capture's device ops by (operation, op type), as xprof's
+// framework op statistics name them (see ops.FrameworkOp), and ranks them by
+// total time. The same kernel launched by two framework ops is two rows.
 type Analyzer struct{}
 
 // Info implements sdk.Analyzer.
@@ -22,7 +23,7 @@ func (Analyzer) Info() sdk.Info {
 		Name:        "top_ops",
 		Title:       "Top device ops",
 		Version:     figure.Version,
-		Description: "Device op time by framework operation: occurrences, total, average and share of all device op time.",
+		Description: "Device op time by operation and op type, as xprof names them: category, occurrences, total, average and share of all device op time.",
 		Order:       10,
 	}
 }
@@ -31,6 +32,7 @@ func (Analyzer) Info() sdk.Info {
 var columns = []sdk.Column{
 	{Key: "type", Label: "Op type"},
 	{Key: "operation", Label: "Operation"},
+	{Key: "category", Label: "Category"},
 	{Key: "occurrences", Label: "Occurrences"},
 	{Key: "total_us", Label: "Total", Unit: "us"},
 	{Key: "avg_us", Label: "Avg", Unit: "us"},
@@ -39,20 +41,48 @@ var columns = []sdk.Column{
 
 type key struct{ operation, typ string }
 
+// categories remembers, per row, the time of each category its ops have:
+// a row shows the category with the most time.
+type categories map[key]map[string]int64
+
+func (cs categories) add(k key, category string, ps int64) {
+	m := cs[k]
+	if m == nil {
+		m = make(map[string]int64, 1)
+		cs[k] = m
+	}
+	m[category] += ps
+}
+
+// of returns the category of a row: the one with the most time, ties by name.
+func (cs categories) of(k key) string {
+	var best string
+	var bestPS int64 = -1
+	for c, ps := range cs[k] {
+		if ps > bestPS || ps == bestPS && c < best {
+			best, bestPS = c, ps
+		}
+	}
+	return best
+}
+
 // Analyze implements sdk.Analyzer.
 func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var untagged, events int64
+	var untyped, events int64
 	devices := make(map[string]bool)
+	cats := make(categories)
 	groups, total := ops.Sum(in.Capture, func(op ops.Op) key {
 		events++
 		devices[op.Plane.Name] = true
-		if _, ok := op.Event.Stat(ops.StatName); !ok {
-			untagged++
+		if op.Type == ops.UnknownType {
+			untyped++
 		}
-		return key{op.Operation, op.Type}
+		k := key{op.Operation, op.Type}
+		cats.add(k, op.Category, op.Event.Dur)
+		return k
 	})
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -80,6 +110,7 @@ func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error
 		s.Rows = append(s.Rows, sdk.Row{
 			"type":        g.Key.typ,
 			"operation":   g.Key.operation,
+			"category":    cats.of(g.Key),
 			"occurrences": g.Count,
 			"total_us":    figure.US(g.Total),
 			"avg_us":      figure.Avg(g.Total, g.Count),
@@ -90,13 +121,13 @@ func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error
 		return sdk.Bar{Label: g.Key.typ + ": " + g.Key.operation, Value: figure.US(g.Total)}
 	})}
 	if len(groups) == 0 {
-		s.Notes = append(s.Notes, "The capture has no device op events: device tracing was probably off (set device_tracer_level=1).")
+		s.Notes = append(s.Notes, figure.NoDeviceOps(in.Capture))
 		return s, nil
 	}
 	s.Notes = append(s.Notes, fmt.Sprintf("%% is of the summed duration of all %d device op events (%.3f us)%s.",
 		events, figure.US(total), severalDevices(len(devices))))
-	if untagged > 0 {
-		s.Notes = append(s.Notes, fmt.Sprintf("%d op events have no tf_op stat (XLA's own control flow, copies, fusions): they are listed under their HLO name with type %s.", untagged, ops.UnknownType))
+	if untyped > 0 {
+		s.Notes = append(s.Notes, fmt.Sprintf("%d op events have no framework op (XLA's own copies, control flow and fusions; GPU kernels no framework op is known to have launched): they are listed under their HLO instruction or kernel name with type %s, and the category column says what they are.", untyped, ops.UnknownType))
 	}
 	if cut > 0 {
 		var rest int64
