@@ -16,7 +16,9 @@ import (
 func stat(name, v string) capture.Stat { return capture.Stat{Name: name, Str: v} }
 
 func TestAnalyze(t *testing.T) {
-	ev := func(dur int64, stats ...capture.Stat) capture.Event { return capture.Event{Name: "x", Dur: dur, Stats: stats} }
+	ev := func(dur int64, stats ...capture.Stat) capture.Event {
+		return capture.Event{Name: "x", Dur: dur, Stats: stats}
+	}
 	c := &capture.Capture{Planes: []*capture.Plane{
 		{Name: "/device:TPU:0", Lines: []*capture.Line{
 			{Name: "XLA Ops", Events: []capture.Event{
