@@ -12,6 +12,7 @@ import (
 
 	"github.com/fleetprof/fleetprof/collector/internal/pluginhost"
 	"github.com/fleetprof/fleetprof/collector/internal/report"
+	"github.com/fleetprof/fleetprof/plugins/sdk/bucket"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
 
@@ -40,11 +41,14 @@ binary), and only those listed with their sha256 in its plugins.sha256
 allowlist run. A plugin that crashes, hangs (--timeout) or answers garbage
 gets an error in its section; the rest of the report is unaffected.
 
---rules FILE replaces the component bucketing rules (YAML or JSON, ordered,
-first match wins; see plugins/README.md).`,
+--rules replaces the component bucketing rules: a built-in set by name
+(default: fleetprof's components by kind of work; seed: the seed report's
+components) or a rules FILE (YAML or JSON, ordered, first match wins; see
+plugins/README.md). A file named like a set is read as ./seed.`,
 		Example: `  fleetprof analyze ../shared/testdata/seed-replica/t1v-n-3d21a6bb-w-0.xplane.pb -o report/
   fleetprof analyze capture.fpcap --format json | jq '.sections.components.rows'
-  fleetprof analyze /tmp/profile -o out --format md,html,json --rules my-buckets.yaml`,
+  fleetprof analyze /tmp/profile -o out --format md,html,json --rules my-buckets.yaml
+  fleetprof analyze capture.xplane.pb --rules seed --format json | jq '.sections.components.rows'`,
 		Args: usageArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fs, err := parseFormats(formats)
@@ -56,11 +60,11 @@ first match wins; see plugins/README.md).`,
 			}
 			opts := map[string]string{}
 			if rules != "" {
-				b, err := os.ReadFile(rules)
+				doc, err := rulesOption(rules)
 				if err != nil {
-					return fmt.Errorf("read rules: %w", err)
+					return err
 				}
-				opts["rules"] = string(b)
+				opts["rules"] = doc
 			}
 			dir := pluginsDir
 			if dir == "" {
@@ -105,10 +109,27 @@ first match wins; see plugins/README.md).`,
 	f := cmd.Flags()
 	f.StringVar(&formats, "format", "md", "report formats, comma-separated: md, html, json")
 	f.StringVarP(&out, "output", "o", "", "write the report files into this folder")
-	f.StringVar(&rules, "rules", "", "component bucketing rules file (YAML or JSON)")
+	f.StringVar(&rules, "rules", "", "component bucketing rules: a built-in set (default, seed) or a rules file (YAML or JSON)")
 	f.StringVar(&pluginsDir, "plugins", "", "folder of analyzer plugins with its plugins.sha256 (default: plugins/ beside this binary)")
 	f.DurationVar(&timeout, "timeout", pluginhost.DefaultTimeout, "how long one analyzer may run before it is killed")
 	return cmd
+}
+
+// rulesOption returns the components analyzer's rules option for a --rules
+// value: a built-in set's name as it is, else the file's contents, checked
+// here so that a bad file fails before any plugin runs.
+func rulesOption(value string) (string, error) {
+	if bucket.IsBuiltin(value) {
+		return value, nil
+	}
+	b, err := os.ReadFile(value)
+	if err != nil {
+		return "", fmt.Errorf("read rules (a file, or a built-in set: %s): %w", strings.Join(bucket.Names(), ", "), err)
+	}
+	if _, err := bucket.Parse(b); err != nil {
+		return "", fmt.Errorf("read rules %s: %w", value, err)
+	}
+	return string(b), nil
 }
 
 func parseFormats(s string) ([]string, error) {
