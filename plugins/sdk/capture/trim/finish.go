@@ -18,6 +18,12 @@ func (x *Indexer) Finish(ctx context.Context, ld capture.Loader) (*Result, error
 	if x.err != nil {
 		return nil, x.err
 	}
+	for _, ls := range x.lines {
+		x.drain(ls)
+	}
+	if x.err != nil {
+		return nil, x.err
+	}
 	if err := x.w.Flush(); err != nil {
 		return nil, fmt.Errorf("trim: flush spill: %w", err)
 	}
@@ -72,6 +78,8 @@ func (x *Indexer) Finish(ctx context.Context, ld capture.Loader) (*Result, error
 	c.Windows = capture.Windows(busy, c.Gap, c.Pad, span)
 
 	rp := &replay{x: x, c: c, ld: ld, ctx: ctx, dropped: make([]capture.Dropped, len(x.names)), stacks: make([][]frame, len(x.lines))}
+	// Records of sorted lines carry their self times; those of lines that
+	// came out of order are gathered, sorted and replayed here.
 	unsorted := make(map[int][]record)
 	for key, ls := range x.lines {
 		if !ls.sorted {
@@ -94,18 +102,11 @@ func (x *Indexer) Finish(ctx context.Context, ld capture.Loader) (*Result, error
 		if rec.line < 0 || rec.line >= len(x.lines) || int(rec.name) >= len(x.names) {
 			return nil, fmt.Errorf("%w: record %d", ErrBadRecord, n)
 		}
-		if buf, ok := unsorted[rec.line]; ok {
-			unsorted[rec.line] = append(buf, rec)
+		if !x.lines[rec.line].sorted {
+			unsorted[rec.line] = append(unsorted[rec.line], rec)
 			continue
 		}
-		if err := rp.push(&rec); err != nil {
-			return nil, err
-		}
-	}
-	for key := range x.lines {
-		if err := rp.drain(key); err != nil {
-			return nil, err
-		}
+		rp.decide(&rec, rec.self)
 	}
 	keys := make([]int, 0, len(unsorted))
 	for k := range unsorted {
@@ -114,20 +115,20 @@ func (x *Indexer) Finish(ctx context.Context, ld capture.Loader) (*Result, error
 	slices.Sort(keys)
 	for _, key := range keys {
 		recs := unsorted[key]
-		slices.SortStableFunc(recs, func(a, b record) int {
+		// In (start, longest first) order; ties in the source's order.
+		slices.SortFunc(recs, func(a, b record) int {
 			if c := cmp.Compare(a.start, b.start); c != 0 {
 				return c
 			}
-			return cmp.Compare(b.dur, a.dur)
+			if c := cmp.Compare(b.dur, a.dur); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.seq, b.seq)
 		})
 		for i := range recs {
-			if err := rp.push(&recs[i]); err != nil {
-				return nil, err
-			}
+			rp.push(&recs[i])
 		}
-		if err := rp.drain(key); err != nil {
-			return nil, err
-		}
+		rp.drain(key)
 		delete(unsorted, key)
 	}
 	if err := rp.load(); err != nil {
@@ -171,8 +172,9 @@ type replay struct {
 	kept    []keptRec
 }
 
-// push adds the next event of a line in (start, longest first) order.
-func (rp *replay) push(r *record) error {
+// push adds the next event of an unsorted line, once sorted, in (start,
+// longest first) order.
+func (rp *replay) push(r *record) {
 	st := rp.stacks[r.line]
 	end := r.start + r.dur
 	for len(st) > 0 {
@@ -180,45 +182,36 @@ func (rp *replay) push(r *record) error {
 		if end <= top.rec.start+top.rec.dur {
 			break
 		}
-		if err := rp.finish(top); err != nil {
-			return err
-		}
+		rp.decide(&top.rec, top.rec.dur-top.children)
 		st = st[:len(st)-1]
 	}
 	if len(st) > 0 {
 		st[len(st)-1].children += r.dur
 	}
 	rp.stacks[r.line] = append(st, frame{rec: *r})
-	return nil
 }
 
-// drain finishes every event still open on a line.
-func (rp *replay) drain(line int) error {
+// drain decides every event still open on a line.
+func (rp *replay) drain(line int) {
 	st := rp.stacks[line]
 	for i := len(st) - 1; i >= 0; i-- {
-		if err := rp.finish(&st[i]); err != nil {
-			return err
-		}
+		rp.decide(&st[i].rec, st[i].rec.dur-st[i].children)
 	}
 	rp.stacks[line] = st[:0]
-	return nil
 }
 
-// finish decides an event once its self time is known: a dropped one is
+// decide decides an event once its self time is known: a dropped one is
 // summed, a kept one is queued for loading.
-func (rp *replay) finish(f *frame) error {
-	r := &f.rec
-	self := r.dur - f.children
+func (rp *replay) decide(r *record, self int64) {
 	iv := capture.Interval{Start: r.start, End: r.start + r.dur}
 	if !capture.Hits(rp.c.Windows, iv) {
 		d := &rp.dropped[r.name]
 		d.Count++
 		d.Total += r.dur
 		d.Self += self
-		return nil
+		return
 	}
 	rp.kept = append(rp.kept, keptRec{rec: *r, self: self})
-	return nil
 }
 
 // keptRec is a kept event waiting to be loaded.

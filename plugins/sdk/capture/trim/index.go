@@ -34,6 +34,7 @@ type Indexer struct {
 	spanEnd    int64
 	prevStart  int64
 	prevRefEnd int64
+	prevSeq    int64
 	rec        []byte
 }
 
@@ -57,6 +58,9 @@ type lineState struct {
 	sorted bool
 	last   capture.Interval // last event seen, for the order check
 	seen   bool
+	// stack holds the line's open events while it is sorted: an event's
+	// record is written once its self time is known (see nest).
+	stack []frame
 }
 
 type nameKey struct {
@@ -172,6 +176,7 @@ func (x *Indexer) Event(e *capture.RawEvent) error {
 			p.compact = len(p.opIv)
 		}
 	}
+	wasSorted := ls.sorted
 	if ls.seen && (e.Start < ls.last.Start || (e.Start == ls.last.Start && end > ls.last.End)) {
 		ls.sorted = false
 	}
@@ -185,34 +190,86 @@ func (x *Indexer) Event(e *capture.RawEvent) error {
 		x.names = append(x.names, nameKey{line: key, name: name})
 	}
 
+	r := record{line: key, name: id, start: e.Start, dur: e.Dur, ref: e.Ref, seq: x.events - 1}
+	switch {
+	case ls.sorted:
+		x.nest(ls, &r)
+	case wasSorted:
+		// The line just turned out of order: Finish sorts and replays
+		// all of its records, so the open ones are written as they are.
+		x.drain(ls)
+		x.write(&r, 0)
+	default:
+		x.write(&r, 0)
+	}
+	return x.err
+}
+
+// nest adds the next event of a sorted line, in (start, longest first)
+// order: the open events it does not fit in are done, and their records
+// are written with their self times.
+func (x *Indexer) nest(ls *lineState, r *record) {
+	st := ls.stack
+	end := r.start + r.dur
+	for len(st) > 0 {
+		top := &st[len(st)-1]
+		if end <= top.rec.start+top.rec.dur {
+			break
+		}
+		x.write(&top.rec, top.rec.dur-top.children)
+		st = st[:len(st)-1]
+	}
+	if len(st) > 0 {
+		st[len(st)-1].children += r.dur
+	}
+	ls.stack = append(st, frame{rec: *r})
+}
+
+// drain writes the records of a line's open events, innermost first.
+func (x *Indexer) drain(ls *lineState) {
+	for i := len(ls.stack) - 1; i >= 0; i-- {
+		f := &ls.stack[i]
+		x.write(&f.rec, f.rec.dur-f.children)
+	}
+	ls.stack = ls.stack[:0]
+}
+
+// write appends one record to the spill.
+func (x *Indexer) write(rec *record, self int64) {
+	if x.err != nil {
+		return
+	}
 	r := x.rec[:0]
-	r = binary.AppendUvarint(r, uint64(key))
-	r = binary.AppendUvarint(r, uint64(id))
-	r = binary.AppendVarint(r, e.Start-x.prevStart)
-	r = binary.AppendUvarint(r, uint64(e.Dur))
-	r = binary.AppendVarint(r, e.Ref.Off-x.prevRefEnd)
-	r = binary.AppendUvarint(r, uint64(e.Ref.Len))
-	x.prevStart, x.prevRefEnd = e.Start, e.Ref.Off+e.Ref.Len
+	r = binary.AppendUvarint(r, uint64(rec.line))
+	r = binary.AppendUvarint(r, uint64(rec.name))
+	r = binary.AppendVarint(r, rec.start-x.prevStart)
+	r = binary.AppendUvarint(r, uint64(rec.dur))
+	r = binary.AppendVarint(r, self)
+	r = binary.AppendVarint(r, rec.ref.Off-x.prevRefEnd)
+	r = binary.AppendUvarint(r, uint64(rec.ref.Len))
+	r = binary.AppendVarint(r, rec.seq-x.prevSeq)
+	x.prevStart, x.prevRefEnd, x.prevSeq = rec.start, rec.ref.Off+rec.ref.Len, rec.seq
 	x.rec = r
 	n, err := x.w.Write(r)
 	x.nbytes += int64(n)
 	if err != nil {
 		x.err = fmt.Errorf("trim: write spill: %w", err)
-		return x.err
 	}
-	return nil
 }
 
 // Events returns how many events the indexer has seen.
 func (x *Indexer) Events() int64 { return x.events }
 
-// record is one decoded index record.
+// record is one index record: an event's place, times and Ref, and its
+// position in the source's order (seq).
 type record struct {
 	line  int
 	name  uint32
 	start int64
 	dur   int64
+	self  int64 // for a line that stayed sorted; else Finish computes it
 	ref   capture.Ref
+	seq   int64
 }
 
 // recordReader decodes records in the order they were written, from large
@@ -224,10 +281,15 @@ type recordReader struct {
 	eof        bool
 	prevStart  int64
 	prevRefEnd int64
+	prevSeq    int64
 }
 
-// maxRecord bounds one encoded record: six varints.
-const maxRecord = 6 * binary.MaxVarintLen64
+// recordFields is the number of varints in a record; maxRecord bounds one
+// encoded record.
+const (
+	recordFields = 8
+	maxRecord    = recordFields * binary.MaxVarintLen64
+)
 
 func newRecordReader(r io.Reader) *recordReader {
 	return &recordReader{r: r, buf: make([]byte, 1<<20)}
@@ -260,9 +322,15 @@ func (rr *recordReader) next(rec *record) error {
 		return io.EOF
 	}
 	b := rr.buf[rr.pos:rr.end]
-	var vals [6]uint64
+	var vals [recordFields]uint64
 	off := 0
 	for i := range vals {
+		// Most values fit in one byte.
+		if off < len(b) && b[off] < 0x80 {
+			vals[i] = uint64(b[off])
+			off++
+			continue
+		}
 		v, n := binary.Uvarint(b[off:])
 		if n <= 0 {
 			return fmt.Errorf("%w: bad varint at record byte %d", ErrBadRecord, off)
@@ -276,7 +344,9 @@ func (rr *recordReader) next(rec *record) error {
 	rec.name = uint32(vals[1])
 	rec.start = rr.prevStart + zigzag(vals[2])
 	rec.dur = int64(vals[3])
-	rec.ref = capture.Ref{Off: rr.prevRefEnd + zigzag(vals[4]), Len: int64(vals[5])}
-	rr.prevStart, rr.prevRefEnd = rec.start, rec.ref.Off+rec.ref.Len
+	rec.self = zigzag(vals[4])
+	rec.ref = capture.Ref{Off: rr.prevRefEnd + zigzag(vals[5]), Len: int64(vals[6])}
+	rec.seq = rr.prevSeq + zigzag(vals[7])
+	rr.prevStart, rr.prevRefEnd, rr.prevSeq = rec.start, rec.ref.Off+rec.ref.Len, rec.seq
 	return nil
 }
