@@ -53,6 +53,9 @@ func (l *loader) run() error {
 	defer cleanup()
 	topts := l.opts.Trim
 	topts.Spill = trim.FileSpill{F: idx}
+	// A trace without device work is trimmed all the same, so that its
+	// summaries tell which profiler wrote it (trim.CheckDevice, below).
+	topts.AllowNoDevice = true
 	x := trim.NewIndexer(topts)
 
 	stop := l.progress()
@@ -119,6 +122,9 @@ func (l *loader) run() error {
 	}
 	l.logger().Debug("loaded capture", "path", l.res.Path, "format", l.res.Format, "events", c.EventsTotal,
 		"kept", c.EventsKept(), "spill_bytes", tr.SpillBytes, "unsorted_lines", tr.UnsortedLines)
+	if !l.opts.Trim.AllowNoDevice {
+		return trim.CheckDevice(c)
+	}
 	return nil
 }
 

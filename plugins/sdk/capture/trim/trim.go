@@ -25,10 +25,14 @@ import (
 var (
 	// ErrEmpty means the source had no events at all.
 	ErrEmpty = errors.New("trim: the capture has no events")
-	// ErrNoDevicePlane means no plane is a device's: the profiler ran without device tracing.
-	ErrNoDevicePlane = errors.New("trim: no device plane: device tracing was off: set device_tracer_level=1 (sglang-jax needs the device_tracer_level patch)")
-	// ErrNoDeviceOps means device planes exist but hold no op events.
-	ErrNoDeviceOps = errors.New("trim: no device op events: device tracing was off or nothing ran on the device: set device_tracer_level=1 and send requests while profiling")
+	// ErrNoDevicePlane means no plane is a device's: the profiler recorded
+	// host events only. Finish returns it bare; CheckDevice wraps it in a
+	// *NoDeviceError that says which kind of trace it is and what would have
+	// captured device work.
+	ErrNoDevicePlane = errors.New("trim: no device plane: the trace holds host events only")
+	// ErrNoDeviceOps means device planes exist but hold no op events. As
+	// with ErrNoDevicePlane, CheckDevice says more.
+	ErrNoDeviceOps = errors.New("trim: no device op events: the device planes hold no ops")
 	// ErrBadRecord means the spill returned something the indexer did not write.
 	ErrBadRecord = errors.New("trim: corrupt index record in spill")
 	// ErrBadOptions means Options hold a value that makes no sense.
