@@ -1,8 +1,12 @@
 package builtin_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,7 +50,8 @@ func moduleRoot(t testing.TB) string {
 
 // Fixture is one capture file of the shared fixtures.
 type Fixture struct {
-	// Name is a short name for subtests, e.g. "tiny/xplane".
+	// Name is a short name for subtests, e.g. "tiny/xplane" or
+	// "real/kineto-resnet50/json.gz".
 	Name string
 	// Dir is the folder under testdata, holding truth.json.
 	Dir string
@@ -54,14 +59,112 @@ type Fixture struct {
 	File string
 }
 
-// Fixtures are every capture file with a truth.json, in each format there is.
-var Fixtures = []Fixture{
-	{"tiny/xplane", "tiny", "tiny-host.xplane.pb"},
-	{"tiny/json", "tiny", "tiny-host.trace.json"},
-	{"tiny/json.gz", "tiny", "tiny-host.trace.json.gz"},
-	{"seed-replica/xplane", "seed-replica", "t1v-n-3d21a6bb-w-0.xplane.pb"},
-	{"seed-replica/json.gz", "seed-replica", "t1v-n-3d21a6bb-w-0.trace.json.gz"},
-	{"gpu/xplane", "real/xprof-gpu-multi-worker", "34.83.195.179_6003.xplane.pb"},
+// captureFormat names the format of a capture file by its name, "" for a
+// file that is no capture (truth.json, a README).
+func captureFormat(name string) string {
+	switch {
+	case strings.HasSuffix(name, ".xplane.pb"):
+		return "xplane"
+	case strings.HasSuffix(name, ".json.gz") && name != "truth.json.gz":
+		return "json.gz"
+	case strings.HasSuffix(name, ".json") && name != "truth.json":
+		return "json"
+	case strings.HasSuffix(name, ".fpcap"):
+		return "fpcap"
+	}
+	return ""
+}
+
+var fixtures struct {
+	sync.Once
+	list []Fixture
+	err  error
+}
+
+// Fixtures returns every capture file of every folder under the shared
+// testdata that holds a truth.json, in every format present there. Folders
+// are found by walking, not listed: a capture added with its truth.json
+// joins every test that ranges over them.
+func Fixtures(t testing.TB) []Fixture {
+	t.Helper()
+	td := TestdataDir(t)
+	fixtures.Do(func() {
+		fixtures.err = filepath.WalkDir(td, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return err
+			}
+			if _, err := os.Stat(filepath.Join(path, "truth.json")); err != nil {
+				return nil
+			}
+			rel, err := filepath.Rel(td, path)
+			if err != nil {
+				return err
+			}
+			rel = filepath.ToSlash(rel)
+			entries, err := os.ReadDir(path)
+			if err != nil {
+				return err
+			}
+			byFormat := map[string]int{}
+			var found []Fixture
+			for _, e := range entries {
+				if f := captureFormat(e.Name()); f != "" && !e.IsDir() {
+					byFormat[f]++
+					found = append(found, Fixture{Name: rel + "/" + f, Dir: rel, File: e.Name()})
+				}
+			}
+			for i, f := range found {
+				if byFormat[captureFormat(f.File)] > 1 { // several hosts: name them by file
+					found[i].Name = rel + "/" + f.File
+				}
+			}
+			fixtures.list = append(fixtures.list, found...)
+			return nil
+		})
+	})
+	if fixtures.err != nil {
+		t.Fatalf("find fixtures under %s: %v", td, fixtures.err)
+	}
+	if len(fixtures.list) == 0 {
+		t.Fatalf("no folder under %s holds a truth.json and a capture", td)
+	}
+	return fixtures.list
+}
+
+// FixtureNamed returns the fixture of that name, or fails the test.
+func FixtureNamed(t testing.TB, name string) Fixture {
+	t.Helper()
+	for _, f := range Fixtures(t) {
+		if f.Name == name {
+			return f
+		}
+	}
+	t.Fatalf("no fixture %q", name)
+	return Fixture{}
+}
+
+// IsKineto reports whether a fixture is a PyTorch profiler (kineto) trace.
+func IsKineto(t testing.TB, f Fixture) bool {
+	t.Helper()
+	if captureFormat(f.File) != "json" && captureFormat(f.File) != "json.gz" {
+		return false
+	}
+	r, err := os.Open(filepath.Join(TestdataDir(t), f.Dir, f.File))
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	var head []byte
+	if strings.HasSuffix(f.File, ".gz") {
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return false
+		}
+		head, _ = io.ReadAll(io.LimitReader(zr, 1<<20))
+	} else {
+		head, _ = io.ReadAll(io.LimitReader(r, 1<<20))
+	}
+	return bytes.Contains(head, []byte(`"cat"`)) && (bytes.Contains(head, []byte("PyTorch")) || bytes.Contains(head, []byte(`"cpu_op"`)) || bytes.Contains(head, []byte(`"Operator"`)) || bytes.Contains(head, []byte(`"kernel"`)) || bytes.Contains(head, []byte(`"Kernel"`)))
 }
 
 // cache holds loaded fixtures: the seed replica takes a while to load, and
@@ -82,6 +185,9 @@ func Load(t testing.TB, f Fixture) *capture.Capture {
 	}
 	c, err := load.File(context.Background(), path, load.Options{})
 	if err != nil {
+		if IsKineto(t, f) {
+			t.Fatalf("load %s: %v (reading PyTorch kineto traces needs the trace JSON reader's kineto support: string pids/tids, late metadata, device ops from cat kernel/gpu_memcpy/gpu_memset)", path, err)
+		}
 		t.Fatalf("load %s: %v", path, err)
 	}
 	if cache.m == nil {
@@ -92,7 +198,8 @@ func Load(t testing.TB, f Fixture) *capture.Capture {
 }
 
 // Truth is the part of a fixture's truth.json the analyzers are checked
-// against.
+// against. Tables are kept as rows of JSON values, keyed as the sections'
+// rows are.
 type Truth struct {
 	SpanUS  float64 `json:"span_us"`
 	Devices map[string]struct {
@@ -102,34 +209,16 @@ type Truth struct {
 		IdlePct  float64 `json:"idle_pct"`
 		OpEvents int64   `json:"op_events"`
 	} `json:"devices"`
-	Windows        [][2]float64 `json:"windows"`
-	GapUS          float64      `json:"gap_us"`
-	PadUS          float64      `json:"pad_us"`
-	DeviceOpEvents int64        `json:"device_op_events"`
-	NonIdleOpUS    float64      `json:"non_idle_op_us"`
-	TopOps         []struct {
-		Type        string  `json:"type"`
-		Operation   string  `json:"operation"`
-		Occurrences int64   `json:"occurrences"`
-		TotalUS     float64 `json:"total_us"`
-		Pct         float64 `json:"pct"`
-	} `json:"top_ops"`
-	OpTypes []struct {
-		Type    string  `json:"type"`
-		TotalUS float64 `json:"total_us"`
-		Pct     float64 `json:"pct"`
-	} `json:"op_types"`
-	Components []struct {
-		Component string  `json:"component"`
-		TotalUS   float64 `json:"total_us"`
-		Pct       float64 `json:"pct"`
-	} `json:"components"`
-	HostEvents []struct {
-		Name    string  `json:"name"`
-		Count   int64   `json:"count"`
-		TotalUS float64 `json:"total_us"`
-		SelfUS  float64 `json:"self_us"`
-	} `json:"host_events"`
+	Windows        [][2]float64     `json:"windows"`
+	GapUS          float64          `json:"gap_us"`
+	PadUS          float64          `json:"pad_us"`
+	DeviceOpEvents int64            `json:"device_op_events"`
+	NonIdleOpUS    float64          `json:"non_idle_op_us"`
+	TopOps         []map[string]any `json:"top_ops"`
+	OpTypes        []map[string]any `json:"op_types"`
+	Categories     []map[string]any `json:"categories"`
+	SeedComponents []map[string]any `json:"seed_components"`
+	HostEvents     []map[string]any `json:"host_events"`
 }
 
 // LoadTruth reads a fixture folder's truth.json.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/fleetprof/fleetprof/plugins/internal/builtin/builtintest"
+	"github.com/fleetprof/fleetprof/plugins/internal/builtin/categories"
 	"github.com/fleetprof/fleetprof/plugins/internal/builtin/components"
 	"github.com/fleetprof/fleetprof/plugins/internal/builtin/hostevents"
 	"github.com/fleetprof/fleetprof/plugins/internal/builtin/idle"
@@ -21,7 +22,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the report package's input fixtures")
 
 // All are the built-in analyzers in report order.
-var all = []sdk.Analyzer{topops.Analyzer{}, optypes.Analyzer{}, components.Analyzer{}, idle.Analyzer{}, hostevents.Analyzer{}}
+var all = []sdk.Analyzer{topops.Analyzer{}, optypes.Analyzer{}, categories.Analyzer{}, components.Analyzer{}, idle.Analyzer{}, hostevents.Analyzer{}}
 
 // TestReportInputs keeps the report package's input fixtures
 // (collector/internal/report/testdata/*.input.json: a capture summary and the
@@ -35,13 +36,7 @@ func TestReportInputs(t *testing.T) {
 		{"seed-replica/xplane", "seed-replica.input.json"},
 	} {
 		t.Run(tc.out, func(t *testing.T) {
-			var f Fixture
-			for _, x := range Fixtures {
-				if x.Name == tc.fixture {
-					f = x
-				}
-			}
-			c := Load(t, f)
+			c := Load(t, FixtureNamed(t, tc.fixture))
 			in := struct {
 				Summary  capture.Summary `json:"summary"`
 				Sections []*sdk.Section  `json:"sections"`

@@ -2,17 +2,22 @@ package builtin_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/plugins/internal/builtin/categories"
 	"github.com/fleetprof/fleetprof/plugins/internal/builtin/components"
 	"github.com/fleetprof/fleetprof/plugins/internal/builtin/hostevents"
 	"github.com/fleetprof/fleetprof/plugins/internal/builtin/idle"
 	"github.com/fleetprof/fleetprof/plugins/internal/builtin/optypes"
 	"github.com/fleetprof/fleetprof/plugins/internal/builtin/topops"
 	"github.com/fleetprof/fleetprof/plugins/sdk"
+	"github.com/fleetprof/fleetprof/plugins/sdk/bucket"
+	"github.com/fleetprof/fleetprof/plugins/sdk/ops"
 )
 
-// checker compares one row field with truth and reports a mismatch.
+// checker compares one section with truth and reports mismatches, at most
+// 20 per section.
 type checker struct {
 	t    *testing.T
 	what string
@@ -24,13 +29,6 @@ func (c *checker) errorf(format string, args ...any) {
 	c.bad++
 	if c.bad <= 20 {
 		c.t.Errorf(c.what+": "+format, args...)
-	}
-}
-
-func (c *checker) str(i int, r sdk.Row, key, want string) {
-	c.t.Helper()
-	if got, _ := r[key].(string); got != want {
-		c.errorf("row %d %s = %q, want %q", i, key, got, want)
 	}
 }
 
@@ -49,19 +47,73 @@ func (c *checker) num(i int, r sdk.Row, key string, want, tol float64) {
 	}
 }
 
-func (c *checker) rows(s *sdk.Section, want int, full bool) {
+// table checks a section's rows against a truth table: the same rows (found
+// by their key columns, since rows with equal totals may come in either
+// order), every number truth gives (counts exact, times within TimeTol,
+// percentages within PctTol), and the rows sorted by total, descending.
+func (c *checker) table(s *sdk.Section, want []map[string]any, keys ...string) {
 	c.t.Helper()
-	if full && len(s.Rows) != want || len(s.Rows) < want {
-		c.errorf("%d rows, want %d", len(s.Rows), want)
+	if len(s.Rows) != len(want) {
+		c.errorf("%d rows, want %d", len(s.Rows), len(want))
+	}
+	key := func(r map[string]any) string {
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i], _ = r[k].(string)
+		}
+		return strings.Join(parts, " | ")
+	}
+	got := make(map[string]int, len(s.Rows))
+	for i, r := range s.Rows {
+		k := key(r)
+		if _, dup := got[k]; dup {
+			c.errorf("row %d: key %q twice", i, k)
+		}
+		got[k] = i
+	}
+	for _, w := range want {
+		i, ok := got[key(w)]
+		if !ok {
+			c.errorf("row %q is missing", key(w))
+			continue
+		}
+		r := s.Rows[i]
+		for k, v := range w {
+			switch v := v.(type) {
+			case string:
+				// a key column: matched above
+			case float64:
+				switch {
+				case k == "occurrences" || k == "count":
+					c.count(i, r, k, int64(v))
+				case k == "pct" || strings.HasSuffix(k, "_pct"):
+					c.num(i, r, k, v, PctTol)
+				default:
+					c.num(i, r, k, v, TimeTol)
+				}
+			}
+		}
+		if occ, ok := w["occurrences"].(float64); ok && occ > 0 {
+			c.num(i, r, "avg_us", w["total_us"].(float64)/occ, TimeTol)
+		}
+	}
+	for i := 1; i < len(s.Rows); i++ {
+		a, _ := s.Rows[i-1]["total_us"].(float64)
+		b, _ := s.Rows[i]["total_us"].(float64)
+		if b > a {
+			c.errorf("rows not sorted by total_us at %d (%v after %v)", i, b, a)
+			break
+		}
 	}
 }
 
-// TestTruth runs every built-in analyzer on every fixture file, directly,
-// over the plugin protocol and as its real plugin process, and compares every
-// row with the fixture's truth.json: counts exact, times within 0.001 µs,
-// percentages within 1e-6.
+// TestTruth runs every built-in analyzer on every capture file of every
+// folder of the shared testdata that has a truth.json (found by walking),
+// directly, over the plugin protocol and as its real plugin process, and
+// compares its rows with truth.json: top_ops, op_types, categories,
+// seed_components (with the built-in seed rules), host_events and idle.
 func TestTruth(t *testing.T) {
-	for _, f := range Fixtures {
+	for _, f := range Fixtures(t) {
 		for _, rn := range runners {
 			t.Run(f.Name+"/"+rn.name, func(t *testing.T) {
 				truth(t, f, rn)
@@ -73,58 +125,34 @@ func TestTruth(t *testing.T) {
 func truth(t *testing.T, f Fixture, rn runner) {
 	c := Load(t, f)
 	tr := LoadTruth(t, f)
-	tol, pct := TimeTol, PctTol
-	analyze := func(a sdk.Analyzer) *sdk.Section { return rn.run(t, a, c, nil) }
-	s := analyze(topops.Analyzer{})
-	ck := &checker{t: t, what: "top_ops"}
-	ck.rows(s, len(tr.TopOps), true)
-	for i, w := range tr.TopOps[:min(len(tr.TopOps), len(s.Rows))] {
-		r := s.Rows[i]
-		ck.str(i, r, "type", w.Type)
-		ck.str(i, r, "operation", w.Operation)
-		ck.count(i, r, "occurrences", w.Occurrences)
-		ck.num(i, r, "total_us", w.TotalUS, tol)
-		ck.num(i, r, "avg_us", w.TotalUS/float64(w.Occurrences), tol)
-		ck.num(i, r, "pct", w.Pct, pct)
-	}
+	analyze := func(a sdk.Analyzer, opts map[string]string) *sdk.Section { return rn.run(t, a, c, opts) }
+
+	s := analyze(topops.Analyzer{}, nil)
+	(&checker{t: t, what: "top_ops"}).table(s, tr.TopOps, "type", "operation")
 	if got := metric(s, "device_op_events"); got != float64(tr.DeviceOpEvents) {
 		t.Errorf("top_ops device_op_events = %v, want %d", got, tr.DeviceOpEvents)
 	}
-
-	s = analyze(optypes.Analyzer{})
-	ck = &checker{t: t, what: "op_types"}
-	ck.rows(s, len(tr.OpTypes), true)
-	for i, w := range tr.OpTypes[:min(len(tr.OpTypes), len(s.Rows))] {
-		r := s.Rows[i]
-		ck.str(i, r, "type", w.Type)
-		ck.num(i, r, "total_us", w.TotalUS, tol)
-		ck.num(i, r, "pct", w.Pct, pct)
+	if got := metric(s, "device_op_us"); !Near(got, tr.NonIdleOpUS, TimeTol) {
+		t.Errorf("top_ops device_op_us = %v, want %v", got, tr.NonIdleOpUS)
 	}
 
-	s = analyze(components.Analyzer{})
-	ck = &checker{t: t, what: "components"}
-	ck.rows(s, len(tr.Components), true)
-	for i, w := range tr.Components[:min(len(tr.Components), len(s.Rows))] {
-		r := s.Rows[i]
-		ck.str(i, r, "component", w.Component)
-		ck.num(i, r, "total_us", w.TotalUS, tol)
-		ck.num(i, r, "pct", w.Pct, pct)
-	}
+	s = analyze(optypes.Analyzer{}, nil)
+	(&checker{t: t, what: "op_types"}).table(s, tr.OpTypes, "type")
 
-	s = analyze(hostevents.Analyzer{})
-	ck = &checker{t: t, what: "host_events"}
-	ck.rows(s, len(tr.HostEvents), true)
-	for i, w := range tr.HostEvents[:min(len(tr.HostEvents), len(s.Rows))] {
-		r := s.Rows[i]
-		ck.str(i, r, "name", w.Name)
-		ck.count(i, r, "count", w.Count)
-		ck.num(i, r, "total_us", w.TotalUS, tol)
-		ck.num(i, r, "self_us", w.SelfUS, tol)
-	}
+	s = analyze(categories.Analyzer{}, nil)
+	(&checker{t: t, what: "categories"}).table(s, tr.Categories, "category")
 
-	s = analyze(idle.Analyzer{})
-	ck = &checker{t: t, what: "idle"}
-	ck.rows(s, len(tr.Devices), true)
+	s = analyze(components.Analyzer{}, map[string]string{components.RulesOption: bucket.SeedSet})
+	(&checker{t: t, what: "components (seed rules)"}).table(s, tr.SeedComponents, "component")
+
+	s = analyze(hostevents.Analyzer{}, nil)
+	(&checker{t: t, what: "host_events"}).table(s, tr.HostEvents, "name")
+
+	s = analyze(idle.Analyzer{}, nil)
+	ck := &checker{t: t, what: "idle"}
+	if len(s.Rows) != len(tr.Devices) {
+		ck.errorf("%d rows, want %d", len(s.Rows), len(tr.Devices))
+	}
 	for i, r := range s.Rows {
 		name, _ := r["device"].(string)
 		w, ok := tr.Devices[name]
@@ -132,16 +160,16 @@ func truth(t *testing.T, f Fixture, rn runner) {
 			ck.errorf("row %d: device %q is not in truth.json", i, name)
 			continue
 		}
-		ck.num(i, r, "span_us", w.SpanUS, tol)
-		ck.num(i, r, "busy_us", w.BusyUS, tol)
-		ck.num(i, r, "idle_us", w.IdleUS, tol)
-		ck.num(i, r, "idle_pct", w.IdlePct, pct)
+		ck.num(i, r, "span_us", w.SpanUS, TimeTol)
+		ck.num(i, r, "busy_us", w.BusyUS, TimeTol)
+		ck.num(i, r, "idle_us", w.IdleUS, TimeTol)
+		ck.num(i, r, "idle_pct", w.IdlePct, PctTol)
 		ck.count(i, r, "op_events", w.OpEvents)
 	}
 	if got := metric(s, "windows"); got != float64(len(tr.Windows)) {
 		t.Errorf("idle windows = %v, want %d", got, len(tr.Windows))
 	}
-	if got := metric(s, "span_us"); !Near(got, tr.SpanUS, tol) {
+	if got := metric(s, "span_us"); !Near(got, tr.SpanUS, TimeTol) {
 		t.Errorf("idle span_us = %v, want %v", got, tr.SpanUS)
 	}
 	var spans int
@@ -164,11 +192,63 @@ func metric(s *sdk.Section, key string) float64 {
 	return -1
 }
 
+// TestDefaultComponents checks the default rules on every real capture
+// with device ops: "other" is under 10 % of device op time, and
+// control_flow holds only ops that are control flow, by name (while,
+// conditional, call; JAX's while/cond) or by category ("control flow").
+func TestDefaultComponents(t *testing.T) {
+	for _, f := range Fixtures(t) {
+		if !strings.HasPrefix(f.Dir, "real/") {
+			continue
+		}
+		t.Run(f.Name, func(t *testing.T) {
+			c := Load(t, f)
+			rules := bucket.Default()
+			var total, other int64
+			for op := range ops.DeviceOps(c) {
+				total += op.Event.Dur
+				switch rules.Component(op) {
+				case bucket.DefaultComponent:
+					other += op.Event.Dur
+				case "control_flow":
+					if !isControlFlow(op.Operation, op.Type, op.Category) {
+						t.Errorf("control_flow holds %q (type %q, category %q), which is no control flow", op.Operation, op.Type, op.Category)
+					}
+				}
+			}
+			if total == 0 {
+				t.Skip("no device ops")
+			}
+			if pct := 100 * float64(other) / float64(total); pct >= 10 {
+				t.Errorf("other = %.2f%% of device op time, want < 10%%", pct)
+			}
+		})
+	}
+}
+
+// isControlFlow is what this test accepts as control flow.
+func isControlFlow(operation, typ, category string) bool {
+	if category == "control flow" {
+		return true
+	}
+	last := operation[strings.LastIndexByte(operation, '/')+1:]
+	if i := strings.IndexByte(last, '.'); i >= 0 {
+		last = last[:i]
+	}
+	for _, n := range []string{"while", "conditional", "call", "cond", "scan"} {
+		if strings.EqualFold(last, n) || strings.EqualFold(typ, n) {
+			return true
+		}
+	}
+	return false
+}
+
 // TestSeedReport checks the analyzers against the tables the seed report
-// printed, to its printed precision: components, op types (top 10) and the
-// top 10 device ops; and the corrected idle (99.97 %, not 99.98 %).
+// printed, to its printed precision: components (with the built-in seed
+// rules), op types (top 10) and the top 10 device ops; and the corrected
+// idle (99.97 %, not 99.98 %).
 func TestSeedReport(t *testing.T) {
-	for _, f := range Fixtures {
+	for _, f := range Fixtures(t) {
 		if f.Dir != "seed-replica" {
 			continue
 		}
@@ -183,16 +263,16 @@ func TestSeedReport(t *testing.T) {
 func seedReport(t *testing.T, f Fixture, rn runner) {
 	c := Load(t, f)
 	report := seedTables(t)
-	analyze := func(a sdk.Analyzer) *sdk.Section { return rn.run(t, a, c, nil) }
+	analyze := func(a sdk.Analyzer, opts map[string]string) *sdk.Section { return rn.run(t, a, c, opts) }
 
-	s := analyze(components.Analyzer{})
+	s := analyze(components.Analyzer{}, map[string]string{components.RulesOption: bucket.SeedSet})
 	var got []string
 	for _, r := range s.Rows {
 		got = append(got, fmt.Sprintf("| %s | %.1f | %.1f%% |", r["component"], r["total_us"], r["pct"]))
 	}
 	diffLines(t, "components", report["Component breakdown (non‑idle):"], got)
 
-	s = analyze(optypes.Analyzer{})
+	s = analyze(optypes.Analyzer{}, nil)
 	got = nil
 	for _, r := range s.Rows[:10] {
 		got = append(got, fmt.Sprintf("| %s | %.1f | %.1f%% |", r["type"], r["total_us"], r["pct"]))
@@ -202,7 +282,7 @@ func seedReport(t *testing.T, f Fixture, rn runner) {
 	// The seed cut operation names at the first '-' after RPA ... it
 	// printed a prefix: compare the operation as a prefix, the rest
 	// exactly. Its occurrences were floats ("1.0").
-	s = analyze(topops.Analyzer{})
+	s = analyze(topops.Analyzer{}, nil)
 	want := report["Top device ops (non‑idle, top 10):"]
 	if len(want) != 10 {
 		t.Fatalf("seed top ops table has %d rows, want 10", len(want))
@@ -230,9 +310,10 @@ func seedReport(t *testing.T, f Fixture, rn runner) {
 		}
 	}
 
-	s = analyze(idle.Analyzer{})
+	s = analyze(idle.Analyzer{}, nil)
 	r := s.Rows[0]
 	if got := fmt.Sprintf("%.1f %.1f %.2f%%", r["idle_us"], r["busy_us"], r["idle_pct"]); got != "5043650.4 1515.1 99.97%" {
 		t.Errorf("idle = %s, want 5043650.4 1515.1 99.97%% (the seed's 99.98%% counted idle twice)", got)
 	}
 }
+
