@@ -316,4 +316,3 @@ func seedReport(t *testing.T, f Fixture, rn runner) {
 		t.Errorf("idle = %s, want 5043650.4 1515.1 99.97%% (the seed's 99.98%% counted idle twice)", got)
 	}
 }
-
