@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	capturev1 "github.com/fleetprof/fleetprof/proto/fleetprof/capture/v1"
 )
@@ -100,22 +102,80 @@ func fromStats(in []*capturev1.Stat) []capture.Stat {
 	return out
 }
 
-// Builder assembles a Capture from records in stream order.
+// Options tune NewBuilderWith and ReadWith. The zero value applies the
+// default Limits and keeps every event.
+type Options struct {
+	// Limits bound what the capture may cost to decode.
+	Limits Limits
+	// SkipEvents checks and counts every event but keeps none: the lines
+	// come back empty, for a caller that needs only the header, the planes
+	// and the count of kept events (Builder.EventsKept). The limits apply
+	// as if the events were kept.
+	SkipEvents bool
+}
+
+// Builder assembles a Capture from records in stream order, refusing
+// (ErrLimit) a capture that passes its Limits.
 type Builder struct {
 	c    *capture.Capture
 	seen int64
 	kept int64
 	done bool
+
+	lim   Limits
+	skip  bool
+	total counts // what the records so far add up to
+	read  int64  // their bytes on the wire
+	// admitted is the size of the record Admit checked last, which the
+	// next Add accounts for; 0 means Add measures the record itself.
+	admitted int64
 }
 
-// NewBuilder returns an empty Builder.
-func NewBuilder() *Builder { return &Builder{} }
+// NewBuilder returns an empty Builder with the default Limits.
+func NewBuilder() *Builder { return NewBuilderWith(Options{}) }
+
+// NewBuilderWith returns an empty Builder with o's limits and choices.
+func NewBuilderWith(o Options) *Builder {
+	return &Builder{lim: o.Limits.withDefaults(), skip: o.SkipEvents}
+}
 
 // Done reports whether the footer has been added.
 func (b *Builder) Done() bool { return b.done }
 
+// EventsKept counts the events added so far, kept or (SkipEvents) not.
+func (b *Builder) EventsKept() int64 { return b.kept }
+
+// Admit checks, before it is decoded, whether the record whose wire form is
+// wire would take the capture past its limits (ErrLimit) or is malformed
+// (ErrMalformed); the next Add then accounts for its size. A caller that
+// decodes records itself calls Admit before proto.Unmarshal.
+func (b *Builder) Admit(wire []byte) error {
+	rc, err := scanRecord(wire)
+	if err != nil {
+		return err
+	}
+	total := b.total
+	total.add(rc)
+	if err := b.lim.check(&total, b.read+int64(len(wire)), &rc, int64(len(wire))); err != nil {
+		return err
+	}
+	b.admitted = int64(len(wire))
+	return nil
+}
+
 // Add adds the next record.
 func (b *Builder) Add(r *capturev1.Record) error {
+	size := b.admitted
+	b.admitted = 0
+	if size == 0 {
+		size = int64(proto.Size(r))
+	}
+	rc := recordCounts(r)
+	b.total.add(rc)
+	b.read += size
+	if err := b.lim.check(&b.total, b.read, nil, 0); err != nil {
+		return err
+	}
 	if b.done {
 		return fmt.Errorf("%w: record after the footer", ErrMalformed)
 	}
@@ -176,12 +236,15 @@ func (b *Builder) Add(r *capturev1.Record) error {
 			if ev.GetDurationPs() < 0 {
 				return fmt.Errorf("%w: negative duration", ErrMalformed)
 			}
+			b.kept++
+			if b.skip {
+				continue
+			}
 			l.Events = append(l.Events, capture.Event{
 				Name: ev.GetName(), DisplayName: ev.GetDisplayName(),
 				Start: ev.GetStartPs(), Dur: ev.GetDurationPs(), Self: ev.GetSelfPs(),
 				Stats: fromStats(ev.GetStats()),
 			})
-			b.kept++
 		}
 	case *capturev1.Record_Dropped:
 		for _, d := range k.Dropped.GetRows() {

@@ -128,44 +128,62 @@ func Write(w io.Writer, c *capture.Capture) error {
 	return nil
 }
 
-// Read reads an .fpcap file.
-func Read(r io.Reader) (*capture.Capture, error) {
+// Read reads an .fpcap file within the default Limits.
+func Read(r io.Reader) (*capture.Capture, error) { return ReadWith(r, Options{}) }
+
+// ReadWith reads an .fpcap file with o's limits and choices. Each record is
+// checked against the limits before it is decoded, so a capture past them
+// fails with ErrLimit having cost at most one record.
+func ReadWith(r io.Reader, o Options) (*capture.Capture, error) {
+	_, c, err := read(r, o)
+	return c, err
+}
+
+// ReadCount is ReadWith that also returns how many events the capture
+// keeps, which o.SkipEvents leaves out of the capture itself.
+func ReadCount(r io.Reader, o Options) (int64, *capture.Capture, error) { return read(r, o) }
+
+func read(r io.Reader, o Options) (int64, *capture.Capture, error) {
 	br := bufio.NewReaderSize(r, 256<<10)
 	magic := make([]byte, len(Magic))
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != Magic {
-		return nil, ErrNotFpcap
+		return 0, nil, ErrNotFpcap
 	}
-	b := NewBuilder()
+	b := NewBuilderWith(o)
 	off := int64(len(Magic))
 	var buf []byte
 	for !b.Done() {
 		n, err := readUvarint(br)
 		if err == io.EOF {
-			return nil, ErrTruncated
+			return 0, nil, ErrTruncated
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: record length at byte %d: %v", ErrMalformed, off, err)
+			return 0, nil, fmt.Errorf("%w: record length at byte %d: %v", ErrMalformed, off, err)
 		}
 		if n > MaxRecordBytes {
-			return nil, fmt.Errorf("%w: record at byte %d claims %d bytes", ErrTooLarge, off, n)
+			return 0, nil, fmt.Errorf("%w: record at byte %d claims %d bytes", ErrTooLarge, off, n)
 		}
 		if uint64(cap(buf)) < n {
 			buf = make([]byte, n)
 		}
 		buf = buf[:n]
 		if _, err := io.ReadFull(br, buf); err != nil {
-			return nil, ErrTruncated
+			return 0, nil, ErrTruncated
+		}
+		if err := b.Admit(buf); err != nil {
+			return 0, nil, fmt.Errorf("record at byte %d: %w", off, err)
 		}
 		rec := &capturev1.Record{}
 		if err := proto.Unmarshal(buf, rec); err != nil {
-			return nil, fmt.Errorf("%w: record at byte %d: %v", ErrMalformed, off, err)
+			return 0, nil, fmt.Errorf("%w: record at byte %d: %v", ErrMalformed, off, err)
 		}
 		if err := b.Add(rec); err != nil {
-			return nil, fmt.Errorf("record at byte %d: %w", off, err)
+			return 0, nil, fmt.Errorf("record at byte %d: %w", off, err)
 		}
 		off += int64(protowire.SizeVarint(n)) + int64(n)
 	}
-	return b.Capture()
+	c, err := b.Capture()
+	return b.EventsKept(), c, err
 }
 
 func readUvarint(br *bufio.Reader) (uint64, error) {
