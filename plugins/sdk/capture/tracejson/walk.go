@@ -40,7 +40,8 @@ type WalkOptions struct {
 	// DefaultBufferSize (1 MiB).
 	BufferSize int
 	// MaxEventBytes bounds one event, and one top-level key, in bytes. Zero
-	// means DefaultMaxEventBytes (64 MiB).
+	// means DefaultMaxEventBytes (64 MiB). With a BlockReader it bounds the
+	// unread bytes carried from one block to the next.
 	MaxEventBytes int
 	// MaxDepth bounds the nesting of objects and arrays, the top-level
 	// object counting as 1. Zero means DefaultMaxDepth (64); it is at most
@@ -83,6 +84,19 @@ type Stats struct {
 	FrameworkOps map[int64]string
 }
 
+// BlockReader is an io.Reader that can hand Walk its data a block at a
+// time, without the copy Read makes (a decompressor's output blocks, say).
+// Walk calls ReadBlock instead of Read when its reader has it.
+type BlockReader interface {
+	io.Reader
+	// ReadBlock returns keep — the unread end of the slice it returned
+	// last, which Walk still needs — followed by the next bytes of the
+	// stream, in one slice that stays valid until the next call. The call
+	// may release the memory keep lies in: the result holds its bytes. At
+	// the end of the stream it returns keep's bytes and io.EOF.
+	ReadBlock(keep []byte) ([]byte, error)
+}
+
 // Walk reads the trace JSON in r (uncompressed) once and tells v about its
 // planes (processes), lines (threads) and complete events. The top-level
 // object's keys may come in any order; all but traceEvents are skipped. A
@@ -107,6 +121,7 @@ type Stats struct {
 //
 // Each RawEvent's Ref is the byte range of its JSON object in r, for
 // Loader.Load. An error from v.Event stops the walk and is returned as is.
+// When r is a BlockReader, Walk reads it with ReadBlock.
 func Walk(ctx context.Context, r io.Reader, v capture.Visitor, opts WalkOptions) (Stats, error) {
 	w := newWalker(r, v, opts)
 	err := w.run(ctx)
@@ -144,6 +159,7 @@ func Walk(ctx context.Context, r io.Reader, v capture.Visitor, opts WalkOptions)
 type walker struct {
 	scanner
 	r        io.Reader
+	br       BlockReader // r, when it reads by blocks
 	v        capture.Visitor
 	maxEvent int
 
@@ -200,7 +216,11 @@ func newWalker(r io.Reader, v capture.Visitor, opts WalkOptions) *walker {
 	}
 	w.maxDepth = min(w.maxDepth, maxMaxDepth)
 	w.event = -1
-	w.buf = make([]byte, min(size, w.maxEvent+1))
+	if br, ok := r.(BlockReader); ok {
+		w.br = br
+	} else {
+		w.buf = make([]byte, min(size, w.maxEvent+1))
+	}
 	return w
 }
 
@@ -212,6 +232,9 @@ func (w *walker) more(ctx context.Context) error {
 	}
 	if w.eof {
 		return w.truncated()
+	}
+	if w.br != nil {
+		return w.moreBlock()
 	}
 	if w.pos > 0 {
 		w.end = copy(w.buf, w.buf[w.pos:w.end])
@@ -247,6 +270,40 @@ func (w *walker) more(ctx context.Context) error {
 	}
 	if w.end == start {
 		return w.truncated()
+	}
+	return nil
+}
+
+// moreBlock is more for a BlockReader: the unread bytes and the next
+// block come back as one slice, and only the unread bytes are copied.
+func (w *walker) moreBlock() error {
+	keep := w.buf[w.pos:w.end]
+	w.off += int64(w.pos)
+	if len(keep) > w.maxEvent {
+		return &SyntaxError{Off: w.off, Event: w.event, Err: ErrTooLarge,
+			What: fmt.Sprintf("an item larger than %d bytes", w.maxEvent)}
+	}
+	b, err := w.br.ReadBlock(keep)
+	if len(b) < len(keep) {
+		return fmt.Errorf("tracejson: read: %w", io.ErrShortBuffer)
+	}
+	n := len(b) - len(keep)
+	w.buf, w.pos, w.end = b, 0, len(b)
+	w.read += int64(n)
+	switch {
+	case err == io.EOF:
+		w.eof = true
+		if n == 0 {
+			return w.truncated()
+		}
+	case err != nil:
+		return fmt.Errorf("tracejson: read: %w", err)
+	case n > 0:
+		w.zeroRead = 0
+	default:
+		if w.zeroRead++; w.zeroRead > 100 {
+			return fmt.Errorf("tracejson: read: %w", io.ErrNoProgress)
+		}
 	}
 	return nil
 }
