@@ -23,6 +23,7 @@ func (db *DB) Check(ctx context.Context) error {
 		}
 		errs = append(errs, r.checkSchema()...)
 		errs = append(errs, r.checkSchedules()...)
+		errs = append(errs, r.checkInsight()...)
 		return nil
 	})
 	if err != nil {

@@ -4,7 +4,7 @@
 // bbolt; everything else sees a small domain API with callback transactions
 // (DB.View, DB.Update).
 //
-// # Schema (version 4)
+// # Schema (version 5)
 //
 // Every key that sorts by time starts with the time as 8 bytes big-endian
 // (uint64 nanoseconds since the epoch), so a cursor walks it in time order.
@@ -29,6 +29,14 @@
 //	schedules                 schedule id → Schedule (JSON)  (since version 3)
 //	tokens                    sha256(token) → Token (JSON)   (since version 4); the
 //	                          token itself is never stored
+//	summaries                 ckey → a capture's insight summary (JSON, written by
+//	                          the watch package once its report is stored)
+//	                          (since version 5)
+//	summary_fleet             fleet id + 0x00 + ckey → empty (since version 5)
+//	changes                   ckey + 0x00 + i(4) → the i-th change of the capture
+//	                          against its baseline (JSON) (since version 5)
+//	baselines                 agent id + 0x00 + options key → a pinned baseline
+//	                          (JSON) (since version 5)
 //
 // A capture is visible (in captures and the indexes) only once Commit has
 // run: Commit moves the staged chunks under blobs with MoveBucket and writes
@@ -40,8 +48,10 @@
 //
 // Open reads meta/version and runs each migration above it in its own
 // transaction: 0→1 creates the buckets, 1→2 builds idx_status from the
-// records, 2→3 creates schedules, 3→4 creates tokens. A file from a newer collector is
-// refused (ErrNewerSchema).
+// records, 2→3 creates schedules, 3→4 creates tokens, 4→5 creates the
+// insight buckets (summaries of captures analyzed before are filled in by
+// the watch package's backfill). A file from a newer collector is refused
+// (ErrNewerSchema).
 //
 // # Backups
 //

@@ -504,8 +504,8 @@ func (w *Writer) SetBackupStatus(id, status string) error {
 	return w.put(bCaptures, captureKey(c.CreatedNS, c.ID), c)
 }
 
-// DeleteCapture removes a committed capture, its blob, report and index
-// entries.
+// DeleteCapture removes a committed capture, its blob, report, index
+// entries, summary and changes.
 func (w *Writer) DeleteCapture(id string) error {
 	c, err := w.Capture(id)
 	if err != nil {
@@ -514,6 +514,9 @@ func (w *Writer) DeleteCapture(id string) error {
 	k := captureKey(c.CreatedNS, c.ID)
 	if err := w.index(c, k, false); err != nil {
 		return err
+	}
+	if err := w.deleteInsight(c, k); err != nil {
+		return fmt.Errorf("delete capture %q: %w", id, err)
 	}
 	for _, op := range []func() error{
 		func() error { return w.tx.Bucket(bCaptures).Delete(k) },

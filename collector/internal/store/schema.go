@@ -13,7 +13,7 @@ import (
 )
 
 // SchemaVersion is the schema this package writes (see the package doc).
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // Bucket names.
 var (
@@ -73,6 +73,17 @@ var migrations = []func(tx *bolt.Tx) error{
 	func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bTokens)
 		return err
+	},
+	// 4 → 5: insight summaries, their fleet index, changes against
+	// baselines and pinned baselines; the collector's watch package fills
+	// in the summaries of captures analyzed before (a backfill at start).
+	func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bSummaries, bSummaryFleet, bChanges, bBaselines} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
 	},
 }
 
