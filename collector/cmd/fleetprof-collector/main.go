@@ -78,6 +78,9 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, slog.Level, err
 	fs.DurationVar(&cfg.RequestTimeout, "request-timeout", 30*time.Second, "time limit of each unary API call")
 	fs.DurationVar(&cfg.LongRequestTimeout, "analyze-timeout", 10*time.Minute, "time limit of an Analyze call")
 	fs.IntVar(&cfg.MaxUploads, "max-uploads", 256, "agent uploads served at once; more are told to retry")
+	fs.IntVar(&cfg.MaxUploadsPerAgent, "max-uploads-per-agent", 4, "upload streams one agent (certificate) holds at once; more are told to retry")
+	fs.DurationVar(&cfg.UploadStartTimeout, "upload-start-timeout", 10*time.Second, "an upload stream that sends no UploadStart within this is closed")
+	fs.DurationVar(&cfg.UploadIdleTimeout, "upload-idle-timeout", time.Minute, "an upload stream that sends nothing for this long is closed (the agent resumes)")
 	fs.IntVar(&cfg.MaxFleetCaptures, "max-fleet-captures", 16, "fleet captures running at once; more are refused")
 	fs.Func("upload-rate", "largest upload rate per agent, bytes per second, e.g. 32MiB (default: no limit)", func(v string) error {
 		n, err := retention.ParseSize(v)
@@ -102,6 +105,9 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, slog.Level, err
 	}
 	if cfg.MaxCaptureBytes <= 0 || cfg.MaxUploads <= 0 || cfg.MaxFleetCaptures <= 0 || cfg.RequestTimeout <= 0 || cfg.LongRequestTimeout <= 0 {
 		return cfg, level, errors.New("--max-capture-bytes, --max-uploads, --max-fleet-captures, --request-timeout and --analyze-timeout must be positive")
+	}
+	if cfg.MaxUploadsPerAgent <= 0 || cfg.UploadStartTimeout <= 0 || cfg.UploadIdleTimeout <= 0 {
+		return cfg, level, errors.New("--max-uploads-per-agent, --upload-start-timeout and --upload-idle-timeout must be positive")
 	}
 	if err := lifecycle(); err != nil {
 		return cfg, level, err

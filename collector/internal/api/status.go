@@ -34,22 +34,26 @@ var codeOf = []struct {
 	{codes.NotFound, []error{store.ErrNotFound, fleet.ErrNotFound, sched.ErrNotFound}},
 	{codes.InvalidArgument, []error{
 		errBadRequest, store.ErrBadID, ingest.ErrBadID, ingest.ErrBadStart, ingest.ErrProtocol,
-		ingest.ErrMalformed, ingest.ErrChunkTooLarge, fleet.ErrBadRequest, selector.ErrSyntax,
+		ingest.ErrMalformed, ingest.ErrChunkTooLarge, ingest.ErrTooLarge, ingest.ErrEmptyChunks,
+		fleet.ErrBadRequest, selector.ErrSyntax,
 		registry.ErrNoRegister, registry.ErrBadAgentID, analysis.ErrUnknownAnalyzer, export.ErrUnknownFormat,
 		sched.ErrBadSchedule, auth.ErrBadRole, auth.ErrBadName,
 	}},
 	{codes.DataLoss, []error{ingest.ErrChecksum}},
-	{codes.ResourceExhausted, []error{ingest.ErrTooLarge, ingest.ErrBusy, registry.ErrOutboxFull, fleet.ErrBusy}},
+	{codes.ResourceExhausted, []error{ingest.ErrBusy, ingest.ErrAgentBusy, registry.ErrOutboxFull, fleet.ErrBusy}},
+	{codes.DeadlineExceeded, []error{ingest.ErrNoStart, ingest.ErrIdle}},
 	{codes.FailedPrecondition, []error{ingest.ErrSequence, ingest.ErrSize, store.ErrSequence, fleet.ErrNoAgents, analysis.ErrNoReport}},
-	{codes.PermissionDenied, []error{registry.ErrIdentity, ingest.ErrIdentity}},
+	{codes.PermissionDenied, []error{registry.ErrIdentity, ingest.ErrIdentity, ingest.ErrNotOwner}},
 	{codes.AlreadyExists, []error{store.ErrExists, sched.ErrExists}},
 	{codes.Aborted, []error{registry.ErrReplaced}},
 	{codes.Unavailable, []error{registry.ErrSilent, registry.ErrClosed, store.ErrClosed, registry.ErrNotConnected, fleet.ErrStopped}},
 }
 
 // toStatus turns an error into a gRPC status: known errors keep their text
-// (written for people), unknown ones are logged and become a generic
-// Internal error.
+// (written for people); the collector running out of disk space, file size
+// or memory for its store is logged and becomes ResourceExhausted with the
+// reason in a few words (clients retry it later); other errors are logged
+// and become a generic Internal error.
 func toStatus(log *slog.Logger, method string, err error) error {
 	if err == nil {
 		return nil
@@ -69,6 +73,10 @@ func toStatus(log *slog.Logger, method string, err error) error {
 				return status.Error(c.code, err.Error())
 			}
 		}
+	}
+	if why, ok := store.Exhausted(err); ok {
+		log.Error("collector storage exhausted", "method", method, "reason", why, "error", err)
+		return status.Error(codes.ResourceExhausted, "collector storage exhausted ("+why+"); retry later")
 	}
 	log.Error("internal error", "method", method, "error", err)
 	return status.Error(codes.Internal, "internal error (see the collector's log)")

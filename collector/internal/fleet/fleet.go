@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -80,12 +81,15 @@ type Config struct {
 	MaxRunning int
 	// Logger receives the log. Nil discards it.
 	Logger *slog.Logger
+	// Registerer receives the metrics. Nil registers none.
+	Registerer prometheus.Registerer
 }
 
 // Tracker starts and tracks fleet captures. It implements registry.Observer.
 type Tracker struct {
-	cfg Config
-	log *slog.Logger
+	cfg     Config
+	log     *slog.Logger
+	refused *prometheus.CounterVec
 
 	// mu guards every field below and every part.
 	mu        sync.Mutex
@@ -129,11 +133,19 @@ func New(cfg Config) *Tracker {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Tracker{
+	t := &Tracker{
 		cfg: cfg, log: log.With("component", "fleet"),
 		fleets: make(map[string]*fleetCapture), byCapture: make(map[string]*part),
 		stopped: make(chan struct{}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fleetprof_collector_fleet_commits_refused_total",
+			Help: "Commits a fleet capture part refused, by reason (not_owner: committed by an agent other than the one commanded).",
+		}, []string{"reason"}),
 	}
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(t.refused)
+	}
+	return t
 }
 
 // Start starts a capture on every connected agent that matches the
@@ -348,12 +360,20 @@ func stateText(s agentv1.CaptureState) string {
 	return strings.ToLower(strings.TrimPrefix(s.String(), "CAPTURE_STATE_"))
 }
 
-// Committed is called by ingest when a capture commits.
+// Committed is called by ingest when a capture commits. A part is done
+// only by the capture of the agent it was commanded to: a commit by another
+// agent (ingest refuses those first) is logged, counted and ignored.
 func (t *Tracker) Committed(c *store.Capture) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	p := t.byCapture[c.ID]
 	if p == nil {
+		return
+	}
+	if c.AgentID != p.agentID {
+		t.refused.WithLabelValues("not_owner").Inc()
+		t.log.Warn("fleet capture part committed by another agent: refused", "fleet_id", p.fleet.id,
+			"capture_id", c.ID, "agent_id", c.AgentID, "commanded_agent_id", p.agentID)
 		return
 	}
 	t.updateLocked(p, func() {

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/fleetprof/fleetprof/collector/internal/registry"
 	"github.com/fleetprof/fleetprof/collector/internal/selector"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
@@ -155,7 +158,7 @@ func TestProgressAndDeadline(t *testing.T) {
 		tr.Progress(agent, &agentv1.CaptureProgress{CaptureId: id[agent], State: s, Message: msg})
 	}
 	p("done", agentv1.CaptureState_CAPTURE_STATE_UPLOADING, "")
-	tr.Committed(&store.Capture{ID: id["done"]})
+	tr.Committed(&store.Capture{ID: id["done"], AgentID: "done"})
 	p("busy", agentv1.CaptureState_CAPTURE_STATE_BUSY, "")
 	p("failed", agentv1.CaptureState_CAPTURE_STATE_FAILED, "no device plane")
 	p("stuck", agentv1.CaptureState_CAPTURE_STATE_TRIMMING, "")
@@ -207,5 +210,34 @@ func TestProgressAndDeadline(t *testing.T) {
 	}
 	if err := tr.Watch(context.Background(), resp.GetFleetId(), func(*collectorv1.WatchFleetCaptureResponse) error { return nil }); err != nil {
 		t.Errorf("Watch of a finished fleet after Run: %v, want its final state", err)
+	}
+}
+
+// TestCommittedByAnotherAgent is issue 13's finding 1 at the fleet commit:
+// a commit of a part's capture by an agent other than the one commanded
+// does not make the part done; it is counted as refused.
+func TestCommittedByAnotherAgent(t *testing.T) {
+	ctx := context.Background()
+	reg := prometheus.NewRegistry()
+	tr, _, db := newTracker(t, "victim", "mallory")
+	tr = New(Config{Agents: tr.cfg.Agents, Store: db, Tick: 10 * time.Millisecond, Registerer: reg})
+	resp, err := tr.Start(ctx, &collectorv1.StartCaptureRequest{Selector: "pool=p", StartDelayMs: 1, DeadlineMs: 60_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := map[string]string{}
+	for _, a := range resp.GetAgents() {
+		id[a.GetAgentId()] = a.GetCaptureId()
+	}
+	tr.Committed(&store.Capture{ID: id["victim"], AgentID: "mallory"})
+	if got := state(t, tr, resp.GetFleetId())["victim"]; got != "PENDING/UNSPECIFIED" {
+		t.Errorf("victim's part after mallory's commit = %s, want still pending", got)
+	}
+	if got := testutil.ToFloat64(tr.refused.WithLabelValues("not_owner")); got != 1 {
+		t.Errorf("refused{reason=not_owner} = %v, want 1", got)
+	}
+	tr.Committed(&store.Capture{ID: id["victim"], AgentID: "victim"})
+	if got := state(t, tr, resp.GetFleetId())["victim"]; got != "DONE/DONE" {
+		t.Errorf("victim's part after its own commit = %s, want DONE/DONE", got)
 	}
 }

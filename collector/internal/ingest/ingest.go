@@ -2,7 +2,9 @@
 // chunks durably (group commits), tells a restarted upload where to resume,
 // and at UploadEnd checks the size and SHA-256, parses the .fpcap under size
 // limits and commits the capture, its index entries and its summary in one
-// transaction.
+// transaction. Each capture id is bound to one agent (the one it was
+// commanded to, or the first to stage it); streams are bounded in number
+// (per agent and in all) and in time (a first-message and an idle deadline).
 package ingest
 
 import (
@@ -15,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,6 +59,19 @@ var (
 	// ErrBusy means the collector already serves as many uploads as it
 	// allows; the agent retries with backoff.
 	ErrBusy = errors.New("ingest: too many uploads at once; retry later")
+	// ErrAgentBusy means this agent already has as many upload streams
+	// open as one agent may; the agent retries with backoff.
+	ErrAgentBusy = errors.New("ingest: too many uploads from this agent at once; retry later")
+	// ErrNotOwner means the capture id is bound to another agent: it was
+	// commanded to another agent, or another agent staged or committed it.
+	ErrNotOwner = errors.New("ingest: capture belongs to another agent: upload only the captures commanded to or started by this agent")
+	// ErrNoStart means no UploadStart came within the first-message deadline.
+	ErrNoStart = errors.New("ingest: no UploadStart within the first-message deadline")
+	// ErrIdle means an upload stream sent nothing for the idle deadline;
+	// what was staged stays, and the agent resumes on a new stream.
+	ErrIdle = errors.New("ingest: upload stream idle past the deadline; resume on a new stream")
+	// ErrEmptyChunks means a stream sent more empty chunks than allowed.
+	ErrEmptyChunks = errors.New("ingest: too many empty chunks on one upload stream")
 )
 
 // Defaults for Config.
@@ -64,8 +80,18 @@ const (
 	DefaultMaxCaptureBytes = 256 << 20
 	// DefaultMaxUploads bounds the upload streams served at once.
 	DefaultMaxUploads = 256
+	// DefaultMaxUploadsPerAgent bounds the upload streams one agent holds
+	// at once (an agent uploads one capture at a time).
+	DefaultMaxUploadsPerAgent = 4
+	// DefaultStartTimeout bounds the wait for a stream's UploadStart.
+	DefaultStartTimeout = 10 * time.Second
+	// DefaultIdleTimeout bounds the silence between an upload's messages.
+	DefaultIdleTimeout = time.Minute
 	// MaxChunkBytes bounds one chunk's data.
 	MaxChunkBytes = 1 << 20
+	// MaxEmptyChunks bounds the empty chunks one stream may send: each is
+	// acknowledged without being staged; one more ends the stream.
+	MaxEmptyChunks = 4
 )
 
 // Config configures an Ingest. Store is required; the rest may be zero.
@@ -78,6 +104,18 @@ type Config struct {
 	// MaxUploads bounds the upload streams served at once; more are
 	// refused with ErrBusy. Zero means DefaultMaxUploads.
 	MaxUploads int
+	// MaxUploadsPerAgent bounds the upload streams one agent identity
+	// (its certificate's agent id; without mTLS, the agent id it sends)
+	// holds at once; more are refused with ErrAgentBusy. Zero means
+	// DefaultMaxUploadsPerAgent.
+	MaxUploadsPerAgent int
+	// StartTimeout ends a stream whose UploadStart does not come within it
+	// (ErrNoStart). Zero means DefaultStartTimeout.
+	StartTimeout time.Duration
+	// IdleTimeout ends a stream that sends nothing for this long after its
+	// UploadStart (ErrIdle); what it staged stays. Zero means
+	// DefaultIdleTimeout.
+	IdleTimeout time.Duration
 	// UploadRate bounds each agent's upload bytes per second (a token
 	// bucket holding 8 MiB). Zero means no limit.
 	UploadRate float64
@@ -98,15 +136,18 @@ type Config struct {
 
 // Ingest serves Upload streams.
 type Ingest struct {
-	cfg   Config
-	log   *slog.Logger
-	slots chan struct{} // one per upload stream served
-	rates *rates
+	cfg     Config
+	log     *slog.Logger
+	slots   *slots
+	rates   *rates
+	readers sync.WaitGroup // the streams' receiving goroutines
+	quiet   *quiet
 
 	bytesIn   prometheus.Counter
 	committed prometheus.Counter
 	rejected  *prometheus.CounterVec
 	latency   prometheus.Histogram
+	streams   prometheus.GaugeFunc
 }
 
 // New returns an Ingest.
@@ -123,6 +164,15 @@ func New(cfg Config) *Ingest {
 	if cfg.MaxUploads <= 0 {
 		cfg.MaxUploads = DefaultMaxUploads
 	}
+	if cfg.MaxUploadsPerAgent <= 0 {
+		cfg.MaxUploadsPerAgent = DefaultMaxUploadsPerAgent
+	}
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = DefaultStartTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -130,8 +180,9 @@ func New(cfg Config) *Ingest {
 	in := &Ingest{
 		cfg:   cfg,
 		log:   log.With("component", "ingest"),
-		slots: make(chan struct{}, cfg.MaxUploads),
+		slots: newSlots(cfg.MaxUploads, cfg.MaxUploadsPerAgent),
 		rates: newRates(cfg.UploadRate, max(8<<20, 2*MaxChunkBytes)),
+		quiet: newQuiet(time.Second),
 		bytesIn: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fleetprof_collector_ingest_bytes_total", Help: "Capture bytes staged from agents.",
 		}),
@@ -147,8 +198,11 @@ func New(cfg Config) *Ingest {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}),
 	}
+	in.streams = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "fleetprof_collector_ingest_streams", Help: "Upload streams served now.",
+	}, func() float64 { return float64(in.slots.open()) })
 	if cfg.Registerer != nil {
-		cfg.Registerer.MustRegister(in.bytesIn, in.committed, in.rejected, in.latency)
+		cfg.Registerer.MustRegister(in.bytesIn, in.committed, in.rejected, in.latency, in.streams)
 	}
 	return in
 }
@@ -157,20 +211,42 @@ func New(cfg Config) *Ingest {
 type UploadStream = grpc.BidiStreamingServer[agentv1.UploadRequest, agentv1.UploadResponse]
 
 // Serve runs one upload stream. A stream that breaks leaves its staged
-// chunks for the next attempt.
+// chunks for the next attempt. Refusals are counted by reason and logged
+// (at most one line per reason a second; a PermissionDenied is logged by
+// the server's guard, and errors that are not refusals by the API).
 func (in *Ingest) Serve(stream UploadStream) error {
-	var err error
-	select {
-	case in.slots <- struct{}{}:
-		err = in.serve(stream)
-		<-in.slots
-	default:
-		err = fmt.Errorf("%w (%d uploads in progress)", ErrBusy, cap(in.slots))
-	}
+	err := in.serveLimited(stream)
 	if err != nil {
-		in.rejected.WithLabelValues(reason(err)).Inc()
+		why := reason(err)
+		in.rejected.WithLabelValues(why).Inc()
+		switch why {
+		case "other", "not_owner", "storage":
+		default:
+			if n, ok := in.quiet.allow(why); ok {
+				in.log.Warn("upload refused", "reason", why, "error", err, "suppressed", n)
+			}
+		}
 	}
 	return err
+}
+
+// serveLimited takes the stream's slots (its agent's, then a global one)
+// and serves it.
+func (in *Ingest) serveLimited(stream UploadStream) error {
+	agent := in.cfg.Identity(stream.Context())
+	if agent != "" {
+		if err := in.slots.takeAgent(agent); err != nil {
+			return err
+		}
+		defer in.slots.giveAgent(agent)
+	}
+	if err := in.slots.take(); err != nil {
+		return err
+	}
+	defer in.slots.give()
+	r := in.receive(stream)
+	defer r.close()
+	return in.serve(stream, r, agent == "")
 }
 
 func reason(err error) string {
@@ -181,17 +257,25 @@ func reason(err error) string {
 		{ErrProtocol, "protocol"}, {ErrBadID, "bad_id"}, {ErrBadStart, "bad_start"}, {ErrIdentity, "identity"},
 		{ErrTooLarge, "too_large"}, {ErrChunkTooLarge, "chunk_too_large"}, {ErrSequence, "sequence"},
 		{ErrSize, "size"}, {ErrChecksum, "checksum"}, {ErrMalformed, "malformed"}, {ErrBusy, "busy"},
+		{ErrAgentBusy, "agent_busy"}, {ErrNotOwner, "not_owner"}, {ErrNoStart, "no_start"}, {ErrIdle, "idle"},
+		{ErrEmptyChunks, "empty_chunks"},
 	} {
 		if errors.Is(err, r.err) {
 			return r.name
 		}
 	}
+	if _, ok := store.Exhausted(err); ok {
+		return "storage"
+	}
 	return "other"
 }
 
-func (in *Ingest) serve(stream UploadStream) error {
+// serve runs the upload protocol on a stream whose messages r reads.
+// Without an authenticated identity (loopback development mode), the
+// agent's slot is taken by the agent id in UploadStart.
+func (in *Ingest) serve(stream UploadStream, r *receiver, slotByStart bool) error {
 	ctx := stream.Context()
-	first, err := stream.Recv()
+	first, err := r.next(ctx, in.cfg.StartTimeout, fmt.Errorf("%w (%s)", ErrNoStart, in.cfg.StartTimeout))
 	if err == io.EOF {
 		return nil
 	}
@@ -214,11 +298,20 @@ func (in *Ingest) serve(stream UploadStream) error {
 	if ident := in.cfg.Identity(ctx); ident != "" && ident != start.GetAgentId() {
 		return fmt.Errorf("%w: %q uploads as %q", ErrIdentity, ident, start.GetAgentId())
 	}
+	if slotByStart {
+		if err := in.slots.takeAgent(start.GetAgentId()); err != nil {
+			return err
+		}
+		defer in.slots.giveAgent(start.GetAgentId())
+	}
 	log := in.log.With("capture_id", id, "agent_id", start.GetAgentId())
 
 	var u *store.Upload
 	var already bool
 	err = in.cfg.Store.Group(ctx, func(w *store.Writer) error {
+		if err := checkOwner(&w.Reader, id, start.GetAgentId()); err != nil {
+			return err
+		}
 		if already = w.Committed(id); already {
 			return nil
 		}
@@ -229,6 +322,9 @@ func (in *Ingest) serve(stream UploadStream) error {
 		})
 		return err
 	})
+	if errors.Is(err, ErrNotOwner) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("stage upload %s: %w", id, err)
 	}
@@ -252,8 +348,10 @@ func (in *Ingest) serve(stream UploadStream) error {
 	if err := stream.Send(&agentv1.UploadResponse{NextSeq: u.NextSeq}); err != nil {
 		return err
 	}
+	idle := fmt.Errorf("%w (%s without a message on %s)", ErrIdle, in.cfg.IdleTimeout, id)
+	empty := 0
 	for {
-		m, err := stream.Recv()
+		m, err := r.next(ctx, in.cfg.IdleTimeout, idle)
 		if err == io.EOF {
 			return nil // the agent gave up; what is staged stays
 		}
@@ -263,6 +361,16 @@ func (in *Ingest) serve(stream UploadStream) error {
 		switch msg := m.GetMsg().(type) {
 		case *agentv1.UploadRequest_Chunk:
 			c := msg.Chunk
+			if len(c.GetData()) == 0 {
+				// Nothing to stage: acknowledged as it stands, never written.
+				if empty++; empty > MaxEmptyChunks {
+					return fmt.Errorf("%w: %d on %s (at most %d)", ErrEmptyChunks, empty, id, MaxEmptyChunks)
+				}
+				if err := stream.Send(&agentv1.UploadResponse{NextSeq: u.NextSeq}); err != nil {
+					return err
+				}
+				continue
+			}
 			if c.GetSeq() < u.NextSeq {
 				continue // already staged: a resend after a resume
 			}
@@ -354,6 +462,9 @@ func (in *Ingest) commit(ctx context.Context, u *store.Upload, res parsed) (*sto
 	}
 	var lost bool
 	err := in.cfg.Store.Group(ctx, func(w *store.Writer) error {
+		if err := checkOwner(&w.Reader, u.CaptureID, u.AgentID); err != nil {
+			return err
+		}
 		if lost = w.Committed(u.CaptureID); lost {
 			return nil
 		}
@@ -377,6 +488,13 @@ func (in *Ingest) commit(ctx context.Context, u *store.Upload, res parsed) (*sto
 		*rec = r
 		return nil
 	})
+	if errors.Is(err, ErrNotOwner) {
+		// Commanded to another agent after this one staged it: drop it.
+		if derr := in.cfg.Store.Group(ctx, func(w *store.Writer) error { return w.DropUpload(u.CaptureID) }); derr != nil {
+			in.log.Warn("drop refused upload", "capture_id", u.CaptureID, "error", derr)
+		}
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("commit %s: %w", u.CaptureID, err)
 	}
@@ -395,8 +513,11 @@ func Options(c *store.Capture) *agentv1.CaptureOptions {
 	return o
 }
 
-// Run drops stale uploads (see Config.StaleAfter) every hour until ctx ends.
+// Run drops stale uploads (see Config.StaleAfter) every hour until ctx
+// ends; then it waits for the streams' receiving goroutines, which end with
+// their streams (the gRPC server's stop).
 func (in *Ingest) Run(ctx context.Context) error {
+	defer in.readers.Wait()
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {

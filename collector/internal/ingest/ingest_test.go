@@ -40,7 +40,9 @@ func (s *uploadServer) Upload(stream agentv1.AgentService_UploadServer) error {
 	}{
 		{ErrBadID, codes.InvalidArgument}, {ErrBadStart, codes.InvalidArgument}, {ErrProtocol, codes.InvalidArgument},
 		{ErrMalformed, codes.InvalidArgument}, {ErrChunkTooLarge, codes.InvalidArgument}, {ErrChecksum, codes.DataLoss},
-		{ErrTooLarge, codes.ResourceExhausted}, {ErrSequence, codes.FailedPrecondition}, {ErrSize, codes.FailedPrecondition},
+		{ErrTooLarge, codes.InvalidArgument}, {ErrSequence, codes.FailedPrecondition}, {ErrSize, codes.FailedPrecondition},
+		{ErrEmptyChunks, codes.InvalidArgument}, {ErrNotOwner, codes.PermissionDenied}, {ErrBusy, codes.ResourceExhausted},
+		{ErrAgentBusy, codes.ResourceExhausted}, {ErrNoStart, codes.DeadlineExceeded}, {ErrIdle, codes.DeadlineExceeded},
 	} {
 		if errorsIs(err, m.err) {
 			return status.Error(m.code, err.Error())
@@ -51,18 +53,29 @@ func (s *uploadServer) Upload(stream agentv1.AgentService_UploadServer) error {
 
 type env struct {
 	db        *store.DB
+	in        *Ingest
 	cc        *grpc.ClientConn
 	committed chan *store.Capture
 }
 
 func start(t *testing.T, max int64) *env {
 	t.Helper()
+	return startWith(t, Config{MaxCaptureBytes: max})
+}
+
+// startWith serves an Ingest configured as cfg (its Store and OnCommit are
+// set here) on loopback.
+func startWith(t *testing.T, cfg Config) *env {
+	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), store.FileName), store.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &env{db: db, committed: make(chan *store.Capture, 16)}
-	in := New(Config{Store: db, MaxCaptureBytes: max, OnCommit: func(c *store.Capture) { e.committed <- c }})
+	cfg.Store = db
+	cfg.OnCommit = func(c *store.Capture) { e.committed <- c }
+	in := New(cfg)
+	e.in = in
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -173,8 +186,8 @@ func TestRejected(t *testing.T) {
 		want codes.Code
 	}{
 		{"sha mismatch", 0, agenttest.UploadSpec{CaptureID: "c", AgentID: "a", Data: data, SHA256: bad[:]}, codes.DataLoss},
-		{"oversize announced", 100, agenttest.UploadSpec{CaptureID: "c", AgentID: "a", Data: data, SHA256: sum}, codes.ResourceExhausted},
-		{"more than announced", 0, agenttest.UploadSpec{CaptureID: "c", AgentID: "a", Data: data, SHA256: sum, Bytes: 10}, codes.ResourceExhausted},
+		{"oversize announced", 100, agenttest.UploadSpec{CaptureID: "c", AgentID: "a", Data: data, SHA256: sum}, codes.InvalidArgument},
+		{"more than announced", 0, agenttest.UploadSpec{CaptureID: "c", AgentID: "a", Data: data, SHA256: sum, Bytes: 10}, codes.InvalidArgument},
 		{"chunk over 1 MiB", 0, agenttest.UploadSpec{CaptureID: "c", AgentID: "a", Data: make([]byte, 1<<20+1), SHA256: sum, ChunkBytes: 1<<20 + 1}, codes.InvalidArgument},
 		{"not fpcap", 0, agenttest.UploadSpec{CaptureID: "c", AgentID: "a", Data: garbage, SHA256: gsum[:]}, codes.InvalidArgument},
 		{"no agent", 0, agenttest.UploadSpec{CaptureID: "c", Data: data, SHA256: sum}, codes.InvalidArgument},

@@ -58,11 +58,32 @@ func TestMaxUploads(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	in := New(Config{Store: db, MaxUploads: 2})
-	in.slots <- struct{}{}
-	in.slots <- struct{}{} // two uploads in progress
-	if err := in.Serve(nil); !errors.Is(err, ErrBusy) {
+	in := New(Config{Store: db, MaxUploads: 2, MaxUploadsPerAgent: 1})
+	for range 2 {
+		if err := in.slots.take(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := in.slots.take(); !errors.Is(err, ErrBusy) {
 		t.Errorf("a third upload = %v, want ErrBusy", err)
+	}
+	in.slots.give()
+	if err := in.slots.take(); err != nil {
+		t.Errorf("an upload after one ended = %v", err)
+	}
+	if err := in.slots.takeAgent("a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.slots.takeAgent("a"); !errors.Is(err, ErrAgentBusy) {
+		t.Errorf("a second upload of agent a = %v, want ErrAgentBusy", err)
+	}
+	if err := in.slots.takeAgent("b"); err != nil {
+		t.Errorf("agent b's upload = %v", err)
+	}
+	in.slots.giveAgent("a")
+	in.slots.giveAgent("b")
+	if n := len(in.slots.byAgent); n != 0 {
+		t.Errorf("%d agents still counted after their uploads ended", n)
 	}
 	if got := reason(ErrBusy); got != "busy" {
 		t.Errorf("reason(ErrBusy) = %q", got)

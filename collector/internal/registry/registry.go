@@ -381,15 +381,25 @@ func (r *Registry) remove(c *conn) bool {
 	return true
 }
 
+// MaxPendingLookups bounds how many of an agent's pending captures are
+// looked up at Register; the rest are answered by their uploads.
+const MaxPendingLookups = 4096
+
 // remember stores the agent and returns which of its pending captures are
-// committed.
+// committed: only those committed as its own, so that Register does not
+// tell an agent which other capture ids exist.
 func (r *Registry) remember(ctx context.Context, reg *agentv1.Register) ([]string, error) {
 	now := time.Now().UnixNano()
+	pending := reg.GetPendingCaptures()
+	pending = pending[:min(len(pending), MaxPendingLookups)]
 	var committed []string
 	err := r.cfg.Store.Group(ctx, func(w *store.Writer) error {
 		committed = committed[:0]
-		for _, id := range reg.GetPendingCaptures() {
-			if w.Committed(id) {
+		for _, id := range pending {
+			if !w.Committed(id) {
+				continue
+			}
+			if c, err := w.Capture(id); err == nil && c.AgentID == reg.GetAgentId() {
 				committed = append(committed, id)
 			}
 		}

@@ -101,6 +101,15 @@ type Config struct {
 	// MaxUploads bounds the agents' upload streams served at once. Zero
 	// means ingest's default (256).
 	MaxUploads int
+	// MaxUploadsPerAgent bounds the upload streams one agent identity holds
+	// at once. Zero means ingest's default (4).
+	MaxUploadsPerAgent int
+	// UploadStartTimeout ends an upload stream whose UploadStart does not
+	// come within it. Zero means ingest's default (10 s).
+	UploadStartTimeout time.Duration
+	// UploadIdleTimeout ends an upload stream that sends nothing for this
+	// long. Zero means ingest's default (1 min).
+	UploadIdleTimeout time.Duration
 	// UploadRate bounds each agent's upload in bytes per second. Zero means
 	// no limit.
 	UploadRate float64
@@ -247,7 +256,7 @@ func New(cfg Config) (_ *Server, err error) {
 		Store: db, HeartbeatInterval: cfg.HeartbeatInterval, Identity: agentIdentity,
 		Logger: log, Registerer: cfg.Registry,
 	})
-	s.fleet = fleet.New(fleet.Config{Agents: s.reg, Store: db, MaxRunning: cfg.MaxFleetCaptures, Logger: log})
+	s.fleet = fleet.New(fleet.Config{Agents: s.reg, Store: db, MaxRunning: cfg.MaxFleetCaptures, Logger: log, Registerer: cfg.Registry})
 	s.reg.SetObserver(s.fleet)
 	// Fleet captures running when the collector stopped go on being tracked.
 	if _, err := s.fleet.Restore(context.Background()); err != nil {
@@ -268,6 +277,7 @@ func New(cfg Config) (_ *Server, err error) {
 	})
 	s.ingest = ingest.New(ingest.Config{
 		Store: db, MaxCaptureBytes: cfg.MaxCaptureBytes, MaxUploads: cfg.MaxUploads, UploadRate: cfg.UploadRate,
+		MaxUploadsPerAgent: cfg.MaxUploadsPerAgent, StartTimeout: cfg.UploadStartTimeout, IdleTimeout: cfg.UploadIdleTimeout,
 		Identity: agentIdentity, Logger: log, Registerer: cfg.Registry,
 		OnCommit: func(c *store.Capture) {
 			s.fleet.Committed(c)
