@@ -36,6 +36,12 @@ install) and renders the report:
 With -o DIR every format asked for is written into DIR; without it the one
 format asked for goes to stdout (charts need -o).
 
+With several hosts (--host all reads every host of a run folder; --host a,b
+some of them), each host's report goes in DIR/<host>/, and DIR/summary.md
+(and summary.json with --format json) shows the hosts side by side: span,
+device busy, idle % of the busiest device, device ops, events, top component
+and top op. The same table is printed.
+
 Plugins come only from --plugins (default: the plugins folder beside this
 binary), and only those listed with their sha256 in its plugins.sha256
 allowlist run. A plugin that crashes, hangs (--timeout) or answers garbage
@@ -48,7 +54,8 @@ plugins/README.md). A file named like a set is read as ./seed.`,
 		Example: `  fleetprof analyze ../shared/testdata/seed-replica/t1v-n-3d21a6bb-w-0.xplane.pb -o report/
   fleetprof analyze capture.fpcap --format json | jq '.sections.components.rows'
   fleetprof analyze /tmp/profile -o out --format md,html,json --rules my-buckets.yaml
-  fleetprof analyze capture.xplane.pb --rules seed --format json | jq '.sections.components.rows'`,
+  fleetprof analyze capture.xplane.pb --rules seed --format json | jq '.sections.components.rows'
+  fleetprof analyze /tmp/profile --host all -o report/`,
 		Args: usageArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fs, err := parseFormats(formats)
@@ -66,6 +73,13 @@ plugins/README.md). A file named like a set is read as ./seed.`,
 				}
 				opts["rules"] = doc
 			}
+			hosts, err := lf.hostsAsked(args[0])
+			if err != nil {
+				return err
+			}
+			if hosts != nil && out == "" {
+				return fmt.Errorf("%w: --host %s writes a report per host: give -o DIR", errUsage, lf.host)
+			}
 			dir := pluginsDir
 			if dir == "" {
 				dir = defaultPluginsDir()
@@ -73,6 +87,10 @@ plugins/README.md). A file named like a set is read as ./seed.`,
 			plugins, err := pluginhost.Discover(dir)
 			if err != nil {
 				return fmt.Errorf("find analyzer plugins: %w (build them with 'make build', or point --plugins at their folder)", err)
+			}
+			if hosts != nil {
+				ph := pluginhost.New(plugins, pluginhost.Config{Timeout: timeout, Logger: e.logger})
+				return analyzeHosts(cmd.Context(), e, &lf, args[0], hosts, ph, opts, fs, out)
 			}
 			res, err := lf.loadCapture(cmd.Context(), e, args[0])
 			if err != nil {

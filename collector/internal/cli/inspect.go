@@ -30,13 +30,26 @@ window.
 
 --format json prints span_us, events_total, events_kept, device_op_events,
 windows ([[start_us, end_us], ...], absolute µs since the epoch) and devices
-keyed by plane name (busy_us, idle_us, idle_pct, op_events), among others.`,
+keyed by plane name (busy_us, idle_us, idle_pct, op_events), among others.
+
+With several hosts (--host all, or --host a,b), each host's capture is read
+and summarised, then the hosts are shown side by side (span, device busy,
+idle % of the busiest device, device ops, events); --format json prints
+{"hosts": [{"host", "file", "summary"}, ...]}.`,
 		Example: `  fleetprof inspect /tmp/profile/plugins/profile/2026_02_05_20_15_30/
-  fleetprof inspect host.trace.json.gz --gap 2ms --format json`,
+  fleetprof inspect host.trace.json.gz --gap 2ms --format json
+  fleetprof inspect /tmp/profile --host all`,
 		Args: usageArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "text" && format != "json" {
 				return fmt.Errorf("%w: --format must be text or json, not %q", errUsage, format)
+			}
+			hosts, err := lf.hostsAsked(args[0])
+			if err != nil {
+				return err
+			}
+			if hosts != nil {
+				return inspectHosts(cmd.Context(), e, &lf, hosts, format == "json")
 			}
 			res, err := lf.loadCapture(cmd.Context(), e, args[0])
 			if err != nil {

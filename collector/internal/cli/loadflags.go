@@ -28,7 +28,7 @@ func (f *loadFlags) register(cmd *cobra.Command) {
 	fs.DurationVar(&f.gap, "gap", time.Millisecond, "merge busy stretches closer than this into one window (e.g. 1ms, 500us)")
 	fs.DurationVar(&f.pad, "pad", 100*time.Microsecond, "widen each window by this on both sides")
 	fs.StringVar(&f.run, "run", "", "run folder to read when PATH is a profile root (default: the newest)")
-	fs.StringVar(&f.host, "host", "", "host to read when the run folder holds several")
+	fs.StringVar(&f.host, "host", "", "host to read when the run folder holds several; \"all\" (or a,b,...) reads each of them")
 	fs.StringVar(&f.tmp, "tmp", "", "folder for temporary files (default: $TMPDIR or /tmp)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress on stderr")
 }

@@ -1,12 +1,17 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/export"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
 )
 
 func newTrim(e *env) *cobra.Command {
@@ -25,13 +30,26 @@ format OUT's name asks for:
                                 shows as a slice on the "fleetprof" track
   .xplane.pb                    XSpace: open with XProf / TensorBoard
   .fpcap                        fleetprof's capture (keeps the dropped-event
-                                summaries); every fleetprof command reads it`,
+                                summaries); every fleetprof command reads it
+
+With several hosts (--host all, or --host a,b), each host's capture is
+trimmed into its own file: put {host} in OUT (-o trimmed/{host}.xplane.pb),
+or give a folder (-o trimmed/) for <host>.trace.json.gz files in it; a
+side-by-side summary of the hosts follows.`,
 		Example: `  fleetprof trim host.trace.json.gz -o host.trimmed.trace.json.gz
-  fleetprof trim /tmp/profile -o capture.fpcap --gap 2ms`,
+  fleetprof trim /tmp/profile -o capture.fpcap --gap 2ms
+  fleetprof trim /tmp/profile --host all -o trimmed/{host}.trace.json.gz`,
 		Args: usageArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return fmt.Errorf("%w: trim needs -o OUT (see 'fleetprof trim --help')", errUsage)
+			}
+			hosts, err := lf.hostsAsked(args[0])
+			if err != nil {
+				return err
+			}
+			if hosts != nil {
+				return trimHosts(cmd.Context(), e, &lf, hosts, out)
 			}
 			if _, err := export.FormatOf(out); err != nil {
 				return fmt.Errorf("%w: %v", errUsage, err)
@@ -40,23 +58,7 @@ format OUT's name asks for:
 			if err != nil {
 				return err
 			}
-			n, err := export.File(out, res.Capture)
-			if err != nil {
-				return err
-			}
-			c := res.Capture
-			var idle int64 = c.Span.Len() - capture.TotalLen(c.Windows)
-			size := "same size"
-			switch {
-			case n > 0 && n < res.Size:
-				size = fmt.Sprintf("%.1f× smaller", float64(res.Size)/float64(n))
-			case n > res.Size && res.Size > 0:
-				size = fmt.Sprintf("%.1f× larger: most of the capture is busy", float64(n)/float64(res.Size))
-			}
-			fmt.Fprintf(e.stdout, "%s → %s: %s → %s (%s)\n", shortPath(res.Path), out, human(res.Size), human(n), size)
-			fmt.Fprintf(e.stdout, "kept %s of %s events in %d windows; removed %s µs of idle time (%.2f %% of the span)\n",
-				group(c.EventsKept()), group(c.EventsTotal), len(c.Windows), groupMicros(capture.MicrosOf(idle)), pct(idle, c.Span.Len()))
-			return nil
+			return trimOne(e, res, out)
 		},
 	}
 	lf.register(cmd)
@@ -69,4 +71,63 @@ func pct(a, b int64) float64 {
 		return 0
 	}
 	return 100 * float64(a) / float64(b)
+}
+
+// trimOne writes a loaded capture to out and says what trimming did.
+func trimOne(e *env, res *load.Result, out string) error {
+	n, err := export.File(out, res.Capture)
+	if err != nil {
+		return err
+	}
+	c := res.Capture
+	var idle int64 = c.Span.Len() - capture.TotalLen(c.Windows)
+	size := "same size"
+	switch {
+	case n > 0 && n < res.Size:
+		size = fmt.Sprintf("%.1f× smaller", float64(res.Size)/float64(n))
+	case n > res.Size && res.Size > 0:
+		size = fmt.Sprintf("%.1f× larger: most of the capture is busy", float64(n)/float64(res.Size))
+	}
+	fmt.Fprintf(e.stdout, "%s → %s: %s → %s (%s)\n", shortPath(res.Path), out, human(res.Size), human(n), size)
+	fmt.Fprintf(e.stdout, "kept %s of %s events in %d windows; removed %s µs of idle time (%.2f %% of the span)\n",
+		group(c.EventsKept()), group(c.EventsTotal), len(c.Windows), groupMicros(capture.MicrosOf(idle)), pct(idle, c.Span.Len()))
+	return nil
+}
+
+// trimHosts trims each host of a multi-host run into its own file (see
+// hostOutput), then prints the side-by-side summary.
+func trimHosts(ctx context.Context, e *env, lf *loadFlags, hosts []load.HostFile, out string) error {
+	isDir := strings.HasSuffix(out, "/") || strings.HasSuffix(out, string(filepath.Separator))
+	if st, err := os.Stat(out); err == nil && st.IsDir() {
+		isDir = true
+	}
+	if !isDir && !strings.Contains(out, "{host}") {
+		return fmt.Errorf("%w: --host %s writes one file per host: put {host} in -o (e.g. -o trimmed/{host}.trace.json.gz) or give a folder (-o trimmed/)", errUsage, lf.host)
+	}
+	if _, err := export.FormatOf(hostOutput(out, "h", isDir)); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	rows := make([]hostRow, 0, len(hosts))
+	for _, h := range hosts {
+		path := hostOutput(out, h.Host, isDir)
+		err := os.MkdirAll(filepath.Dir(path), 0o755)
+		var res *load.Result
+		if err == nil {
+			res, err = lf.loadHost(ctx, e, h)
+		}
+		if err == nil {
+			err = trimOne(e, res, path)
+		}
+		if err != nil {
+			fmt.Fprintf(e.stderr, "host %s: %v\n", h.Host, err)
+			rows = append(rows, hostRow{Host: h.Host, File: filepath.Base(h.Path), Error: err.Error()})
+			continue
+		}
+		rows = append(rows, newHostRow(h.Host, filepath.Base(res.Path), capture.Summarize(res.Capture)))
+	}
+	fmt.Fprintln(e.stdout)
+	if err := writeHostTable(e.stdout, rows, false); err != nil {
+		return err
+	}
+	return hostsErr(rows)
 }

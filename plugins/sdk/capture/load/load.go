@@ -31,7 +31,7 @@ var (
 	// ErrNoCapture means a folder holds no capture file.
 	ErrNoCapture = errors.New("load: no capture file found (looked for *.xplane.pb, *.trace.json.gz, *.trace.json, *.fpcap and plugins/profile/<run>/ folders)")
 	// ErrManyHosts means a run folder holds several hosts and none was chosen.
-	ErrManyHosts = errors.New("load: the run folder holds several hosts: choose one with --host")
+	ErrManyHosts = errors.New("load: the run folder holds several hosts: choose one with --host NAME, or read each of them with --host all")
 	// ErrNoRun means the requested run folder does not exist.
 	ErrNoRun = errors.New("load: no such run folder")
 )
