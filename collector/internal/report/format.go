@@ -11,11 +11,15 @@ import (
 
 // How the built-in sections are shown: how many rows, and each number
 // column's precision, as the seed report printed them (top ops to 0.001 us
-// and 0.01 %, op types and components to 0.1, host events in ms).
+// and 0.01 %, op types, categories and components to 0.1, host events in
+// ms; the roofline's rates to a useful precision).
 var layouts = map[string]layout{
-	"top_ops":     {rows: 10, cols: map[string]colFormat{"total_us": {digits: 3}, "avg_us": {digits: 3}, "pct": {digits: 2}}},
-	"op_types":    {rows: 10, cols: map[string]colFormat{"total_us": {digits: 1}, "pct": {digits: 1}}},
-	"components":  {rows: 50, cols: map[string]colFormat{"total_us": {digits: 1}, "pct": {digits: 1}}},
+	"top_ops":    {rows: 10, cols: map[string]colFormat{"total_us": {digits: 3}, "avg_us": {digits: 3}, "pct": {digits: 2}}},
+	"op_types":   {rows: 10, cols: map[string]colFormat{"total_us": {digits: 1}, "pct": {digits: 1}}},
+	"categories": {rows: 50, cols: map[string]colFormat{"total_us": {digits: 1}, "pct": {digits: 1}}},
+	"components": {rows: 50, cols: map[string]colFormat{"total_us": {digits: 1}, "pct": {digits: 1}}},
+	"roofline": {rows: 30, cols: map[string]colFormat{"total_us": {digits: 1}, "gflop": {digits: 3}, "gbyte": {digits: 3},
+		"tflops_per_s": {digits: 3}, "gbytes_per_s": {digits: 1}, "intensity": {digits: 2}, "pct_peak_flops": {digits: 1}, "pct_peak_bw": {digits: 1}}},
 	"idle":        {rows: 50, cols: map[string]colFormat{"span_us": {digits: 1}, "busy_us": {digits: 1}, "idle_us": {digits: 1}, "idle_pct": {digits: 2}}},
 	"host_events": {rows: 10, cols: map[string]colFormat{"total_us": {digits: 3, ms: true}, "self_us": {digits: 3, ms: true}}},
 }
@@ -102,6 +106,9 @@ func (l layout) cell(c sdk.Column, v any) string {
 			}
 			return strconv.FormatFloat(x, 'f', f.digits, 64)
 		case "":
+			if _, ok := l.cols[c.Key]; ok { // a layout's precision for a plain number
+				return strconv.FormatFloat(x, 'f', f.digits, 64)
+			}
 			return strconv.FormatFloat(x, 'f', -1, 64)
 		}
 		return strconv.FormatFloat(x, 'f', f.digits, 64)
