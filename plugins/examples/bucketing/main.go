@@ -14,9 +14,11 @@ import (
 )
 
 // buckets are tried in order against an op's lower-cased framework
-// operation and type ("jit(f)/qwen3mlp/down_proj/dot_general dot_general");
-// the first with a matching word wins, and an op no bucket matches is
-// "other". Attention kernels come first, so their inner reshapes and
+// operation, type and category ("jit(f)/qwen3mlp/down_proj/dot_general
+// dot_general convolution fusion"); the first with a matching word wins, and
+// an op no bucket matches is "other". The category (XLA's hlo_category, or
+// kineto's gpu_memcpy) is what explains ops with no framework op, such as
+// copy-done. Attention kernels come first, so their inner reshapes and
 // paged-cache reads count as attention.
 var buckets = []struct {
 	name  string
@@ -29,12 +31,12 @@ var buckets = []struct {
 	{"matmul", []string{"dot_general", "dot ", "matmul", "einsum", "gemm", "convolution", "conv_general"}},
 	{"normalization", []string{"rms_norm", "rmsnorm", "layer_norm", "layernorm", "_norm/"}},
 	{"sampling", []string{"sampler", "top_k", "topk", "argmax", "softmax"}},
-	{"memory", []string{"copy", "transpose", "reshape", "concatenate", "pad", "slice"}},
+	{"memory", []string{"copy", "transpose", "reshape", "concatenate", "pad", "slice", "data formatting", "memcpy", "memset"}},
 }
 
 // bucket names an op's bucket.
-func bucket(operation, opType string) string {
-	s := strings.ToLower(operation + " " + opType + " ")
+func bucket(operation, opType, category string) string {
+	s := strings.ToLower(operation + " " + opType + " " + category + " ")
 	for _, b := range buckets {
 		for _, w := range b.words {
 			if strings.Contains(s, w) {
@@ -57,7 +59,7 @@ func (analyzer) Analyze(_ context.Context, in *sdk.Input) (*sdk.Section, error) 
 	count, total := map[string]int64{}, map[string]int64{} // by bucket; times in ps
 	var all int64
 	for op := range in.DeviceOps() {
-		b := bucket(op.Operation, op.Type)
+		b := bucket(op.Operation, op.Type, op.Category)
 		count[b]++
 		total[b] += op.Event.Dur
 		all += op.Event.Dur

@@ -16,33 +16,37 @@ import (
 )
 
 func TestBucket(t *testing.T) {
-	tests := []struct{ operation, opType, want string }{
-		{"jit(f)/QWen3Attention/FlashAttention/jit(ragged_paged_attention)/RPA-bq_32/pallas_call", "pallas_call", "attention"},
-		{"jit(f)/QWen3Attention/FlashAttention/reshape", "reshape", "attention"},
-		{"all-reduce.3", "Unknown", "collectives"},
-		{"jit(f)/psum", "psum", "collectives"},
-		{"jit(f)/all_gather", "all_gather", "collectives"},
-		{"reduce-scatter.1", "Unknown", "collectives"},
-		{"collective-permute-start.2", "Unknown", "collectives"},
-		{"all-to-all.9", "Unknown", "collectives"},
-		{"dynamic-update-slice.7", "Unknown", "kv_cache"},
-		{"jit(f)/kv_cache/update", "scatter", "kv_cache"},
-		{"jit(f)/Qwen3MLP/down_proj/dot_general", "dot_general", "matmul"},
-		{"jit(f)/conv", "conv_general_dilated", "matmul"},
-		{"jit(f)/QWen3Attention/q_norm/convert_element_type", "convert_element_type", "normalization"},
-		{"jit(f)/Qwen3RMSNorm/mul", "mul", "normalization"},
-		{"jit(f)/Sampler/cond/reduce_sum", "reduce_sum", "sampling"},
-		{"jit(f)/LogitsProcessor/jit(log_softmax)/reduce_sum", "reduce_sum", "sampling"},
-		{"jit(f)/argmax", "argmax", "sampling"},
-		{"copy.3398", "Unknown", "memory"},
-		{"jit(f)/transpose", "transpose", "memory"},
-		{"jit(f)/dynamic_slice", "dynamic_slice", "memory"},
-		{"while.6", "Unknown", "other"},
-		{"jit(f)/RotaryEmbedding/sub", "sub", "other"},
+	tests := []struct{ operation, opType, category, want string }{
+		{"jit(f)/QWen3Attention/FlashAttention/jit(ragged_paged_attention)/RPA-bq_32/pallas_call", "pallas_call", "", "attention"},
+		{"jit(f)/QWen3Attention/FlashAttention/reshape", "reshape", "", "attention"},
+		{"all-reduce.3", "Unknown", "", "collectives"},
+		{"jit(f)/psum", "psum", "", "collectives"},
+		{"jit(f)/all_gather", "all_gather", "", "collectives"},
+		{"reduce-scatter.1", "Unknown", "", "collectives"},
+		{"collective-permute-start.2", "Unknown", "", "collectives"},
+		{"all-to-all.9", "Unknown", "", "collectives"},
+		{"dynamic-update-slice.7", "Unknown", "", "kv_cache"},
+		{"jit(f)/kv_cache/update", "scatter", "", "kv_cache"},
+		{"jit(f)/Qwen3MLP/down_proj/dot_general", "dot_general", "", "matmul"},
+		{"jit(f)/conv", "conv_general_dilated", "", "matmul"},
+		{"jit(f)/QWen3Attention/q_norm/convert_element_type", "convert_element_type", "", "normalization"},
+		{"jit(f)/Qwen3RMSNorm/mul", "mul", "", "normalization"},
+		{"jit(f)/Sampler/cond/reduce_sum", "reduce_sum", "", "sampling"},
+		{"jit(f)/LogitsProcessor/jit(log_softmax)/reduce_sum", "reduce_sum", "", "sampling"},
+		{"jit(f)/argmax", "argmax", "", "sampling"},
+		{"copy.3398", "Unknown", "", "memory"},
+		{"jit(f)/transpose", "transpose", "", "memory"},
+		{"jit(f)/dynamic_slice", "dynamic_slice", "", "memory"},
+		{"while.6", "Unknown", "", "other"},
+		{"jit(f)/RotaryEmbedding/sub", "sub", "", "other"},
+		{"copy-done.2", "Unknown", "copy-done", "memory"},
+		{"all-reduce", "reduce_sum", "all-reduce", "collectives"},
+		{"Memcpy HtoD (Pageable -> Device)", "aten::copy_", "gpu_memcpy", "memory"},
+		{"fusion.3", "Unknown", "loop fusion", "other"},
 	}
 	for _, tt := range tests {
-		if got := bucket(tt.operation, tt.opType); got != tt.want {
-			t.Errorf("bucket(%q, %q) = %q, want %q", tt.operation, tt.opType, got, tt.want)
+		if got := bucket(tt.operation, tt.opType, tt.category); got != tt.want {
+			t.Errorf("bucket(%q, %q, %q) = %q, want %q", tt.operation, tt.opType, tt.category, got, tt.want)
 		}
 	}
 }
@@ -83,7 +87,7 @@ var testRules = []struct {
 	{"matmul", regexp.MustCompile(`dot_general|dot |matmul|einsum|gemm|convolution|conv_general`)},
 	{"normalization", regexp.MustCompile(`rms_?norm|layer_?norm|_norm/`)},
 	{"sampling", regexp.MustCompile(`sampler|top_?k|argmax|softmax`)},
-	{"memory", regexp.MustCompile(`copy|transpose|reshape|concatenate|pad|slice`)},
+	{"memory", regexp.MustCompile(`copy|transpose|reshape|concatenate|pad|slice|data formatting|memcpy|memset`)},
 }
 
 // expected walks the capture's device op lines and sums op time (ps) and
@@ -100,15 +104,18 @@ func expected(c *capture.Capture) (total, count map[string]int64, all int64) {
 				continue
 			}
 			for _, e := range l.Events {
-				op, typ := e.Name, "Unknown"
+				op, typ, category := e.Name, "Unknown", ""
 				for _, s := range e.Stats {
 					if m := tfOp.FindStringSubmatch(s.Str); s.Name == "tf_op" && m != nil {
 						op, typ = m[1], m[2]
 					}
+					if s.Name == "hlo_category" {
+						category = s.Str
+					}
 				}
 				b := "other"
 				for _, r := range testRules {
-					if r.re.MatchString(strings.ToLower(op + " " + typ + " ")) {
+					if r.re.MatchString(strings.ToLower(op + " " + typ + " " + category + " ")) {
 						b = r.bucket
 						break
 					}
