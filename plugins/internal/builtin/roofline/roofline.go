@@ -96,26 +96,39 @@ func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error
 	byOp := make(map[opKey]*cost)
 	opCategory := make(map[opKey]map[string]int64)
 	var all cost
-	var allPS, costedEvents, events, modelFlops int64
+	var allPS, costedEvents, events, modelFlops, starts, startsPS, zero, zeroPS int64
 	for op := range ops.DeviceOps(in.Capture) {
 		events++
 		allPS += op.Event.Dur
 		flops, hasFlops := ops.StatNumber(op.Event, ops.FlopsStat)
+		usedModel := false
 		if !hasFlops {
-			if flops, hasFlops = ops.StatNumber(op.Event, ops.ModelFlopsStat); hasFlops {
-				modelFlops++
-			}
+			flops, hasFlops = ops.StatNumber(op.Event, ops.ModelFlopsStat)
+			usedModel = hasFlops
 		}
 		byts, hasBytes := ops.StatNumber(op.Event, ops.BytesAccessedStat)
 		if !hasFlops && !hasBytes {
 			continue
 		}
+		flops, byts = max(flops, 0), max(byts, 0)
+		switch {
+		case isAsyncStart(op):
+			starts++
+			startsPS += op.Event.Dur
+			continue
+		case flops == 0 && byts == 0:
+			zero++
+			zeroPS += op.Event.Dur
+			continue
+		}
 		costedEvents++
+		if usedModel {
+			modelFlops++
+		}
 		if _, seen := known[op.Plane]; !seen {
 			peaks[op.Plane], known[op.Plane] = DevicePeak(op.Plane)
 		}
 		peak, peakOK := peaks[op.Plane], known[op.Plane]
-		flops, byts = max(flops, 0), max(byts, 0)
 		if byCategory[op.Category] == nil {
 			byCategory[op.Category] = &cost{}
 		}
@@ -135,9 +148,12 @@ func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error
 	s := &sdk.Section{Name: "roofline", Title: "Roofline", Columns: columns, Rows: []sdk.Row{}}
 	if costedEvents == 0 {
 		s.Summary = []sdk.Metric{{Key: "costed_op_events", Label: "Op events with cost figures", Value: 0}}
-		if events == 0 {
+		switch {
+		case events == 0:
 			s.Notes = append(s.Notes, figure.NoDeviceOps(in.Capture))
-		} else {
+		case starts+zero > 0:
+			s.Notes = append(s.Notes, fmt.Sprintf("No device op has cost figures to show: %d are the start halves of asynchronous ops and %d have zero flops and bytes_accessed.", starts, zero))
+		default:
 			s.Notes = append(s.Notes, fmt.Sprintf("None of the %d device op events carries flops or bytes_accessed: no roofline. XLA's cost model writes them on TPU ops (and on GPU ops when the profiler records them); PyTorch and TensorFlow kernels do not have them.", events))
 		}
 		s.Notes = append(s.Notes, peakNotes(in.Capture)...)
@@ -200,6 +216,14 @@ func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error
 
 	s.Notes = append(s.Notes, fmt.Sprintf("From XLA's cost model: each op's flops and bytes_accessed for one execution, summed and divided by the ops' own summed duration. %d of %d device op events (%.1f%% of device op time) carry them; the rest are left out.",
 		costedEvents, events, figure.Pct(all.ps, allPS)))
+	if starts > 0 {
+		s.Notes = append(s.Notes, fmt.Sprintf("%d op events (%.1f%% of device op time) are the start halves of asynchronous ops (copy-start, async-start, ...): they only issue the transfer, so they are left out; their done halves carry the same bytes over the time spent waiting for it.",
+			starts, figure.Pct(startsPS, allPS)))
+	}
+	if zero > 0 {
+		s.Notes = append(s.Notes, fmt.Sprintf("%d op events (%.1f%% of device op time) have zero flops and bytes_accessed (custom calls such as Pallas kernels, which XLA's cost model cannot see into): they are left out.",
+			zero, figure.Pct(zeroPS, allPS)))
+	}
 	if modelFlops > 0 {
 		s.Notes = append(s.Notes, fmt.Sprintf("%d op events have no flops stat: their model_flops (the useful FLOPs, without rematerialisation) are used.", modelFlops))
 	}
@@ -248,6 +272,29 @@ func row(scope, name, typ, category string, c *cost) sdk.Row {
 		}
 	}
 	return r
+}
+
+// isAsyncStart reports whether an op is the start half of an asynchronous
+// op (copy-start, async-start, all-gather-start, ...), which only issues work
+// that its done half waits for.
+func isAsyncStart(op ops.Op) bool {
+	if strings.HasSuffix(op.Category, "-start") {
+		return true
+	}
+	name := ops.HLOName(op.Event.Name)
+	if i := strings.LastIndexByte(name, '.'); i > 0 && isDigits(name[i+1:]) {
+		name = name[:i]
+	}
+	return strings.HasSuffix(name, "-start")
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // rate is n per second over sec seconds, 0 for no time.

@@ -41,6 +41,11 @@ func TestAnalyze(t *testing.T) {
 		capture.Event{Name: "fusion.3", Dur: 1 * us, Stats: []capture.Stat{str("tf_op", "jit(f)/add:"), str("hlo_category", "loop fusion"), str("model_flops", "1000000"), str("bytes_accessed", "4000000")}},
 		// No cost figures: left out.
 		capture.Event{Name: "while.1", Dur: 5 * us, Stats: []capture.Stat{str("hlo_category", "control flow")}},
+		// The start half of an async copy only issues it: left out.
+		capture.Event{Name: "%copy-start.2 = (f32[], u32[]) copy-start()", Dur: 1, Stats: []capture.Stat{str("hlo_category", "copy-start"), num("flops", 0), num("bytes_accessed", 1_640_000)}},
+		capture.Event{Name: "all-gather-start.1", Dur: 1, Stats: []capture.Stat{str("hlo_category", "async-start"), num("bytes_accessed", 10)}},
+		// A custom call the cost model cannot see into: left out.
+		capture.Event{Name: "custom-call.3", Dur: 3 * us, Stats: []capture.Stat{str("hlo_category", "custom-call"), num("model_flops", 0), num("bytes_accessed", 0)}},
 	)}}
 	s := builtintest.Run(t, Analyzer{}, c, nil)
 	want := []sdk.Row{
@@ -62,7 +67,8 @@ func TestAnalyze(t *testing.T) {
 		t.Errorf("rows mismatch (-want +got):\n%s", diff)
 	}
 	notes := strings.Join(s.Notes, "\n")
-	for _, w := range []string{"3 of 4 device op events", "1 op events have no flops stat", "TPU v6e: 918 TFLOP/s, 1640 GB/s (as the capture records it)"} {
+	for _, w := range []string{"3 of 7 device op events", "1 op events have no flops stat", "TPU v6e: 918 TFLOP/s, 1640 GB/s (as the capture records it)",
+		"2 op events (0.0% of device op time) are the start halves", "1 op events (25.0% of device op time) have zero flops and bytes_accessed"} {
 		if !strings.Contains(notes, w) {
 			t.Errorf("notes do not say %q:\n%s", w, notes)
 		}
