@@ -189,7 +189,7 @@ func runDaemon(ctx context.Context, cfg *Config, log *slog.Logger) error {
 			}
 			return hb
 		},
-		Handler: ag, Spool: sp, OnCommitted: ag.Committed, Metrics: m, Logger: log, MaxBackoff: cfg.ReconnectMax,
+		Handler: ag, Spool: sp, OnCommitted: ag.Committed, OnRejected: ag.Rejected, Metrics: m, Logger: log, MaxBackoff: cfg.ReconnectMax,
 		UploadPause: cfg.UploadPause,
 	})
 	if err != nil {

@@ -29,6 +29,13 @@ type Metrics struct {
 	Checks *prometheus.CounterVec
 	// Connected is 1 while the control stream is up.
 	Connected prometheus.Gauge
+	// UploadsRejected counts captures the collector refused for good (or
+	// whose spool file was corrupt), moved to the spool's rejected folder,
+	// by reason.
+	UploadsRejected *prometheus.CounterVec
+	// UploadFailures counts failed upload attempts that are retried, by
+	// gRPC status code.
+	UploadFailures *prometheus.CounterVec
 }
 
 // New creates the metrics and registers them on reg (nil: not registered).
@@ -65,10 +72,17 @@ func New(reg prometheus.Registerer) *Metrics {
 		Connected: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "fleetprof_agent_collector_connected", Help: "1 while the control stream to the collector is up.",
 		}),
+		UploadsRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fleetprof_agent_uploads_rejected_total",
+			Help: "Captures the collector refused for good, or whose spool file was corrupt, moved to the spool's rejected folder, by reason.",
+		}, []string{"reason"}),
+		UploadFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fleetprof_agent_upload_failures_total", Help: "Failed upload attempts that are retried with backoff, by gRPC status code.",
+		}, []string{"code"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Captures, m.RawBytes, m.CaptureBytes, m.UploadedBytes, m.TrimRatio,
-			m.SpoolBytes, m.SpoolDropped, m.ServerRestarts, m.Checks, m.Connected)
+			m.SpoolBytes, m.SpoolDropped, m.ServerRestarts, m.Checks, m.Connected, m.UploadsRejected, m.UploadFailures)
 	}
 	return m
 }
@@ -136,5 +150,19 @@ func (m *Metrics) SetConnected(up bool) {
 		m.Connected.Set(1)
 	} else {
 		m.Connected.Set(0)
+	}
+}
+
+// Rejected counts one capture moved to the rejected folder.
+func (m *Metrics) Rejected(reason string) {
+	if m != nil {
+		m.UploadsRejected.WithLabelValues(reason).Inc()
+	}
+}
+
+// UploadFailed counts one failed upload attempt that will be retried.
+func (m *Metrics) UploadFailed(code string) {
+	if m != nil {
+		m.UploadFailures.WithLabelValues(code).Inc()
 	}
 }

@@ -2,7 +2,9 @@
 // has committed them: each entry is an .fpcap file and a small JSON sidecar
 // with its metadata and upload state, both fsynced before anything is sent.
 // The spool is bounded by bytes: when a new capture does not fit, the
-// oldest entries are dropped, each with a log line and a callback.
+// oldest entries are dropped, each with a log line and a callback. A
+// capture the collector refuses for good, or whose file no longer matches
+// its sidecar, moves to the rejected/ folder with the reason beside it.
 package spool
 
 import (
@@ -41,6 +43,9 @@ var (
 	ErrBadID = errors.New("spool: bad capture id: use 1-128 letters, digits, '.', '_' and '-', starting with a letter or digit, with no '..'")
 	// ErrExists means an entry with that id is already spooled.
 	ErrExists = errors.New("spool: a capture with that id is already spooled")
+	// ErrCorrupt means an entry's capture file no longer has the size or
+	// SHA-256 its sidecar records: it changed on disk after spooling.
+	ErrCorrupt = errors.New("spool: the capture file no longer matches its sidecar (size or sha256)")
 )
 
 // Meta is an entry's sidecar: what the capture is and where its upload is.
@@ -81,6 +86,10 @@ type Options struct {
 	OnDrop func(Meta)
 	// OnSize, if set, is called with the spool's size after each change.
 	OnSize func(int64)
+	// MaxRejectedBytes bounds the capture bytes kept in the rejected/
+	// folder: beyond it the oldest rejected captures are deleted (the
+	// newest is always kept). Zero means a quarter of MaxBytes.
+	MaxRejectedBytes int64
 }
 
 // Spool is a folder of captures waiting for upload. Its methods are safe
@@ -101,6 +110,9 @@ type Spool struct {
 func Open(dir string, opts Options) (*Spool, error) {
 	if opts.MaxBytes <= 0 {
 		opts.MaxBytes = DefaultMaxBytes
+	}
+	if opts.MaxRejectedBytes <= 0 {
+		opts.MaxRejectedBytes = opts.MaxBytes / 4
 	}
 	log := opts.Logger
 	if log == nil {
@@ -133,9 +145,19 @@ func Open(dir string, opts Options) (*Spool, error) {
 				continue
 			}
 			st, err := os.Stat(s.path(id))
-			if err != nil || st.Size() != m.Bytes {
-				s.log.Warn("dropping a spool entry whose capture file is missing or cut", "capture_id", id)
+			if err != nil {
+				s.log.Warn("dropping a spool entry whose capture file is missing", "capture_id", id)
 				s.removeFiles(id)
+				continue
+			}
+			if st.Size() != m.Bytes {
+				why := fmt.Sprintf("%v: the capture file has %d bytes, its sidecar says %d", ErrCorrupt, st.Size(), m.Bytes)
+				if _, err := s.moveRejected(m, why); err != nil {
+					s.log.Warn("dropping a cut spool entry", "capture_id", id, "err", err)
+					s.removeFiles(id)
+				} else {
+					s.log.Warn("capture rejected: its spool file was cut", "capture_id", id, "reason", why)
+				}
 				continue
 			}
 			s.entries[id] = m
@@ -367,8 +389,11 @@ func (s *Spool) removeFiles(id string) error {
 	return nil
 }
 
-func (s *Spool) readMeta(id string) (*Meta, error) {
-	b, err := os.ReadFile(s.metaPath(id))
+func (s *Spool) readMeta(id string) (*Meta, error) { return readMetaFile(s.metaPath(id), id) }
+
+// readMetaFile reads the sidecar at path, which must name capture id.
+func readMetaFile(path, id string) (*Meta, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}

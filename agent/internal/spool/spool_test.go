@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -168,5 +169,113 @@ func TestOpenDropsCutEntries(t *testing.T) {
 	}
 	if got := s2.IDs(); !slices.Equal(got, []string{"ok"}) {
 		t.Errorf("IDs = %v, want [ok]", got)
+	}
+}
+
+// TestRejectAndVerify is issue 13's finding 5 in the spool: a rejected
+// capture moves to rejected/ with its reason and is no longer pending; a
+// capture file that changed on disk fails Verify, and one cut short is
+// moved to rejected/ when the spool is opened.
+func TestRejectAndVerify(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	for i, id := range []string{"bad", "good", "flipped", "cut"} {
+		if _, err := put(t, s, id, 1000, t0.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path, err := s.Reject("bad", "the collector refused it (InvalidArgument): ingest: capture too large")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, RejectedDir, "bad.fpcap"); path != want {
+		t.Errorf("Reject path = %s, want %s", path, want)
+	}
+	if _, ok := s.Get("bad"); ok || slices.Contains(s.IDs(), "bad") || s.Size() != 3000 {
+		t.Errorf("after Reject: ids %v, size %d; want bad gone, 3000 bytes", s.IDs(), s.Size())
+	}
+	if _, err := s.Reject("bad", "again"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Reject of a rejected capture = %v, want ErrNotFound", err)
+	}
+	if err := s.Verify("good"); err != nil {
+		t.Errorf("Verify(good) = %v", err)
+	}
+	// One byte changes on disk: same size, another sha256.
+	f, err := os.OpenFile(filepath.Join(dir, "flipped.fpcap"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte{0xff}, 10)
+	f.Close()
+	if err := s.Verify("flipped"); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Verify(flipped) = %v, want ErrCorrupt", err)
+	}
+	if err := os.Truncate(filepath.Join(dir, "cut.fpcap"), 10); err != nil {
+		t.Fatal(err)
+	}
+	// A new process: the cut one is rejected at Open, the rest stay.
+	s2, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s2.IDs(), []string{"good", "flipped"}; !slices.Equal(got, want) {
+		t.Errorf("pending after reopen = %v, want %v", got, want)
+	}
+	rej, err := s2.Rejected()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rej) != 2 || rej[0].Meta.CaptureID != "bad" || rej[1].Meta.CaptureID != "cut" {
+		t.Fatalf("Rejected = %+v, want bad then cut", rej)
+	}
+	if !strings.Contains(rej[0].Reason, "too large") || rej[0].Path == "" || rej[0].Meta.Bytes != 1000 || rej[0].At.IsZero() {
+		t.Errorf("rejected bad = %+v, want its reason, file, sidecar and time", rej[0])
+	}
+	if !strings.Contains(rej[1].Reason, "10 bytes") {
+		t.Errorf("rejected cut = %+v, want a reason naming its size", rej[1])
+	}
+}
+
+// TestRejectedBounded checks that the rejected folder keeps under its
+// limit by deleting the oldest rejected captures, never the newest.
+func TestRejectedBounded(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{MaxRejectedBytes: 2500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	for i, id := range []string{"r1", "r2", "r3", "r4"} {
+		if _, err := put(t, s, id, 1000, t0.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Reject(id, "refused"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond) // distinct modification times
+	}
+	rej, _ := s.Rejected()
+	var ids []string
+	for _, r := range rej {
+		ids = append(ids, r.Meta.CaptureID)
+	}
+	if want := []string{"r3", "r4"}; !slices.Equal(ids, want) {
+		t.Errorf("rejected kept %v, want %v", ids, want)
+	}
+	big := Options{MaxRejectedBytes: 10}
+	s3, err := Open(t.TempDir(), big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, s3, "huge", 1000, t0)
+	if _, err := s3.Reject("huge", "refused"); err != nil {
+		t.Fatal(err)
+	}
+	if rej, _ := s3.Rejected(); len(rej) != 1 || rej[0].Path == "" {
+		t.Errorf("the newest rejected capture was deleted: %+v", rej)
 	}
 }

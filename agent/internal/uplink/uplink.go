@@ -76,7 +76,12 @@ type Options struct {
 	// OnCommitted is called after the collector committed a capture, before
 	// its spool entry is removed (it deletes the raw output).
 	OnCommitted func(spool.Meta)
-	// MinBackoff and MaxBackoff bound reconnect delays. Zero means 500ms and 30s.
+	// OnRejected is called after a capture the collector refused for good
+	// (or whose spool file was corrupt) moved to the spool's rejected
+	// folder, with the reason. Nil means nothing more is done.
+	OnRejected func(m spool.Meta, reason string)
+	// MinBackoff and MaxBackoff bound reconnect and upload retry delays
+	// (each capture backs off on its own). Zero means 500ms and 30s.
 	MinBackoff, MaxBackoff time.Duration
 	// Window is the most unacknowledged chunks in flight. Zero means 8.
 	Window int
@@ -105,6 +110,12 @@ type Client struct {
 	progress chan *agentv1.CaptureProgress
 
 	finishMu sync.Mutex // serialises committed()
+
+	// verifiedMu guards verified.
+	verifiedMu sync.Mutex
+	// verified holds the spooled captures whose files this process checked
+	// against their sidecar's SHA-256.
+	verified map[string]bool
 }
 
 // New checks the options and makes the connection (which dials lazily).
@@ -156,6 +167,7 @@ func New(opts Options) (*Client, error) {
 		conn:     conn,
 		api:      agentv1.NewAgentServiceClient(conn),
 		progress: make(chan *agentv1.CaptureProgress, progressQueue),
+		verified: map[string]bool{},
 	}, nil
 }
 

@@ -7,54 +7,121 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
+
+	"google.golang.org/grpc/status"
 
 	"github.com/fleetprof/fleetprof/agent/internal/spool"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 )
 
-// uploadLoop uploads spooled captures, oldest first, retrying with backoff.
+// uploadLoop uploads spooled captures, oldest first. A capture the
+// collector refuses for good goes to the spool's rejected folder and the
+// loop goes on; one whose attempt failed otherwise backs off on its own
+// while the later ones go ahead; when the collector takes nothing at all
+// (unreachable, busy, out of storage) every upload backs off.
 func (c *Client) uploadLoop(ctx context.Context) error {
-	b := backoff{min: c.opts.MinBackoff, max: c.opts.MaxBackoff}
+	all := backoff{min: c.opts.MinBackoff, max: c.opts.MaxBackoff}
+	retry := map[string]*retryAt{}
 	for {
-		failed := false
-		for _, m := range c.opts.Spool.List() {
+		down := false
+		now := time.Now()
+		var soonest time.Time
+		entries := c.opts.Spool.List()
+		for _, m := range entries {
 			if ctx.Err() != nil {
 				return nil
 			}
-			err := c.Upload(ctx, m.CaptureID)
-			switch {
-			case err == nil:
-				b.reset()
-			case errors.Is(err, spool.ErrNotFound):
-				// Dropped or committed meanwhile.
-			case ctx.Err() != nil:
-				return nil
-			default:
-				c.log.Warn("upload failed; will resume", "capture_id", m.CaptureID, "err", err)
-				failed = true
+			r := retry[m.CaptureID]
+			if r != nil && now.Before(r.at) {
+				if soonest.IsZero() || r.at.Before(soonest) {
+					soonest = r.at
+				}
+				continue
 			}
-			if failed {
+			err := c.Upload(ctx, m.CaptureID)
+			if err == nil || errors.Is(err, spool.ErrNotFound) { // done, or dropped meanwhile
+				delete(retry, m.CaptureID)
+				all.reset()
+				continue
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			switch v, why := c.classify(m.CaptureID, err); v {
+			case reject:
+				delete(retry, m.CaptureID)
+				c.reject(m, err, why)
+			case retryAll:
+				c.opts.Metrics.UploadFailed(status.Code(err).String())
+				c.log.Warn("upload failed; the collector takes no uploads now: backing off", "capture_id", m.CaptureID, "err", err)
+				down = true
+			default:
+				c.opts.Metrics.UploadFailed(status.Code(err).String())
+				if r == nil {
+					r = &retryAt{b: backoff{min: c.opts.MinBackoff, max: c.opts.MaxBackoff}}
+					retry[m.CaptureID] = r
+				}
+				d := r.b.next()
+				r.at = time.Now().Add(d)
+				if soonest.IsZero() || r.at.Before(soonest) {
+					soonest = r.at
+				}
+				c.log.Warn("upload failed; will resume", "capture_id", m.CaptureID, "err", err, "after", d.String())
+			}
+			if down {
 				break
 			}
 		}
-		if failed {
-			if err := sleep(ctx, b.next()); err != nil {
+		for id := range retry { // forget captures gone from the spool
+			if !slices.ContainsFunc(entries, func(m spool.Meta) bool { return m.CaptureID == id }) {
+				delete(retry, id)
+			}
+		}
+		if down {
+			if err := sleep(ctx, all.next()); err != nil {
 				return nil
 			}
 			continue
 		}
+		var wake <-chan time.Time
+		var t *time.Timer
+		if !soonest.IsZero() {
+			t = time.NewTimer(time.Until(soonest))
+			wake = t.C
+		}
 		select {
 		case <-ctx.Done():
-			return nil
 		case <-c.opts.Spool.Ready():
+		case <-wake:
+		}
+		if t != nil {
+			t.Stop()
+		}
+		if ctx.Err() != nil {
+			return nil
 		}
 	}
 }
 
+// retryAt is when a capture's next upload attempt is due.
+type retryAt struct {
+	b  backoff
+	at time.Time
+}
+
 // Upload sends one spooled capture, from where the collector says to
-// resume, and removes it from the spool once committed.
+// resume, and removes it from the spool once committed. The first attempt
+// in this process checks the spool file against its sidecar's SHA-256
+// (spool.ErrCorrupt when it changed on disk).
 func (c *Client) Upload(ctx context.Context, id string) error {
+	if !c.isVerified(id) {
+		if err := c.opts.Spool.Verify(id); err != nil {
+			return fmt.Errorf("upload %s: %w", id, err)
+		}
+		c.setVerified(id, true)
+	}
 	f, meta, err := c.opts.Spool.Open(id)
 	if err != nil {
 		return err
@@ -70,6 +137,7 @@ func (c *Client) Upload(ctx context.Context, id string) error {
 	}
 	c.log.Info("capture committed by the collector", "capture_id", id, "bytes", meta.Bytes)
 	c.committed(id)
+	c.setVerified(id, false)
 	return nil
 }
 
@@ -79,7 +147,7 @@ func (c *Client) send(ctx context.Context, f *os.File, meta spool.Meta) (int64, 
 	defer cancel()
 	sum, err := hex.DecodeString(meta.SHA256)
 	if err != nil {
-		return 0, fmt.Errorf("bad sha256 in the spool sidecar: %w", err)
+		return 0, fmt.Errorf("%w: bad sha256 in the sidecar: %v", spool.ErrCorrupt, err)
 	}
 	stream, err := c.api.Upload(ctx)
 	if err != nil {
@@ -187,6 +255,7 @@ func (c *Client) send(ctx context.Context, f *os.File, meta spool.Meta) (int64, 
 		n := min(int64(spool.ChunkSize), meta.Bytes-off)
 		buf := make([]byte, n)
 		if _, err := f.ReadAt(buf, off); err != nil {
+			c.setVerified(meta.CaptureID, false) // the next attempt checks the file again
 			return acked, fmt.Errorf("read spooled chunk %d: %w", seq, err)
 		}
 		chunk := &agentv1.UploadChunk{Seq: seq, Offset: off, Data: buf}

@@ -1,0 +1,206 @@
+package spool
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// RejectedDir is the folder, inside the spool, that keeps the captures
+// the collector refused for good: <id>.fpcap, its sidecar <id>.json, and
+// <id>.reason, a line saying when and why.
+const RejectedDir = "rejected"
+
+// Rejected is a capture in the rejected folder.
+type Rejected struct {
+	// Meta is its sidecar.
+	Meta Meta
+	// Reason is why it was rejected, as written in its .reason file.
+	Reason string
+	// At is when it was rejected.
+	At time.Time
+	// Path is its capture file ("" once deleted to bound the folder).
+	Path string
+}
+
+// Verify checks that an entry's capture file still has the size and
+// SHA-256 its sidecar records, and returns ErrCorrupt (saying what
+// differs) when it does not.
+func (s *Spool) Verify(id string) error {
+	f, m, err := s.Open(id)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return fmt.Errorf("verify spooled %s: %w", id, err)
+	}
+	if n != m.Bytes {
+		return fmt.Errorf("%w: %s has %d bytes, its sidecar says %d", ErrCorrupt, id, n, m.Bytes)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != m.SHA256 {
+		return fmt.Errorf("%w: %s has sha256 %s, its sidecar says %s", ErrCorrupt, id, got, m.SHA256)
+	}
+	return nil
+}
+
+// Reject moves an entry to the rejected folder with reason written beside
+// it, and forgets it: it is no longer pending or uploaded. It returns the
+// capture file's new path. The folder is then kept under
+// Options.MaxRejectedBytes, oldest first.
+func (s *Spool) Reject(id, reason string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.entries[id]
+	if !ok {
+		return "", fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	path, err := s.moveRejected(m, reason)
+	if err != nil {
+		return "", err
+	}
+	delete(s.entries, id)
+	s.size -= m.Bytes
+	s.sizedLocked()
+	return path, nil
+}
+
+// Rejected lists the rejected captures, oldest first.
+func (s *Spool) Rejected() ([]Rejected, error) {
+	dir := filepath.Join(s.dir, RejectedDir)
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list rejected captures: %w", err)
+	}
+	var out []Rejected
+	for _, e := range ents {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok {
+			continue
+		}
+		r := Rejected{Meta: Meta{CaptureID: id}}
+		if m, err := readMetaFile(filepath.Join(dir, e.Name()), id); err == nil {
+			r.Meta = *m
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, id+".reason")); err == nil {
+			at, why, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+			r.At, _ = time.Parse(time.RFC3339Nano, at)
+			r.Reason = why
+		}
+		if _, err := os.Stat(filepath.Join(dir, id+".fpcap")); err == nil {
+			r.Path = filepath.Join(dir, id+".fpcap")
+		}
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b Rejected) int { return a.At.Compare(b.At) })
+	return out, nil
+}
+
+// moveRejected writes m's reason file and moves its capture file, then its
+// sidecar, into the rejected folder (a crash in between leaves the copy in
+// the folder and a sidecar that Open drops), then bounds the folder.
+func (s *Spool) moveRejected(m *Meta, reason string) (string, error) {
+	id := m.CaptureID
+	dir := filepath.Join(s.dir, RejectedDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("reject %s: %w", id, err)
+	}
+	line := time.Now().UTC().Format(time.RFC3339Nano) + " " + strings.ReplaceAll(reason, "\n", " ") + "\n"
+	if err := writeFileSync(filepath.Join(dir, id+".reason"), []byte(line)); err != nil {
+		return "", fmt.Errorf("reject %s: %w", id, err)
+	}
+	to := filepath.Join(dir, id+".fpcap")
+	if err := os.Rename(s.path(id), to); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("reject %s: %w", id, err)
+	}
+	if err := os.Rename(s.metaPath(id), filepath.Join(dir, id+".json")); err != nil {
+		return "", fmt.Errorf("reject %s: %w", id, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return "", fmt.Errorf("reject %s: sync folder: %w", id, err)
+	}
+	if err := syncDir(s.dir); err != nil {
+		return "", fmt.Errorf("reject %s: sync folder: %w", id, err)
+	}
+	s.boundRejected(id)
+	return to, nil
+}
+
+// boundRejected deletes the oldest rejected captures until the folder's
+// capture bytes fit Options.MaxRejectedBytes; keep is never deleted.
+func (s *Spool) boundRejected(keep string) {
+	dir := filepath.Join(s.dir, RejectedDir)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	type entry struct {
+		id   string
+		size int64
+		at   time.Time
+	}
+	var all []entry
+	var total int64
+	for _, e := range ents {
+		id, ok := strings.CutSuffix(e.Name(), ".fpcap")
+		if !ok {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			continue
+		}
+		all = append(all, entry{id, fi.Size(), fi.ModTime()})
+		total += fi.Size()
+	}
+	slices.SortFunc(all, func(a, b entry) int { return a.at.Compare(b.at) })
+	for _, e := range all {
+		if total <= s.opts.MaxRejectedBytes {
+			return
+		}
+		if e.id == keep {
+			continue
+		}
+		for _, ext := range []string{".json", ".reason", ".fpcap"} {
+			os.Remove(filepath.Join(dir, e.id+ext))
+		}
+		total -= e.size
+		s.log.Warn("rejected folder full: deleted the oldest rejected capture", "capture_id", e.id, "bytes", e.size,
+			"max_rejected_bytes", s.opts.MaxRejectedBytes)
+	}
+}
+
+// writeFileSync writes b to path atomically and durably.
+func writeFileSync(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
