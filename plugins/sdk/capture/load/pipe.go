@@ -5,48 +5,100 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
-const blockSize = 1 << 20
+// Sizes of the block pipe.
+const (
+	// blockSize is the size of the blocks a source is read in.
+	blockSize = 1 << 20
+	// headroom is the free room before each block's data, where the
+	// walker's unread bytes of the previous block are copied, so that an
+	// event cut by a block's end is whole again without copying the block.
+	headroom = 64 << 10
+	// pipeBlocks bounds the blocks in flight: the walker's, the copier's
+	// and those queued between them and the reader.
+	pipeBlocks = 6
+)
 
-// blockPipe decompresses on its own goroutine (so decoding and parsing use
-// both cores) and hands each block to the reader side. At most four blocks are in flight.
+// block is one block of the stream: data at buf[headroom:headroom+n].
+type block struct {
+	buf  []byte
+	n    int
+	refs atomic.Int32 // holders: the walker, and the copier when there is one
+}
+
+func (b *block) data() []byte { return b.buf[headroom : headroom+b.n] }
+
+// blockPipe reads a stream on a goroutine of its own (so that decoding and
+// parsing use both cores) into a few fixed blocks, and hands each block to
+// the walker — as a tracejson.BlockReader, without copying it — and, when
+// asked, to a copier (the kept-event store) too. Each block goes back to
+// the pool when both are done with it.
 type blockPipe struct {
-	full   chan []byte
-	free   chan []byte
-	cur    []byte
-	blk    []byte
+	full   chan *block // to the walker
+	copies chan *block // to the copier; nil without one
+	free   chan *block
 	err    error // set by the producer before it closes full
+
+	cur  *block // the walker's block
+	over []byte // the walker's bytes when they outgrow headroom
+	rd   []byte // unread bytes of cur, for Read
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
-func newBlockPipe(ctx context.Context, src io.Reader, wrapErr func(error) error) *blockPipe {
+// newBlockPipe starts reading src. wrapErr turns a read error into the
+// error the walker gets. With copier set, every block is also sent, in
+// order, on the channel Copies returns, and the copier must call Release
+// once for each.
+func newBlockPipe(ctx context.Context, src io.Reader, wrapErr func(error) error, copier bool) *blockPipe {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &blockPipe{full: make(chan []byte, 3), free: make(chan []byte, 4), cancel: cancel}
-	for range 4 {
-		p.free <- make([]byte, blockSize)
+	p := &blockPipe{full: make(chan *block, pipeBlocks-2), free: make(chan *block, pipeBlocks), cancel: cancel}
+	if copier {
+		p.copies = make(chan *block, pipeBlocks-2)
+	}
+	for range pipeBlocks {
+		p.free <- &block{buf: make([]byte, headroom+blockSize)}
 	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
 		defer close(p.full)
+		if p.copies != nil {
+			defer close(p.copies)
+		}
 		for {
-			var buf []byte
+			var b *block
 			select {
-			case buf = <-p.free:
+			case b = <-p.free:
 			case <-ctx.Done():
 				p.err = ctx.Err()
 				return
 			}
-			n, err := fill(src, buf[:cap(buf)])
+			n, err := fill(src, b.buf[headroom:])
 			if n > 0 {
+				b.n = n
+				b.refs.Store(1)
+				if p.copies != nil {
+					b.refs.Store(2)
+					select {
+					case p.copies <- b:
+					case <-ctx.Done():
+						p.err = ctx.Err()
+						return
+					}
+				}
 				select {
-				case p.full <- buf[:n]:
+				case p.full <- b:
 				case <-ctx.Done():
+					p.release(b) // the walker's reference
 					p.err = ctx.Err()
 					return
 				}
+			} else {
+				p.free <- b
 			}
 			if errors.Is(err, io.EOF) {
 				return
@@ -60,24 +112,76 @@ func newBlockPipe(ctx context.Context, src io.Reader, wrapErr func(error) error)
 	return p
 }
 
+// Copies returns the channel of blocks for the copier; it is closed after
+// the last block.
+func (p *blockPipe) Copies() <-chan *block { return p.copies }
+
+// Release gives back the copier's reference to b.
+func (p *blockPipe) Release(b *block) { p.release(b) }
+
+func (p *blockPipe) release(b *block) {
+	if b.refs.Add(-1) == 0 {
+		p.free <- b // never blocks: free holds every block
+	}
+}
+
+// ReadBlock implements tracejson.BlockReader: keep is copied into the room
+// before the next block's data (or, when it is larger, into a buffer of its
+// own that grows by doubling), and the walker's previous block is released.
+func (p *blockPipe) ReadBlock(keep []byte) ([]byte, error) {
+	b, ok := <-p.full
+	if !ok {
+		// keep still lies in the walker's block, which stays held.
+		if p.err != nil {
+			return keep, p.err
+		}
+		return keep, io.EOF
+	}
+	var out []byte
+	if len(keep) <= headroom {
+		s := headroom - len(keep)
+		copy(b.buf[s:headroom], keep)
+		out = b.buf[s : headroom+b.n]
+	} else {
+		need := len(keep) + b.n
+		switch {
+		case cap(p.over) < need:
+			nb := make([]byte, need, 2*need)
+			copy(nb, keep)
+			p.over = nb
+		case len(p.over) > 0 && &keep[0] == &p.over[0]:
+			// keep is where it must be (nothing was read from it).
+			p.over = p.over[:need]
+		default:
+			p.over = p.over[:need]
+			copy(p.over, keep)
+		}
+		copy(p.over[len(keep):], b.data())
+		out = p.over
+	}
+	if p.cur != nil {
+		p.release(p.cur)
+		p.cur = nil
+	}
+	if len(keep) <= headroom {
+		p.cur = b
+	} else {
+		p.release(b)
+	}
+	return out, nil
+}
+
 // Read implements io.Reader over the blocks.
 func (p *blockPipe) Read(b []byte) (int, error) {
-	if len(p.cur) == 0 {
-		if p.blk != nil {
-			p.free <- p.blk
-			p.blk = nil
+	if len(p.rd) == 0 {
+		blk, err := p.ReadBlock(nil)
+		if len(blk) == 0 {
+			return 0, err
 		}
-		blk, ok := <-p.full
-		if !ok {
-			if p.err != nil {
-				return 0, p.err
-			}
-			return 0, io.EOF
-		}
-		p.blk, p.cur = blk[:cap(blk)], blk
+		p.rd = blk
 	}
-	n := copy(b, p.cur)
-	p.cur = p.cur[n:]
+	n := copy(b, p.rd)
+	p.rd = p.rd[n:]
 	return n, nil
 }
 
@@ -94,10 +198,16 @@ func fill(src io.Reader, buf []byte) (int, error) {
 	return n, nil
 }
 
-// Close stops the producer and waits for it.
+// Close stops the producer, releases the walker's blocks and waits. The
+// copier, if any, still drains Copies.
 func (p *blockPipe) Close() {
 	p.cancel()
-	for range p.full {
+	for b := range p.full {
+		p.release(b)
+	}
+	if p.cur != nil {
+		p.release(p.cur)
+		p.cur = nil
 	}
 	p.wg.Wait()
 }

@@ -64,46 +64,16 @@ func (l *loader) run() error {
 	var ld capture.Loader
 	switch l.res.Format {
 	case FormatXPlane:
-		xf, err := xplane.Open(countingReaderAt{l.f, &l.read}, l.size)
-		if err != nil {
-			return err
-		}
-		if err := xf.Walk(l.ctx, x); err != nil {
-			return err
-		}
-		ld = xf
-	case FormatTraceJSON:
-		r := bufio.NewReaderSize(countingReader{l.f, &l.read}, blockSize)
-		st, err := tracejson.Walk(l.ctx, r, x, tracejson.WalkOptions{})
-		if err != nil {
-			return err
-		}
-		l.res.Uncompressed = st.Bytes
-		jl := tracejson.NewLoader(newBlockCache(l.f, l.size))
-		jl.SetFrameworkOps(st.FrameworkOps)
-		ld = jl
-	case FormatGzipJSON:
-		zr, err := gzip.NewReader(bufio.NewReaderSize(countingReader{l.f, &l.read}, 256<<10))
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrBadGzip, err)
-		}
-		pipe := newBlockPipe(l.ctx, zr, l.gzipErr)
-		st, err := tracejson.Walk(l.ctx, pipe, x, tracejson.WalkOptions{})
-		pipe.Close()
-		if err != nil {
-			return err
-		}
-		if pipe.err != nil {
-			return pipe.err
-		}
-		l.res.Uncompressed = st.Bytes
-		// Kept events are loaded in stream order, so decoding the file once
-		// more costs less than keeping the whole stream on disk.
-		jl := tracejson.NewLoader(newBlockCache(&gzReaderAt{f: l.f}, st.Bytes))
-		jl.SetFrameworkOps(st.FrameworkOps)
-		ld = jl
+		ld, err = l.xplane(x)
+	case FormatTraceJSON, FormatGzipJSON:
+		var done func()
+		ld, done, err = l.traceJSON(x, l.res.Format == FormatGzipJSON)
+		defer done()
 	default:
-		return fmt.Errorf("%w: %s", ErrUnknownFormat, l.res.Format)
+		err = fmt.Errorf("%w: %s", ErrUnknownFormat, l.res.Format)
+	}
+	if err != nil {
+		return err
 	}
 	tr, err := x.Finish(l.ctx, ld)
 	if err != nil {
@@ -126,6 +96,82 @@ func (l *loader) run() error {
 		return trim.CheckDevice(c)
 	}
 	return nil
+}
+
+// xplane walks an XSpace into x, indexing on a goroutine of its own, and
+// returns the file as the loader of its kept events, which it reads through
+// a block cache: they come in file order, a few hundred bytes each.
+func (l *loader) xplane(x indexer) (capture.Loader, error) {
+	xf, err := xplane.Open(countingReaderAt{newBlockCache(l.f, l.size), &l.read}, l.size)
+	if err != nil {
+		return nil, err
+	}
+	v := startAsync(l.ctx, x)
+	err = xf.Walk(l.ctx, v)
+	if cerr := v.close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return xf, nil
+}
+
+// traceJSON walks a trace JSON, gzipped or not, into x: the file is read
+// (and decoded) on one goroutine, walked on this one and indexed on a
+// third. Gzip input is decoded once: its stream is also copied, compressed
+// with S2, to a temporary file (s2Copy), from which the kept events are
+// loaded. done removes that file; the caller calls it once the kept events
+// are loaded, whatever happened.
+func (l *loader) traceJSON(x indexer, gz bool) (_ capture.Loader, done func(), err error) {
+	done = func() {}
+	var src io.Reader = countingReader{l.f, &l.read}
+	wrapErr := func(err error) error { return err }
+	var cp *s2Copy
+	if gz {
+		zr, err := gzip.NewReader(bufio.NewReaderSize(src, 256<<10))
+		if err != nil {
+			return nil, done, fmt.Errorf("%w: %v", ErrBadGzip, err)
+		}
+		src, wrapErr = zr, l.gzipErr
+		f, remove, err := l.tempFile("fleetprof-*.s2")
+		if err != nil {
+			return nil, done, err
+		}
+		done, cp = remove, newS2Copy(f)
+	}
+	pipe := newBlockPipe(l.ctx, src, wrapErr, cp != nil)
+	copied := make(chan error, 1)
+	if cp != nil {
+		go func() { copied <- cp.copyFrom(pipe) }()
+	} else {
+		copied <- nil
+	}
+	v := startAsync(l.ctx, x)
+	st, err := tracejson.Walk(l.ctx, pipe, v, tracejson.WalkOptions{})
+	pipe.Close()
+	cerr := <-copied
+	if verr := v.close(); err == nil {
+		err = verr
+	}
+	if err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, done, err
+	}
+	l.res.Uncompressed = st.Bytes
+	var jl *tracejson.Loader
+	if cp != nil {
+		if cp.Size() != st.Bytes {
+			return nil, done, fmt.Errorf("%w: %d bytes copied of %d", errBadCopy, cp.Size(), st.Bytes)
+		}
+		jl = tracejson.NewLoader(cp)
+	} else {
+		jl = tracejson.NewLoader(newBlockCache(l.f, l.size))
+	}
+	jl.SetFrameworkOps(st.FrameworkOps)
+	return jl, done, nil
 }
 
 func (l *loader) gzipErr(err error) error {
@@ -180,46 +226,5 @@ type countingReaderAt struct {
 func (c countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	n, err := c.r.ReadAt(p, off)
 	c.n.Add(int64(n))
-	return n, err
-}
-
-// gzReaderAt reads a gzip file's uncompressed stream at increasing offsets
-// by decoding it again; a read behind the decoder restarts it from the top.
-type gzReaderAt struct {
-	f   *os.File
-	zr  *gzip.Reader
-	pos int64
-}
-
-// ReadAt implements io.ReaderAt.
-func (g *gzReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	if g.zr == nil || off < g.pos {
-		if _, err := g.f.Seek(0, io.SeekStart); err != nil {
-			return 0, err
-		}
-		br := bufio.NewReaderSize(g.f, 256<<10)
-		if g.zr == nil {
-			zr, err := gzip.NewReader(br)
-			if err != nil {
-				return 0, fmt.Errorf("%w: %v", ErrBadGzip, err)
-			}
-			g.zr = zr
-		} else if err := g.zr.Reset(br); err != nil {
-			return 0, fmt.Errorf("%w: %v", ErrBadGzip, err)
-		}
-		g.pos = 0
-	}
-	if skip := off - g.pos; skip > 0 {
-		n, err := io.CopyN(io.Discard, g.zr, skip)
-		g.pos += n
-		if err != nil {
-			return 0, err
-		}
-	}
-	n, err := io.ReadFull(g.zr, p)
-	g.pos += int64(n)
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		err = io.EOF
-	}
 	return n, err
 }
