@@ -10,6 +10,7 @@ import (
 	"github.com/fleetprof/fleetprof/plugins/internal/builtin/hostevents"
 	"github.com/fleetprof/fleetprof/plugins/internal/builtin/idle"
 	"github.com/fleetprof/fleetprof/plugins/internal/builtin/optypes"
+	"github.com/fleetprof/fleetprof/plugins/internal/builtin/roofline"
 	"github.com/fleetprof/fleetprof/plugins/internal/builtin/topops"
 	"github.com/fleetprof/fleetprof/plugins/sdk"
 	"github.com/fleetprof/fleetprof/plugins/sdk/bucket"
@@ -314,5 +315,62 @@ func seedReport(t *testing.T, f Fixture, rn runner) {
 	r := s.Rows[0]
 	if got := fmt.Sprintf("%.1f %.1f %.2f%%", r["idle_us"], r["busy_us"], r["idle_pct"]); got != "5043650.4 1515.1 99.97%" {
 		t.Errorf("idle = %s, want 5043650.4 1515.1 99.97%% (the seed's 99.98%% counted idle twice)", got)
+	}
+}
+
+// TestRoofline checks the roofline of the real TPU capture, the one with
+// XLA's cost figures, against sums made here from the events' own stats,
+// through every runner.
+func TestRoofline(t *testing.T) {
+	f := FixtureNamed(t, "real/xprof-tpu-inference/xplane")
+	c := Load(t, f)
+	// Independent sums per category, leaving out the start halves of
+	// async copies.
+	type sum struct {
+		ps          int64
+		flops, byts float64
+	}
+	want := map[string]*sum{}
+	for op := range ops.DeviceOps(c) {
+		if strings.HasSuffix(op.Category, "-start") {
+			continue
+		}
+		fl, _ := ops.StatNumber(op.Event, ops.FlopsStat)
+		by, _ := ops.StatNumber(op.Event, ops.BytesAccessedStat)
+		if want[op.Category] == nil {
+			want[op.Category] = &sum{}
+		}
+		want[op.Category].ps += op.Event.Dur
+		want[op.Category].flops += fl
+		want[op.Category].byts += by
+	}
+	for _, rn := range runners {
+		t.Run(rn.name, func(t *testing.T) {
+			s := rn.run(t, roofline.Analyzer{}, c, nil)
+			n := 0
+			for _, r := range s.Rows {
+				if r["scope"] != roofline.ScopeCategory {
+					continue
+				}
+				n++
+				w := want[r["category"].(string)]
+				if w == nil {
+					t.Errorf("category row %v is not a category of the capture", r["category"])
+					continue
+				}
+				sec := float64(w.ps) / 1e12
+				for key, v := range map[string]float64{"tflops_per_s": w.flops / sec / 1e12, "gbytes_per_s": w.byts / sec / 1e9, "pct_peak_bw": 100 * w.byts / sec / 1637.993152512e9} {
+					if got, _ := r[key].(float64); !Near(got, v, 1e-9*max(1, v)) {
+						t.Errorf("%s %s = %v, want %v", r["category"], key, r[key], v)
+					}
+				}
+			}
+			if n != len(want) {
+				t.Errorf("%d category rows, want %d", n, len(want))
+			}
+			if got := metric(s, "peak_tflops_per_s"); got != 918 {
+				t.Errorf("peak_tflops_per_s = %v, want the capture's 918", got)
+			}
+		})
 	}
 }

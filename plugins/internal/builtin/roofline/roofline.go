@@ -156,7 +156,9 @@ func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error
 		default:
 			s.Notes = append(s.Notes, fmt.Sprintf("None of the %d device op events carries flops or bytes_accessed: no roofline. XLA's cost model writes them on TPU ops (and on GPU ops when the profiler records them); PyTorch and TensorFlow kernels do not have them.", events))
 		}
-		s.Notes = append(s.Notes, peakNotes(in.Capture)...)
+		if notes := peakNotes(in.Capture); len(notes) > 0 && !strings.Contains(notes[0], "could not be identified") {
+			s.Notes = append(s.Notes, notes[0])
+		}
 		return s, nil
 	}
 
@@ -338,7 +340,11 @@ func peakNotes(c *capture.Capture) []string {
 		notes = append(notes, "Device peaks: "+strings.Join(known, "; ")+". Published peaks are the vendor's dense BF16 (V100: FP16) matrix rate and HBM bandwidth, not measured.")
 	}
 	if unknown > 0 {
-		notes = append(notes, fmt.Sprintf("%d devices could not be identified (no device name or peak stats on their planes): no %% of peak for their ops.", unknown))
+		what := "1 device"
+		if unknown > 1 {
+			what = fmt.Sprintf("%d devices", unknown)
+		}
+		notes = append(notes, what+" could not be identified (no device name or peak stats on its plane): no % of peak for its ops.")
 	}
 	return notes
 }

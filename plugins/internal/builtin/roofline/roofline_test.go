@@ -110,7 +110,7 @@ func TestMixedDevices(t *testing.T) {
 		t.Errorf("rows = %v", s.Rows)
 	}
 	notes := strings.Join(s.Notes, "\n")
-	if !strings.Contains(notes, "different or unknown peaks") || !strings.Contains(notes, "1 devices could not be identified") {
+	if !strings.Contains(notes, "different or unknown peaks") || !strings.Contains(notes, "1 device could not be identified") {
 		t.Errorf("notes = %s", notes)
 	}
 }

@@ -32,11 +32,11 @@ func (Analyzer) Info() sdk.Info {
 var columns = []sdk.Column{
 	{Key: "type", Label: "Op type"},
 	{Key: "operation", Label: "Operation"},
-	{Key: "category", Label: "Category"},
 	{Key: "occurrences", Label: "Occurrences"},
 	{Key: "total_us", Label: "Total", Unit: "us"},
 	{Key: "avg_us", Label: "Avg", Unit: "us"},
 	{Key: "pct", Label: "% of device op time", Unit: "%"},
+	{Key: "category", Label: "Category"},
 }
 
 type key struct{ operation, typ string }
