@@ -23,6 +23,9 @@ type Trend struct {
 	// Skipped counts captures that do not know the metric (no components
 	// section, or an op outside a partial op list).
 	Skipped int `json:"skipped"`
+	// Truncated is set when the oldest captures selected were left out to
+	// bound the trend.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // Series is one host's points.
