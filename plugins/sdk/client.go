@@ -158,9 +158,16 @@ func fromStatus(ctx context.Context, call string, err error) error {
 		msg = msg[:maxErrorText] + "…"
 	}
 	var sentinel error
+	if _, why, ok := strings.Cut(msg, ErrCaptureLimit.Error()); ok {
+		// Refused by the plugin's builder (ResourceExhausted) or, before
+		// decoding, by its codec (which gRPC sends as Internal).
+		return fmt.Errorf("%s: %w%s", call, ErrCaptureLimit, why)
+	}
 	switch st.Code() {
 	case codes.InvalidArgument:
 		sentinel = ErrProtocol
+	case codes.ResourceExhausted:
+		sentinel = ErrCaptureLimit
 	case codes.FailedPrecondition:
 		sentinel = ErrInvalidSection
 	case codes.Unknown:

@@ -20,6 +20,10 @@ var (
 	// ErrUnavailable means the plugin stopped answering: it exited or
 	// crashed, or its connection broke.
 	ErrUnavailable = errors.New("sdk: plugin unavailable (did it exit or crash?)")
+	// ErrCaptureLimit means the capture costs more to decode than the
+	// plugin's limits allow (fpcap.Limits, passed by the host in
+	// LimitsEnv): it was refused before being decoded.
+	ErrCaptureLimit = errors.New("sdk: capture exceeds the plugin's decoding limits")
 	// ErrRecordTooLarge means one capture record is larger than
 	// MaxMessageBytes allows and cannot be sent.
 	ErrRecordTooLarge = errors.New("sdk: capture record too large to send")

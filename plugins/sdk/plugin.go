@@ -30,6 +30,10 @@ const (
 	// passes its log level ("trace", "debug", "info", "warn", "error") to a
 	// plugin; Serve logs at that level and above (default info).
 	LogLevelEnv = "FLEETPROF_PLUGIN_LOG_LEVEL"
+	// LimitsEnv names the environment variable through which the host
+	// passes the decoding limits a plugin applies to the capture it is
+	// sent, in fpcap.ParseLimits' syntax (default: fpcap's defaults).
+	LimitsEnv = "FLEETPROF_PLUGIN_LIMITS"
 )
 
 // Sizes of the messages between host and plugin.
@@ -69,6 +73,10 @@ type Plugin struct {
 	// ChunkBytes bounds the capture chunks a host sends. Zero means
 	// DefaultChunkBytes.
 	ChunkBytes int
+	// Limits bound, on the plugin side, what the capture it is sent may
+	// cost to decode; each chunk is checked before it is decoded. The zero
+	// value means fpcap's defaults.
+	Limits fpcap.Limits
 }
 
 var _ plugin.GRPCPlugin = (*Plugin)(nil)
@@ -88,7 +96,7 @@ func (p *Plugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	pluginv1.RegisterAnalyzerServiceServer(s, &server{a: p.Analyzer, log: log})
+	pluginv1.RegisterAnalyzerServiceServer(s, &server{a: p.Analyzer, log: log, lim: p.Limits})
 	return nil
 }
 
@@ -102,11 +110,15 @@ func (p *Plugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, cc *grpc.Cl
 	return &Client{rpc: pluginv1.NewAnalyzerServiceClient(cc), chunkBytes: chunk}, nil
 }
 
-// grpcServer builds the plugin side's gRPC server with explicit message
-// limits; go-plugin passes the TLS options in opts.
-func grpcServer(opts []grpc.ServerOption) *grpc.Server {
-	return grpc.NewServer(append(opts,
-		grpc.MaxRecvMsgSize(MaxMessageBytes),
-		grpc.MaxSendMsgSize(MaxSectionBytes),
-	)...)
+// grpcServer returns what builds the plugin side's gRPC server: explicit
+// message limits, and a codec that checks each capture chunk against lim
+// before decoding it; go-plugin passes the TLS options in opts.
+func grpcServer(lim fpcap.Limits) func(opts []grpc.ServerOption) *grpc.Server {
+	return func(opts []grpc.ServerOption) *grpc.Server {
+		return grpc.NewServer(append(opts,
+			grpc.MaxRecvMsgSize(MaxMessageBytes),
+			grpc.MaxSendMsgSize(MaxSectionBytes),
+			grpc.ForceServerCodecV2(newCaptureCodec(lim)),
+		)...)
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-plugin"
+
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
 )
 
 // Serve runs a as a plugin: it performs go-plugin's handshake with the host
@@ -32,10 +34,15 @@ func ServeConfig(a Analyzer, log *slog.Logger) *plugin.ServeConfig {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("analyzer", a.Info().Name)
+	lim, err := fpcap.ParseLimits(os.Getenv(LimitsEnv))
+	if err != nil {
+		log.Warn("decoding limits from the host ignored; using the defaults", "env", LimitsEnv, "error", err)
+		lim = fpcap.Limits{}
+	}
 	return &plugin.ServeConfig{
 		HandshakeConfig: HandshakeConfig(),
-		Plugins:         PluginSet(&Plugin{Analyzer: a, Log: log}),
-		GRPCServer:      grpcServer,
+		Plugins:         PluginSet(&Plugin{Analyzer: a, Log: log, Limits: lim}),
+		GRPCServer:      grpcServer(lim),
 		Logger:          HCLogger(log),
 	}
 }

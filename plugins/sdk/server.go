@@ -22,6 +22,7 @@ type server struct {
 	pluginv1.UnimplementedAnalyzerServiceServer
 	a   Analyzer
 	log *slog.Logger
+	lim fpcap.Limits
 }
 
 // Info implements pluginv1.AnalyzerServiceServer.
@@ -51,7 +52,7 @@ func (s *server) analyze(stream grpc.ClientStreamingServer[pluginv1.AnalyzeReque
 	if opts == nil {
 		return nil, fmt.Errorf("%w: the first message is not the options", ErrProtocol)
 	}
-	b := fpcap.NewBuilder()
+	b := fpcap.NewBuilderWith(fpcap.Options{Limits: s.lim})
 	records := 0
 	for msg := 1; ; msg++ {
 		req, err := stream.Recv()
@@ -66,7 +67,9 @@ func (s *server) analyze(stream grpc.ClientStreamingServer[pluginv1.AnalyzeReque
 			return nil, fmt.Errorf("%w: message %d is not a capture chunk", ErrProtocol, msg)
 		}
 		for _, r := range chunk.GetRecords() {
-			if err := b.Add(r); err != nil {
+			if err := b.Add(r); errors.Is(err, fpcap.ErrLimit) {
+				return nil, fmt.Errorf("%w: capture record %d: %w", ErrCaptureLimit, records, err)
+			} else if err != nil {
 				return nil, fmt.Errorf("%w: capture record %d: %w", ErrProtocol, records, err)
 			}
 			records++
@@ -116,6 +119,8 @@ func (s *server) toStatus(ctx context.Context, err error) error {
 		return err
 	}
 	switch {
+	case errors.Is(err, ErrCaptureLimit):
+		return status.Error(codes.ResourceExhausted, err.Error())
 	case errors.Is(err, ErrProtocol):
 		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, ErrInvalidSection):

@@ -27,9 +27,16 @@ func (echo) Analyze(context.Context, *Input) (*Section, error) { return &Section
 // client for it.
 func serveBufconn(t *testing.T, a Analyzer) pluginv1.AnalyzerServiceClient {
 	t.Helper()
+	return serveBufconnWith(t, &Plugin{Analyzer: a})
+}
+
+// serveBufconnWith serves p over an in-memory connection and returns a raw
+// client for it.
+func serveBufconnWith(t *testing.T, p *Plugin) pluginv1.AnalyzerServiceClient {
+	t.Helper()
 	lis := bufconn.Listen(1 << 20)
-	s := grpcServer(nil)
-	if err := (&Plugin{Analyzer: a}).GRPCServer(nil, s); err != nil {
+	s := grpcServer(p.Limits)(nil)
+	if err := p.GRPCServer(nil, s); err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = s.Serve(lis) }()

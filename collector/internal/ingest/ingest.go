@@ -26,6 +26,7 @@ import (
 
 	"github.com/fleetprof/fleetprof/collector/internal/store"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 )
 
@@ -119,6 +120,11 @@ type Config struct {
 	// UploadRate bounds each agent's upload bytes per second (a token
 	// bucket holding 8 MiB). Zero means no limit.
 	UploadRate float64
+	// Limits bound what a capture may cost to decode, checked as its bytes
+	// stream in; past them the upload is refused (ErrTooLarge, naming the
+	// bound) and its staged chunks are dropped. The zero value means
+	// fpcap's defaults.
+	Limits fpcap.Limits
 	// Identity returns the authenticated agent id of a stream's context, or
 	// "" when agents are not authenticated. Nil means "".
 	Identity func(ctx context.Context) string
@@ -401,6 +407,12 @@ func (in *Ingest) serve(stream UploadStream, r *receiver, slotByStart bool) erro
 			u = nu
 			p.feed(c.GetData())
 			in.bytesIn.Add(float64(len(c.GetData())))
+			if lerr := p.overLimit(); lerr != nil {
+				// Refused for good, before the rest arrives; dropped, so a
+				// resume cannot repeat it.
+				in.drop(ctx, id)
+				return tooCostly(id, lerr)
+			}
 			if err := stream.Send(&agentv1.UploadResponse{NextSeq: u.NextSeq}); err != nil {
 				return err
 			}
@@ -431,6 +443,18 @@ func (in *Ingest) serve(stream UploadStream, r *receiver, slotByStart bool) erro
 	}
 }
 
+// tooCostly is the refusal of a capture past the decoding limits.
+func tooCostly(id string, err error) error {
+	return fmt.Errorf("%w: %s costs too much to decode: %w; it was dropped: take a shorter capture or trim it with a larger gap (docs/security.md, capture limits)", ErrTooLarge, id, err)
+}
+
+// drop drops an upload's staged chunks.
+func (in *Ingest) drop(ctx context.Context, id string) {
+	if err := in.cfg.Store.Group(context.WithoutCancel(ctx), func(w *store.Writer) error { return w.DropUpload(id) }); err != nil {
+		in.log.Warn("drop rejected upload", "capture_id", id, "error", err)
+	}
+}
+
 // commit checks a fully staged and parsed upload and commits it. It
 // returns nil and no error when another stream committed it first.
 func (in *Ingest) commit(ctx context.Context, u *store.Upload, res parsed) (*store.Capture, error) {
@@ -441,19 +465,21 @@ func (in *Ingest) commit(ctx context.Context, u *store.Upload, res parsed) (*sto
 		return nil, fmt.Errorf("check upload %s: %w", u.CaptureID, res.readErr)
 	case !bytes.Equal(res.sum, u.SHA256):
 		checkErr = fmt.Errorf("%w (capture %s)", ErrChecksum, u.CaptureID)
+	case errors.Is(res.err, fpcap.ErrLimit):
+		checkErr = tooCostly(u.CaptureID, res.err)
 	case res.err != nil:
 		checkErr = fmt.Errorf("%w: %s: %w", ErrMalformed, u.CaptureID, res.err)
 	default:
+		s := capture.Summarize(res.capture)
+		s.EventsKept = res.kept // the parse counted the events without keeping them
 		var err error
-		if summary, err = json.Marshal(capture.Summarize(res.capture)); err != nil {
+		if summary, err = json.Marshal(s); err != nil {
 			return nil, fmt.Errorf("encode summary: %w", err)
 		}
 	}
 	if checkErr != nil {
 		// Drop what was staged: resuming would only repeat the failure.
-		if err := in.cfg.Store.Group(ctx, func(w *store.Writer) error { return w.DropUpload(u.CaptureID) }); err != nil {
-			in.log.Warn("drop rejected upload", "capture_id", u.CaptureID, "error", err)
-		}
+		in.drop(ctx, u.CaptureID)
 		return nil, checkErr
 	}
 	rec := &store.Capture{

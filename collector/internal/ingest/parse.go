@@ -22,12 +22,17 @@ var errAborted = errors.New("ingest: upload aborted")
 type parser struct {
 	pw   *io.PipeWriter
 	done chan parsed
+	// over is closed when the capture passed the decoding limits; limitErr
+	// (set before) says which.
+	over     chan struct{}
+	limitErr error
 }
 
 // parsed is what parsing an upload's bytes yields.
 type parsed struct {
 	sum     []byte
-	capture *capture.Capture
+	capture *capture.Capture // the header and planes; events are only counted
+	kept    int64            // the events kept
 	err     error // the .fpcap does not parse
 	readErr error // the bytes did not all arrive (aborted)
 }
@@ -46,14 +51,21 @@ func (in *Ingest) startParse(ctx context.Context, u *store.Upload) (*parser, err
 		}
 	}
 	pr, pw := io.Pipe()
-	p := &parser{pw: pw, done: make(chan parsed, 1)}
+	p := &parser{pw: pw, done: make(chan parsed, 1), over: make(chan struct{})}
 	go func() { // owned: ends when the pipe's writer closes (finish or abort)
 		h := sha256.New()
 		src := io.TeeReader(io.LimitReader(io.MultiReader(&staged, pr), in.cfg.MaxCaptureBytes), h)
-		c, err := fpcap.Read(src)
+		// Only the header, the planes and the count of events are needed
+		// (for the summary): the events are checked and dropped, so an
+		// upload holds no capture in memory whatever its size.
+		kept, c, err := fpcap.ReadCount(src, fpcap.Options{Limits: in.cfg.Limits, SkipEvents: true})
+		if errors.Is(err, fpcap.ErrLimit) {
+			p.limitErr = err
+			close(p.over)
+		}
 		_, rerr := io.Copy(io.Discard, src) // hash the rest, if any
 		pr.CloseWithError(errAborted)
-		p.done <- parsed{sum: h.Sum(nil), capture: c, err: err, readErr: rerr}
+		p.done <- parsed{sum: h.Sum(nil), capture: c, kept: kept, err: err, readErr: rerr}
 	}()
 	return p, nil
 }
@@ -62,6 +74,17 @@ func (in *Ingest) startParse(ctx context.Context, u *store.Upload) (*parser, err
 // slows the upload to the speed the collector can check it at.
 func (p *parser) feed(b []byte) {
 	_, _ = p.pw.Write(b) // fails only once the parser is done; finish reports why
+}
+
+// overLimit returns the parse's ErrLimit once the bytes fed so far took the
+// capture past the decoding limits, else nil; it does not wait.
+func (p *parser) overLimit() error {
+	select {
+	case <-p.over:
+		return p.limitErr
+	default:
+		return nil
+	}
 }
 
 // finish waits for the parse of every byte fed.

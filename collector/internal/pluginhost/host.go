@@ -29,6 +29,7 @@ import (
 
 	"github.com/fleetprof/fleetprof/plugins/sdk"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
 )
 
 // Errors a plugin's section can carry, and Discover's.
@@ -59,6 +60,9 @@ var (
 	ErrDuplicate = errors.New("pluginhost: two plugins report the same section name")
 	// ErrCanceled means the run was canceled before the plugin finished.
 	ErrCanceled = errors.New("pluginhost: run canceled")
+	// ErrLimit means the capture costs more to decode than Config.Limits
+	// allow; no plugin was started on it.
+	ErrLimit = errors.New("pluginhost: capture exceeds the plugins' decoding limits; no plugin was started")
 )
 
 // Defaults for Config.
@@ -91,6 +95,11 @@ type Config struct {
 	// Env is the plugins' environment, beside the variables go-plugin sets
 	// and TMPDIR. The host's own environment is not passed on.
 	Env []string
+	// Limits bound what a capture may cost to decode: Run refuses a
+	// capture past them before starting any plugin, and each plugin is
+	// told them (sdk.LimitsEnv) and applies them to what it is sent. The
+	// zero value means fpcap's defaults.
+	Limits fpcap.Limits
 }
 
 // Host runs a fixed set of plugins on captures. It is safe for concurrent
@@ -146,6 +155,12 @@ type result struct {
 // killed.
 func (h *Host) Run(ctx context.Context, c *capture.Capture, opts map[string]string) []*sdk.Section {
 	results := make([]result, len(h.plugins))
+	if err := h.cfg.Limits.Check(c); err != nil {
+		for i := range results {
+			results[i] = result{err: fmt.Errorf("%w: %w (raise the collector's --capture-limits to analyze it)", ErrLimit, err)}
+		}
+		return h.assemble(results)
+	}
 	var g errgroup.Group
 	g.SetLimit(h.cfg.Concurrency)
 	for i, p := range h.plugins {
@@ -305,7 +320,7 @@ func (h *Host) env(log *slog.Logger) []string {
 			break
 		}
 	}
-	return append(env, sdk.LogLevelEnv+"="+sdk.LevelName(level))
+	return append(env, sdk.LogLevelEnv+"="+sdk.LevelName(level), sdk.LimitsEnv+"="+h.cfg.Limits.String())
 }
 
 // startError names why a plugin did not start; parent is the run's context.

@@ -30,8 +30,9 @@ const (
 	DefaultMaxStats = 20_000_000
 	// DefaultMaxDropped bounds the dropped-event summaries.
 	DefaultMaxDropped = 1_000_000
-	// DefaultMaxStringBytes bounds one string or bytes value.
-	DefaultMaxStringBytes = 1 << 20
+	// DefaultMaxStringBytes bounds one string or bytes value: a record's
+	// bound, since XLA's metadata stats (HLO protos) can be MiBs.
+	DefaultMaxStringBytes = MaxRecordBytes
 	// DefaultMaxContext bounds the header's context entries.
 	DefaultMaxContext = 256
 	// DefaultMaxContextBytes bounds the header's context keys and values
@@ -329,4 +330,57 @@ func (l *Limits) check(total *counts, read int64, rec *counts, recBytes int64) e
 			ErrLimit, recBytes, rec.proto, float64(rec.proto)/float64(max(recBytes, 1)), l.MaxExpansion)
 	}
 	return nil
+}
+
+// Check tells whether a decoded capture is within l: its counts, strings and
+// estimated size (not the expansion bound, which needs its wire form). A host
+// calls it before sending a capture to plugins that apply the same limits.
+func (l Limits) Check(c *capture.Capture) error {
+	l = l.withDefaults()
+	var n counts
+	stats := func(ss []capture.Stat) {
+		n.stats += int64(len(ss))
+		for i := range ss {
+			n.str(len(ss[i].Name))
+			n.str(len(ss[i].Str))
+			n.str(len(ss[i].Bytes))
+		}
+	}
+	n.windows = int64(len(c.Windows))
+	n.str(len(c.Source.Format))
+	n.str(len(c.Source.Name))
+	n.str(len(c.SpanFrom))
+	n.warnings = int64(len(c.Warnings))
+	for _, w := range c.Warnings {
+		n.str(len(w))
+	}
+	n.context = int64(len(c.Context))
+	for k, v := range c.Context {
+		n.str(len(k))
+		n.str(len(v))
+		n.contextBytes += int64(len(k) + len(v))
+	}
+	for _, p := range c.Planes {
+		n.planes++
+		n.str(len(p.Name))
+		stats(p.Stats)
+		for _, ln := range p.Lines {
+			n.lines++
+			n.str(len(ln.Name))
+			n.str(len(ln.DisplayName))
+			n.events += int64(len(ln.Events))
+			for i := range ln.Events {
+				e := &ln.Events[i]
+				n.str(len(e.Name))
+				n.str(len(e.DisplayName))
+				stats(e.Stats)
+			}
+		}
+	}
+	n.dropped = int64(len(c.Dropped))
+	for i := range c.Dropped {
+		n.str(len(c.Dropped[i].Name))
+	}
+	l.MaxExpansion = -1
+	return l.check(&n, 0, nil, 0)
 }

@@ -260,3 +260,23 @@ func BenchmarkReadEmptyEvents(b *testing.B) {
 		})
 	}
 }
+
+func TestLimitsCheck(t *testing.T) {
+	c := big(100, 2, 10)
+	if err := (Limits{}).Check(c); err != nil {
+		t.Errorf("Check(100 events) with the defaults = %v", err)
+	}
+	for _, tt := range []struct {
+		lim Limits
+		key string
+	}{
+		{Limits{MaxEvents: 99}, "events=99"},
+		{Limits{MaxStats: 199}, "stats=199"},
+		{Limits{MaxStringBytes: 20}, "string=20"},
+		{Limits{MaxDecodedBytes: 1000}, "decoded=1000"},
+	} {
+		if err := tt.lim.Check(c); !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), tt.key) {
+			t.Errorf("%+v.Check(100 events, 200 stats) = %v, want ErrLimit naming %s", tt.lim, err, tt.key)
+		}
+	}
+}
