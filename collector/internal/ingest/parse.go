@@ -33,8 +33,8 @@ type parsed struct {
 	sum     []byte
 	capture *capture.Capture // the header and planes; events are only counted
 	kept    int64            // the events kept
-	err     error // the .fpcap does not parse
-	readErr error // the bytes did not all arrive (aborted)
+	err     error            // the .fpcap does not parse
+	readErr error            // the bytes did not all arrive (aborted)
 }
 
 // startParse starts parsing an upload; bytes already staged (a resumed
