@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -23,7 +24,8 @@ type truthFile struct {
 	DeviceOpEvents int64            `json:"device_op_events"`
 	TopOps         []map[string]any `json:"top_ops"`
 	OpTypes        []map[string]any `json:"op_types"`
-	Components     []map[string]any `json:"components"`
+	Categories     []map[string]any `json:"categories"`
+	SeedComponents []map[string]any `json:"seed_components"`
 	HostEvents     []map[string]any `json:"host_events"`
 }
 
@@ -34,6 +36,41 @@ var captures = []struct{ dir, file string }{
 	{"seed-replica", "t1v-n-3d21a6bb-w-0.xplane.pb"},
 	{"seed-replica", "t1v-n-3d21a6bb-w-0.trace.json.gz"},
 	{"real/xprof-gpu-multi-worker", "34.83.195.179_6003.xplane.pb"},
+}
+
+// truthCaptures finds every capture file (.xplane.pb, .json, .json.gz) in
+// every folder of the shared testdata that holds a truth.json: captures
+// added with their truth.json join the tests without a change here.
+func truthCaptures(t *testing.T, td string) []struct{ dir, file string } {
+	t.Helper()
+	var out []struct{ dir, file string }
+	err := filepath.WalkDir(td, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		if _, err := os.Stat(filepath.Join(path, "truth.json")); err != nil {
+			return nil
+		}
+		rel, err := filepath.Rel(td, path)
+		if err != nil {
+			return err
+		}
+		entries, err := os.ReadDir(path)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			n := e.Name()
+			if !e.IsDir() && n != "truth.json" && (strings.HasSuffix(n, ".xplane.pb") || strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".json.gz")) {
+				out = append(out, struct{ dir, file string }{filepath.ToSlash(rel), n})
+			}
+		}
+		return nil
+	})
+	if err != nil || len(out) == 0 {
+		t.Fatalf("find captures with a truth.json under %s: %v (%d found)", td, err, len(out))
+	}
+	return out
 }
 
 func readTruth(t *testing.T, path string) truthFile {
@@ -110,15 +147,17 @@ func TestInspectJSONMatchesTruth(t *testing.T) {
 	}
 }
 
-// TestAnalyzeWithPluginProcesses runs `fleetprof analyze --format json`, so
+// TestAnalyzeWithPluginProcesses runs `fleetprof analyze --rules seed
+// --format json` on every capture with a truth.json (found by walking), so
 // every section comes from a real plugin process, and checks the rows
-// against truth.json.
+// against truth.json: components with the seed rules are its
+// seed_components.
 func TestAnalyzeWithPluginProcesses(t *testing.T) {
 	td := testdata(t)
-	for _, c := range captures {
+	for _, c := range truthCaptures(t, td) {
 		t.Run(c.dir+"/"+c.file, func(t *testing.T) {
 			tr := readTruth(t, filepath.Join(td, c.dir, "truth.json"))
-			out, errOut, code := fleetprof(t, "analyze", filepath.Join(td, c.dir, c.file), "--format", "json", "--plugins", filepath.Join(bins, "plugins"))
+			out, errOut, code := fleetprof(t, "analyze", filepath.Join(td, c.dir, c.file), "--format", "json", "--rules", "seed", "--plugins", filepath.Join(bins, "plugins"))
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
@@ -132,7 +171,7 @@ func TestAnalyzeWithPluginProcesses(t *testing.T) {
 				t.Fatalf("report JSON: %v", err)
 			}
 			for name, want := range map[string][]map[string]any{
-				"top_ops": tr.TopOps, "op_types": tr.OpTypes, "components": tr.Components, "host_events": tr.HostEvents,
+				"top_ops": tr.TopOps, "op_types": tr.OpTypes, "categories": tr.Categories, "components": tr.SeedComponents, "host_events": tr.HostEvents,
 			} {
 				sec, ok := rep.Sections[name]
 				if !ok || sec.Error != "" {
@@ -155,7 +194,11 @@ func compareRows(t *testing.T, section string, got, want []map[string]any) {
 	}
 	key := func(r map[string]any) string {
 		var parts []string
-		for _, k := range []string{"type", "operation", "component", "name"} {
+		keys := []string{"type", "operation", "component", "name"}
+		if section == "categories" {
+			keys = []string{"category"}
+		}
+		for _, k := range keys {
 			if v, ok := r[k].(string); ok {
 				parts = append(parts, v)
 			}
@@ -263,7 +306,7 @@ func TestTrimThenAnalyzeFpcap(t *testing.T) {
 	if !strings.Contains(stdout, "kept 723 of 356,442 events in 2 windows") {
 		t.Errorf("trim output = %q", stdout)
 	}
-	rep, errOut, code := fleetprof(t, "analyze", out, "--format", "json", "--plugins", filepath.Join(bins, "plugins"))
+	rep, errOut, code := fleetprof(t, "analyze", out, "--format", "json", "--rules", "seed", "--plugins", filepath.Join(bins, "plugins"))
 	if code != 0 {
 		t.Fatalf("analyze: exit %d: %s", code, errOut)
 	}
@@ -276,5 +319,6 @@ func TestTrimThenAnalyzeFpcap(t *testing.T) {
 		t.Fatal(err)
 	}
 	compareRows(t, "host_events", r.Sections["host_events"].Rows, tr.HostEvents)
-	compareRows(t, "components", r.Sections["components"].Rows, tr.Components)
+	compareRows(t, "components", r.Sections["components"].Rows, tr.SeedComponents)
+	compareRows(t, "categories", r.Sections["categories"].Rows, tr.Categories)
 }
