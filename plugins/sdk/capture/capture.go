@@ -39,7 +39,9 @@ type Capture struct {
 	// SpanFromSession), else from the earliest event start to the latest
 	// event end over every plane of the source (SpanFromEvents).
 	Span Interval
-	// SpanFrom says where Span came from: SpanFromSession or SpanFromEvents.
+	// SpanFrom says where Span came from: SpanFromSession or SpanFromEvents
+	// (empty in captures written before it was recorded: read it as
+	// SpanFromEvents).
 	SpanFrom string
 	// Session is the profiling session as the source (or the agent that
 	// took the capture) recorded it; zero length when unknown.

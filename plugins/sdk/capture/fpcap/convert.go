@@ -195,7 +195,7 @@ func (b *Builder) Add(r *capturev1.Record) error {
 		c := &capture.Capture{
 			BaseNS:      h.GetBaseTimeNs(),
 			Span:        capture.Interval{Start: h.GetSpanStartPs(), End: h.GetSpanEndPs()},
-			SpanFrom:    spanFrom(h.GetSpanFrom()),
+			SpanFrom:    h.GetSpanFrom(),
 			Session:     capture.Interval{Start: h.GetSessionStartPs(), End: h.GetSessionEndPs()},
 			Gap:         h.GetGapPs(),
 			Pad:         h.GetPadPs(),
@@ -288,12 +288,4 @@ func (b *Builder) Capture() (*capture.Capture, error) {
 		return nil, ErrTruncated
 	}
 	return b.c, nil
-}
-
-// spanFrom reads Header.span_from: files written before it existed have none.
-func spanFrom(s string) string {
-	if s == "" {
-		return capture.SpanFromEvents
-	}
-	return s
 }

@@ -210,7 +210,12 @@ func (k *kineto) hostLine(w *walker, pid, tid int64) (*proc, *thread) {
 	}
 	name, ok := k.names[key]
 	if !ok {
-		name = "thread " + w.idName(tid)
+		// Named before kineto reading began (names that come first)?
+		if pp := w.procs[pid]; pp != nil && pp.threads[tid] != nil && pp.threads[tid].name != "" {
+			name = pp.threads[tid].name
+		} else {
+			name = "thread " + w.idName(tid)
+		}
 	}
 	t := &thread{tid: tid, name: name}
 	t.idx = w.v.Line(p.idx, capture.LineInfo{ID: int64(len(p.order)), DisplayID: tid, Name: name})

@@ -218,3 +218,17 @@ func TestDeviceNumber(t *testing.T) {
 		}
 	}
 }
+
+// TestWalkKinetoNamesFirst: thread names met before kineto reading began
+// (fleetprof's own JSON writes names first) still name the host lines.
+func TestWalkKinetoNamesFirst(t *testing.T) {
+	in := `{"traceEvents":[{"name":"thread_name","ph":"M","pid":42,"tid":42,"args":{"name":"thread 42 (python)"}},
+{"ph":"X","cat":"cpu_op","name":"aten::mm","pid":42,"tid":42,"ts":1,"dur":1}]}`
+	var r renamer
+	if _, err := Walk(context.Background(), strings.NewReader(in), &r, WalkOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.lineOf(r.events[0]); got != "/host:CPU/thread 42 (python)" {
+		t.Errorf("line = %q, want /host:CPU/thread 42 (python)", got)
+	}
+}
