@@ -3,9 +3,7 @@ package trim
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 
@@ -77,14 +75,38 @@ func (x *Indexer) Finish(ctx context.Context, ld capture.Loader) (*Result, error
 	}
 	c.Windows = capture.Windows(busy, c.Gap, c.Pad, span)
 
-	rp := &replay{x: x, c: c, ld: ld, ctx: ctx, dropped: make([]capture.Dropped, len(x.names)), stacks: make([][]frame, len(x.lines))}
-	// Records of sorted lines carry their self times; those of lines that
-	// came out of order are gathered, sorted and replayed here.
+	// Every record's count, total and self time was summed by name as it
+	// was written: the kept events are taken back out, and only the chunks
+	// of records that may meet a window are read. The lines that came out
+	// of order are summed again here, from their records sorted and
+	// replayed.
+	rp := &replay{x: x, c: c, ld: ld, ctx: ctx, dropped: x.totals, stacks: make([][]frame, len(x.lines))}
+	x.totals = nil
 	unsorted := make(map[int][]record)
 	for key, ls := range x.lines {
 		if !ls.sorted {
 			unsorted[key] = nil
 		}
+	}
+	if len(unsorted) > 0 {
+		for id, nk := range x.names {
+			if _, ok := unsorted[nk.line]; ok {
+				rp.dropped[id] = capture.Dropped{}
+			}
+		}
+	}
+	var n int64
+	visit := func(r *record) error {
+		n++
+		if r.line < 0 || r.line >= len(x.lines) || int(r.name) >= len(x.names) {
+			return fmt.Errorf("%w: record %d", ErrBadRecord, n)
+		}
+		if !x.lines[r.line].sorted {
+			unsorted[r.line] = append(unsorted[r.line], *r)
+			return nil
+		}
+		rp.take(r)
+		return nil
 	}
 	in, err := x.spill.Rewind()
 	if err != nil {
@@ -92,21 +114,26 @@ func (x *Indexer) Finish(ctx context.Context, ld capture.Loader) (*Result, error
 	}
 	rr := newRecordReader(in)
 	var rec record
-	for n := int64(0); n < x.events; n++ {
-		if err := rr.next(&rec); err != nil {
-			if errors.Is(err, io.EOF) {
-				err = fmt.Errorf("%w: spill ended after %d of %d records", ErrBadRecord, n, x.events)
+	for ci := range x.chunks {
+		ch := &x.chunks[ci]
+		if !ch.must && !capture.Hits(c.Windows, capture.Interval{Start: ch.minStart, End: ch.maxEnd}) {
+			n += int64(ch.records)
+			if err := rr.skip(ch.bytes); err != nil {
+				return nil, err
 			}
-			return nil, err
-		}
-		if rec.line < 0 || rec.line >= len(x.lines) || int(rec.name) >= len(x.names) {
-			return nil, fmt.Errorf("%w: record %d", ErrBadRecord, n)
-		}
-		if !x.lines[rec.line].sorted {
-			unsorted[rec.line] = append(unsorted[rec.line], rec)
 			continue
 		}
-		rp.decide(&rec, rec.self)
+		if err := rr.chunk(ch, visit, &rec); err != nil {
+			return nil, err
+		}
+	}
+	for i := range x.long {
+		if err := visit(&x.long[i]); err != nil {
+			return nil, err
+		}
+	}
+	if n != x.events {
+		return nil, fmt.Errorf("%w: %d records for %d events", ErrBadRecord, n, x.events)
 	}
 	keys := make([]int, 0, len(unsorted))
 	for k := range unsorted {
@@ -200,8 +227,22 @@ func (rp *replay) drain(line int) {
 	rp.stacks[line] = st[:0]
 }
 
-// decide decides an event once its self time is known: a dropped one is
-// summed, a kept one is queued for loading.
+// take queues an event of a sorted line for loading if it is kept, and
+// takes it out of the sums of its name.
+func (rp *replay) take(r *record) {
+	iv := capture.Interval{Start: r.start, End: r.start + r.dur}
+	if !capture.Hits(rp.c.Windows, iv) {
+		return
+	}
+	d := &rp.dropped[r.name]
+	d.Count--
+	d.Total -= r.dur
+	d.Self -= r.self
+	rp.kept = append(rp.kept, keptRec{rec: *r, self: r.self})
+}
+
+// decide decides an event of an unsorted line once its self time is
+// known: a dropped one is summed, a kept one is queued for loading.
 func (rp *replay) decide(r *record, self int64) {
 	iv := capture.Interval{Start: r.start, End: r.start + r.dur}
 	if !capture.Hits(rp.c.Windows, iv) {
@@ -277,34 +318,21 @@ func (x *Indexer) span() (span capture.Interval, from string, session capture.In
 	return capture.Interval{Start: min(session.Start, events.Start), End: max(session.End, events.End)}, capture.SpanFromSession, session
 }
 
-// reclassify recomputes the device planes' op statistics from the spilled
+// reclassify recomputes the device planes' op statistics from the
 // records after renames changed which planes and lines hold ops.
 func (x *Indexer) reclassify() error {
-	if err := x.w.Flush(); err != nil {
-		return fmt.Errorf("trim: flush spill: %w", err)
-	}
 	for _, p := range x.planes {
 		p.ops, p.opTotal, p.opIv, p.compact = 0, 0, nil, 0
 	}
-	in, err := x.spill.Rewind()
-	if err != nil {
-		return fmt.Errorf("trim: rewind spill: %w", err)
-	}
-	rr := newRecordReader(in)
-	var rec record
-	for n := int64(0); n < x.events; n++ {
-		if err := rr.next(&rec); err != nil {
-			if errors.Is(err, io.EOF) {
-				err = fmt.Errorf("%w: spill ended after %d of %d records", ErrBadRecord, n, x.events)
-			}
-			return err
-		}
+	var n int64
+	err := x.eachRecord(func(rec *record) error {
+		n++
 		if rec.line < 0 || rec.line >= len(x.lines) {
 			return fmt.Errorf("%w: record %d", ErrBadRecord, n)
 		}
 		ls := x.lines[rec.line]
 		if !ls.op {
-			continue
+			return nil
 		}
 		p := x.planes[ls.plane]
 		p.ops++
@@ -314,6 +342,10 @@ func (x *Indexer) reclassify() error {
 			p.opIv = capture.Union(p.opIv)
 			p.compact = len(p.opIv)
 		}
+		return nil
+	})
+	if err == nil && n != x.events {
+		err = fmt.Errorf("%w: %d records for %d events", ErrBadRecord, n, x.events)
 	}
-	return nil
+	return err
 }

@@ -2,9 +2,7 @@ package trim
 
 import (
 	"bufio"
-	"encoding/binary"
 	"fmt"
-	"io"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
@@ -29,13 +27,19 @@ type Indexer struct {
 	hasSession bool
 	renamed    bool // a rename may have changed which planes and lines hold ops
 
-	events     int64
-	spanStart  int64
-	spanEnd    int64
+	events    int64
+	spanStart int64
+	spanEnd   int64
+
+	// The records: see record.go.
+	rec        []byte
 	prevStart  int64
 	prevRefEnd int64
 	prevSeq    int64
-	rec        []byte
+	chunks     []chunk
+	inChunk    int               // records in the last chunk
+	long       []record          // records of long events, held in memory
+	totals     []capture.Dropped // by name id: every record's count, total, self
 }
 
 type planeState struct {
@@ -61,6 +65,8 @@ type lineState struct {
 	// stack holds the line's open events while it is sorted: an event's
 	// record is written once its self time is known (see nest).
 	stack []frame
+	// firstChunk is the chunk of the line's first record; -1 before.
+	firstChunk int
 }
 
 type nameKey struct {
@@ -96,7 +102,7 @@ func (x *Indexer) Line(plane int, l capture.LineInfo) int {
 	ls := &lineState{
 		plane: plane, index: len(p.lines), info: l,
 		op:    p.device && capture.IsOpLine(l.Name),
-		names: make(map[string]uint32), sorted: true,
+		names: make(map[string]uint32), sorted: true, firstChunk: -1,
 	}
 	x.lines = append(x.lines, ls)
 	p.lines = append(p.lines, len(x.lines)-1)
@@ -188,6 +194,7 @@ func (x *Indexer) Event(e *capture.RawEvent) error {
 		name := string(e.Name)
 		ls.names[name] = id
 		x.names = append(x.names, nameKey{line: key, name: name})
+		x.totals = append(x.totals, capture.Dropped{})
 	}
 
 	r := record{line: key, name: id, start: e.Start, dur: e.Dur, ref: e.Ref, seq: x.events - 1}
@@ -196,7 +203,9 @@ func (x *Indexer) Event(e *capture.RawEvent) error {
 		x.nest(ls, &r)
 	case wasSorted:
 		// The line just turned out of order: Finish sorts and replays
-		// all of its records, so the open ones are written as they are.
+		// all of its records, so the open ones are written as they are,
+		// and the chunks that hold its records must be read.
+		x.mustRead(ls)
 		x.drain(ls)
 		x.write(&r, 0)
 	default:
@@ -234,119 +243,5 @@ func (x *Indexer) drain(ls *lineState) {
 	ls.stack = ls.stack[:0]
 }
 
-// write appends one record to the spill.
-func (x *Indexer) write(rec *record, self int64) {
-	if x.err != nil {
-		return
-	}
-	r := x.rec[:0]
-	r = binary.AppendUvarint(r, uint64(rec.line))
-	r = binary.AppendUvarint(r, uint64(rec.name))
-	r = binary.AppendVarint(r, rec.start-x.prevStart)
-	r = binary.AppendUvarint(r, uint64(rec.dur))
-	r = binary.AppendVarint(r, self)
-	r = binary.AppendVarint(r, rec.ref.Off-x.prevRefEnd)
-	r = binary.AppendUvarint(r, uint64(rec.ref.Len))
-	r = binary.AppendVarint(r, rec.seq-x.prevSeq)
-	x.prevStart, x.prevRefEnd, x.prevSeq = rec.start, rec.ref.Off+rec.ref.Len, rec.seq
-	x.rec = r
-	n, err := x.w.Write(r)
-	x.nbytes += int64(n)
-	if err != nil {
-		x.err = fmt.Errorf("trim: write spill: %w", err)
-	}
-}
-
 // Events returns how many events the indexer has seen.
 func (x *Indexer) Events() int64 { return x.events }
-
-// record is one index record: an event's place, times and Ref, and its
-// position in the source's order (seq).
-type record struct {
-	line  int
-	name  uint32
-	start int64
-	dur   int64
-	self  int64 // for a line that stayed sorted; else Finish computes it
-	ref   capture.Ref
-	seq   int64
-}
-
-// recordReader decodes records in the order they were written, from large
-// blocks of the spill.
-type recordReader struct {
-	r          io.Reader
-	buf        []byte
-	pos, end   int
-	eof        bool
-	prevStart  int64
-	prevRefEnd int64
-	prevSeq    int64
-}
-
-// recordFields is the number of varints in a record; maxRecord bounds one
-// encoded record.
-const (
-	recordFields = 8
-	maxRecord    = recordFields * binary.MaxVarintLen64
-)
-
-func newRecordReader(r io.Reader) *recordReader {
-	return &recordReader{r: r, buf: make([]byte, 1<<20)}
-}
-
-// fill makes at least maxRecord bytes available unless the spill ends.
-func (rr *recordReader) fill() error {
-	if rr.end-rr.pos >= maxRecord || rr.eof {
-		return nil
-	}
-	rr.end = copy(rr.buf, rr.buf[rr.pos:rr.end])
-	rr.pos = 0
-	for rr.end < maxRecord && !rr.eof {
-		n, err := rr.r.Read(rr.buf[rr.end:])
-		rr.end += n
-		if err == io.EOF {
-			rr.eof = true
-		} else if err != nil {
-			return fmt.Errorf("trim: read spill: %w", err)
-		}
-	}
-	return nil
-}
-
-func (rr *recordReader) next(rec *record) error {
-	if err := rr.fill(); err != nil {
-		return err
-	}
-	if rr.pos == rr.end {
-		return io.EOF
-	}
-	b := rr.buf[rr.pos:rr.end]
-	var vals [recordFields]uint64
-	off := 0
-	for i := range vals {
-		// Most values fit in one byte.
-		if off < len(b) && b[off] < 0x80 {
-			vals[i] = uint64(b[off])
-			off++
-			continue
-		}
-		v, n := binary.Uvarint(b[off:])
-		if n <= 0 {
-			return fmt.Errorf("%w: bad varint at record byte %d", ErrBadRecord, off)
-		}
-		vals[i] = v
-		off += n
-	}
-	rr.pos += off
-	zigzag := func(u uint64) int64 { return int64(u>>1) ^ -int64(u&1) }
-	rec.line = int(vals[0])
-	rec.name = uint32(vals[1])
-	rec.start = rr.prevStart + zigzag(vals[2])
-	rec.dur = int64(vals[3])
-	rec.self = zigzag(vals[4])
-	rec.ref = capture.Ref{Off: rr.prevRefEnd + zigzag(vals[5]), Len: int64(vals[6])}
-	rec.seq = rr.prevSeq + zigzag(vals[7])
-	rr.prevStart, rr.prevRefEnd, rr.prevSeq = rec.start, rec.ref.Off+rec.ref.Len, rec.seq
-	return nil
-}

@@ -2,11 +2,13 @@
 //
 // It works in two passes over a source that a reader walks once. The first
 // pass (an Indexer, which is a capture.Visitor) notes each event's place,
-// times, name and where it lies in the source, as compact records in a Spill,
-// while it gathers the span and each device's op intervals. The second pass
-// (Finish) builds the windows, replays the records line by line to get each
-// event's self time, keeps the events that meet a window — loading them in
-// full from the source — and sums up the rest per plane, line and name.
+// times, name, self time (nesting the events of each line as they come) and
+// where it lies in the source, as compact records in a Spill, while it
+// gathers the span, each device's op intervals and each name's count and
+// times. The second pass (Finish) builds the windows, reads back only the
+// records that may meet them (records come in chunks that know the time
+// they cover), keeps the events that meet a window — loading them in full
+// from the source — and takes them out of the sums of what was dropped.
 //
 // Memory grows with what is kept and with the number of distinct names, not
 // with the source: the records sit in the Spill (a temporary file in
