@@ -94,6 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, slog.Level, err
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "time allowed for in-flight uploads on shutdown")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	lifecycle := addLifecycleFlags(fs, &cfg)
+	insight := addInsightFlags(fs, &cfg)
 	if err := fs.Parse(args); err != nil {
 		return cfg, level, err
 	}
@@ -110,6 +111,9 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, slog.Level, err
 		return cfg, level, errors.New("--max-uploads-per-agent, --upload-start-timeout and --upload-idle-timeout must be positive")
 	}
 	if err := lifecycle(); err != nil {
+		return cfg, level, err
+	}
+	if err := insight(); err != nil {
 		return cfg, level, err
 	}
 	return cfg, level, nil

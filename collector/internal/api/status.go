@@ -20,6 +20,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/sched"
 	"github.com/fleetprof/fleetprof/collector/internal/selector"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/collector/internal/watch"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/export"
 )
 
@@ -31,18 +32,18 @@ var codeOf = []struct {
 	code codes.Code
 	errs []error
 }{
-	{codes.NotFound, []error{store.ErrNotFound, fleet.ErrNotFound, sched.ErrNotFound}},
+	{codes.NotFound, []error{store.ErrNotFound, fleet.ErrNotFound, sched.ErrNotFound, watch.ErrNoFleet}},
 	{codes.InvalidArgument, []error{
 		errBadRequest, store.ErrBadID, ingest.ErrBadID, ingest.ErrBadStart, ingest.ErrProtocol,
 		ingest.ErrMalformed, ingest.ErrChunkTooLarge, ingest.ErrTooLarge, ingest.ErrEmptyChunks,
 		fleet.ErrBadRequest, selector.ErrSyntax,
 		registry.ErrNoRegister, registry.ErrBadAgentID, analysis.ErrUnknownAnalyzer, export.ErrUnknownFormat,
-		sched.ErrBadSchedule, auth.ErrBadRole, auth.ErrBadName,
+		sched.ErrBadSchedule, auth.ErrBadRole, auth.ErrBadName, watch.ErrBadQuery,
 	}},
 	{codes.DataLoss, []error{ingest.ErrChecksum}},
 	{codes.ResourceExhausted, []error{ingest.ErrBusy, ingest.ErrAgentBusy, registry.ErrOutboxFull, fleet.ErrBusy}},
 	{codes.DeadlineExceeded, []error{ingest.ErrNoStart, ingest.ErrIdle}},
-	{codes.FailedPrecondition, []error{ingest.ErrSequence, ingest.ErrSize, store.ErrSequence, fleet.ErrNoAgents, analysis.ErrNoReport}},
+	{codes.FailedPrecondition, []error{ingest.ErrSequence, ingest.ErrSize, store.ErrSequence, fleet.ErrNoAgents, analysis.ErrNoReport, watch.ErrNoSummary}},
 	{codes.PermissionDenied, []error{registry.ErrIdentity, ingest.ErrIdentity, ingest.ErrNotOwner}},
 	{codes.AlreadyExists, []error{store.ErrExists, sched.ErrExists}},
 	{codes.Aborted, []error{registry.ErrReplaced}},

@@ -61,6 +61,12 @@ var methods = map[string]need{
 	"/fleetprof.collector.v1.ScheduleService/PauseSchedule":  {role: auth.Operator},
 	"/fleetprof.collector.v1.ScheduleService/ResumeSchedule": {role: auth.Operator},
 
+	"/fleetprof.collector.v1.InsightService/GetFleetReport":  {role: auth.Viewer},
+	"/fleetprof.collector.v1.InsightService/GetTrend":        {role: auth.Viewer},
+	"/fleetprof.collector.v1.InsightService/ListRegressions": {role: auth.Viewer},
+	"/fleetprof.collector.v1.InsightService/PinBaseline":     {role: auth.Operator},
+	"/fleetprof.collector.v1.InsightService/UnpinBaseline":   {role: auth.Operator},
+
 	"/fleetprof.collector.v1.AdminService/CreateToken": {role: auth.Admin},
 	"/fleetprof.collector.v1.AdminService/ListTokens":  {role: auth.Admin},
 	"/fleetprof.collector.v1.AdminService/RevokeToken": {role: auth.Admin},

@@ -39,6 +39,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/retention"
 	"github.com/fleetprof/fleetprof/collector/internal/sched"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	capwatch "github.com/fleetprof/fleetprof/collector/internal/watch"
 	"github.com/fleetprof/fleetprof/collector/internal/web"
 	"github.com/fleetprof/fleetprof/plugins/sdk/bucket"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
@@ -137,6 +138,9 @@ type Config struct {
 	Backup BackupConfig
 	// Retention is the retention policy. No rules keeps every capture.
 	Retention retention.Policy
+	// Insight configures fleet insights: baselines and the alert webhook.
+	// The zero value works.
+	Insight InsightConfig
 	// Logger receives the log. Nil discards it.
 	Logger *slog.Logger
 	// Registry holds the metrics served on /metrics. Nil means a new one.
@@ -153,6 +157,7 @@ type Server struct {
 	fleet    *fleet.Tracker
 	sched    *sched.Scheduler
 	analysis *analysis.Analysis
+	watch    *capwatch.Watch
 	ingest   *ingest.Ingest
 	life     *lifecycle
 	grpc     *grpc.Server // agents (and the API unless APIListen)
@@ -271,8 +276,11 @@ func New(cfg Config) (_ *Server, err error) {
 			s.life.close()
 		}
 	}()
+	if s.watch, err = newWatch(db, cfg.Insight, log, cfg.Registry); err != nil {
+		return nil, err
+	}
 	s.analysis = analysis.New(analysis.Config{
-		Store: db, Plugins: plugins, Options: options, Workers: cfg.AnalysisWorkers, OnAnalyzed: s.life.analyzed,
+		Store: db, Plugins: plugins, Options: options, Workers: cfg.AnalysisWorkers, OnAnalyzed: s.analyzed,
 		Host: pluginhost.Config{Timeout: cfg.PluginTimeout, Logger: log}, Logger: log, Registerer: cfg.Registry,
 	})
 	s.ingest = ingest.New(ingest.Config{
@@ -298,6 +306,7 @@ func New(cfg Config) (_ *Server, err error) {
 	}))
 	collectorv1.RegisterScheduleServiceServer(apiSrv, api.NewScheduleService(s.sched, log))
 	collectorv1.RegisterAdminServiceServer(apiSrv, api.NewAdminService(db, log))
+	collectorv1.RegisterInsightServiceServer(apiSrv, api.NewInsightService(s.watch, log))
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	if split {
@@ -503,6 +512,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.fleet.Run(gctx) })
 	g.Go(func() error { return s.sched.Run(gctx) })
 	g.Go(func() error { return s.analysis.Run(gctx) })
+	g.Go(func() error { return s.watch.Run(gctx) })
 	g.Go(func() error { return s.ingest.Run(gctx) })
 	s.life.run(gctx, g)
 	g.Go(func() error {
