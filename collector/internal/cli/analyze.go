@@ -24,8 +24,8 @@ func newAnalyze(e *env) *cobra.Command {
 		Use:   "analyze PATH [-o DIR]",
 		Short: "Analyze a capture with the analyzer plugins and write the report",
 		Long: `analyze reads and trims a capture, runs every analyzer plugin on it (each its
-own process: top_ops, op_types, components, idle, host_events, and any you
-install) and renders the report:
+own process: top_ops, op_types, categories, components, roofline, idle,
+host_events, and any you install) and renders the report:
 
   md     report.md laid out like a hand-made profiling report, with SVG charts
          in images/ beside it
