@@ -50,7 +50,7 @@ key=value, key!=value, key (set) or !key (not set), all of which must hold.`,
 				if !a.GetConnected() {
 					health = "-"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.GetAgentId(), a.GetHost(), yesNo(a.GetConnected()), seen, health, dash(a.GetActiveCapture()), labelText(a.GetLabels()))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", escape(a.GetAgentId()), escape(a.GetHost()), yesNo(a.GetConnected()), seen, health, escape(dash(a.GetActiveCapture())), labelText(a.GetLabels()))
 			}
 			if err := tw.Flush(); err != nil {
 				return err

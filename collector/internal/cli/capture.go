@@ -95,7 +95,7 @@ agent is done.`,
 						line := partText(a)
 						if seen[a.GetAgentId()] != line {
 							seen[a.GetAgentId()] = line
-							fmt.Fprintf(e.stderr, "%s  %-20s %s\n", time.Now().Format("15:04:05.000"), a.GetAgentId(), line)
+							fmt.Fprintf(e.stderr, "%s  %-20s %s\n", time.Now().Format("15:04:05.000"), escape(a.GetAgentId()), escape(line))
 						}
 					}
 					if m.GetDone() {
@@ -219,7 +219,7 @@ func printParts(w io.Writer, parts []*collectorv1.AgentCapture) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "AGENT\tCAPTURE\tRESULT\tSTATE\tMESSAGE")
 	for _, a := range parts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.GetAgentId(), a.GetCaptureId(), resultText(a.GetResult()), dash(stateText(a.GetState())), a.GetMessage())
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", escape(a.GetAgentId()), escape(a.GetCaptureId()), resultText(a.GetResult()), dash(stateText(a.GetState())), escape(a.GetMessage()))
 	}
 	return tw.Flush()
 }

@@ -75,9 +75,9 @@ failed (retried; --format json says why) or - when backup is off.`,
 					d := s.Devices[s.DeviceOrder[0]]
 					busy, idle = groupMicros(d.BusyUS), fmt.Sprintf("%.2f", d.IdlePct)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.GetCaptureId(), c.GetAgentId(),
-					c.GetCreatedAt().AsTime().Local().Format("2006-01-02 15:04:05"), c.GetTrigger(), c.GetStatus(),
-					backupText(c.GetBackupStatus()), human(c.GetSizeBytes()), busy, idle, labelText(c.GetLabels()))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", escape(c.GetCaptureId()), escape(c.GetAgentId()),
+					c.GetCreatedAt().AsTime().Local().Format("2006-01-02 15:04:05"), escape(c.GetTrigger()), escape(c.GetStatus()),
+					escape(backupText(c.GetBackupStatus())), human(c.GetSizeBytes()), busy, idle, labelText(c.GetLabels()))
 			}
 			if err := tw.Flush(); err != nil {
 				return err

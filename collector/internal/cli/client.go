@@ -162,5 +162,5 @@ func labelText(labels map[string]string) string {
 	for i, k := range keys {
 		parts[i] = k + "=" + labels[k]
 	}
-	return strings.Join(parts, ",")
+	return escape(strings.Join(parts, ","))
 }

@@ -86,9 +86,9 @@ func printDiffTable(w io.Writer, title, key, label string, rows []*collectorv1.D
 		}
 		cells := fmt.Sprintf("%14s %14s %14s %8s", num(r.GetA()), num(r.GetB()), signed(r.GetDelta()), change)
 		if label != "" {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", cut(r.GetKey(), 70), r.GetLabel(), cells)
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", escape(cut(r.GetKey(), 70)), escape(r.GetLabel()), cells)
 		} else {
-			fmt.Fprintf(tw, "%s\t%s\n", cut(r.GetKey(), 70), cells)
+			fmt.Fprintf(tw, "%s\t%s\n", escape(cut(r.GetKey(), 70)), cells)
 		}
 	}
 	if err := tw.Flush(); err != nil {

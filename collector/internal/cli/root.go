@@ -29,17 +29,24 @@ type env struct {
 }
 
 // Main runs the command line with args and returns the exit code.
+//
+// Everything printed goes through the CLI's one escaping function (see
+// escape): stdout whole, stderr but for carriage returns (progress lines),
+// and text from agents or the collector on stderr in full.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr}
+	out, errw := newEscapeWriter(stdout, false), newEscapeWriter(stderr, true)
+	defer out.Flush()
+	defer errw.Flush()
+	e := &env{stdout: out, stderr: errw}
 	root := newRoot(e)
 	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetOut(out)
+	root.SetErr(errw)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "fleetprof: %v\n", err)
+	fmt.Fprintf(errw, "fleetprof: %s\n", escape(err.Error()))
 	if errors.Is(err, errUsage) {
 		return exitUsage
 	}

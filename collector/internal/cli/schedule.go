@@ -257,9 +257,9 @@ func printSchedules(w io.Writer, format string, list []*collectorv1.Schedule) er
 		if s.GetMaxConcurrent() > 0 {
 			limit = fmt.Sprint(s.GetMaxConcurrent())
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.GetScheduleId(), s.GetName(), s.GetCron(),
-			dash(s.GetSelector()), sampleText(s), time.Duration(s.GetJitterMs())*time.Millisecond, limit,
-			yesNo(s.GetSkipIfBusy()), state, next, dash(s.GetLastResult()))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", escape(s.GetScheduleId()), escape(s.GetName()), escape(s.GetCron()),
+			escape(dash(s.GetSelector())), escape(sampleText(s)), time.Duration(s.GetJitterMs())*time.Millisecond, limit,
+			yesNo(s.GetSkipIfBusy()), state, next, escape(dash(s.GetLastResult())))
 	}
 	return tw.Flush()
 }

@@ -100,7 +100,7 @@ op that took the most device time, from the capture's stored report.`,
 				if r.TopComponent != "" {
 					top = fmt.Sprintf("%s (%.1f%%)", r.TopComponent, r.TopPct)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%.3f s\t%.1f µs\t%.2f\t%s\t%s\n", r.AgentID, r.Host, r.SpanUS/1e6, r.BusyUS, r.IdlePct, top, shorten(r.TopOp, 60))
+				fmt.Fprintf(tw, "%s\t%s\t%.3f s\t%.1f µs\t%.2f\t%s\t%s\n", escape(r.AgentID), escape(r.Host), r.SpanUS/1e6, r.BusyUS, r.IdlePct, escape(top), escape(shorten(r.TopOp, 60)))
 			}
 			return tw.Flush()
 		},
