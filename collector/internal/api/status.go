@@ -16,6 +16,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/auth"
 	"github.com/fleetprof/fleetprof/collector/internal/fleet"
 	"github.com/fleetprof/fleetprof/collector/internal/ingest"
+	"github.com/fleetprof/fleetprof/collector/internal/labels"
 	"github.com/fleetprof/fleetprof/collector/internal/registry"
 	"github.com/fleetprof/fleetprof/collector/internal/sched"
 	"github.com/fleetprof/fleetprof/collector/internal/selector"
@@ -37,7 +38,7 @@ var codeOf = []struct {
 		errBadRequest, store.ErrBadID, ingest.ErrBadID, ingest.ErrBadStart, ingest.ErrProtocol,
 		ingest.ErrMalformed, ingest.ErrChunkTooLarge, ingest.ErrTooLarge, ingest.ErrEmptyChunks,
 		fleet.ErrBadRequest, selector.ErrSyntax,
-		registry.ErrNoRegister, registry.ErrBadAgentID, analysis.ErrUnknownAnalyzer, export.ErrUnknownFormat,
+		registry.ErrNoRegister, registry.ErrBadAgentID, registry.ErrTooBig, labels.ErrLimit, analysis.ErrUnknownAnalyzer, export.ErrUnknownFormat,
 		sched.ErrBadSchedule, auth.ErrBadRole, auth.ErrBadName, watch.ErrBadQuery,
 	}},
 	{codes.DataLoss, []error{ingest.ErrChecksum}},

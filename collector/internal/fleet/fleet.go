@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/fleetprof/fleetprof/collector/internal/labels"
 	"github.com/fleetprof/fleetprof/collector/internal/registry"
 	"github.com/fleetprof/fleetprof/collector/internal/selector"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
@@ -168,6 +169,9 @@ func (t *Tracker) StartFor(ctx context.Context, req *collectorv1.StartCaptureReq
 	}
 	if opts.GetDurationMs() < 0 || req.GetStartDelayMs() < 0 || req.GetDeadlineMs() < 0 || opts.GetGapPs() < 0 || opts.GetPadPs() < 0 {
 		return nil, fmt.Errorf("%w: durations must not be negative", ErrBadRequest)
+	}
+	if err := (labels.Limits{}).Check(req.GetLabels()); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
 	agents := o.filter(t.cfg.Agents.Connections(sel))
 	if len(agents) == 0 {

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 
+	"github.com/fleetprof/fleetprof/collector/internal/labels"
 	"github.com/fleetprof/fleetprof/collector/internal/selector"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
@@ -44,6 +45,20 @@ var (
 	ErrSilent = errors.New("registry: agent missed its heartbeats")
 	// ErrClosed means the registry is shutting down.
 	ErrClosed = errors.New("registry: shutting down")
+	// ErrTooBig means a Register holds more than the collector takes: too
+	// many or too long labels, or a host name, version or backend list
+	// past its bound. The text names the bound.
+	ErrTooBig = errors.New("registry: Register over the limits (see docs/security.md, labels)")
+)
+
+// Bounds of Register's other strings.
+const (
+	// MaxHostBytes bounds the host name (a DNS name has at most 253).
+	MaxHostBytes = 253
+	// MaxVersionBytes bounds the agent and server versions.
+	MaxVersionBytes = 128
+	// MaxBackends bounds the capture backends listed, each MaxVersionBytes.
+	MaxBackends = 16
 )
 
 // Observer hears about agents. Its methods run on the control stream's
@@ -70,6 +85,9 @@ type Config struct {
 	RegisterTimeout time.Duration
 	// OutboxSize bounds each agent's queue of commands. Zero means 64.
 	OutboxSize int
+	// Labels bound each agent's labels; a Register past them is refused
+	// (ErrTooBig). The zero value means the labels package's defaults.
+	Labels labels.Limits
 	// Identity returns the authenticated agent id of a stream's context, or
 	// "" when agents are not authenticated (no mTLS). Nil means "".
 	Identity func(ctx context.Context) string
@@ -231,6 +249,10 @@ func (r *Registry) Serve(stream ControlStream) error {
 	if ident := r.cfg.Identity(ctx); ident != "" && ident != id {
 		return fmt.Errorf("%w: registered as %q, authenticated as %q", ErrIdentity, id, ident)
 	}
+	if err := r.checkRegister(reg); err != nil {
+		r.log.Warn("agent refused", "agent_id", id, "error", err)
+		return err
+	}
 	log := r.log.With("agent_id", id)
 
 	committed, err := r.remember(ctx, reg)
@@ -338,6 +360,28 @@ func isActive(s agentv1.CaptureState) bool {
 		return true
 	}
 	return false
+}
+
+// checkRegister refuses a Register with more than the collector stores for
+// an agent (ErrTooBig).
+func (r *Registry) checkRegister(reg *agentv1.Register) error {
+	if err := r.cfg.Labels.Check(reg.GetLabels()); err != nil {
+		return fmt.Errorf("%w: %w: give the agent fewer or shorter --label flags", ErrTooBig, err)
+	}
+	switch {
+	case len(reg.GetHost()) > MaxHostBytes:
+		return fmt.Errorf("%w: host name of %d bytes, at most %d", ErrTooBig, len(reg.GetHost()), MaxHostBytes)
+	case len(reg.GetAgentVersion()) > MaxVersionBytes || len(reg.GetServerVersion()) > MaxVersionBytes:
+		return fmt.Errorf("%w: a version string over %d bytes", ErrTooBig, MaxVersionBytes)
+	case len(reg.GetBackends()) > MaxBackends:
+		return fmt.Errorf("%w: %d backends, at most %d", ErrTooBig, len(reg.GetBackends()), MaxBackends)
+	}
+	for _, b := range reg.GetBackends() {
+		if len(b) > MaxVersionBytes {
+			return fmt.Errorf("%w: a backend name over %d bytes", ErrTooBig, MaxVersionBytes)
+		}
+	}
+	return nil
 }
 
 func validAgentID(id string) bool {

@@ -45,6 +45,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fleetprof/fleetprof/collector/internal/fleet"
+	"github.com/fleetprof/fleetprof/collector/internal/labels"
 	"github.com/fleetprof/fleetprof/collector/internal/registry"
 	"github.com/fleetprof/fleetprof/collector/internal/selector"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
@@ -235,6 +236,9 @@ func validate(s *store.Schedule) (cron.Schedule, error) {
 		return nil, bad("give a sample fraction or a sample count, not both")
 	}
 	if _, err := selector.Parse(s.Selector); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadSchedule, err)
+	}
+	if err := (labels.Limits{}).Check(s.Labels); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadSchedule, err)
 	}
 	var opts agentv1.CaptureOptions

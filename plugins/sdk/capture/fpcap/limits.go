@@ -37,7 +37,7 @@ const (
 	DefaultMaxContext = 256
 	// DefaultMaxContextBytes bounds the header's context keys and values
 	// together.
-	DefaultMaxContextBytes = 64 << 10
+	DefaultMaxContextBytes = 16 << 10
 	// DefaultMaxWarnings bounds the header's warnings.
 	DefaultMaxWarnings = 1024
 	// DefaultMaxDecodedBytes bounds the estimated size of the decoded
