@@ -324,15 +324,15 @@ func seedReport(t *testing.T, f Fixture, rn runner) {
 func TestRoofline(t *testing.T) {
 	f := FixtureNamed(t, "real/xprof-tpu-inference/xplane")
 	c := Load(t, f)
-	// Independent sums per category, leaving out the start halves of
-	// async copies.
+	// Independent sums per category, leaving out both halves of async
+	// copies.
 	type sum struct {
 		ps          int64
 		flops, byts float64
 	}
 	want := map[string]*sum{}
 	for op := range ops.DeviceOps(c) {
-		if strings.HasSuffix(op.Category, "-start") {
+		if strings.HasSuffix(op.Category, "-start") || strings.HasSuffix(op.Category, "-done") {
 			continue
 		}
 		fl, _ := ops.StatNumber(op.Event, ops.FlopsStat)

@@ -112,7 +112,7 @@ func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error
 		}
 		flops, byts = max(flops, 0), max(byts, 0)
 		switch {
-		case isAsyncStart(op):
+		case isAsyncHalf(op):
 			starts++
 			startsPS += op.Event.Dur
 			continue
@@ -152,7 +152,7 @@ func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error
 		case events == 0:
 			s.Notes = append(s.Notes, figure.NoDeviceOps(in.Capture))
 		case starts+zero > 0:
-			s.Notes = append(s.Notes, fmt.Sprintf("No device op has cost figures to show: %d are the start halves of asynchronous ops and %d have zero flops and bytes_accessed.", starts, zero))
+			s.Notes = append(s.Notes, fmt.Sprintf("No device op has cost figures to show: %d are halves of asynchronous ops and %d have zero flops and bytes_accessed.", starts, zero))
 		default:
 			s.Notes = append(s.Notes, fmt.Sprintf("None of the %d device op events carries flops or bytes_accessed: no roofline. XLA's cost model writes them on TPU ops (and on GPU ops when the profiler records them); PyTorch and TensorFlow kernels do not have them.", events))
 		}
@@ -219,7 +219,7 @@ func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error
 	s.Notes = append(s.Notes, fmt.Sprintf("From XLA's cost model: each op's flops and bytes_accessed for one execution, summed and divided by the ops' own summed duration. %d of %d device op events (%.1f%% of device op time) carry them; the rest are left out.",
 		costedEvents, events, figure.Pct(all.ps, allPS)))
 	if starts > 0 {
-		s.Notes = append(s.Notes, fmt.Sprintf("%d op events (%.1f%% of device op time) are the start halves of asynchronous ops (copy-start, async-start, ...): they only issue the transfer, so they are left out; their done halves carry the same bytes over the time spent waiting for it.",
+		s.Notes = append(s.Notes, fmt.Sprintf("%d op events (%.1f%% of device op time) are halves of asynchronous ops (copy-start/copy-done, async-start/async-done, all-gather-start/-done, ...): the start only issues a transfer and the done only waits for it, so neither's own duration says how fast the transfer ran; they are left out (the categories and components sections show their time).",
 			starts, figure.Pct(startsPS, allPS)))
 	}
 	if zero > 0 {
@@ -276,18 +276,20 @@ func row(scope, name, typ, category string, c *cost) sdk.Row {
 	return r
 }
 
-// isAsyncStart reports whether an op is the start half of an asynchronous
-// op (copy-start, async-start, all-gather-start, ...), which only issues work
-// that its done half waits for.
-func isAsyncStart(op ops.Op) bool {
-	if strings.HasSuffix(op.Category, "-start") {
+// isAsyncHalf reports whether an op is a half of an asynchronous op
+// (copy-start/copy-done, async-start/async-done, all-gather-start/-done,
+// send/recv and their done halves): the start only issues work that the done
+// waits for, so neither's duration is the work's.
+func isAsyncHalf(op ops.Op) bool {
+	switch c := op.Category; {
+	case strings.HasSuffix(c, "-start"), strings.HasSuffix(c, "-done"), c == "send", c == "recv":
 		return true
 	}
 	name := ops.HLOName(op.Event.Name)
 	if i := strings.LastIndexByte(name, '.'); i > 0 && isDigits(name[i+1:]) {
 		name = name[:i]
 	}
-	return strings.HasSuffix(name, "-start")
+	return strings.HasSuffix(name, "-start") || strings.HasSuffix(name, "-done")
 }
 
 func isDigits(s string) bool {
