@@ -67,11 +67,13 @@ const (
 )
 
 // vop is one call: an event (its name at names[ns:ne]) or a declaration
-// (decls[ns]).
+// (decls[ns]). It is small, for it is copied once per event.
 type vop struct {
-	kind   opKind
-	ns, ne int32
-	ev     capture.RawEvent
+	kind        opKind
+	plane, line int32
+	ns, ne      int32
+	start, dur  int64
+	off, len    int64
 }
 
 type vdecl struct {
@@ -112,11 +114,13 @@ func (v *asyncVisitor) run(x indexer) {
 }
 
 func apply(x indexer, b *vbatch) error {
+	var ev capture.RawEvent
 	for i := range b.ops {
 		o := &b.ops[i]
 		if o.kind == opEvent {
-			o.ev.Name = b.names[o.ns:o.ne]
-			if err := x.Event(&o.ev); err != nil {
+			ev = capture.RawEvent{Plane: int(o.plane), Line: int(o.line), Name: b.names[o.ns:o.ne],
+				Start: o.start, Dur: o.dur, Ref: capture.Ref{Off: o.off, Len: o.len}}
+			if err := x.Event(&ev); err != nil {
 				return err
 			}
 			continue
@@ -254,8 +258,8 @@ func (v *asyncVisitor) Event(e *capture.RawEvent) error {
 	b := v.cur
 	ns := len(b.names)
 	b.names = append(b.names, e.Name...)
-	b.ops = append(b.ops, vop{kind: opEvent, ns: int32(ns), ne: int32(len(b.names)), ev: *e})
-	b.ops[len(b.ops)-1].ev.Name = nil
+	b.ops = append(b.ops, vop{kind: opEvent, plane: int32(e.Plane), line: int32(e.Line), ns: int32(ns), ne: int32(len(b.names)),
+		start: e.Start, dur: e.Dur, off: e.Ref.Off, len: e.Ref.Len})
 	if len(b.ops) >= batchOps || len(b.names) >= batchNames {
 		return v.send()
 	}

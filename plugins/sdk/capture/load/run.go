@@ -161,18 +161,35 @@ func (l *loader) traceJSON(x indexer, gz bool) (_ capture.Loader, done func(), e
 		return nil, done, err
 	}
 	l.res.Uncompressed = st.Bytes
-	var jl *tracejson.Loader
+	jl := &jsonLoader{fwk: st.FrameworkOps}
 	if cp != nil {
 		if cp.Size() != st.Bytes {
 			return nil, done, fmt.Errorf("%w: %d bytes copied of %d", errBadCopy, cp.Size(), st.Bytes)
 		}
-		jl = tracejson.NewLoader(cp)
+		jl.open = func() io.ReaderAt { return cp.reader() }
 	} else {
-		jl = tracejson.NewLoader(newBlockCache(l.f, l.size))
+		jl.open = func() io.ReaderAt { return newBlockCache(l.f, l.size) }
 	}
-	jl.SetFrameworkOps(st.FrameworkOps)
+	jl.Loader = jl.fork()
 	return jl, done, nil
 }
+
+// jsonLoader loads a trace JSON's kept events; each fork reads the stream
+// through a cache of its own.
+type jsonLoader struct {
+	*tracejson.Loader
+	open func() io.ReaderAt
+	fwk  map[int64]string
+}
+
+func (j *jsonLoader) fork() *tracejson.Loader {
+	l := tracejson.NewLoader(j.open())
+	l.SetFrameworkOps(j.fwk)
+	return l
+}
+
+// Fork implements trim.Forker.
+func (j *jsonLoader) Fork() capture.Loader { return j.fork() }
 
 func (l *loader) gzipErr(err error) error {
 	switch {

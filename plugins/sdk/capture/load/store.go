@@ -29,6 +29,12 @@ type s2Copy struct {
 	// index holds each block's place, in stream order.
 	index []s2Block
 	size  int64 // uncompressed bytes written
+}
+
+// s2Reader reads an s2Copy once it is written. Each has its own cache of
+// decoded blocks: one per goroutine that loads events.
+type s2Reader struct {
+	c *s2Copy
 
 	mu    sync.Mutex
 	cache [2]s2Cached
@@ -48,12 +54,15 @@ type s2Cached struct {
 	data []byte
 }
 
-func newS2Copy(f *os.File) *s2Copy {
-	c := &s2Copy{f: f}
-	for i := range c.cache {
-		c.cache[i].i = -1
+func newS2Copy(f *os.File) *s2Copy { return &s2Copy{f: f} }
+
+// reader returns a reader of the copy written so far.
+func (c *s2Copy) reader() *s2Reader {
+	r := &s2Reader{c: c}
+	for i := range r.cache {
+		r.cache[i].i = -1
 	}
-	return c
+	return r
 }
 
 // write appends the next block of the stream.
@@ -91,12 +100,13 @@ func (c *s2Copy) copyFrom(p *blockPipe) error {
 func (c *s2Copy) Size() int64 { return c.size }
 
 // ReadAt implements io.ReaderAt over the uncompressed stream.
-func (c *s2Copy) ReadAt(p []byte, off int64) (int, error) {
+func (r *s2Reader) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("load: read the stream's copy at %d: %w", off, io.ErrUnexpectedEOF)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.c
 	n := 0
 	for n < len(p) {
 		at := off + int64(n)
@@ -112,7 +122,7 @@ func (c *s2Copy) ReadAt(p []byte, off int64) (int, error) {
 			}
 			return 0
 		})
-		data, err := c.block(i)
+		data, err := r.block(i)
 		if err != nil {
 			return n, err
 		}
@@ -122,25 +132,25 @@ func (c *s2Copy) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // block returns block i decoded, from the cache or the file.
-func (c *s2Copy) block(i int) ([]byte, error) {
-	for k := range c.cache {
-		if c.cache[k].i == i {
-			return c.cache[k].data, nil
+func (r *s2Reader) block(i int) ([]byte, error) {
+	for k := range r.cache {
+		if r.cache[k].i == i {
+			return r.cache[k].data, nil
 		}
 	}
-	b := c.index[i]
-	if cap(c.zbuf) < b.n {
-		c.zbuf = make([]byte, b.n)
+	b := r.c.index[i]
+	if cap(r.zbuf) < b.n {
+		r.zbuf = make([]byte, b.n)
 	}
-	z := c.zbuf[:b.n]
-	if _, err := c.f.ReadAt(z, b.off); err != nil {
+	z := r.zbuf[:b.n]
+	if _, err := r.c.f.ReadAt(z, b.off); err != nil {
 		return nil, fmt.Errorf("load: read the stream's temporary copy: %w", err)
 	}
 	if n, err := s2.DecodedLen(z); err != nil || n != b.rawLen {
 		return nil, fmt.Errorf("%w: block %d", errBadCopy, i)
 	}
-	slot := &c.cache[c.next]
-	c.next = (c.next + 1) % len(c.cache)
+	slot := &r.cache[r.next]
+	r.next = (r.next + 1) % len(r.cache)
 	slot.i = -1
 	if cap(slot.data) < b.rawLen {
 		slot.data = make([]byte, b.rawLen)

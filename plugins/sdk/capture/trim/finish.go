@@ -261,33 +261,6 @@ type keptRec struct {
 	self int64
 }
 
-// load loads the kept events in source order — so every reader reads
-// forward, and a compressed source can be decoded once more instead of being
-// kept uncompressed on disk — and puts them on their lines.
-func (rp *replay) load() error {
-	slices.SortFunc(rp.kept, func(a, b keptRec) int { return cmp.Compare(a.rec.ref.Off, b.rec.ref.Off) })
-	in := newInterner()
-	for i := range rp.kept {
-		k := &rp.kept[i]
-		if i%1024 == 0 {
-			if err := rp.ctx.Err(); err != nil {
-				return err
-			}
-		}
-		ev := capture.Event{Start: k.rec.start, Dur: k.rec.dur, Self: k.self}
-		if err := rp.ld.Load(k.rec.ref, &ev); err != nil {
-			return fmt.Errorf("trim: load kept event at byte %d: %w", k.rec.ref.Off, err)
-		}
-		ev.Start, ev.Dur, ev.Self = k.rec.start, k.rec.dur, k.self
-		in.event(&ev)
-		ls := rp.x.lines[k.rec.line]
-		l := rp.c.Planes[ls.plane].Lines[ls.index]
-		l.Events = append(l.Events, ev)
-	}
-	rp.kept = nil
-	return nil
-}
-
 // span returns the capture's span by the rule in capture.Capture.Span: the
 // session widened to hold every event when a session is known (from the
 // source, else from Options.SessionNS) and overlaps the events; else the

@@ -3,9 +3,12 @@ package trim
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	gocmp "github.com/google/go-cmp/cmp"
@@ -243,4 +246,55 @@ func BenchmarkFinish(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(f.events))*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mevents/s")
+}
+
+// forkLoader is a memLoader that can fork; failAt makes Load fail at that
+// ref offset.
+type forkLoader struct {
+	memLoader
+	forks  *atomic.Int32
+	failAt int64
+}
+
+func (f forkLoader) Fork() capture.Loader {
+	f.forks.Add(1)
+	return f
+}
+
+func (f forkLoader) Load(ref capture.Ref, e *capture.Event) error {
+	if ref.Off == f.failAt {
+		return errors.New("boom")
+	}
+	return f.memLoader.Load(ref, e)
+}
+
+// TestTrimForkedLoads loads many kept events through a Forker: on two
+// goroutines, with the same result, and a failure on either comes back.
+func TestTrimForkedLoads(t *testing.T) {
+	f := fixture{
+		planes: []string{"/device:TPU:0", "/host:CPU"},
+		lines:  [][]string{{"XLA Ops"}, {"main"}},
+	}
+	for i := range 3 * minForkLoads {
+		f.events = append(f.events, ev{0, 0, fmt.Sprintf("op.%d", i%5), int64(i) * 10 * us, 5 * us})
+		f.events = append(f.events, ev{1, 0, "host", int64(i) * 10 * us, 2 * us})
+	}
+	wantKept, wantDropped := reference(f, capture.DefaultGap, capture.DefaultPad)
+	for _, failAt := range []int64{-1, 3, int64(len(f.events) - 2)} {
+		var forks atomic.Int32
+		res, err := runWith(t, f, Options{}, forkLoader{memLoader: memLoader{f.events}, forks: &forks, failAt: failAt})
+		if forks.Load() != 1 {
+			t.Errorf("failAt %d: %d forks, want 1", failAt, forks.Load())
+		}
+		if failAt >= 0 {
+			if err == nil || !strings.Contains(err.Error(), "boom") {
+				t.Errorf("failAt %d: err = %v, want boom", failAt, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkAgainst(t, res.Capture, wantKept, wantDropped)
+	}
 }

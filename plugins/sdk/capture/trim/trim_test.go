@@ -41,6 +41,11 @@ func (m memLoader) Load(ref capture.Ref, e *capture.Event) error {
 
 func run(t *testing.T, f fixture, opts Options) (*Result, error) {
 	t.Helper()
+	return runWith(t, f, opts, memLoader{f.events})
+}
+
+func runWith(t *testing.T, f fixture, opts Options, ld capture.Loader) (*Result, error) {
+	t.Helper()
 	x := NewIndexer(opts)
 	x.Base(1_770_000_000_000_000_000)
 	for pi, p := range f.planes {
@@ -54,7 +59,7 @@ func run(t *testing.T, f fixture, opts Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	return x.Finish(context.Background(), memLoader{f.events})
+	return x.Finish(context.Background(), ld)
 }
 
 func base() fixture {
