@@ -184,6 +184,12 @@ func (a *Agent) Capture(cmd *agentv1.CaptureCommand) {
 				Checks: m.Checks, CaptureBytes: m.Bytes, RawBytes: m.RawBytes})
 			return
 		}
+		// One the collector refused for good is not taken again.
+		if r, ok := a.opts.Spool.Rejection(spec.ID); ok {
+			a.progress(&agentv1.CaptureProgress{CaptureId: spec.ID, State: agentv1.CaptureState_CAPTURE_STATE_FAILED,
+				Message: "upload rejected: " + r.Reason, Checks: r.Meta.Checks, CaptureBytes: r.Meta.Bytes, RawBytes: r.Meta.RawBytes})
+			return
+		}
 	}
 	if p := a.Active(); len(p) == 1 && p[0].GetCaptureId() == spec.ID {
 		a.progress(p[0])

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/captureid"
 )
 
 // RejectedDir is the folder, inside the spool, that keeps the captures
@@ -90,22 +92,42 @@ func (s *Spool) Rejected() ([]Rejected, error) {
 		if !ok {
 			continue
 		}
-		r := Rejected{Meta: Meta{CaptureID: id}}
-		if m, err := readMetaFile(filepath.Join(dir, e.Name()), id); err == nil {
-			r.Meta = *m
+		if r, ok := readRejected(dir, id); ok {
+			out = append(out, r)
 		}
-		if b, err := os.ReadFile(filepath.Join(dir, id+".reason")); err == nil {
-			at, why, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
-			r.At, _ = time.Parse(time.RFC3339Nano, at)
-			r.Reason = why
-		}
-		if _, err := os.Stat(filepath.Join(dir, id+".fpcap")); err == nil {
-			r.Path = filepath.Join(dir, id+".fpcap")
-		}
-		out = append(out, r)
 	}
 	slices.SortFunc(out, func(a, b Rejected) int { return a.At.Compare(b.At) })
 	return out, nil
+}
+
+// Rejection returns capture id's entry in the rejected folder, if it is there.
+func (s *Spool) Rejection(id string) (Rejected, bool) {
+	if !captureid.Valid(id) {
+		return Rejected{}, false
+	}
+	return readRejected(filepath.Join(s.dir, RejectedDir), id)
+}
+
+// readRejected reads capture id's entry in the rejected folder dir.
+func readRejected(dir, id string) (Rejected, bool) {
+	r := Rejected{Meta: Meta{CaptureID: id}}
+	m, merr := readMetaFile(filepath.Join(dir, id+".json"), id)
+	if merr == nil {
+		r.Meta = *m
+	}
+	b, rerr := os.ReadFile(filepath.Join(dir, id+".reason"))
+	if rerr == nil {
+		at, why, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+		r.At, _ = time.Parse(time.RFC3339Nano, at)
+		r.Reason = why
+	}
+	if merr != nil && rerr != nil {
+		return Rejected{}, false
+	}
+	if _, err := os.Stat(filepath.Join(dir, id+".fpcap")); err == nil {
+		r.Path = filepath.Join(dir, id+".fpcap")
+	}
+	return r, true
 }
 
 // moveRejected writes m's reason file and moves its capture file, then its

@@ -279,3 +279,23 @@ func TestRejectedBounded(t *testing.T) {
 		t.Errorf("the newest rejected capture was deleted: %+v", rej)
 	}
 }
+
+func TestRejection(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, s, "r", 10, time.Now())
+	put(t, s, "p", 10, time.Now())
+	if _, err := s.Reject("r", "refused"); err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := s.Rejection("r"); !ok || r.Reason != "refused" || r.Meta.Bytes != 10 {
+		t.Errorf("Rejection(r) = %+v, %v; want its reason and sidecar", r, ok)
+	}
+	for _, id := range []string{"p", "none", "../r", ""} {
+		if r, ok := s.Rejection(id); ok {
+			t.Errorf("Rejection(%q) = %+v, want none", id, r)
+		}
+	}
+}
