@@ -374,7 +374,12 @@ func (s *Server) listen(rules *bucket.Rules) (err error) {
 		if s.httpLis, err = open(s.cfg.HTTP); err != nil {
 			return err
 		}
-		s.http = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+		var h http.Handler = s.mux
+		if !s.cfg.PublicUI && loopback(s.httpLis.Addr().String()) {
+			// Loopback only: refuse names other than loopback ones (DNS rebinding).
+			h = s.guard.checkHost(loopbackHosts(s.httpLis.Addr().String()), h)
+		}
+		s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		return s.mountUI(rules)
 	}
 	return nil
