@@ -205,7 +205,11 @@ type Header struct {
 	// The profiling session's start, if known (session_end_ps > session_start_ps).
 	SessionStartPs int64 `protobuf:"varint,14,opt,name=session_start_ps,json=sessionStartPs,proto3" json:"session_start_ps,omitempty"`
 	// The profiling session's end, if known.
-	SessionEndPs  int64 `protobuf:"varint,15,opt,name=session_end_ps,json=sessionEndPs,proto3" json:"session_end_ps,omitempty"`
+	SessionEndPs int64 `protobuf:"varint,15,opt,name=session_end_ps,json=sessionEndPs,proto3" json:"session_end_ps,omitempty"`
+	// The requests the agent's workload driver sent while profiling (not its
+	// warm-ups), in the order they were sent, timed on the same host clock as
+	// the profiler's host events.
+	Requests      []*Request `protobuf:"bytes,16,rep,name=requests,proto3" json:"requests,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -345,6 +349,116 @@ func (x *Header) GetSessionEndPs() int64 {
 	return 0
 }
 
+func (x *Header) GetRequests() []*Request {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+// Request is one request a workload driver sent to the model server while the
+// profile ran. Times are relative to the base time; the driver reads the host's
+// wall clock once when it sends and measures the rest on the monotonic clock.
+type Request struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request's id within the capture: "r1", "r2", ... in sending order.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The path it was sent to, e.g. "/v1/score".
+	Endpoint string `protobuf:"bytes,2,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	// When the request was sent.
+	SendPs int64 `protobuf:"varint,3,opt,name=send_ps,json=sendPs,proto3" json:"send_ps,omitempty"`
+	// When the first byte of the answer arrived; equal to end_ps when no
+	// answer came.
+	FirstBytePs int64 `protobuf:"varint,4,opt,name=first_byte_ps,json=firstBytePs,proto3" json:"first_byte_ps,omitempty"`
+	// When the answer was read to its end, or the request failed.
+	EndPs int64 `protobuf:"varint,5,opt,name=end_ps,json=endPs,proto3" json:"end_ps,omitempty"`
+	// The HTTP status code; 0 when no answer came.
+	Status int32 `protobuf:"varint,6,opt,name=status,proto3" json:"status,omitempty"`
+	// The transport error, if any.
+	Error         string `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Request) Reset() {
+	*x = Request{}
+	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Request) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Request) ProtoMessage() {}
+
+func (x *Request) ProtoReflect() protoreflect.Message {
+	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Request.ProtoReflect.Descriptor instead.
+func (*Request) Descriptor() ([]byte, []int) {
+	return file_fleetprof_capture_v1_capture_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Request) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Request) GetEndpoint() string {
+	if x != nil {
+		return x.Endpoint
+	}
+	return ""
+}
+
+func (x *Request) GetSendPs() int64 {
+	if x != nil {
+		return x.SendPs
+	}
+	return 0
+}
+
+func (x *Request) GetFirstBytePs() int64 {
+	if x != nil {
+		return x.FirstBytePs
+	}
+	return 0
+}
+
+func (x *Request) GetEndPs() int64 {
+	if x != nil {
+		return x.EndPs
+	}
+	return 0
+}
+
+func (x *Request) GetStatus() int32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *Request) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 // Window is one non-idle stretch, [start_ps, end_ps].
 type Window struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -358,7 +472,7 @@ type Window struct {
 
 func (x *Window) Reset() {
 	*x = Window{}
-	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[2]
+	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -370,7 +484,7 @@ func (x *Window) String() string {
 func (*Window) ProtoMessage() {}
 
 func (x *Window) ProtoReflect() protoreflect.Message {
-	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[2]
+	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -383,7 +497,7 @@ func (x *Window) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Window.ProtoReflect.Descriptor instead.
 func (*Window) Descriptor() ([]byte, []int) {
-	return file_fleetprof_capture_v1_capture_proto_rawDescGZIP(), []int{2}
+	return file_fleetprof_capture_v1_capture_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Window) GetStartPs() int64 {
@@ -428,7 +542,7 @@ type Plane struct {
 
 func (x *Plane) Reset() {
 	*x = Plane{}
-	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[3]
+	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -440,7 +554,7 @@ func (x *Plane) String() string {
 func (*Plane) ProtoMessage() {}
 
 func (x *Plane) ProtoReflect() protoreflect.Message {
-	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[3]
+	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -453,7 +567,7 @@ func (x *Plane) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Plane.ProtoReflect.Descriptor instead.
 func (*Plane) Descriptor() ([]byte, []int) {
-	return file_fleetprof_capture_v1_capture_proto_rawDescGZIP(), []int{3}
+	return file_fleetprof_capture_v1_capture_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Plane) GetIndex() int32 {
@@ -538,7 +652,7 @@ type Line struct {
 
 func (x *Line) Reset() {
 	*x = Line{}
-	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[4]
+	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -550,7 +664,7 @@ func (x *Line) String() string {
 func (*Line) ProtoMessage() {}
 
 func (x *Line) ProtoReflect() protoreflect.Message {
-	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[4]
+	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -563,7 +677,7 @@ func (x *Line) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Line.ProtoReflect.Descriptor instead.
 func (*Line) Descriptor() ([]byte, []int) {
-	return file_fleetprof_capture_v1_capture_proto_rawDescGZIP(), []int{4}
+	return file_fleetprof_capture_v1_capture_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Line) GetIndex() int32 {
@@ -616,7 +730,7 @@ type EventBatch struct {
 
 func (x *EventBatch) Reset() {
 	*x = EventBatch{}
-	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[5]
+	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -628,7 +742,7 @@ func (x *EventBatch) String() string {
 func (*EventBatch) ProtoMessage() {}
 
 func (x *EventBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[5]
+	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -641,7 +755,7 @@ func (x *EventBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventBatch.ProtoReflect.Descriptor instead.
 func (*EventBatch) Descriptor() ([]byte, []int) {
-	return file_fleetprof_capture_v1_capture_proto_rawDescGZIP(), []int{5}
+	return file_fleetprof_capture_v1_capture_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *EventBatch) GetPlane() int32 {
@@ -687,7 +801,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[6]
+	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -699,7 +813,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[6]
+	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -712,7 +826,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_fleetprof_capture_v1_capture_proto_rawDescGZIP(), []int{6}
+	return file_fleetprof_capture_v1_capture_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Event) GetName() string {
@@ -778,7 +892,7 @@ type Stat struct {
 
 func (x *Stat) Reset() {
 	*x = Stat{}
-	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[7]
+	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -790,7 +904,7 @@ func (x *Stat) String() string {
 func (*Stat) ProtoMessage() {}
 
 func (x *Stat) ProtoReflect() protoreflect.Message {
-	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[7]
+	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -803,7 +917,7 @@ func (x *Stat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stat.ProtoReflect.Descriptor instead.
 func (*Stat) Descriptor() ([]byte, []int) {
-	return file_fleetprof_capture_v1_capture_proto_rawDescGZIP(), []int{7}
+	return file_fleetprof_capture_v1_capture_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Stat) GetName() string {
@@ -915,7 +1029,7 @@ type DroppedBatch struct {
 
 func (x *DroppedBatch) Reset() {
 	*x = DroppedBatch{}
-	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[8]
+	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -927,7 +1041,7 @@ func (x *DroppedBatch) String() string {
 func (*DroppedBatch) ProtoMessage() {}
 
 func (x *DroppedBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[8]
+	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -940,7 +1054,7 @@ func (x *DroppedBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DroppedBatch.ProtoReflect.Descriptor instead.
 func (*DroppedBatch) Descriptor() ([]byte, []int) {
-	return file_fleetprof_capture_v1_capture_proto_rawDescGZIP(), []int{8}
+	return file_fleetprof_capture_v1_capture_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DroppedBatch) GetRows() []*Dropped {
@@ -971,7 +1085,7 @@ type Dropped struct {
 
 func (x *Dropped) Reset() {
 	*x = Dropped{}
-	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[9]
+	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -983,7 +1097,7 @@ func (x *Dropped) String() string {
 func (*Dropped) ProtoMessage() {}
 
 func (x *Dropped) ProtoReflect() protoreflect.Message {
-	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[9]
+	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -996,7 +1110,7 @@ func (x *Dropped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Dropped.ProtoReflect.Descriptor instead.
 func (*Dropped) Descriptor() ([]byte, []int) {
-	return file_fleetprof_capture_v1_capture_proto_rawDescGZIP(), []int{9}
+	return file_fleetprof_capture_v1_capture_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Dropped) GetPlane() int32 {
@@ -1054,7 +1168,7 @@ type Footer struct {
 
 func (x *Footer) Reset() {
 	*x = Footer{}
-	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[10]
+	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1066,7 +1180,7 @@ func (x *Footer) String() string {
 func (*Footer) ProtoMessage() {}
 
 func (x *Footer) ProtoReflect() protoreflect.Message {
-	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[10]
+	mi := &file_fleetprof_capture_v1_capture_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1079,7 +1193,7 @@ func (x *Footer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Footer.ProtoReflect.Descriptor instead.
 func (*Footer) Descriptor() ([]byte, []int) {
-	return file_fleetprof_capture_v1_capture_proto_rawDescGZIP(), []int{10}
+	return file_fleetprof_capture_v1_capture_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Footer) GetEventsKept() int64 {
@@ -1107,7 +1221,7 @@ const file_fleetprof_capture_v1_capture_proto_rawDesc = "" +
 	"\x06events\x18\x03 \x01(\v2 .fleetprof.capture.v1.EventBatchH\x00R\x06events\x12>\n" +
 	"\adropped\x18\x04 \x01(\v2\".fleetprof.capture.v1.DroppedBatchH\x00R\adropped\x126\n" +
 	"\x06footer\x18\x05 \x01(\v2\x1c.fleetprof.capture.v1.FooterH\x00R\x06footerB\x06\n" +
-	"\x04kind\"\xee\x04\n" +
+	"\x04kind\"\xa9\x05\n" +
 	"\x06Header\x12%\n" +
 	"\x0eformat_version\x18\x01 \x01(\rR\rformatVersion\x12 \n" +
 	"\fbase_time_ns\x18\x02 \x01(\x03R\n" +
@@ -1126,10 +1240,19 @@ const file_fleetprof_capture_v1_capture_proto_rawDesc = "" +
 	"\acontext\x18\f \x03(\v2).fleetprof.capture.v1.Header.ContextEntryR\acontext\x12\x1b\n" +
 	"\tspan_from\x18\r \x01(\tR\bspanFrom\x12(\n" +
 	"\x10session_start_ps\x18\x0e \x01(\x03R\x0esessionStartPs\x12$\n" +
-	"\x0esession_end_ps\x18\x0f \x01(\x03R\fsessionEndPs\x1a:\n" +
+	"\x0esession_end_ps\x18\x0f \x01(\x03R\fsessionEndPs\x129\n" +
+	"\brequests\x18\x10 \x03(\v2\x1d.fleetprof.capture.v1.RequestR\brequests\x1a:\n" +
 	"\fContextEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\":\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb7\x01\n" +
+	"\aRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
+	"\bendpoint\x18\x02 \x01(\tR\bendpoint\x12\x17\n" +
+	"\asend_ps\x18\x03 \x01(\x03R\x06sendPs\x12\"\n" +
+	"\rfirst_byte_ps\x18\x04 \x01(\x03R\vfirstBytePs\x12\x15\n" +
+	"\x06end_ps\x18\x05 \x01(\x03R\x05endPs\x12\x16\n" +
+	"\x06status\x18\x06 \x01(\x05R\x06status\x12\x14\n" +
+	"\x05error\x18\a \x01(\tR\x05error\":\n" +
 	"\x06Window\x12\x19\n" +
 	"\bstart_ps\x18\x01 \x01(\x03R\astartPs\x12\x15\n" +
 	"\x06end_ps\x18\x02 \x01(\x03R\x05endPs\"\x9e\x02\n" +
@@ -1199,39 +1322,41 @@ func file_fleetprof_capture_v1_capture_proto_rawDescGZIP() []byte {
 	return file_fleetprof_capture_v1_capture_proto_rawDescData
 }
 
-var file_fleetprof_capture_v1_capture_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_fleetprof_capture_v1_capture_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_fleetprof_capture_v1_capture_proto_goTypes = []any{
 	(*Record)(nil),       // 0: fleetprof.capture.v1.Record
 	(*Header)(nil),       // 1: fleetprof.capture.v1.Header
-	(*Window)(nil),       // 2: fleetprof.capture.v1.Window
-	(*Plane)(nil),        // 3: fleetprof.capture.v1.Plane
-	(*Line)(nil),         // 4: fleetprof.capture.v1.Line
-	(*EventBatch)(nil),   // 5: fleetprof.capture.v1.EventBatch
-	(*Event)(nil),        // 6: fleetprof.capture.v1.Event
-	(*Stat)(nil),         // 7: fleetprof.capture.v1.Stat
-	(*DroppedBatch)(nil), // 8: fleetprof.capture.v1.DroppedBatch
-	(*Dropped)(nil),      // 9: fleetprof.capture.v1.Dropped
-	(*Footer)(nil),       // 10: fleetprof.capture.v1.Footer
-	nil,                  // 11: fleetprof.capture.v1.Header.ContextEntry
+	(*Request)(nil),      // 2: fleetprof.capture.v1.Request
+	(*Window)(nil),       // 3: fleetprof.capture.v1.Window
+	(*Plane)(nil),        // 4: fleetprof.capture.v1.Plane
+	(*Line)(nil),         // 5: fleetprof.capture.v1.Line
+	(*EventBatch)(nil),   // 6: fleetprof.capture.v1.EventBatch
+	(*Event)(nil),        // 7: fleetprof.capture.v1.Event
+	(*Stat)(nil),         // 8: fleetprof.capture.v1.Stat
+	(*DroppedBatch)(nil), // 9: fleetprof.capture.v1.DroppedBatch
+	(*Dropped)(nil),      // 10: fleetprof.capture.v1.Dropped
+	(*Footer)(nil),       // 11: fleetprof.capture.v1.Footer
+	nil,                  // 12: fleetprof.capture.v1.Header.ContextEntry
 }
 var file_fleetprof_capture_v1_capture_proto_depIdxs = []int32{
 	1,  // 0: fleetprof.capture.v1.Record.header:type_name -> fleetprof.capture.v1.Header
-	3,  // 1: fleetprof.capture.v1.Record.plane:type_name -> fleetprof.capture.v1.Plane
-	5,  // 2: fleetprof.capture.v1.Record.events:type_name -> fleetprof.capture.v1.EventBatch
-	8,  // 3: fleetprof.capture.v1.Record.dropped:type_name -> fleetprof.capture.v1.DroppedBatch
-	10, // 4: fleetprof.capture.v1.Record.footer:type_name -> fleetprof.capture.v1.Footer
-	2,  // 5: fleetprof.capture.v1.Header.windows:type_name -> fleetprof.capture.v1.Window
-	11, // 6: fleetprof.capture.v1.Header.context:type_name -> fleetprof.capture.v1.Header.ContextEntry
-	7,  // 7: fleetprof.capture.v1.Plane.stats:type_name -> fleetprof.capture.v1.Stat
-	4,  // 8: fleetprof.capture.v1.Plane.lines:type_name -> fleetprof.capture.v1.Line
-	6,  // 9: fleetprof.capture.v1.EventBatch.events:type_name -> fleetprof.capture.v1.Event
-	7,  // 10: fleetprof.capture.v1.Event.stats:type_name -> fleetprof.capture.v1.Stat
-	9,  // 11: fleetprof.capture.v1.DroppedBatch.rows:type_name -> fleetprof.capture.v1.Dropped
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	4,  // 1: fleetprof.capture.v1.Record.plane:type_name -> fleetprof.capture.v1.Plane
+	6,  // 2: fleetprof.capture.v1.Record.events:type_name -> fleetprof.capture.v1.EventBatch
+	9,  // 3: fleetprof.capture.v1.Record.dropped:type_name -> fleetprof.capture.v1.DroppedBatch
+	11, // 4: fleetprof.capture.v1.Record.footer:type_name -> fleetprof.capture.v1.Footer
+	3,  // 5: fleetprof.capture.v1.Header.windows:type_name -> fleetprof.capture.v1.Window
+	12, // 6: fleetprof.capture.v1.Header.context:type_name -> fleetprof.capture.v1.Header.ContextEntry
+	2,  // 7: fleetprof.capture.v1.Header.requests:type_name -> fleetprof.capture.v1.Request
+	8,  // 8: fleetprof.capture.v1.Plane.stats:type_name -> fleetprof.capture.v1.Stat
+	5,  // 9: fleetprof.capture.v1.Plane.lines:type_name -> fleetprof.capture.v1.Line
+	7,  // 10: fleetprof.capture.v1.EventBatch.events:type_name -> fleetprof.capture.v1.Event
+	8,  // 11: fleetprof.capture.v1.Event.stats:type_name -> fleetprof.capture.v1.Stat
+	10, // 12: fleetprof.capture.v1.DroppedBatch.rows:type_name -> fleetprof.capture.v1.Dropped
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_fleetprof_capture_v1_capture_proto_init() }
@@ -1246,7 +1371,7 @@ func file_fleetprof_capture_v1_capture_proto_init() {
 		(*Record_Dropped)(nil),
 		(*Record_Footer)(nil),
 	}
-	file_fleetprof_capture_v1_capture_proto_msgTypes[7].OneofWrappers = []any{
+	file_fleetprof_capture_v1_capture_proto_msgTypes[8].OneofWrappers = []any{
 		(*Stat_DoubleValue)(nil),
 		(*Stat_Uint64Value)(nil),
 		(*Stat_Int64Value)(nil),
@@ -1259,7 +1384,7 @@ func file_fleetprof_capture_v1_capture_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fleetprof_capture_v1_capture_proto_rawDesc), len(file_fleetprof_capture_v1_capture_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -68,9 +68,15 @@ type Schedule struct {
 	// What the last run did, for people. Output only.
 	LastResult string `protobuf:"bytes,16,opt,name=last_result,json=lastResult,proto3" json:"last_result,omitempty"`
 	// The fleet capture of the last run that started one. Output only.
-	LastFleetId   string `protobuf:"bytes,17,opt,name=last_fleet_id,json=lastFleetId,proto3" json:"last_fleet_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	LastFleetId string `protobuf:"bytes,17,opt,name=last_fleet_id,json=lastFleetId,proto3" json:"last_fleet_id,omitempty"`
+	// If set, each run starts this experiment instead of one fleet capture
+	// (its selector, options and labels then come from the experiment), so a
+	// scaling curve becomes a trend. Sampling does not apply to experiments.
+	Experiment *ExperimentSpec `protobuf:"bytes,18,opt,name=experiment,proto3" json:"experiment,omitempty"`
+	// The experiment of the last run that started one. Output only.
+	LastExperimentId string `protobuf:"bytes,19,opt,name=last_experiment_id,json=lastExperimentId,proto3" json:"last_experiment_id,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Schedule) Reset() {
@@ -218,6 +224,20 @@ func (x *Schedule) GetLastResult() string {
 func (x *Schedule) GetLastFleetId() string {
 	if x != nil {
 		return x.LastFleetId
+	}
+	return ""
+}
+
+func (x *Schedule) GetExperiment() *ExperimentSpec {
+	if x != nil {
+		return x.Experiment
+	}
+	return nil
+}
+
+func (x *Schedule) GetLastExperimentId() string {
+	if x != nil {
+		return x.LastExperimentId
 	}
 	return ""
 }
@@ -677,7 +697,7 @@ var File_fleetprof_collector_v1_schedule_proto protoreflect.FileDescriptor
 
 const file_fleetprof_collector_v1_schedule_proto_rawDesc = "" +
 	"\n" +
-	"%fleetprof/collector/v1/schedule.proto\x12\x16fleetprof.collector.v1\x1a\x1efleetprof/agent/v1/agent.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe6\x05\n" +
+	"%fleetprof/collector/v1/schedule.proto\x12\x16fleetprof.collector.v1\x1a\x1efleetprof/agent/v1/agent.proto\x1a'fleetprof/collector/v1/experiment.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdc\x06\n" +
 	"\bSchedule\x12\x1f\n" +
 	"\vschedule_id\x18\x01 \x01(\tR\n" +
 	"scheduleId\x12\x12\n" +
@@ -700,7 +720,11 @@ const file_fleetprof_collector_v1_schedule_proto_rawDesc = "" +
 	"\bnext_run\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\anextRun\x12\x1f\n" +
 	"\vlast_result\x18\x10 \x01(\tR\n" +
 	"lastResult\x12\"\n" +
-	"\rlast_fleet_id\x18\x11 \x01(\tR\vlastFleetId\x1a9\n" +
+	"\rlast_fleet_id\x18\x11 \x01(\tR\vlastFleetId\x12F\n" +
+	"\n" +
+	"experiment\x18\x12 \x01(\v2&.fleetprof.collector.v1.ExperimentSpecR\n" +
+	"experiment\x12,\n" +
+	"\x12last_experiment_id\x18\x13 \x01(\tR\x10lastExperimentId\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"R\n" +
@@ -758,6 +782,7 @@ var file_fleetprof_collector_v1_schedule_proto_goTypes = []any{
 	nil,                            // 11: fleetprof.collector.v1.Schedule.LabelsEntry
 	(*v1.CaptureOptions)(nil),      // 12: fleetprof.agent.v1.CaptureOptions
 	(*timestamppb.Timestamp)(nil),  // 13: google.protobuf.Timestamp
+	(*ExperimentSpec)(nil),         // 14: fleetprof.collector.v1.ExperimentSpec
 }
 var file_fleetprof_collector_v1_schedule_proto_depIdxs = []int32{
 	12, // 0: fleetprof.collector.v1.Schedule.options:type_name -> fleetprof.agent.v1.CaptureOptions
@@ -765,27 +790,28 @@ var file_fleetprof_collector_v1_schedule_proto_depIdxs = []int32{
 	13, // 2: fleetprof.collector.v1.Schedule.created_at:type_name -> google.protobuf.Timestamp
 	13, // 3: fleetprof.collector.v1.Schedule.last_run:type_name -> google.protobuf.Timestamp
 	13, // 4: fleetprof.collector.v1.Schedule.next_run:type_name -> google.protobuf.Timestamp
-	0,  // 5: fleetprof.collector.v1.AddScheduleRequest.schedule:type_name -> fleetprof.collector.v1.Schedule
-	0,  // 6: fleetprof.collector.v1.AddScheduleResponse.schedule:type_name -> fleetprof.collector.v1.Schedule
-	0,  // 7: fleetprof.collector.v1.ListSchedulesResponse.schedules:type_name -> fleetprof.collector.v1.Schedule
-	0,  // 8: fleetprof.collector.v1.RemoveScheduleResponse.schedule:type_name -> fleetprof.collector.v1.Schedule
-	0,  // 9: fleetprof.collector.v1.PauseScheduleResponse.schedule:type_name -> fleetprof.collector.v1.Schedule
-	0,  // 10: fleetprof.collector.v1.ResumeScheduleResponse.schedule:type_name -> fleetprof.collector.v1.Schedule
-	1,  // 11: fleetprof.collector.v1.ScheduleService.AddSchedule:input_type -> fleetprof.collector.v1.AddScheduleRequest
-	3,  // 12: fleetprof.collector.v1.ScheduleService.ListSchedules:input_type -> fleetprof.collector.v1.ListSchedulesRequest
-	5,  // 13: fleetprof.collector.v1.ScheduleService.RemoveSchedule:input_type -> fleetprof.collector.v1.RemoveScheduleRequest
-	7,  // 14: fleetprof.collector.v1.ScheduleService.PauseSchedule:input_type -> fleetprof.collector.v1.PauseScheduleRequest
-	9,  // 15: fleetprof.collector.v1.ScheduleService.ResumeSchedule:input_type -> fleetprof.collector.v1.ResumeScheduleRequest
-	2,  // 16: fleetprof.collector.v1.ScheduleService.AddSchedule:output_type -> fleetprof.collector.v1.AddScheduleResponse
-	4,  // 17: fleetprof.collector.v1.ScheduleService.ListSchedules:output_type -> fleetprof.collector.v1.ListSchedulesResponse
-	6,  // 18: fleetprof.collector.v1.ScheduleService.RemoveSchedule:output_type -> fleetprof.collector.v1.RemoveScheduleResponse
-	8,  // 19: fleetprof.collector.v1.ScheduleService.PauseSchedule:output_type -> fleetprof.collector.v1.PauseScheduleResponse
-	10, // 20: fleetprof.collector.v1.ScheduleService.ResumeSchedule:output_type -> fleetprof.collector.v1.ResumeScheduleResponse
-	16, // [16:21] is the sub-list for method output_type
-	11, // [11:16] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	14, // 5: fleetprof.collector.v1.Schedule.experiment:type_name -> fleetprof.collector.v1.ExperimentSpec
+	0,  // 6: fleetprof.collector.v1.AddScheduleRequest.schedule:type_name -> fleetprof.collector.v1.Schedule
+	0,  // 7: fleetprof.collector.v1.AddScheduleResponse.schedule:type_name -> fleetprof.collector.v1.Schedule
+	0,  // 8: fleetprof.collector.v1.ListSchedulesResponse.schedules:type_name -> fleetprof.collector.v1.Schedule
+	0,  // 9: fleetprof.collector.v1.RemoveScheduleResponse.schedule:type_name -> fleetprof.collector.v1.Schedule
+	0,  // 10: fleetprof.collector.v1.PauseScheduleResponse.schedule:type_name -> fleetprof.collector.v1.Schedule
+	0,  // 11: fleetprof.collector.v1.ResumeScheduleResponse.schedule:type_name -> fleetprof.collector.v1.Schedule
+	1,  // 12: fleetprof.collector.v1.ScheduleService.AddSchedule:input_type -> fleetprof.collector.v1.AddScheduleRequest
+	3,  // 13: fleetprof.collector.v1.ScheduleService.ListSchedules:input_type -> fleetprof.collector.v1.ListSchedulesRequest
+	5,  // 14: fleetprof.collector.v1.ScheduleService.RemoveSchedule:input_type -> fleetprof.collector.v1.RemoveScheduleRequest
+	7,  // 15: fleetprof.collector.v1.ScheduleService.PauseSchedule:input_type -> fleetprof.collector.v1.PauseScheduleRequest
+	9,  // 16: fleetprof.collector.v1.ScheduleService.ResumeSchedule:input_type -> fleetprof.collector.v1.ResumeScheduleRequest
+	2,  // 17: fleetprof.collector.v1.ScheduleService.AddSchedule:output_type -> fleetprof.collector.v1.AddScheduleResponse
+	4,  // 18: fleetprof.collector.v1.ScheduleService.ListSchedules:output_type -> fleetprof.collector.v1.ListSchedulesResponse
+	6,  // 19: fleetprof.collector.v1.ScheduleService.RemoveSchedule:output_type -> fleetprof.collector.v1.RemoveScheduleResponse
+	8,  // 20: fleetprof.collector.v1.ScheduleService.PauseSchedule:output_type -> fleetprof.collector.v1.PauseScheduleResponse
+	10, // 21: fleetprof.collector.v1.ScheduleService.ResumeSchedule:output_type -> fleetprof.collector.v1.ResumeScheduleResponse
+	17, // [17:22] is the sub-list for method output_type
+	12, // [12:17] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_fleetprof_collector_v1_schedule_proto_init() }
@@ -793,6 +819,7 @@ func file_fleetprof_collector_v1_schedule_proto_init() {
 	if File_fleetprof_collector_v1_schedule_proto != nil {
 		return
 	}
+	file_fleetprof_collector_v1_experiment_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
