@@ -134,6 +134,13 @@ func TestDefault(t *testing.T) {
 		{"triton pointwise", "triton_poi_fused_add_mul_0", "Unknown", "kernel", "triton_poi_fused_add_mul_0", "elementwise"},
 		{"triton reduction", "triton_red_fused_sum_1", "Unknown", "kernel", "triton_red_fused_sum_1", "reduction"},
 		{"silu and mul", "void vllm::act_and_mul_kernel<>", "Unknown", "kernel", "void vllm::act_and_mul_kernel<>", "elementwise"},
+		{"FlashInfer decode", "BatchDecodeWithPagedKVCacheKernel<>", "Unknown", "kernel", "void flashinfer::BatchDecodeWithPagedKVCacheKernel<>", "attention"},
+		{"triton attention", "_fwd_grouped_kernel_stage1", "Unknown", "kernel", "_fwd_grouped_kernel_stage1", "attention"},
+		{"group norm moments", "RowwiseMomentsCUDAKernel", "Unknown", "kernel", "void at::native::RowwiseMomentsCUDAKernel<float>", "normalization"},
+		{"XLA wrapped elementwise", "wrapped_add", "Unknown", "unknown", "wrapped_add", "elementwise"},
+		{"XLA wrapped slice", "wrapped_slice", "Unknown", "unknown", "wrapped_slice", "data_movement"},
+		{"GPU GEMM custom call with a category", "custom-call.2", "Unknown", "custom-call", "sm90_xmma_gemm_bf16bf16_bf16f32", "matmul"},
+		{"TPU fusion whose HLO text names a transpose", "fusion.3", "Unknown", "loop fusion", "%fusion.3 = f32[8] fusion(f32[8] %transpose.1), kind=kLoop", "elementwise"},
 		{"unknown kernel", "my_kernel", "Unknown", "kernel", "my_kernel", "other"},
 		{"nothing", "", "", "", "", "other"},
 	}

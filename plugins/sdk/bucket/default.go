@@ -17,7 +17,7 @@ const DefaultDocument = `# fleetprof bucketing rules "default": device time by t
 #   kernel    the op event's own name: a GPU kernel (Cijk_..., sm90_gemm,
 #             ncclDevKernel_...); on a TPU the HLO instruction or its text,
 #             so the kernel rules below only look at ops XLA gave no
-#             category (category unknown or kernel)
+#             telling category (unknown, kernel, custom-call)
 version: 1
 default: other
 rules:
@@ -29,8 +29,8 @@ rules:
   - component: attention
     type: attention|attn|^aten::_flash|^aten::_efficient
   - component: attention
-    category: ^(unknown|kernel)$
-    kernel: attention|attn|fmha|\bmha|_mha|flash_fwd|flash_bwd|flashinfer|xformers|sdpa|reshape_and_cache|paged_kv|kv_cache
+    category: ^(unknown|kernel|custom-call)$
+    kernel: attention|attn|fmha|\bmha|_mha|flash_fwd|flash_bwd|flashinfer|xformers|sdpa|reshape_and_cache|paged_?kv|kv_?cache|batch_?prefill|batch_?decode|merge_states|_fwd_(grouped_)?kernel
 
   # Collectives: XLA's collectives and their async halves, JAX's, NCCL and
   # RCCL kernels, vLLM's custom all-reduce, TensorFlow's collective ops.
@@ -41,7 +41,7 @@ rules:
   - component: collectives
     type: ^(psum|pmax|pmin|pmean|all_gather|all_to_all|reduce_scatter|psum_scatter|ppermute|pbroadcast|(?-i:Collective\w+|Nccl\w+)|c10d::\w+|nccl:\w+|aten::_?all_reduce|aten::_?all_gather\w*|aten::_?reduce_scatter\w*)$
   - component: collectives
-    category: ^(unknown|kernel)$
+    category: ^(unknown|kernel|custom-call)$
     kernel: nccl|rccl|all_?reduce|all_?gather|reduce_?scatter|alltoall|cross_device_reduce|custom_ar
 
   # GPU memory copies and sets, whichever framework op asked for them.
@@ -68,8 +68,8 @@ rules:
   - component: normalization
     name: '[a-z_]norm(/|$)|/norm/|rms_?norm|layer_?norm|batch_?norm|group_?norm'
   - component: normalization
-    category: ^(unknown|kernel)$
-    kernel: batch_?norm|layer_?norm|rms_?norm|group_?norm|instance_?norm|\bbn_(fw|bw)|::bn_|welford|norm_kernel
+    category: ^(unknown|kernel|custom-call)$
+    kernel: batch_?norm|layer_?norm|rms_?norm|group_?norm|instance_?norm|\bbn_(fw|bw)|::bn_|welford|norm_kernel|moments|gammabeta|cuApply
 
   # Convolutions as frameworks name them. (XLA on TPU calls its matrix
   # multiplies "convolution fusion": those go to matmul below.)
@@ -79,7 +79,7 @@ rules:
   # Convolution kernels with no type to tell them by (before GEMM kernels:
   # cuDNN's implicit-GEMM convolutions have gemm in their names).
   - component: convolution
-    category: ^(unknown|kernel)$
+    category: ^(unknown|kernel|custom-call)$
     kernel: convolve|convolution|winograd|fprop|dgrad|wgrad|fft2d|conv2d|conv3d|conv_kernel|_conv_|depthwise|scudnn|cudnn::cnn
 
   # Matrix multiplies: dot ops by type, XLA's convolution fusions, GEMM
@@ -92,7 +92,7 @@ rules:
   - component: matmul
     name: gemm|cublas|matmul|^dot(\.\d+)?$|dot_general|megablox|\bgmm\b|ragged_dot|fused_moe
   - component: matmul
-    category: ^(unknown|kernel)$
+    category: ^(unknown|kernel|custom-call)$
     kernel: gemm|gemv|cublas|cutlass|^Cijk_|xmma|nvjet|matmul|wmma|s16816|s1688|h1688|i8816|splitK|sgemm|hgemm|fused_moe|triton_tem_fused_\w*mm
 
   # Random numbers and dropout.
@@ -101,7 +101,7 @@ rules:
   - component: random
     type: ^(random_bits|random_seed|random_wrap|random_unwrap|random_fold_in|random_split|threefry2x32|rng_bit_generator|rng_uniform|(?-i:RandomUniform\w*|RandomStandardNormal|StatelessRandom\w*|TruncatedNormal)|aten::(uniform_|normal_|bernoulli_?|rand\w*|native_dropout|dropout|multinomial|exponential_))$
   - component: random
-    category: ^(unknown|kernel)$
+    category: ^(unknown|kernel|custom-call)$
     kernel: philox|curand|random|rng_|dropout|distribution_elementwise
 
   # Pooling.
@@ -110,7 +110,7 @@ rules:
   - component: pooling
     type: pool|reduce_window|select_and_scatter
   - component: pooling
-    category: ^(unknown|kernel)$
+    category: ^(unknown|kernel|custom-call)$
     kernel: pool
 
   # Data movement: copies between memories (XLA's copy-start/copy-done and
@@ -123,8 +123,8 @@ rules:
   - component: data_movement
     name: ^(copy|copy-start|copy-done|slice-start|slice-done|dynamic-slice|dynamic-update-slice|transpose|reshape|bitcast|concatenate|pad|gather|scatter|broadcast)([.-]\d+)?$|^memcpy|^memset
   - component: data_movement
-    category: ^(unknown|kernel)$
-    kernel: memcpy|memset|copyBuffer|fillBuffer|CatArrayBatchedCopy|copy_kernel|transpose|_copy|gather|scatter|index_select|indexSelect|concat|^wrapped_|nchwToNhwc|nhwcToNchw
+    category: ^(unknown|kernel|custom-call)$
+    kernel: memcpy|memset|copyBuffer|fillBuffer|CatArrayBatchedCopy|copy_kernel|transpose|_copy|gather|scatter|index_select|indexSelect|concat|^wrapped_(broadcast|slice|dynamic|transpose|concatenate|copy|pad|reshape|gather|scatter)|nchwToNhwc|nhwcToNchw
 
   # Reductions, softmax, sorting and top-k.
   - component: reduction
@@ -132,7 +132,7 @@ rules:
   - component: reduction
     type: ^(reduce_sum|reduce_max|reduce_min|reduce_prod|reduce_and|reduce_or|reduce_xor|reduce|argmax|argmin|cumsum|cumprod|cummax|cummin|cumlogsumexp|sort|top_k|approx_top_k|(?-i:Sum|Mean|Max|Min|Prod|ArgMax|ArgMin|Softmax|LogSoftmax|TopKV2)|aten::(sum|mean|max|min|amax|amin|argmax|argmin|softmax|_softmax|log_softmax|_log_softmax|logsumexp|cumsum|sort|topk|norm|linalg_vector_norm|var|std|var_mean|all|any|prod|_softmax_backward_data|_log_softmax_backward_data|nll_loss\w*|cross_entropy_loss|mse_loss\w*))$
   - component: reduction
-    category: ^(unknown|kernel)$
+    category: ^(unknown|kernel|custom-call)$
     kernel: reduc|softmax|argmax|argmin|topk|top_k|sort|scan_kernel|triton_red_|triton_per_|NLLCriterion|cross_entropy
 
   # Elementwise work and loop fusions.
@@ -141,6 +141,6 @@ rules:
   - component: elementwise
     type: ^(add|add_any|sub|mul|div|rem|pow|integer_pow|max|min|neg|abs|sign|exp|exp2|expm1|log|log1p|tanh|logistic|sin|cos|tan|atan2|sqrt|rsqrt|cbrt|erf|erfc|erf_inv|floor|ceil|round|clamp|select_n|convert_element_type|bitcast_convert_type|reduce_precision|eq|ne|lt|le|gt|ge|and|or|not|xor|shift_left|shift_right_logical|shift_right_arithmetic|is_finite|nextafter|square|iota|stop_gradient|custom_jvp_call|custom_vjp_call|pjit|(?-i:Add|AddV2|AddN|Sub|Mul|RealDiv|Div|DivNoNan|Neg|Exp|Log|Tanh|Sigmoid|Relu|Relu6|Elu|Selu|Gelu|Rsqrt|Sqrt|Square|SquaredDifference|Cast|Select|SelectV2|GreaterEqual|Greater|Less|LessEqual|Equal|NotEqual|Maximum|Minimum|BiasAdd|BiasAddGrad|ReluGrad|TanhGrad|SigmoidGrad|Fill|ZerosLike|OnesLike|Pow|Erf|Floor|LogicalAnd|LogicalOr|LogicalNot|AssignAddVariableOp|AssignSubVariableOp|ResourceApply\w+)|aten::(add|add_|sub|sub_|rsub|mul|mul_|div|div_|neg|exp|log|tanh|tanh_|sigmoid|sigmoid_|relu|relu_|gelu|silu|silu_|threshold|threshold_|threshold_backward|clamp|clamp_|clamp_min|clamp_min_|clamp_max|clamp_max_|where|pow|rsqrt|sqrt|abs|sign|addcmul_|addcdiv_|lerp_|_foreach_\w+|gelu_backward|silu_backward|sigmoid_backward|tanh_backward|hardtanh\w*|leaky_relu\w*|eq|ne|lt|le|gt|ge|logical_\w+|bitwise_\w+|maximum|minimum|reciprocal|square|floor|ceil|round|remainder|fmod|masked_fill_?|copysign|erf|exp2|expm1|log1p|_fused_adam_?|_fused_adamw_?|_fused_sgd_?|_amp_\w+|mish|hardswish|hardsigmoid|elu|softplus|cos|sin|arange|linspace|triu|tril))$
   - component: elementwise
-    category: ^(unknown|kernel)$
-    kernel: elementwise|EigenMetaKernel|vectorized|unrolled|pointwise|triton_poi_|loop_\w*fusion|fusion|Functor|fill_kernel|BiasNHWC|bias|relu|gelu|silu|swiglu|act_and_mul|sigmoid|tanh|rotary|rope|quant|multi_tensor_apply|where_kernel|cast_kernel|convert
+    category: ^(unknown|kernel|custom-call)$
+    kernel: elementwise|EigenMetaKernel|vectorized|unrolled|pointwise|triton_poi_|loop_\w*fusion|fusion|^wrapped_|Functor|fill_kernel|BiasNHWC|bias|relu|gelu|silu|swiglu|act_and_mul|sigmoid|tanh|rotary|rope|quant|multi_tensor_apply|where_kernel|cast_kernel|convert
 `
