@@ -62,7 +62,37 @@ type Capture struct {
 	Warnings []string
 	// Context says where the capture came from: host, labels, options.
 	Context map[string]string
+	// Requests are the requests a workload driver sent while profiling (not
+	// its warm-ups), in sending order, timed on the host clock the
+	// profiler's host events use. Empty when no workload ran.
+	Requests []Request
 }
+
+// Request is one request a workload driver sent to the model server while
+// the profile ran, with times relative to the capture's base time.
+type Request struct {
+	// ID names the request within the capture: "r1", "r2", ... in sending
+	// order.
+	ID string
+	// Endpoint is the path it was sent to, e.g. "/v1/score".
+	Endpoint string
+	// Send is when it was sent, in picoseconds.
+	Send int64
+	// FirstByte is when the answer's first byte came; End when none came.
+	FirstByte int64
+	// End is when the answer was read to its end, or the request failed.
+	End int64
+	// Status is the HTTP status code; 0 when no answer came.
+	Status int
+	// Err is the transport error, if any.
+	Err string
+}
+
+// Span returns the request's closed interval, from sending to its end.
+func (r *Request) Span() Interval { return Interval{Start: r.Send, End: r.End} }
+
+// OK reports whether the request was answered with a 2xx status.
+func (r *Request) OK() bool { return r.Err == "" && r.Status/100 == 2 }
 
 // The values of Capture.SpanFrom.
 const (

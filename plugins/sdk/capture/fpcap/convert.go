@@ -31,6 +31,12 @@ func header(c *capture.Capture) *capturev1.Header {
 	for _, w := range c.Windows {
 		h.Windows = append(h.Windows, &capturev1.Window{StartPs: w.Start, EndPs: w.End})
 	}
+	for _, r := range c.Requests {
+		h.Requests = append(h.Requests, &capturev1.Request{
+			Id: r.ID, Endpoint: r.Endpoint, SendPs: r.Send, FirstBytePs: r.FirstByte, EndPs: r.End,
+			Status: int32(r.Status), Error: r.Err,
+		})
+	}
 	return h
 }
 
@@ -206,6 +212,15 @@ func (b *Builder) Add(r *capturev1.Record) error {
 		}
 		for _, w := range h.GetWindows() {
 			c.Windows = append(c.Windows, capture.Interval{Start: w.GetStartPs(), End: w.GetEndPs()})
+		}
+		for _, r := range h.GetRequests() {
+			if r.GetEndPs() < r.GetSendPs() || r.GetFirstBytePs() < r.GetSendPs() || r.GetFirstBytePs() > r.GetEndPs() {
+				return fmt.Errorf("%w: request %q ends before it starts", ErrMalformed, r.GetId())
+			}
+			c.Requests = append(c.Requests, capture.Request{
+				ID: r.GetId(), Endpoint: r.GetEndpoint(), Send: r.GetSendPs(), FirstByte: r.GetFirstBytePs(),
+				End: r.GetEndPs(), Status: int(r.GetStatus()), Err: r.GetError(),
+			})
 		}
 		b.c = c
 	case *capturev1.Record_Plane:

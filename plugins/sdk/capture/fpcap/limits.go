@@ -40,6 +40,9 @@ const (
 	DefaultMaxContextBytes = 16 << 10
 	// DefaultMaxWarnings bounds the header's warnings.
 	DefaultMaxWarnings = 1024
+	// DefaultMaxRequests bounds the header's workload requests: twice what
+	// an agent's workload may send while profiling.
+	DefaultMaxRequests = 200_000
 	// DefaultMaxDecodedBytes bounds the estimated size of the decoded
 	// capture (see Limits.MaxDecodedBytes).
 	DefaultMaxDecodedBytes = 4 << 30
@@ -84,6 +87,9 @@ type Limits struct {
 	// MaxWarnings bounds the header's warnings. Zero means
 	// DefaultMaxWarnings.
 	MaxWarnings int64
+	// MaxRequests bounds the header's workload requests. Zero means
+	// DefaultMaxRequests.
+	MaxRequests int64
 	// MaxDecodedBytes bounds the decoded capture's estimated size: each
 	// plane, line, event, stat, dropped summary and window at the size of
 	// its struct in package capture, plus every string's bytes. Zero means
@@ -99,7 +105,7 @@ type Limits struct {
 func DefaultLimits() Limits { return Limits{}.withDefaults() }
 
 // limitKeys lists the fields in ParseLimits' syntax, in String's order.
-var limitKeys = []string{"planes", "lines", "events", "stats", "dropped", "string", "context", "context_bytes", "warnings", "decoded", "expansion"}
+var limitKeys = []string{"planes", "lines", "events", "stats", "dropped", "string", "context", "context_bytes", "warnings", "requests", "decoded", "expansion"}
 
 // field returns the count field named by key (ParseLimits' syntax).
 func (l *Limits) field(key string) *int64 {
@@ -122,6 +128,8 @@ func (l *Limits) field(key string) *int64 {
 		return &l.MaxContextBytes
 	case "warnings":
 		return &l.MaxWarnings
+	case "requests":
+		return &l.MaxRequests
 	case "decoded":
 		return &l.MaxDecodedBytes
 	}
@@ -132,7 +140,8 @@ func (l Limits) withDefaults() Limits {
 	def := map[string]int64{
 		"planes": DefaultMaxPlanes, "lines": DefaultMaxLines, "events": DefaultMaxEvents, "stats": DefaultMaxStats,
 		"dropped": DefaultMaxDropped, "string": DefaultMaxStringBytes, "context": DefaultMaxContext,
-		"context_bytes": DefaultMaxContextBytes, "warnings": DefaultMaxWarnings, "decoded": DefaultMaxDecodedBytes,
+		"context_bytes": DefaultMaxContextBytes, "warnings": DefaultMaxWarnings, "requests": DefaultMaxRequests,
+		"decoded": DefaultMaxDecodedBytes,
 	}
 	for k, v := range def {
 		if p := l.field(k); *p == 0 {
@@ -163,7 +172,8 @@ func (l Limits) String() string {
 // ParseLimits reads limits written as comma-separated key=value pairs, e.g.
 // "events=10000000,expansion=32". Keys: planes, lines, events, stats,
 // dropped, string (bytes of one string), context (entries), context_bytes,
-// warnings, decoded (bytes), expansion (decoded bytes per byte read). Sizes
+// warnings, requests, decoded (bytes), expansion (decoded bytes per byte
+// read). Sizes
 // take a KiB, MiB or GiB suffix; -1 means no limit; keys left out keep
 // their defaults.
 func ParseLimits(s string) (Limits, error) {
@@ -229,6 +239,7 @@ var (
 	sizeofStat    = int64(reflect.TypeFor[capture.Stat]().Size())
 	sizeofDropped = int64(reflect.TypeFor[capture.Dropped]().Size())
 	sizeofWindow  = int64(reflect.TypeFor[capture.Interval]().Size())
+	sizeofRequest = int64(reflect.TypeFor[capture.Request]().Size())
 	sizeofEntry   = int64(48) // a map[string]string entry: two string headers and the map's share
 	sizeofString  = int64(16) // a string header in a slice (warnings)
 )
@@ -244,6 +255,7 @@ var (
 	protoStat    = int64(reflect.TypeFor[capturev1.Stat]().Size()) + 8 + 24 // and its oneof wrapper
 	protoDropped = int64(reflect.TypeFor[capturev1.Dropped]().Size()) + 8
 	protoWindow  = int64(reflect.TypeFor[capturev1.Window]().Size()) + 8
+	protoRequest = int64(reflect.TypeFor[capturev1.Request]().Size()) + 8
 	protoRecord  = int64(reflect.TypeFor[capturev1.Record]().Size()) + 16
 )
 
@@ -252,7 +264,7 @@ var (
 type counts struct {
 	planes, lines, events, stats, dropped int64
 	windows, context, contextBytes        int64
-	warnings                              int64
+	warnings, requests                    int64
 	stringBytes                           int64 // every string and bytes value
 	maxString                             int64 // the longest one
 	proto                                 int64 // what protobuf decoding allocates (wire scans only)
@@ -269,6 +281,7 @@ func (c *counts) add(o counts) {
 	c.context += o.context
 	c.contextBytes += o.contextBytes
 	c.warnings += o.warnings
+	c.requests += o.requests
 	c.stringBytes += o.stringBytes
 	c.maxString = max(c.maxString, o.maxString)
 	c.proto += o.proto
@@ -284,7 +297,7 @@ func (c *counts) str(n int) {
 func (c *counts) decoded() int64 {
 	return c.planes*sizeofPlane + c.lines*sizeofLine + c.events*sizeofEvent + c.stats*sizeofStat +
 		c.dropped*sizeofDropped + c.windows*sizeofWindow + c.context*sizeofEntry + c.warnings*sizeofString +
-		c.stringBytes
+		c.requests*sizeofRequest + c.stringBytes
 }
 
 // check returns an ErrLimit naming the first bound that total (a capture's
@@ -312,6 +325,7 @@ func (l *Limits) check(total *counts, read int64, rec *counts, recBytes int64) e
 		{"context", total.context, l.MaxContext, "context entries"},
 		{"context_bytes", total.contextBytes, l.MaxContextBytes, "context bytes"},
 		{"warnings", total.warnings, l.MaxWarnings, "warnings"},
+		{"requests", total.requests, l.MaxRequests, "workload requests"},
 		{"decoded", total.decoded(), l.MaxDecodedBytes, "decoded bytes (estimated)"},
 	} {
 		if err := over(c.key, c.got, c.limit, c.what); err != nil {
@@ -359,6 +373,12 @@ func (l Limits) Check(c *capture.Capture) error {
 		n.str(len(k))
 		n.str(len(v))
 		n.contextBytes += int64(len(k) + len(v))
+	}
+	n.requests = int64(len(c.Requests))
+	for i := range c.Requests {
+		n.str(len(c.Requests[i].ID))
+		n.str(len(c.Requests[i].Endpoint))
+		n.str(len(c.Requests[i].Err))
 	}
 	for _, p := range c.Planes {
 		n.planes++

@@ -17,6 +17,7 @@ const (
 	kHeader
 	kWindow
 	kEntry // a context map entry
+	kRequest
 	kPlane
 	kLine
 	kBatch
@@ -37,15 +38,16 @@ type fieldKind struct {
 // schema maps each message kind's length-delimited fields to what they hold,
 // after capture.proto.
 var schema = [...]map[protowire.Number]fieldKind{
-	kRecord: {1: {msg: kHeader}, 2: {msg: kPlane}, 3: {msg: kBatch}, 4: {msg: kDroppedBatch}, 5: {msg: kFooter}},
-	kHeader: {7: {msg: kWindow}, 9: {str: true}, 10: {str: true}, 11: {str: true}, 12: {msg: kEntry}, 13: {str: true}},
-	kWindow: {},
-	kEntry:  {1: {str: true}, 2: {str: true}},
-	kPlane:  {3: {str: true}, 4: {msg: kStat}, 5: {msg: kLine}},
-	kLine:   {4: {str: true}, 5: {str: true}},
-	kBatch:  {3: {msg: kEvent}},
-	kEvent:  {1: {str: true}, 2: {str: true}, 6: {msg: kStat}},
-	kStat:   {1: {str: true}, 5: {str: true}, 6: {str: true}},
+	kRecord:  {1: {msg: kHeader}, 2: {msg: kPlane}, 3: {msg: kBatch}, 4: {msg: kDroppedBatch}, 5: {msg: kFooter}},
+	kHeader:  {7: {msg: kWindow}, 9: {str: true}, 10: {str: true}, 11: {str: true}, 12: {msg: kEntry}, 13: {str: true}, 16: {msg: kRequest}},
+	kWindow:  {},
+	kEntry:   {1: {str: true}, 2: {str: true}},
+	kRequest: {1: {str: true}, 2: {str: true}, 7: {str: true}},
+	kPlane:   {3: {str: true}, 4: {msg: kStat}, 5: {msg: kLine}},
+	kLine:    {4: {str: true}, 5: {str: true}},
+	kBatch:   {3: {msg: kEvent}},
+	kEvent:   {1: {str: true}, 2: {str: true}, 6: {msg: kStat}},
+	kStat:    {1: {str: true}, 5: {str: true}, 6: {str: true}},
 
 	kDroppedBatch: {1: {msg: kDropped}},
 	kDropped:      {3: {str: true}},
@@ -122,6 +124,9 @@ func countMsg(k msgKind, c *counts) {
 	case kEntry:
 		c.context++
 		c.proto += sizeofEntry
+	case kRequest:
+		c.requests++
+		c.proto += protoRequest
 	case kPlane:
 		c.planes++
 		c.proto += protoPlane
@@ -176,6 +181,12 @@ func recordCounts(r *capturev1.Record) counts {
 			c.str(len(key))
 			c.str(len(v))
 			c.contextBytes += int64(len(key) + len(v))
+		}
+		c.requests += int64(len(h.GetRequests()))
+		for _, r := range h.GetRequests() {
+			c.str(len(r.GetId()))
+			c.str(len(r.GetEndpoint()))
+			c.str(len(r.GetError()))
 		}
 	case *capturev1.Record_Plane:
 		p := k.Plane
