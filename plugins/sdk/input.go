@@ -40,8 +40,9 @@ func (in *Input) HostEvents() iter.Seq[EventRef] {
 }
 
 // DeviceOps iterates over the op events of every device plane, each with
-// its framework operation and op type (from its tf_op stat). Trimming keeps
-// every device op, so these are all of them. See package ops for grouping.
+// its operation, op type and category as xprof names them (see
+// ops.FrameworkOp and ops.Category). Trimming keeps every device op, so these
+// are all of them. See package ops for grouping.
 func (in *Input) DeviceOps() iter.Seq[ops.Op] { return ops.DeviceOps(in.Capture) }
 
 // EventsIn iterates over the kept events whose closed interval meets w,

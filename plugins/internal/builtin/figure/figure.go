@@ -14,7 +14,7 @@ import (
 )
 
 // Version is the version of every built-in analyzer.
-const Version = "1.0.0"
+const Version = "1.1.0"
 
 // Bars is how many bars a built-in bar chart shows.
 const Bars = 10

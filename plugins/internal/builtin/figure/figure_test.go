@@ -1,6 +1,7 @@
 package figure
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
@@ -51,5 +52,18 @@ func TestCut(t *testing.T) {
 	kept, cut = Cut(items[:3])
 	if len(kept) != 3 || cut != 0 {
 		t.Errorf("Cut(3) = %d, %d", len(kept), cut)
+	}
+}
+
+func TestNoDeviceOps(t *testing.T) {
+	jax := &capture.Capture{Planes: []*capture.Plane{{Name: "/host:CPU", Lines: []*capture.Line{{Name: "python", Events: []capture.Event{{Name: "$run"}}}}}}}
+	if got := NoDeviceOps(jax); !strings.Contains(got, "device_tracer_level=1") {
+		t.Errorf("NoDeviceOps(JAX trace) = %q, want the device_tracer_level advice", got)
+	}
+	kineto := &capture.Capture{Planes: []*capture.Plane{{Name: "/host:CPU", Lines: []*capture.Line{{Name: "t", Events: []capture.Event{
+		{Name: "aten::mm", Stats: []capture.Stat{{Name: "cat", Str: "cpu_op"}}},
+	}}}}}}
+	if got := NoDeviceOps(kineto); !strings.Contains(got, "ProfilerActivity.CUDA") || strings.Contains(got, "device_tracer_level") {
+		t.Errorf("NoDeviceOps(kineto trace) = %q, want the ProfilerActivity.CUDA advice only", got)
 	}
 }
