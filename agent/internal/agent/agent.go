@@ -407,6 +407,12 @@ func (a *Agent) capture(ctx context.Context, spec Spec) (*Outcome, error) {
 		for k, v := range r.Context() {
 			c.Context[k] = v
 		}
+		// Each request's send, first byte and end, on the host clock the
+		// profiler's host events use, for the requests analyzer.
+		c.Requests = r.Requests(c.BaseNS)
+		if n := r.Profiled - len(c.Requests); n > 0 {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%d workload request(s) were sent more than %v from the profile's start (its clock disagrees with this host's): left out of the requests", n, workload.MaxSkew))
+		}
 	}
 	if len(checks) > 0 {
 		a.log.Warn("capture has integrity findings", "capture_id", spec.ID, "checks", strings.Join(checks.Names(), ","))

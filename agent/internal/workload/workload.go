@@ -8,12 +8,16 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptrace"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
 
 // Limits keep a workload bounded.
@@ -79,13 +83,21 @@ type Doer interface {
 	Do(ctx context.Context, method, path string, body []byte) (int, error)
 }
 
-// Sample is one request's outcome.
+// Sample is one request's outcome. Its times are read on the host's clock,
+// the one the profiler's host events use: Start from the wall clock once,
+// the rest as monotonic durations from it.
 type Sample struct {
+	// Seq numbers the request in sending order from 1, warm-ups and profiled
+	// requests each on their own.
+	Seq int
 	// Warmup is true for warm-up requests.
 	Warmup bool
 	// Start is when it was sent.
 	Start time.Time
-	// Latency is how long it took.
+	// FirstByte is how long after Start the answer's first byte came;
+	// Latency when none came (or the Doer sends no HTTP trace events).
+	FirstByte time.Duration
+	// Latency is how long it took, to the end of the answer.
 	Latency time.Duration
 	// Status is the HTTP status code (0 when no answer came).
 	Status int
@@ -97,6 +109,7 @@ type Sample struct {
 type Driver struct {
 	spec Spec
 	do   Doer
+	seq  [2]atomic.Int64 // profiled, warm-up
 
 	mu      sync.Mutex
 	samples []Sample
@@ -180,9 +193,21 @@ func (d *Driver) Run(ctx context.Context) error {
 func (d *Driver) one(ctx context.Context, warmup bool) {
 	ctx, cancel := context.WithTimeout(ctx, d.spec.Timeout)
 	defer cancel()
-	s := Sample{Warmup: warmup, Start: time.Now()}
+	kind := 0
+	if warmup {
+		kind = 1
+	}
+	s := Sample{Seq: int(d.seq[kind].Add(1)), Warmup: warmup, Start: time.Now()}
+	var first atomic.Int64 // ns after Start, +1 so that 0 means none
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotFirstResponseByte: func() { first.CompareAndSwap(0, int64(time.Since(s.Start))+1) },
+	})
 	code, err := d.do.Do(ctx, d.spec.Method, d.spec.Endpoint, d.spec.Body)
 	s.Latency = time.Since(s.Start)
+	s.FirstByte = s.Latency
+	if f := first.Load(); f > 0 {
+		s.FirstByte = min(time.Duration(f-1), s.Latency)
+	}
 	s.Status = code
 	if err != nil {
 		s.Err = err.Error()
@@ -263,6 +288,39 @@ func (r Report) StatusSummary() string {
 		parts = append(parts, fmt.Sprintf("%s×%d", name, r.Statuses[c]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// MaxSkew bounds how far from a capture's base time a request may have been
+// sent and still be placed on its timeline: a request further away is from
+// another profile, or the clocks disagree.
+const MaxSkew = 24 * time.Hour
+
+// Requests returns the profiled requests (not the warm-ups) in sending
+// order, timed in picoseconds relative to baseNS (a capture's base time in
+// nanoseconds since the epoch), for Capture.Requests. Requests sent more
+// than MaxSkew from baseNS are left out (picoseconds that far away would
+// not fit an int64); Report.Profiled minus the length tells how many.
+func (r Report) Requests(baseNS int64) []capture.Request {
+	samples := slices.DeleteFunc(slices.Clone(r.Samples), func(s Sample) bool { return s.Warmup })
+	slices.SortFunc(samples, func(a, b Sample) int { return a.Seq - b.Seq })
+	out := make([]capture.Request, 0, len(samples))
+	for _, s := range samples {
+		off := s.Start.UnixNano() - baseNS
+		if off > int64(MaxSkew) || off < -int64(MaxSkew) || s.Latency > MaxSkew {
+			continue
+		}
+		send := off * capture.Nanosecond
+		out = append(out, capture.Request{
+			ID:        "r" + strconv.Itoa(s.Seq),
+			Endpoint:  r.Endpoint,
+			Send:      send,
+			FirstByte: send + int64(s.FirstByte)*capture.Nanosecond,
+			End:       send + int64(s.Latency)*capture.Nanosecond,
+			Status:    s.Status,
+			Err:       s.Err,
+		})
+	}
+	return out
 }
 
 // Context returns the workload's lines for a capture's context, e.g.
