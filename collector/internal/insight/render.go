@@ -118,14 +118,28 @@ func outlierLine(o Outlier) string {
 	return s
 }
 
-// WriteFleetText writes a fleet report as text tables.
-func WriteFleetText(w io.Writer, r *FleetReport) error {
-	fmt.Fprintf(w, "Fleet capture %s: %d hosts, times in %s\n\n", r.FleetID, len(r.Hosts), unitOf(r.Per))
+// Escaper makes one cell of text safe to print (a newline in a host name
+// would forge a row). Nil means as is.
+type Escaper func(string) string
+
+// or returns e, or the identity when e is nil.
+func (e Escaper) or() Escaper {
+	if e == nil {
+		return func(s string) string { return s }
+	}
+	return e
+}
+
+// WriteFleetText writes a fleet report as text tables, every cell through
+// esc.
+func WriteFleetText(w io.Writer, r *FleetReport, esc Escaper) error {
+	esc = esc.or()
+	fmt.Fprintf(w, "Fleet capture %s: %d hosts, times in %s\n\n", esc(r.FleetID), len(r.Hosts), unitOf(r.Per))
 	comps := componentOrder(r)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	head := []string{"AGENT", "HOST", "CAPTURE", "SPAN", "IDLE %", "REQUESTS", "DEVICE OP (TOTAL)", "DEVICE OP"}
 	for _, c := range comps {
-		head = append(head, strings.ToUpper(c))
+		head = append(head, strings.ToUpper(esc(c)))
 	}
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
 	for i := range r.Hosts {
@@ -134,7 +148,7 @@ func WriteFleetText(w io.Writer, r *FleetReport) error {
 		if h.Outlier {
 			agent += " *"
 		}
-		row := []string{agent, h.Host, h.CaptureID, fmt.Sprintf("%.3f s", h.SpanUS/1e6), fmt.Sprintf("%.2f", h.IdlePct),
+		row := []string{esc(agent), esc(h.Host), esc(h.CaptureID), fmt.Sprintf("%.3f s", h.SpanUS/1e6), fmt.Sprintf("%.2f", h.IdlePct),
 			strconv.FormatInt(h.Requests, 10), us(h.DeviceOpUS) + " µs", us(h.Normalized)}
 		for _, c := range comps {
 			row = append(row, h.componentCell(c))
@@ -147,7 +161,7 @@ func WriteFleetText(w io.Writer, r *FleetReport) error {
 	fmt.Fprintf(w, "\nFleet (%s): median / p90 / max\n", unitOf(r.Per))
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	agg := func(name string, s Stats) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", name, us(s.Median), us(s.P90), us(s.Max))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", esc(name), us(s.Median), us(s.P90), us(s.Max))
 	}
 	agg("device op time", r.Aggregates.DeviceOpUS)
 	for _, c := range comps {
@@ -163,11 +177,11 @@ func WriteFleetText(w io.Writer, r *FleetReport) error {
 	if len(r.Outliers) > 0 {
 		fmt.Fprintf(w, "Outliers (* above; rule: %s):\n", r.Rule)
 		for _, o := range r.Outliers {
-			fmt.Fprintln(w, "  "+outlierLine(o))
+			fmt.Fprintln(w, "  "+esc(outlierLine(o)))
 		}
 	}
 	for _, n := range r.Notes {
-		fmt.Fprintln(w, n)
+		fmt.Fprintln(w, esc(n))
 	}
 	return nil
 }
@@ -242,13 +256,15 @@ func md(s string) string {
 	return r.Replace(s)
 }
 
-// WriteTrendText writes a trend as a table: one row per capture.
-func WriteTrendText(w io.Writer, t *Trend) error {
+// WriteTrendText writes a trend as a table, one row per capture, every cell
+// through esc.
+func WriteTrendText(w io.Writer, t *Trend, esc Escaper) error {
+	esc = esc.or()
 	unit := unitOf(t.Per)
 	if t.Metric == MetricIdlePct {
 		unit = "%"
 	}
-	fmt.Fprintf(w, "%s (%s)\n", t.Metric, unit)
+	fmt.Fprintf(w, "%s (%s)\n", esc(t.Metric), unit)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME (UTC)\tAGENT\tCAPTURE\tVALUE\t")
 	type row struct {
@@ -263,7 +279,7 @@ func WriteTrendText(w io.Writer, t *Trend) error {
 	}
 	slices.SortStableFunc(rows, func(a, b row) int { return a.p.Time.Compare(b.p.Time) })
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", r.p.Time.Format("2006-01-02 15:04:05"), r.agent, r.p.CaptureID, us(r.p.Value))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", r.p.Time.Format("2006-01-02 15:04:05"), esc(r.agent), esc(r.p.CaptureID), us(r.p.Value))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -277,14 +293,14 @@ func WriteTrendText(w io.Writer, t *Trend) error {
 			if fleet == "" {
 				fleet = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t\n", m.Time.Format("2006-01-02 15:04:05"), fleet, m.Hosts, us(m.Value))
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t\n", m.Time.Format("2006-01-02 15:04:05"), esc(fleet), m.Hosts, us(m.Value))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
 	}
 	if t.Skipped > 0 {
-		fmt.Fprintf(w, "%d captures do not know %s (no components section, or the op outside their top ops).\n", t.Skipped, t.Metric)
+		fmt.Fprintf(w, "%d captures do not know %s (no components section, or the op outside their top ops).\n", t.Skipped, esc(t.Metric))
 	}
 	if t.Truncated {
 		fmt.Fprintln(w, "The oldest captures were left out: narrow the query (--since, --selector).")
@@ -321,8 +337,9 @@ func TrendChart(t *Trend, title string) report.Lines {
 	return ch
 }
 
-// WriteChangesText writes regressions as a table.
-func WriteChangesText(w io.Writer, cs []Change) error {
+// WriteChangesText writes regressions as a table, every cell through esc.
+func WriteChangesText(w io.Writer, cs []Change, esc Escaper) error {
+	esc = esc.or()
 	if len(cs) == 0 {
 		_, err := fmt.Fprintln(w, "No regressions.")
 		return err
@@ -333,14 +350,14 @@ func WriteChangesText(w io.Writer, cs []Change) error {
 		var ops []string
 		if !strings.HasPrefix(c.Metric, OpPrefix) {
 			for _, op := range c.Ops {
-				ops = append(ops, shortOp(op.Operation))
+				ops = append(ops, esc(shortOp(op.Operation)))
 			}
 		}
 		committed := c.Committed
 		if len(committed) >= 19 {
 			committed = strings.Replace(committed[:19], "T", " ", 1)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%+.1f%%\t%s (%d)\t%s\t\n", committed, c.AgentID, c.CaptureID, c.Metric,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%+.1f%%\t%s (%d)\t%s\t\n", esc(committed), esc(c.AgentID), esc(c.CaptureID), esc(c.Metric),
 			us(c.Before), us(c.After), c.ChangePct, c.Baseline, len(c.BaselineCaptureIDs), strings.Join(ops, ", "))
 	}
 	if err := tw.Flush(); err != nil {

@@ -52,7 +52,7 @@ func sampleFleet() *FleetReport {
 func TestFleetRender(t *testing.T) {
 	r := sampleFleet()
 	var text bytes.Buffer
-	if err := WriteFleetText(&text, r); err != nil {
+	if err := WriteFleetText(&text, r, nil); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "fleet.txt", text.Bytes())
@@ -137,7 +137,7 @@ func TestTrendAndChangesRender(t *testing.T) {
 	}
 	tr := BuildTrend("component:attention", summaries(hs...))
 	var b bytes.Buffer
-	if err := WriteTrendText(&b, tr); err != nil {
+	if err := WriteTrendText(&b, tr, nil); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "trend.txt", b.Bytes())
@@ -150,13 +150,27 @@ func TestTrendAndChangesRender(t *testing.T) {
 	cur := std("a", 1.4).summary()
 	cur.CaptureID, cur.Committed = "a-4", "2026-01-02T03:04:05.000000000Z"
 	b.Reset()
-	if err := WriteChangesText(&b, Compare(cur, base, BaselineRolling, Rule{})); err != nil {
+	if err := WriteChangesText(&b, Compare(cur, base, BaselineRolling, Rule{}), nil); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "changes.txt", b.Bytes())
 	b.Reset()
-	_ = WriteChangesText(&b, nil)
+	_ = WriteChangesText(&b, nil, nil)
 	if b.String() != "No regressions.\n" {
 		t.Errorf("WriteChangesText(none) = %q", b.String())
+	}
+}
+
+func TestTextEscapes(t *testing.T) {
+	h := std("a", 1)
+	r := BuildFleet("f1", summaries(h), Rule{})
+	r.Hosts[0].Host = "evil\nrow"
+	var b bytes.Buffer
+	esc := func(s string) string { return strings.ReplaceAll(s, "\n", `\n`) }
+	if err := WriteFleetText(&b, r, esc); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `evil\nrow`) || strings.Contains(b.String(), "evil\nrow") {
+		t.Errorf("host not escaped:\n%s", b.String())
 	}
 }
