@@ -13,9 +13,14 @@
 // waits for the bucket. An object already in the bucket with the same MD5 is
 // not uploaded again, so repeating a backup uploads nothing new.
 //
-// Every SnapshotInterval the whole database is streamed (tx.WriteTo through
-// an io.Pipe, never a file copy) to PREFIX/snapshots/<UTC time>.db, and
-// Restore rebuilds a data folder from such a snapshot.
+// Every SnapshotInterval the whole database is written (tx.WriteTo, never a
+// file copy) to a local temporary file, and that file uploaded to
+// PREFIX/snapshots/<UTC time>.db: no read transaction is held while the
+// bucket is slow. Restore rebuilds a data folder from such a snapshot.
+//
+// Every call to the bucket has a deadline (Config.CallTimeout, plus the
+// object's size at Config.MinRate); State says which calls are in progress
+// and how the last one failed.
 //
 // Credentials come only from Google's standard mechanisms (Application
 // Default Credentials); NewClient's endpoint (or STORAGE_EMULATOR_HOST)
@@ -87,6 +92,14 @@ type Config struct {
 	// AttemptTimeout bounds one try of one capture (all its objects). Zero
 	// means 15 min.
 	AttemptTimeout time.Duration
+	// CallTimeout bounds each call to Cloud Storage (a listing, an object
+	// written or read, a snapshot), plus the object's size at MinRate: a
+	// bucket that never answers fails the call instead of holding the
+	// worker. Zero means DefaultCallTimeout.
+	CallTimeout time.Duration
+	// MinRate is the slowest transfer, in bytes per second, an object's
+	// call is given time for. Zero means DefaultMinRate.
+	MinRate float64
 	// SnapshotInterval is how often the database is snapshotted. Zero means
 	// 1 h; negative disables snapshots.
 	SnapshotInterval time.Duration
@@ -110,6 +123,8 @@ type Backup struct {
 	// mu guards queued: captures in the queue or being uploaded.
 	mu     sync.Mutex
 	queued map[string]bool
+
+	calls calls // to the bucket, in progress, and how they went
 
 	captures  *prometheus.CounterVec
 	objects   *prometheus.CounterVec
@@ -150,6 +165,12 @@ func New(cfg Config) (*Backup, error) {
 	}
 	if cfg.SnapshotInterval == 0 {
 		cfg.SnapshotInterval = time.Hour
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = DefaultCallTimeout
+	}
+	if cfg.MinRate <= 0 {
+		cfg.MinRate = DefaultMinRate
 	}
 	if cfg.TempDir == "" {
 		cfg.TempDir = os.TempDir()
@@ -200,7 +221,11 @@ func New(cfg Config) (*Backup, error) {
 			defer b.mu.Unlock()
 			return float64(len(b.queued))
 		})
-		r.MustRegister(b.captures, b.objects, b.bytes, b.snapshots, b.snapBytes, b.snapTime, queueLen)
+		oldest := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "fleetprof_collector_backup_oldest_call_seconds",
+			Help: "How long the oldest call to the bucket in progress has run (0: none); a call that never answers grows here until its deadline.",
+		}, func() float64 { return b.calls.oldest().Seconds() })
+		r.MustRegister(b.captures, b.objects, b.bytes, b.snapshots, b.snapBytes, b.snapTime, queueLen, oldest)
 	}
 	return b, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"os"
@@ -20,10 +21,12 @@ import (
 // SnapshotFolder holds the database snapshots, under the prefix.
 const SnapshotFolder = "snapshots"
 
-// Snapshot streams a consistent copy of the whole database (tx.WriteTo, through
-// an io.Pipe, never a file copy) to PREFIX/snapshots/<UTC time>.db while the
-// store keeps serving. It returns the object's name and size. An upload that
-// fails leaves no object behind.
+// Snapshot writes a consistent copy of the whole database (tx.WriteTo,
+// never a file copy) to a temporary file in TempDir, then uploads it to
+// PREFIX/snapshots/<UTC time>.db within the call deadline. The read
+// transaction ends before the upload starts, so a bucket that hangs never
+// holds back the store's commits. It returns the object's name and size. An
+// upload that fails leaves no object behind.
 func (b *Backup) Snapshot(ctx context.Context) (string, int64, error) {
 	name := b.name(SnapshotFolder, time.Now().UTC().Format(TimeLayout)+".db")
 	n, err := b.snapshot(ctx, name)
@@ -34,39 +37,36 @@ func (b *Backup) Snapshot(ctx context.Context) (string, int64, error) {
 	b.snapshots.WithLabelValues("done").Inc()
 	b.snapBytes.Set(float64(n))
 	b.snapTime.SetToCurrentTime()
+	b.calls.snapshotted(time.Now())
 	b.log.Info("database snapshot uploaded", "object", b.URL(name), "bytes", n)
 	return name, n, nil
 }
 
 func (b *Backup) snapshot(ctx context.Context, name string) (int64, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() { // owned: ends when the pipe's reader is closed or drained
-		_, err := b.cfg.Store.Backup(ctx, pw)
-		pw.CloseWithError(err)
-		done <- err
-	}()
-	w := b.bucket.Object(name).NewWriter(ctx)
-	w.ContentType = "application/octet-stream"
-	n, err := io.Copy(w, pr)
+	f, err := os.CreateTemp(b.cfg.TempDir, tempPattern)
 	if err != nil {
-		cancel() // abandons the upload
-		pr.CloseWithError(err)
+		return 0, fmt.Errorf("local copy: %w", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	crc := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	n, err := b.cfg.Store.Backup(ctx, io.MultiWriter(f, crc)) // the read transaction ends here
+	if err != nil {
+		return n, fmt.Errorf("local copy: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return n, fmt.Errorf("local copy: %w", err)
+	}
+	cctx, done := b.call(ctx, "upload "+b.URL(name), n)
+	w := b.bucket.Object(name).NewWriter(cctx)
+	w.ContentType = "application/octet-stream"
+	w.CRC32C, w.SendCRC32C = crc.Sum32(), true
+	if _, err := io.Copy(w, f); err != nil {
+		err = done(err) // cancels the context first: the upload is abandoned
 		_ = w.Close()
-		<-done
 		return n, err
 	}
-	if werr := <-done; werr != nil {
-		cancel()
-		_ = w.Close()
-		return n, werr
-	}
-	if err := w.Close(); err != nil {
-		return n, err
-	}
-	return n, nil
+	return n, done(w.Close())
 }
 
 // RestoreConfig says which snapshot to restore where. Client, Bucket and
@@ -85,6 +85,10 @@ type RestoreConfig struct {
 	// Force sets an existing database aside (renamed to
 	// fleetprof.db.replaced-<UTC time>) instead of refusing.
 	Force bool
+	// CallTimeout and MinRate bound each call to Cloud Storage as
+	// Config's do. Zero means DefaultCallTimeout and DefaultMinRate.
+	CallTimeout time.Duration
+	MinRate     float64
 	// Logger receives the log. Nil discards it.
 	Logger *slog.Logger
 }
@@ -106,8 +110,17 @@ func Restore(ctx context.Context, cfg RestoreConfig) (string, error) {
 	if prefix != "" {
 		folder = prefix + "/" + folder
 	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = DefaultCallTimeout
+	}
+	if cfg.MinRate <= 0 {
+		cfg.MinRate = DefaultMinRate
+	}
+	var c calls
 	bkt := cfg.Client.Bucket(cfg.Bucket)
-	name, err := snapshotName(ctx, bkt, folder, cfg.Snapshot)
+	lctx, done := c.start(ctx, "list snapshots", cfg.CallTimeout, cfg.MinRate, 0)
+	name, err := snapshotName(lctx, bkt, folder, cfg.Snapshot)
+	err = done(err)
 	if err != nil {
 		return "", err
 	}
@@ -128,7 +141,7 @@ func Restore(ctx context.Context, cfg RestoreConfig) (string, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return name, fmt.Errorf("restore: %w", err)
 	}
-	tmp, err := download(ctx, bkt, name, cfg.DataDir)
+	tmp, err := download(ctx, &c, cfg, bkt, name)
 	if err != nil {
 		return name, fmt.Errorf("restore %s: %w", url, err)
 	}
@@ -198,19 +211,27 @@ func snapshotName(ctx context.Context, bkt *storage.BucketHandle, folder, want s
 	return latest, nil
 }
 
-// download copies an object into a new temporary file in dir, synced, and
-// returns its path. The client checks the object's CRC32C as it reads.
-func download(ctx context.Context, bkt *storage.BucketHandle, name, dir string) (string, error) {
-	r, err := bkt.Object(name).NewReader(ctx)
-	if err != nil {
+// download copies an object into a new temporary file in the data folder,
+// synced, and returns its path; each call has its deadline. The client
+// checks the object's CRC32C as it reads.
+func download(ctx context.Context, c *calls, cfg RestoreConfig, bkt *storage.BucketHandle, name string) (string, error) {
+	actx, done := c.start(ctx, "read the size of "+name, cfg.CallTimeout, cfg.MinRate, 0)
+	attrs, err := bkt.Object(name).Attrs(actx)
+	if err = done(err); err != nil {
 		return "", err
+	}
+	rctx, done := c.start(ctx, "download "+name, cfg.CallTimeout, cfg.MinRate, attrs.Size)
+	r, err := bkt.Object(name).NewReader(rctx)
+	if err != nil {
+		return "", done(err)
 	}
 	defer r.Close()
-	f, err := os.CreateTemp(dir, ".restore-*.db")
+	f, err := os.CreateTemp(cfg.DataDir, ".restore-*.db")
 	if err != nil {
-		return "", err
+		return "", done(err)
 	}
 	_, err = io.Copy(f, r)
+	err = done(err)
 	if err == nil {
 		err = f.Sync()
 	}

@@ -79,11 +79,13 @@ func (b *Backup) Capture(ctx context.Context, id string) (Result, error) {
 }
 
 // list returns the attributes of the objects under prefix, by name.
-func (b *Backup) list(ctx context.Context, prefix string) (map[string]*storage.ObjectAttrs, error) {
+func (b *Backup) list(ctx context.Context, prefix string) (_ map[string]*storage.ObjectAttrs, err error) {
 	q := &storage.Query{Prefix: prefix}
 	if err := q.SetAttrSelection([]string{"Name", "Size", "MD5", "CRC32C"}); err != nil {
 		return nil, err
 	}
+	ctx, done := b.call(ctx, "list "+b.URL(prefix), 0)
+	defer func() { err = done(err) }()
 	out := map[string]*storage.ObjectAttrs{}
 	it := b.bucket.Objects(ctx, q)
 	for {
@@ -105,8 +107,7 @@ func (b *Backup) upload(ctx context.Context, name string, o *object) error {
 		return err
 	}
 	defer r.Close()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel() // aborts the upload if the copy fails
+	ctx, done := b.call(ctx, "upload "+b.URL(name), o.size)
 	w := b.bucket.Object(name).NewWriter(ctx)
 	w.ContentType = o.contentType
 	w.MD5 = o.md5
@@ -116,11 +117,11 @@ func (b *Backup) upload(ctx context.Context, name string, o *object) error {
 	// default 16 MiB for every small report file.
 	w.ChunkSize = int(min(16<<20, (o.size/(256<<10)+1)*(256<<10)))
 	if _, err := io.Copy(w, r); err != nil {
-		cancel()
+		err = done(err) // cancels the context first: the upload is abandoned
 		_ = w.Close()
 		return fmt.Errorf("upload %s: %w", b.URL(name), err)
 	}
-	if err := w.Close(); err != nil {
+	if err := done(w.Close()); err != nil {
 		return fmt.Errorf("upload %s: %w", b.URL(name), err)
 	}
 	return nil
