@@ -22,8 +22,9 @@ func (x *Indexer) Finish(ctx context.Context, ld capture.Loader) (*Result, error
 	if x.err != nil {
 		return nil, x.err
 	}
-	if err := x.w.Flush(); err != nil {
-		return nil, fmt.Errorf("trim: flush spill: %w", err)
+	x.flush()
+	if x.err != nil {
+		return nil, x.err
 	}
 	if x.events == 0 {
 		return nil, ErrEmpty

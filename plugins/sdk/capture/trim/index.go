@@ -1,7 +1,6 @@
 package trim
 
 import (
-	"bufio"
 	"fmt"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
@@ -11,7 +10,6 @@ import (
 type Indexer struct {
 	opts   Options
 	spill  Spill
-	w      *bufio.Writer
 	err    error
 	nbytes int64
 
@@ -27,12 +25,16 @@ type Indexer struct {
 	hasSession bool
 	renamed    bool // a rename may have changed which planes and lines hold ops
 
+	lastKey   int        // the line of the last event
+	lastLS    *lineState // (nil before the first)
+	nameCache [1024]nameSlot
+
 	events    int64
 	spanStart int64
 	spanEnd   int64
 
 	// The records: see record.go.
-	rec        []byte
+	buf        []byte // records not yet in the spill
 	prevStart  int64
 	prevRefEnd int64
 	prevSeq    int64
@@ -80,7 +82,7 @@ func NewIndexer(opts Options) *Indexer {
 	if sp == nil {
 		sp = &memSpill{}
 	}
-	return &Indexer{opts: opts, spill: sp, w: bufio.NewWriterSize(sp, 1<<20), rec: make([]byte, 0, 64)}
+	return &Indexer{opts: opts, spill: sp, buf: make([]byte, 0, spillBuf+maxRecord)}
 }
 
 // Base implements capture.Visitor.
@@ -155,15 +157,20 @@ func (x *Indexer) Event(e *capture.RawEvent) error {
 	if x.err != nil {
 		return x.err
 	}
-	if e.Plane < 0 || e.Plane >= len(x.planes) || e.Line < 0 || e.Line >= len(x.planes[e.Plane].lines) {
-		return fmt.Errorf("trim: event names plane %d line %d, which were not declared", e.Plane, e.Line)
-	}
 	if e.Dur < 0 {
 		return fmt.Errorf("trim: event %d has a negative duration", x.events)
 	}
-	p := x.planes[e.Plane]
-	key := p.lines[e.Line]
-	ls := x.lines[key]
+	// Events come in runs on the same line.
+	key, ls := x.lastKey, x.lastLS
+	if ls == nil || e.Plane != ls.plane || e.Line != ls.index {
+		if e.Plane < 0 || e.Plane >= len(x.planes) || e.Line < 0 || e.Line >= len(x.planes[e.Plane].lines) {
+			return fmt.Errorf("trim: event names plane %d line %d, which were not declared", e.Plane, e.Line)
+		}
+		key = x.planes[e.Plane].lines[e.Line]
+		ls = x.lines[key]
+		x.lastKey, x.lastLS = key, ls
+	}
+	p := x.planes[ls.plane]
 	end := e.Start + e.Dur
 	if x.events == 0 {
 		x.spanStart, x.spanEnd = e.Start, end
@@ -188,14 +195,7 @@ func (x *Indexer) Event(e *capture.RawEvent) error {
 	}
 	ls.seen, ls.last = true, capture.Interval{Start: e.Start, End: end}
 
-	id, ok := ls.names[string(e.Name)]
-	if !ok {
-		id = uint32(len(x.names))
-		name := string(e.Name)
-		ls.names[name] = id
-		x.names = append(x.names, nameKey{line: key, name: name})
-		x.totals = append(x.totals, capture.Dropped{})
-	}
+	id := x.nameID(key, ls, e.Name)
 
 	r := record{line: key, name: id, start: e.Start, dur: e.Dur, ref: e.Ref, seq: x.events - 1}
 	switch {
@@ -212,6 +212,37 @@ func (x *Indexer) Event(e *capture.RawEvent) error {
 		x.write(&r, 0)
 	}
 	return x.err
+}
+
+// nameID returns the id of a line's name, adding it if new. A small cache
+// in front of the line's map answers most calls: a source's lines repeat a
+// few names over and over.
+func (x *Indexer) nameID(key int, ls *lineState, name []byte) uint32 {
+	h := uint(len(name))
+	if len(name) > 0 {
+		h = h*31 + uint(name[0]) + uint(name[len(name)-1])<<5 + uint(name[len(name)/2])<<10
+	}
+	c := &x.nameCache[(h^uint(key)*0x9e37)%uint(len(x.nameCache))]
+	if c.ls == ls && c.name == string(name) {
+		return c.id
+	}
+	id, ok := ls.names[string(name)]
+	if !ok {
+		id = uint32(len(x.names))
+		s := string(name)
+		ls.names[s] = id
+		x.names = append(x.names, nameKey{line: key, name: s})
+		x.totals = append(x.totals, capture.Dropped{})
+	}
+	*c = nameSlot{ls: ls, name: x.names[id].name, id: id}
+	return id
+}
+
+// nameSlot is an entry of the name cache.
+type nameSlot struct {
+	ls   *lineState
+	name string
+	id   uint32
 }
 
 // nest adds the next event of a sorted line, in (start, longest first)

@@ -88,7 +88,8 @@ func (x *Indexer) write(rec *record, self int64) {
 	if ls.firstChunk < 0 {
 		ls.firstChunk = len(x.chunks) - 1
 	}
-	r := x.rec[:0]
+	r := x.buf
+	n0 := len(r)
 	r = binary.AppendUvarint(r, uint64(rec.line))
 	r = binary.AppendUvarint(r, uint64(rec.name))
 	r = binary.AppendVarint(r, rec.start-x.prevStart)
@@ -98,17 +99,32 @@ func (x *Indexer) write(rec *record, self int64) {
 	r = binary.AppendUvarint(r, uint64(rec.ref.Len))
 	r = binary.AppendVarint(r, rec.seq-x.prevSeq)
 	x.prevStart, x.prevRefEnd, x.prevSeq = rec.start, rec.ref.Off+rec.ref.Len, rec.seq
-	x.rec = r
-	n, err := x.w.Write(r)
-	x.nbytes += int64(n)
-	c.bytes += int64(n)
+	x.buf = r
+	n := int64(len(r) - n0)
+	x.nbytes += n
+	c.bytes += n
 	c.records++
 	if x.inChunk++; x.inChunk == chunkRecords {
 		x.inChunk = 0
 	}
-	if err != nil {
+	if len(r) >= spillBuf {
+		x.flush()
+	}
+}
+
+// spillBuf is how many bytes of records are gathered before they are
+// written to the spill.
+const spillBuf = 1 << 20
+
+// flush writes the gathered records to the spill.
+func (x *Indexer) flush() {
+	if x.err != nil || len(x.buf) == 0 {
+		return
+	}
+	if _, err := x.spill.Write(x.buf); err != nil {
 		x.err = fmt.Errorf("trim: write spill: %w", err)
 	}
+	x.buf = x.buf[:0]
 }
 
 // mustRead marks every chunk that may hold a record of ls as one Finish
