@@ -279,6 +279,8 @@ func TestCLIErrors(t *testing.T) {
 		{"trim bad extension", []string{"trim", "x", "-o", filepath.Join(dir, "out.txt")}, 2, "unknown output format"},
 		{"analyze no plugins", []string{"analyze", "x", "--plugins", filepath.Join(dir, "none")}, 1, "plugins"},
 		{"bad report format", []string{"analyze", "x", "--format", "pdf"}, 2, "unknown report format"},
+		{"bad rules file", []string{"analyze", "x", "--rules", write("r.yaml", []byte("rules:\n  - component: c\n    category: \"(\"\n"))}, 1, "rules[0].category (line 3)"},
+		{"no such rules", []string{"analyze", "x", "--rules", filepath.Join(dir, "seeed")}, 1, "built-in set: default, seed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
