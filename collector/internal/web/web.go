@@ -57,6 +57,9 @@ type Config struct {
 	Schedules *sched.Scheduler
 	// Rules bucket ops into components for the diff. Nil means bucket.Default().
 	Rules *bucket.Rules
+	// Insights answers the fleet, agent, schedule and regression pages.
+	// Nil leaves those pages out.
+	Insights Insights
 	// Middleware, if set, wraps every handler: the seam for authentication.
 	Middleware func(http.Handler) http.Handler
 	// Now is the time for "ago" columns. Nil means time.Now.
@@ -93,11 +96,11 @@ func New(cfg Config) (*UI, error) {
 	if _, err := rand.Read(u.csrfKey); err != nil {
 		return nil, fmt.Errorf("web: csrf key: %w", err)
 	}
-	base, err := template.New("layout.tmpl").Funcs(funcs).ParseFS(templateFS, "templates/layout.tmpl")
+	base, err := template.New("layout.tmpl").Funcs(funcs).ParseFS(templateFS, "templates/layout.tmpl", "templates/insight_parts.tmpl")
 	if err != nil {
 		return nil, fmt.Errorf("web: parse layout: %w", err)
 	}
-	for _, page := range []string{"agents", "captures", "capture", "diff", "schedules", "error"} {
+	for _, page := range append([]string{"agents", "captures", "capture", "diff", "schedules", "error"}, insightPages...) {
 		t, err := template.Must(base.Clone()).ParseFS(templateFS, "templates/"+page+".tmpl")
 		if err != nil {
 			return nil, fmt.Errorf("web: parse %s: %w", page, err)
@@ -131,6 +134,7 @@ func (u *UI) Register(mux *http.ServeMux) {
 		{"POST /schedules", u.addSchedule},
 		{"POST /schedules/{id}/{action}", u.changeSchedule},
 	}
+	routes = append(routes, u.insightRoutes()...)
 	for _, rt := range routes {
 		var h http.Handler = rt.h
 		if rt.pattern[:4] == "POST" {
