@@ -468,7 +468,9 @@ func TestHostileRejectedCapture(t *testing.T) {
 		}
 	})
 	rejected := filepath.Join(a.work, "spool", "rejected")
-	waitFor(ctx, t, "old-1 rejected", func() bool {
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	waitFor(wctx, t, "old-1 rejected", func() bool {
 		_, err := os.Stat(filepath.Join(rejected, "old-1.reason"))
 		return err == nil
 	})
