@@ -151,14 +151,9 @@ func Open(dir string, opts Options) (*Spool, error) {
 				continue
 			}
 			if st.Size() != m.Bytes {
-				why := fmt.Sprintf("%v: the capture file has %d bytes, its sidecar says %d", ErrCorrupt, st.Size(), m.Bytes)
-				if _, err := s.moveRejected(m, why); err != nil {
-					s.log.Warn("dropping a cut spool entry", "capture_id", id, "err", err)
-					s.removeFiles(id)
-				} else {
-					s.log.Warn("capture rejected: its spool file was cut", "capture_id", id, "reason", why)
-				}
-				continue
+				// Kept: the uploader's check rejects it, and reports it.
+				s.log.Warn("a spool entry's capture file has another size than its sidecar says", "capture_id", id,
+					"bytes", st.Size(), "sidecar_bytes", m.Bytes)
 			}
 			s.entries[id] = m
 			s.size += m.Bytes

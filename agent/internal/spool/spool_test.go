@@ -152,7 +152,10 @@ func TestPutErrors(t *testing.T) {
 	}
 }
 
-func TestOpenDropsCutEntries(t *testing.T) {
+// TestOpenDropsBadEntries checks that Open drops unreadable sidecars and
+// keeps an entry whose capture file was cut, for the uploader's check to
+// reject (and report) it.
+func TestOpenDropsBadEntries(t *testing.T) {
 	dir := t.TempDir()
 	s, _ := Open(dir, Options{})
 	if _, err := put(t, s, "ok", 10, time.Time{}); err != nil {
@@ -167,15 +170,17 @@ func TestOpenDropsCutEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s2.IDs(); !slices.Equal(got, []string{"ok"}) {
-		t.Errorf("IDs = %v, want [ok]", got)
+	if got := s2.IDs(); !slices.Equal(got, []string{"ok", "cut"}) {
+		t.Errorf("IDs = %v, want [ok cut]", got)
+	}
+	if err := s2.Verify("cut"); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Verify(cut) = %v, want ErrCorrupt", err)
 	}
 }
 
 // TestRejectAndVerify is issue 13's finding 5 in the spool: a rejected
 // capture moves to rejected/ with its reason and is no longer pending; a
-// capture file that changed on disk fails Verify, and one cut short is
-// moved to rejected/ when the spool is opened.
+// capture file that changed on disk or was cut short fails Verify.
 func TestRejectAndVerify(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(dir, Options{})
@@ -217,26 +222,27 @@ func TestRejectAndVerify(t *testing.T) {
 	if err := os.Truncate(filepath.Join(dir, "cut.fpcap"), 10); err != nil {
 		t.Fatal(err)
 	}
-	// A new process: the cut one is rejected at Open, the rest stay.
+	// A new process: every entry but the rejected one is pending; the cut
+	// one fails Verify (the uploader then rejects it).
 	s2, err := Open(dir, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := s2.IDs(), []string{"good", "flipped"}; !slices.Equal(got, want) {
+	if got, want := s2.IDs(), []string{"good", "flipped", "cut"}; !slices.Equal(got, want) {
 		t.Errorf("pending after reopen = %v, want %v", got, want)
+	}
+	if err := s2.Verify("cut"); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "10 bytes") {
+		t.Errorf("Verify(cut) = %v, want ErrCorrupt naming its 10 bytes", err)
 	}
 	rej, err := s2.Rejected()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rej) != 2 || rej[0].Meta.CaptureID != "bad" || rej[1].Meta.CaptureID != "cut" {
-		t.Fatalf("Rejected = %+v, want bad then cut", rej)
+	if len(rej) != 1 || rej[0].Meta.CaptureID != "bad" {
+		t.Fatalf("Rejected = %+v, want bad", rej)
 	}
 	if !strings.Contains(rej[0].Reason, "too large") || rej[0].Path == "" || rej[0].Meta.Bytes != 1000 || rej[0].At.IsZero() {
 		t.Errorf("rejected bad = %+v, want its reason, file, sidecar and time", rej[0])
-	}
-	if !strings.Contains(rej[1].Reason, "10 bytes") {
-		t.Errorf("rejected cut = %+v, want a reason naming its size", rej[1])
 	}
 }
 

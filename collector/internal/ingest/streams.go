@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -83,18 +84,20 @@ type received struct {
 // so messages are read in step with the handler's answers, as if it called
 // Recv itself. The goroutine belongs to the Ingest (Run waits for it).
 type receiver struct {
-	want  chan struct{}
-	msgs  chan received
-	stop  chan struct{}
-	timer *time.Timer
+	want   chan struct{}
+	msgs   chan received
+	stop   chan struct{}
+	exited chan struct{} // closed when the goroutine returns
+	timer  *time.Timer
 }
 
 // receive starts reading stream; call close when the handler is done.
 func (in *Ingest) receive(stream UploadStream) *receiver {
-	r := &receiver{want: make(chan struct{}), msgs: make(chan received), stop: make(chan struct{})}
+	r := &receiver{want: make(chan struct{}), msgs: make(chan received), stop: make(chan struct{}), exited: make(chan struct{})}
 	in.readers.Add(1)
 	go func() {
 		defer in.readers.Done()
+		defer close(r.exited)
 		for {
 			select {
 			case <-r.want:
@@ -116,9 +119,13 @@ func (in *Ingest) receive(stream UploadStream) *receiver {
 }
 
 // next returns the stream's next message, or late when none comes within
-// d. After an error the stream is done: next must not be called again.
+// d. After an error the stream is done, and next returns io.EOF.
 func (r *receiver) next(ctx context.Context, d time.Duration, late error) (*agentv1.UploadRequest, error) {
-	r.want <- struct{}{}
+	select {
+	case r.want <- struct{}{}:
+	case <-r.exited:
+		return nil, io.EOF
+	}
 	if r.timer == nil {
 		r.timer = time.NewTimer(d)
 	} else {
