@@ -11,8 +11,9 @@ import (
 )
 
 type truthFile struct {
-	SpanUS  float64 `json:"span_us"`
-	Devices map[string]struct {
+	SpanUS   float64 `json:"span_us"`
+	SpanFrom string  `json:"span_from"`
+	Devices  map[string]struct {
 		BusyUS   float64 `json:"busy_us"`
 		IdleUS   float64 `json:"idle_us"`
 		IdlePct  float64 `json:"idle_pct"`
@@ -27,15 +28,6 @@ type truthFile struct {
 	Categories     []map[string]any `json:"categories"`
 	SeedComponents []map[string]any `json:"seed_components"`
 	HostEvents     []map[string]any `json:"host_events"`
-}
-
-var captures = []struct{ dir, file string }{
-	{"tiny", "tiny-host.xplane.pb"},
-	{"tiny", "tiny-host.trace.json.gz"},
-	{"tiny", "tiny-host.trace.json"},
-	{"seed-replica", "t1v-n-3d21a6bb-w-0.xplane.pb"},
-	{"seed-replica", "t1v-n-3d21a6bb-w-0.trace.json.gz"},
-	{"real/xprof-gpu-multi-worker", "34.83.195.179_6003.xplane.pb"},
 }
 
 // truthCaptures finds every capture file (.xplane.pb, .json, .json.gz) in
@@ -97,7 +89,7 @@ func near(t *testing.T, what string, got, want, tol float64) {
 // fixture and checks every field truth.json gives.
 func TestInspectJSONMatchesTruth(t *testing.T) {
 	td := testdata(t)
-	for _, c := range captures {
+	for _, c := range truthCaptures(t, td) {
 		t.Run(c.dir+"/"+c.file, func(t *testing.T) {
 			tr := readTruth(t, filepath.Join(td, c.dir, "truth.json"))
 			out, errOut, code := fleetprof(t, "inspect", filepath.Join(td, c.dir, c.file), "--format", "json")
@@ -106,6 +98,7 @@ func TestInspectJSONMatchesTruth(t *testing.T) {
 			}
 			var got struct {
 				SpanUS         float64      `json:"span_us"`
+				SpanFrom       string       `json:"span_from"`
 				EventsTotal    int64        `json:"events_total"`
 				EventsKept     int64        `json:"events_kept"`
 				DeviceOpEvents int64        `json:"device_op_events"`
@@ -121,6 +114,9 @@ func TestInspectJSONMatchesTruth(t *testing.T) {
 				t.Fatalf("inspect JSON: %v\n%s", err, out)
 			}
 			near(t, "span_us", got.SpanUS, tr.SpanUS, 1)
+			if tr.SpanFrom != "" && got.SpanFrom != tr.SpanFrom {
+				t.Errorf("span_from = %q, want %q", got.SpanFrom, tr.SpanFrom)
+			}
 			if got.EventsTotal != tr.EventsTotal || got.EventsKept != tr.EventsKept || got.DeviceOpEvents != tr.DeviceOpEvents {
 				t.Errorf("events total/kept/ops = %d/%d/%d, want %d/%d/%d", got.EventsTotal, got.EventsKept, got.DeviceOpEvents, tr.EventsTotal, tr.EventsKept, tr.DeviceOpEvents)
 			}
