@@ -16,6 +16,11 @@ import (
 type fields struct {
 	ph, pid, tid, ts, dur, name, args, cat span
 	phEsc, nameEsc, tsEsc, durEsc, catEsc  bool
+	// ts and dur as parsed while they were found (tsFast, durFast), when
+	// they took parseTime's fast path.
+	tsFast, durFast bool
+	tsUS, tsPS      int64
+	durUS, durPS    int64
 }
 
 type span struct{ s, e int }
@@ -103,16 +108,22 @@ func (w *walker) parseEvent(b []byte, i, depth int) (int, error) {
 			return i, w.unexpected(b, i, "expected a string key in an event")
 		}
 		ks := i + 1
-		ke, esc, ok := scanShort(b, ks)
-		if !ok {
-			return ke, w.strErr(b, ke)
-		}
-		key := b[ks:ke]
-		if esc {
-			if w.keyBuf, ok = appendUnescaped(w.keyBuf[:0], key); !ok {
-				return i, w.errAt(i, ErrMalformed, "bad escape in a key")
+		k, ke := knownKey(b, ks)
+		var key []byte
+		if k == keyOther {
+			var esc, ok bool
+			ke, esc, ok = scanShort(b, ks)
+			if !ok {
+				return ke, w.strErr(b, ke)
 			}
-			key = w.keyBuf
+			key = b[ks:ke]
+			if esc {
+				if w.keyBuf, ok = appendUnescaped(w.keyBuf[:0], key); !ok {
+					return i, w.errAt(i, ErrMalformed, "bad escape in a key")
+				}
+				key = w.keyBuf
+			}
+			k = keyOf(key)
 		}
 		i = ke + 1
 		if i < len(b) && b[i] == ':' {
@@ -126,26 +137,40 @@ func (w *walker) parseEvent(b []byte, i, depth int) (int, error) {
 			}
 			i++
 		}
-		if i = skipWS(b, i); i >= len(b) {
-			return i, errNeedMore
+		if i >= len(b) || b[i] <= ' ' {
+			if i = skipWS(b, i); i >= len(b) {
+				return i, errNeedMore
+			}
 		}
 		var err error
-		switch string(key) {
-		case "ph":
+		switch k {
+		case keyPh:
 			i, err = w.stringField(b, i, depth+1, &f.ph, &f.phEsc)
-		case "name":
+		case keyName:
 			i, err = w.stringField(b, i, depth+1, &f.name, &f.nameEsc)
-		case "cat":
+		case keyCat:
 			i, err = w.stringField(b, i, depth+1, &f.cat, &f.catEsc)
-		case "pid":
+		case keyPid:
 			i, err = w.numberField(b, i, depth+1, &f.pid, nil)
-		case "tid":
+		case keyTid:
 			i, err = w.numberField(b, i, depth+1, &f.tid, nil)
-		case "ts":
+		case keyTs:
+			if j, us, ps, ok := fastTime(b, i); ok {
+				f.ts, f.tsEsc, f.tsFast, f.tsUS, f.tsPS = span{i, j}, false, true, us, ps
+				i = j
+				break
+			}
+			f.tsFast = false
 			i, err = w.numberField(b, i, depth+1, &f.ts, &f.tsEsc)
-		case "dur":
+		case keyDur:
+			if j, us, ps, ok := fastTime(b, i); ok {
+				f.dur, f.durEsc, f.durFast, f.durUS, f.durPS = span{i, j}, false, true, us, ps
+				i = j
+				break
+			}
+			f.durFast = false
 			i, err = w.numberField(b, i, depth+1, &f.dur, &f.durEsc)
-		case "args":
+		case keyArgs:
 			var j int
 			j, err = w.skipValue(b, i, depth+1)
 			f.args = span{i, j}
@@ -178,6 +203,129 @@ func (w *walker) parseEvent(b []byte, i, depth int) (int, error) {
 			return i, errNeedMore
 		}
 	}
+}
+
+// keyKind names the event keys Walk reads.
+type keyKind uint8
+
+const (
+	keyOther keyKind = iota
+	keyPh
+	keyName
+	keyCat
+	keyPid
+	keyTid
+	keyTs
+	keyDur
+	keyArgs
+)
+
+// keyOf returns the kind of an (unescaped) key.
+func keyOf(key []byte) keyKind {
+	switch string(key) {
+	case "ph":
+		return keyPh
+	case "name":
+		return keyName
+	case "cat":
+		return keyCat
+	case "pid":
+		return keyPid
+	case "tid":
+		return keyTid
+	case "ts":
+		return keyTs
+	case "dur":
+		return keyDur
+	case "args":
+		return keyArgs
+	}
+	return keyOther
+}
+
+// knownKey recognises, without scanning, the keys the TSL converter and
+// kineto write, spelled plainly, in the key whose contents start at b[ks];
+// it returns the key's kind and the index of its closing quote, or
+// keyOther when the key is anything else (or b ends too soon to tell).
+func knownKey(b []byte, ks int) (keyKind, int) {
+	if ks+5 > len(b) {
+		return keyOther, 0
+	}
+	c := b[ks : ks+5]
+	switch c[0] {
+	case 'p':
+		if c[1] == 'h' && c[2] == '"' {
+			return keyPh, ks + 2
+		}
+		if c[1] == 'i' && c[2] == 'd' && c[3] == '"' {
+			return keyPid, ks + 3
+		}
+	case 't':
+		if c[1] == 's' && c[2] == '"' {
+			return keyTs, ks + 2
+		}
+		if c[1] == 'i' && c[2] == 'd' && c[3] == '"' {
+			return keyTid, ks + 3
+		}
+	case 'd':
+		if c[1] == 'u' && c[2] == 'r' && c[3] == '"' {
+			return keyDur, ks + 3
+		}
+	case 'n':
+		if c[1] == 'a' && c[2] == 'm' && c[3] == 'e' && c[4] == '"' {
+			return keyName, ks + 4
+		}
+	case 'a':
+		if c[1] == 'r' && c[2] == 'g' && c[3] == 's' && c[4] == '"' {
+			return keyArgs, ks + 4
+		}
+	case 'c':
+		if c[1] == 'a' && c[2] == 't' && c[3] == '"' {
+			return keyCat, ks + 3
+		}
+	}
+	return keyOther, 0
+}
+
+// fastTime parses the number at b[i] as parseTime's fast path would — up
+// to 16 integer digits, and a point with 1 to 6 decimals — when it is
+// followed by ',' or '}'; ok is false for anything else, which
+// numberField and parseTime then read.
+func fastTime(b []byte, i int) (end int, us, ps int64, ok bool) {
+	j, n := i, min(len(b), i+16)
+	for j < n {
+		c := b[j] - '0'
+		if c > 9 {
+			break
+		}
+		us = us*10 + int64(c)
+		j++
+	}
+	if j == i || us > maxUS || j >= len(b) {
+		return 0, 0, 0, false
+	}
+	if b[j] == '.' {
+		j++
+		k, n := j, min(len(b), j+6)
+		for j < n {
+			c := b[j] - '0'
+			if c > 9 {
+				break
+			}
+			ps = ps*10 + int64(c)
+			j++
+		}
+		if j == k || j >= len(b) {
+			return 0, 0, 0, false
+		}
+		for d := j - k; d < 6; d++ {
+			ps *= 10
+		}
+	}
+	if b[j] != ',' && b[j] != '}' {
+		return 0, 0, 0, false
+	}
+	return j, us, ps, true
 }
 
 // stringField notes the contents of the string at b[i].
@@ -315,9 +463,12 @@ func (w *walker) times(b []byte, start int) (rel, dur int64, err error) {
 	if !f.ts.ok() {
 		return 0, 0, w.errAt(start, ErrBadTime, "complete (X) event without ts")
 	}
-	us, ps, err := w.timeField(b, f.ts, f.tsEsc, "ts")
-	if err != nil {
-		return 0, 0, err
+	us, ps := f.tsUS, f.tsPS
+	if !f.tsFast {
+		us, ps, err = w.timeField(b, f.ts, f.tsEsc, "ts")
+		if err != nil {
+			return 0, 0, err
+		}
 	}
 	if !w.haveBase {
 		w.haveBase, w.baseUS = true, us
@@ -328,9 +479,12 @@ func (w *walker) times(b []byte, start int) (rel, dur int64, err error) {
 		return 0, 0, w.errAt(f.ts.s, ErrBadTime, fmt.Sprintf("ts %s lies more than %d µs from the first event's", b[f.ts.s:f.ts.e], int64(maxRelUS)))
 	}
 	if f.dur.ok() {
-		dus, dps, err := w.timeField(b, f.dur, f.durEsc, "dur")
-		if err != nil {
-			return 0, 0, err
+		dus, dps := f.durUS, f.durPS
+		if !f.durFast {
+			dus, dps, err = w.timeField(b, f.dur, f.durEsc, "dur")
+			if err != nil {
+				return 0, 0, err
+			}
 		}
 		if dus > maxRelUS {
 			return 0, 0, w.errAt(f.dur.s, ErrBadTime, fmt.Sprintf("dur %s is longer than %d µs", b[f.dur.s:f.dur.e], int64(maxRelUS)))
