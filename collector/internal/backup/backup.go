@@ -6,7 +6,9 @@
 // report.html, analysis/*.json (report.json and one file per section),
 // images/*.svg, inputs/ (capture options, workload and context as JSON), the
 // capture itself (capture.fpcap, as stored, and trace.json.gz for Perfetto)
-// and, written last, checksums.txt in sha256sum's format. Work goes through a
+// and, written last, checksums.txt in sha256sum's format; then the capture's
+// summary row (newline-delimited JSON, docs/fleet.md) goes to
+// PREFIX/summaries/v1/dt=<day>/<id>.ndjson. Work goes through a
 // bounded queue to a few workers; each capture's backup status lives in its
 // store record ("pending", "done", "failed: …"), so backups still pending
 // when the collector stops resume when it starts again, and ingest never
@@ -107,6 +109,10 @@ type Config struct {
 	// hashed and uploaded. New creates it and removes what a crash left in
 	// it. Empty means os.TempDir(), left as it is.
 	TempDir string
+	// Summaries, if set, gives each capture's summary row, uploaded after
+	// its folder to PREFIX/summaries/v1/dt=<day>/<id>.ndjson (SummaryName).
+	// Nil uploads none.
+	Summaries Summaries
 	// Logger receives the log. Nil discards it.
 	Logger *slog.Logger
 	// Registerer receives the metrics. Nil registers none.

@@ -47,8 +47,9 @@ type Result struct {
 }
 
 // Capture uploads one committed, analyzed capture's minimal set, skipping
-// objects already in the bucket with the same content, checksums.txt last.
-// It does not change the capture's backup status.
+// objects already in the bucket with the same content, checksums.txt last,
+// then its summary row (with Config.Summaries). It does not change the
+// capture's backup status.
 func (b *Backup) Capture(ctx context.Context, id string) (Result, error) {
 	set, err := b.build(ctx, id)
 	if err != nil {
@@ -74,6 +75,9 @@ func (b *Backup) Capture(ctx context.Context, id string) (Result, error) {
 		res.Bytes += o.size
 		b.objects.WithLabelValues("uploaded").Inc()
 		b.bytes.Add(float64(o.size))
+	}
+	if err := b.uploadSummary(ctx, id, &res); err != nil {
+		return res, fmt.Errorf("back up %s: %w", id, err)
 	}
 	return res, nil
 }

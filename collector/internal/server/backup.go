@@ -42,9 +42,10 @@ type lifecycle struct {
 	close     func() error
 }
 
-// newLifecycle builds the backup (if a bucket is configured) and the
-// retention. ctx only bounds setting up the storage client.
-func newLifecycle(ctx context.Context, db *store.DB, bc BackupConfig, policy retention.Policy, dataDir string, log *slog.Logger, reg prometheus.Registerer) (*lifecycle, error) {
+// newLifecycle builds the backup (if a bucket is configured; it uploads
+// each capture's summary row from summaries) and the retention. ctx only
+// bounds setting up the storage client.
+func newLifecycle(ctx context.Context, db *store.DB, bc BackupConfig, policy retention.Policy, dataDir string, summaries backup.Summaries, log *slog.Logger, reg prometheus.Registerer) (*lifecycle, error) {
 	l := &lifecycle{close: func() error { return nil }}
 	self := log.With("component", "server")
 	var err error
@@ -65,7 +66,7 @@ func newLifecycle(ctx context.Context, db *store.DB, bc BackupConfig, policy ret
 	l.backup, err = backup.New(backup.Config{
 		Store: db, Client: client, Bucket: bc.Bucket, Prefix: bc.Prefix, Workers: bc.Workers,
 		SnapshotInterval: bc.SnapshotInterval, MinBackoff: bc.MinBackoff, TempDir: filepath.Join(dataDir, "backup-tmp"),
-		Logger: log, Registerer: reg,
+		Summaries: summaries, Logger: log, Registerer: reg,
 	})
 	if err != nil {
 		client.Close()

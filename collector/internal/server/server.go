@@ -268,7 +268,10 @@ func New(cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.sched = sched.New(sched.Config{Store: db, Agents: s.reg, Starter: s.fleet, Logger: log, Registerer: cfg.Registry})
-	if s.life, err = newLifecycle(context.Background(), db, cfg.Backup, cfg.Retention, cfg.DataDir, log, cfg.Registry); err != nil {
+	if s.watch, err = newWatch(db, cfg.Insight, log, cfg.Registry); err != nil {
+		return nil, err
+	}
+	if s.life, err = newLifecycle(context.Background(), db, cfg.Backup, cfg.Retention, cfg.DataDir, s.watch, log, cfg.Registry); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -276,9 +279,6 @@ func New(cfg Config) (_ *Server, err error) {
 			s.life.close()
 		}
 	}()
-	if s.watch, err = newWatch(db, cfg.Insight, log, cfg.Registry); err != nil {
-		return nil, err
-	}
 	s.analysis = analysis.New(analysis.Config{
 		Store: db, Plugins: plugins, Options: options, Workers: cfg.AnalysisWorkers, OnAnalyzed: s.analyzed,
 		Host: pluginhost.Config{Timeout: cfg.PluginTimeout, Logger: log}, Logger: log, Registerer: cfg.Registry,
