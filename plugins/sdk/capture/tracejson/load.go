@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
+	"sync"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
@@ -38,7 +38,12 @@ func (l *Loader) Load(ref capture.Ref, ev *capture.Event) error {
 	if ref.Off < 0 || ref.Len < 2 || ref.Len > DefaultMaxEventBytes {
 		return fmt.Errorf("%w: offset %d, length %d", ErrBadRef, ref.Off, ref.Len)
 	}
-	b := make([]byte, ref.Len)
+	sc := scratchPool.Get().(*loadScratch)
+	defer sc.put()
+	if int64(cap(sc.b)) < ref.Len {
+		sc.b = make([]byte, ref.Len)
+	}
+	b := sc.b[:ref.Len]
 	n, err := l.r.ReadAt(b, ref.Off)
 	if n < len(b) {
 		if err == nil || errors.Is(err, io.EOF) {
@@ -49,7 +54,8 @@ func (l *Loader) Load(ref capture.Ref, ev *capture.Event) error {
 	s := scanner{off: ref.Off, event: -1, maxDepth: DefaultMaxDepth}
 	var name, display, cat string
 	var hasCat, hasFwk bool
-	var stats []capture.Stat
+	stats := sc.stats[:0]
+	defer func() { sc.stats = stats }()
 	// The event sits at depth 3 (in traceEvents, in the top-level object).
 	end, err := s.members(b, 0, 3, func(key []byte, vs, ve int) error {
 		switch string(key) {
@@ -107,12 +113,48 @@ func (l *Loader) Load(ref capture.Ref, ev *capture.Event) error {
 	if end != len(b) {
 		return &SyntaxError{Off: ref.Off + int64(end), Event: -1, Err: ErrBadRef, What: "the ref holds more than one event"}
 	}
-	if hasCat {
-		stats = slices.Insert(stats, 0, capture.Stat{Name: CatStat, Kind: capture.StatString, Str: cat})
+	// The stats in a slice of their own size: cat first, the framework op
+	// last.
+	op, fwk := l.fwk[ref.Off]
+	fwk = fwk && !hasFwk
+	var out []capture.Stat
+	if n := len(stats) + b2i(hasCat) + b2i(fwk); n > 0 {
+		out = make([]capture.Stat, 0, n)
+		if hasCat {
+			out = append(out, capture.Stat{Name: CatStat, Kind: capture.StatString, Str: cat})
+		}
+		out = append(out, stats...)
+		if fwk {
+			out = append(out, capture.Stat{Name: FrameworkOpStat, Kind: capture.StatString, Str: op})
+		}
 	}
-	if op, ok := l.fwk[ref.Off]; ok && !hasFwk {
-		stats = append(stats, capture.Stat{Name: FrameworkOpStat, Kind: capture.StatString, Str: op})
-	}
-	ev.Name, ev.DisplayName, ev.Stats = name, display, stats
+	ev.Name, ev.DisplayName, ev.Stats = name, display, out
 	return nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// loadScratch holds a Load's buffers between calls; the pool keeps Load
+// safe for concurrent use.
+type loadScratch struct {
+	b     []byte
+	stats []capture.Stat
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(loadScratch) }}
+
+// put returns the scratch to the pool, without what it should not keep
+// alive: a large buffer, and the strings its stats point to.
+func (sc *loadScratch) put() {
+	if cap(sc.b) > 1<<20 {
+		sc.b = nil
+	}
+	clear(sc.stats[:cap(sc.stats)])
+	sc.stats = sc.stats[:0]
+	scratchPool.Put(sc)
 }
