@@ -37,6 +37,11 @@ func main() {
 		"write 0-byte .xplane.pb files while reporting success, as sglang-jax does for an XSpace over 2 GB")
 	fs.IntVar(&cfg.ProfilerPort, "profiler-port", 0, "also serve the JAX profiler gRPC service on 127.0.0.1:P")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed for op order, gaps and scores")
+	fs.Func("slowdown", `make matching ops slower, e.g. "attention=1.4" (comma-separated PATTERN=FACTOR; PATTERN is a case-insensitive regexp on the op's name or type)`, func(v string) error {
+		sl, err := simserver.ParseSlowdown(v)
+		cfg.Slowdown = sl
+		return err
+	})
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

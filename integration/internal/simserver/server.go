@@ -103,6 +103,9 @@ type Config struct {
 	// StepGap is how long the scheduler idles after each forward step, so
 	// device bursts stay apart. Zero means 2 ms.
 	StepGap time.Duration
+	// Slowdown makes the matching ops slower (or faster) than the seed
+	// run's: a host unlike its peers. None means the seed times.
+	Slowdown []Slowdown
 	// Logger receives the server's logs. Nil discards them.
 	Logger *slog.Logger
 }
@@ -154,7 +157,7 @@ func (c *Config) setDefaults() error {
 	case c.StartupDelay < 0 || c.CrashAfter < 0 || c.StepGap < 0:
 		return fmt.Errorf("%w: startup delay, crash-after and step gap must not be negative", ErrConfig)
 	}
-	return nil
+	return checkSlowdown(c.Slowdown)
 }
 
 // Server is a simulated sglang-jax server. Its methods are safe for
@@ -198,6 +201,9 @@ func New(cfg Config) (*Server, error) {
 	ops, err := parseOpTable(seedOpStats)
 	if err != nil {
 		return nil, err
+	}
+	if n := ops.slow(cfg.Slowdown); n > 0 {
+		cfg.Logger.Info("ops slowed down", "slowdown", formatSlowdown(cfg.Slowdown), "ops", n)
 	}
 	return &Server{
 		cfg:     cfg,
