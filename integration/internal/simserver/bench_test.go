@@ -27,7 +27,7 @@ func BenchmarkWriteProfile(b *testing.B) {
 			sess.start = start
 			for i := range bc.steps {
 				at := start.Add(time.Duration(i+1) * bc.span / time.Duration(bc.steps+1))
-				sess.steps = append(sess.steps, stepRec{seq: int64(i), kind: prefill, start: at, batch: 2})
+				sess.steps = append(sess.steps, stepRec{seq: int64(i), kind: prefill, start: at, shape: seqShape(5, 5)})
 			}
 			dir := b.TempDir()
 			var xp, js int64

@@ -108,7 +108,7 @@ func (s *Server) build(sess *session, stop time.Time, host string) (*capture.Cap
 	}
 	steps := make([]laidStep, len(sess.steps))
 	for i, st := range sess.steps {
-		ops, n := s.ops.burst(s.cfg.Seed, st.seq, st.kind)
+		ops, n := s.ops.burst(s.cfg.Seed, st.seq, st.kind, st.shape)
 		ls := laidStep{rec: st, t0: rel(st.start), ops: ops, burst: n}
 		ls.len = hostBefore + n + int64(s.cfg.Devices-1)*deviceSkew + hostAfter
 		end = max(end, ls.t0+ls.len)

@@ -71,12 +71,20 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request) {
 		flusher, _ = w.(http.Flusher)
 	}
 	ctx := r.Context()
-	s.forward(prefill, len(prompts))
+	lens := make([]int, len(prompts))
+	for i, p := range prompts {
+		lens[i] = len(p)
+	}
+	s.forward(prefill, shape{lens: lens})
 	for step := range n {
 		if ctx.Err() != nil {
 			return // the client went away: abort, as sglang does
 		}
-		s.forward(decode, len(prompts))
+		ctxs := make([]int, len(prompts))
+		for i, p := range prompts {
+			ctxs[i] = len(p) + step
+		}
+		s.forward(decode, shape{lens: ctxs})
 		for _, o := range outs {
 			o.ids = append(o.ids, s.nextToken(o.prompt, step))
 		}

@@ -100,7 +100,7 @@ func appendStepHost(evs []capture.Event, lv levels, t0, length, deviceEnd int64,
 		fwdEnd := t0 + deviceEnd + 5*us
 		evs = append(evs,
 			capture.Event{Name: "run_batch", Start: t0, Dur: length,
-				Stats: []capture.Stat{{Name: "batch_size", Kind: capture.StatInt, Int: int64(st.batch)}}},
+				Stats: []capture.Stat{{Name: "batch_size", Kind: capture.StatInt, Int: int64(st.shape.batch())}}},
 			capture.Event{Name: "forward_batch_generation " + strconv.FormatInt(st.seq, 10), Start: t0 + us, Dur: fwdEnd - (t0 + us)},
 			capture.Event{Name: "process_batch_result", Start: fwdEnd + 5*us, Dur: t0 + length - 5*us - (fwdEnd + 5*us)},
 		)

@@ -110,7 +110,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) healthGenerate(w http.ResponseWriter, r *http.Request) {
-	s.forward(prefill, 1)
+	s.forward(prefill, seqShape(1))
 	w.WriteHeader(http.StatusOK)
 }
 

@@ -47,20 +47,17 @@ type placedOp struct {
 	off, dur int64
 }
 
-// burst lays out the op events of forward step seq: every occurrence of
-// every op, in an order and with gaps drawn from seed and seq, so the same
-// step always looks the same. It returns the events and the burst's length.
-func (t *opTable) burst(seed uint64, seq int64, kind stepKind) ([]placedOp, int64) {
+// burst lays out the op events of forward step seq of shape sh: every
+// occurrence of every op, each as long as the cost model says (cost.go), in
+// an order and with gaps drawn from seed and seq, so the same step always
+// looks the same. It returns the events and the burst's length.
+func (t *opTable) burst(seed uint64, seq int64, kind stepKind, sh shape) ([]placedOp, int64) {
 	rng := rand.New(rand.NewPCG(seed, uint64(seq)))
 	out := make([]placedOp, 0, t.events)
 	for i := range t.ops {
 		o := &t.ops[i]
 		for k := range o.occurrences {
-			d := o.occurrenceDur(k)
-			if kind == decode {
-				d = max(d/4, capture.Nanosecond)
-			}
-			out = append(out, placedOp{op: i, dur: d})
+			out = append(out, placedOp{op: i, dur: modelDur(o.occurrenceDur(k), o.class, kind, sh)})
 		}
 	}
 	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
@@ -75,9 +72,9 @@ func (t *opTable) burst(seed uint64, seq int64, kind stepKind) ([]placedOp, int6
 	return out, at
 }
 
-// stepLength returns how long a forward step of seq keeps the host busy,
-// from run_batch's start to its end on the first device.
-func (t *opTable) stepLength(seed uint64, seq int64, kind stepKind, devices int) int64 {
-	_, n := t.burst(seed, seq, kind)
+// stepLength returns how long a forward step of seq and shape sh keeps the
+// host busy, from run_batch's start to its end on the first device.
+func (t *opTable) stepLength(seed uint64, seq int64, kind stepKind, sh shape, devices int) int64 {
+	_, n := t.burst(seed, seq, kind, sh)
 	return hostBefore + n + int64(max(devices-1, 0))*deviceSkew + hostAfter
 }

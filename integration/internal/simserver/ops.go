@@ -28,6 +28,8 @@ type op struct {
 	occurrences int
 	// total is the op's total time over its occurrences, in picoseconds.
 	total int64
+	// class is how its time grows with a step's shape (cost.go).
+	class costClass
 }
 
 // tfOp returns the tf_op stat ("<op name>:<op type>"), or "" for ops with
@@ -118,6 +120,7 @@ func parseOpTable(b []byte) (*opTable, error) {
 		if typ == "Unknown" {
 			o.name = operation
 		}
+		o.class = classify(&o)
 		t.ops = append(t.ops, o)
 		taken[o.name] = true
 		t.events += o.occurrences

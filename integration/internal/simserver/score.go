@@ -41,11 +41,13 @@ func (s *Server) score(w http.ResponseWriter, r *http.Request) {
 	s.stats.running.Add(1)
 	defer s.stats.running.Add(-1)
 	var prompt int64
-	for _, it := range items {
-		prompt += int64(len(query) + len(it))
+	lens := make([]int, len(items))
+	for i, it := range items {
+		lens[i] = len(query) + len(it)
+		prompt += int64(lens[i])
 	}
 	s.stats.promptTokens.Add(prompt)
-	s.forward(prefill, len(items))
+	s.forward(prefill, shape{lens: lens})
 	scores := make([][]float64, len(items))
 	for i, it := range items {
 		scores[i] = s.itemScores(query, it, req.LabelTokenIDs, req.ApplySoftmax, req.ItemFirst)

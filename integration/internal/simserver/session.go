@@ -66,7 +66,7 @@ type stepRec struct {
 	seq   int64
 	kind  stepKind
 	start time.Time
-	batch int
+	shape shape
 }
 
 // newSession returns a session with its bounds set.
@@ -92,10 +92,10 @@ func (s *Server) begin(sess *session) error {
 	return nil
 }
 
-// forward runs one forward step of a batch: it keeps the scheduler busy
-// for the step's length, records the step in a running session, and idles
-// for Config.StepGap so device bursts stay apart.
-func (s *Server) forward(kind stepKind, batch int) {
+// forward runs one forward step of a batch of shape sh: it keeps the
+// scheduler busy for the step's length, records the step in a running
+// session, and idles for Config.StepGap so device bursts stay apart.
+func (s *Server) forward(kind stepKind, sh shape) {
 	s.sched.Lock()
 	defer s.sched.Unlock()
 	if s.cfg.AutoStop == AutoStopNextStep {
@@ -104,9 +104,9 @@ func (s *Server) forward(kind stepKind, batch int) {
 	seq := s.seq
 	s.seq++
 	t0 := time.Now()
-	time.Sleep(time.Duration(s.ops.stepLength(s.cfg.Seed, seq, kind, s.cfg.Devices) / capture.Nanosecond))
+	time.Sleep(time.Duration(s.ops.stepLength(s.cfg.Seed, seq, kind, sh, s.cfg.Devices) / capture.Nanosecond))
 	s.stats.steps.Add(1)
-	s.record(stepRec{seq: seq, kind: kind, start: t0, batch: batch})
+	s.record(stepRec{seq: seq, kind: kind, start: t0, shape: sh})
 	time.Sleep(s.cfg.StepGap)
 }
 
