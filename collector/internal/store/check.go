@@ -24,6 +24,7 @@ func (db *DB) Check(ctx context.Context) error {
 		errs = append(errs, r.checkSchema()...)
 		errs = append(errs, r.checkSchedules()...)
 		errs = append(errs, r.checkInsight()...)
+		errs = append(errs, r.checkExperiments()...)
 		return nil
 	})
 	if err != nil {

@@ -4,7 +4,7 @@
 // bbolt; everything else sees a small domain API with callback transactions
 // (DB.View, DB.Update).
 //
-// # Schema (version 5)
+// # Schema (version 6)
 //
 // Every key that sorts by time starts with the time as 8 bytes big-endian
 // (uint64 nanoseconds since the epoch), so a cursor walks it in time order.
@@ -37,6 +37,9 @@
 //	                          against its baseline (JSON) (since version 5)
 //	baselines                 agent id + 0x00 + options key → a pinned baseline
 //	                          (JSON) (since version 5)
+//	experiments               time(8) + experiment id → Experiment (JSON): its spec,
+//	                          cells and their captures (since version 6)
+//	experiment_ids            experiment id → its key in experiments (since version 6)
 //
 // A capture is visible (in captures and the indexes) only once Commit has
 // run: Commit moves the staged chunks under blobs with MoveBucket and writes
@@ -50,7 +53,7 @@
 // transaction: 0→1 creates the buckets, 1→2 builds idx_status from the
 // records, 2→3 creates schedules, 3→4 creates tokens, 4→5 creates the
 // insight buckets (summaries of captures analyzed before are filled in by
-// the watch package's backfill). A file from a newer collector is refused
+// the watch package's backfill), 5→6 creates the experiment buckets. A file from a newer collector is refused
 // (ErrNewerSchema).
 //
 // # Backups

@@ -13,7 +13,7 @@ import (
 )
 
 // SchemaVersion is the schema this package writes (see the package doc).
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // Bucket names.
 var (
@@ -79,6 +79,15 @@ var migrations = []func(tx *bolt.Tx) error{
 	// in the summaries of captures analyzed before (a backfill at start).
 	func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bSummaries, bSummaryFleet, bChanges, bBaselines} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	},
+	// 5 → 6: experiments and their id entries.
+	func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bExperiments, bExperimentIDs} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
