@@ -28,6 +28,7 @@ func addLifecycleFlags(fs *flag.FlagSet, cfg *server.Config) func() error {
 	fs.StringVar(&cfg.Backup.Prefix, "gcs-prefix", "", "object name prefix in the bucket, e.g. fleetprof/prod")
 	fs.StringVar(&cfg.Backup.Endpoint, "gcs-endpoint", "", "GCS emulator URL, e.g. http://127.0.0.1:4443, used without credentials (default: Google Cloud Storage with Application Default Credentials)")
 	fs.IntVar(&cfg.Backup.Workers, "backup-workers", 2, "captures uploaded to GCS at once")
+	fs.DurationVar(&cfg.Backup.CallTimeout, "gcs-timeout", backup.DefaultCallTimeout, "time limit of each call to GCS (listing, object, snapshot), plus the object's size at 1 MiB/s")
 	fs.DurationVar(&snapshot, "snapshot-interval", time.Hour, "how often the database is snapshotted to GCS (0 disables)")
 	fs.Func("retention-max-age", "delete captures older than this, e.g. 720h or 30d (default: no limit)", func(s string) error {
 		d, err := retention.ParseDuration(s)
@@ -46,6 +47,9 @@ func addLifecycleFlags(fs *flag.FlagSet, cfg *server.Config) func() error {
 		}
 		if cfg.Backup.Workers < 1 {
 			return errors.New("--backup-workers must be at least 1")
+		}
+		if cfg.Backup.CallTimeout <= 0 {
+			return errors.New("--gcs-timeout must be positive")
 		}
 		switch {
 		case snapshot < 0:
@@ -119,6 +123,7 @@ func parseRestoreFlags(args []string, stderr io.Writer) (restoreConfig, slog.Lev
 	fs.StringVar(&cfg.Snapshot, "snapshot", "latest", "snapshot to restore: latest, a time like 20260205T201530Z, or an object name")
 	fs.StringVar(&cfg.DataDir, "data", "", "data folder to restore into (required)")
 	fs.BoolVar(&cfg.Force, "force", false, "replace an existing database, keeping it as fleetprof.db.replaced-<time>")
+	fs.DurationVar(&cfg.CallTimeout, "gcs-timeout", backup.DefaultCallTimeout, "time limit of each call to GCS, plus the object's size at 1 MiB/s")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return cfg, level, err

@@ -28,6 +28,12 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "restore" {
 		os.Exit(restoreMain(os.Args[2:], os.Stdout, os.Stderr))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "check" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := checkMain(ctx, os.Args[2:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
 	if len(os.Args) > 1 && os.Args[1] == "token" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		code := tokenMain(ctx, os.Args[2:], os.Stdout, os.Stderr)
@@ -61,7 +67,8 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, slog.Level, err
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: fleetprof-collector --data DIR [flags]\n"+
 			"       fleetprof-collector restore --gcs-bucket BUCKET --data DIR [flags]\n"+
-			"       fleetprof-collector token create|list|revoke --data DIR [flags]   (on a stopped collector)\n\n")
+			"       fleetprof-collector token create|list|revoke --data DIR [flags]   (on a stopped collector)\n"+
+			"       fleetprof-collector check --data DIR [--timeout D]   (on a stopped collector)\n\n")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:7070", "gRPC address for agents and the CLI")
@@ -92,6 +99,9 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, slog.Level, err
 	fs.IntVar(&cfg.AnalysisWorkers, "analysis-workers", 1, "captures analyzed at once")
 	fs.DurationVar(&cfg.PluginTimeout, "plugin-timeout", 2*time.Minute, "time limit of one analyzer run")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "time allowed for in-flight uploads on shutdown")
+	checkTimeout := server.DefaultCheckTimeout
+	fs.DurationVar(&checkTimeout, "check-timeout", server.DefaultCheckTimeout, "time limit of the database check at start (bbolt's consistency check); a damaged database is refused (0 skips the check)")
+	fs.BoolVar(&cfg.NewStore, "new-store", false, "start with an empty database even though the database file is missing or empty and the GCS backup holds data (refused otherwise: restore first)")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	lifecycle := addLifecycleFlags(fs, &cfg)
 	insight := addInsightFlags(fs, &cfg)
@@ -112,6 +122,14 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, slog.Level, err
 	}
 	if err := lifecycle(); err != nil {
 		return cfg, level, err
+	}
+	switch {
+	case checkTimeout < 0:
+		return cfg, level, errors.New("--check-timeout must not be negative")
+	case checkTimeout == 0:
+		cfg.CheckTimeout = -1
+	default:
+		cfg.CheckTimeout = checkTimeout
 	}
 	if err := insight(); err != nil {
 		return cfg, level, err

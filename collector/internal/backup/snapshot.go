@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/storage"
+	"github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/iterator"
 
 	"github.com/fleetprof/fleetprof/collector/internal/store"
@@ -131,12 +132,15 @@ func Restore(ctx context.Context, cfg RestoreConfig) (string, error) {
 		if !cfg.Force {
 			return name, fmt.Errorf("%w (%s)", ErrDatabaseExists, dst)
 		}
-		// Opening it proves no collector holds its lock.
-		old, err := store.Open(dst, store.Options{Timeout: time.Second})
+		// Taking its lock proves no collector holds it; the file is not
+		// read past its meta pages, so a damaged one is set aside too.
+		busy, err := store.InUse(dst, time.Second)
 		if err != nil {
-			return name, fmt.Errorf("%w (%s): %w", ErrInUse, dst, err)
+			return name, fmt.Errorf("restore: %w", err)
 		}
-		old.Close()
+		if busy {
+			return name, fmt.Errorf("%w (%s)", ErrInUse, dst)
+		}
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return name, fmt.Errorf("restore: %w", err)
@@ -243,4 +247,47 @@ func download(ctx context.Context, c *calls, cfg RestoreConfig, bkt *storage.Buc
 		return "", err
 	}
 	return f.Name(), nil
+}
+
+// Holds says what a collector's backup under prefix holds: "the snapshot
+// NAME" (the newest), else "OBJECT" (any object under the prefix), or ""
+// when it is empty. Each listing is bounded by timeout (zero means
+// DefaultCallTimeout).
+func Holds(ctx context.Context, client *storage.Client, bucket, prefix string, timeout time.Duration) (string, error) {
+	if timeout <= 0 {
+		timeout = DefaultCallTimeout
+	}
+	prefix = strings.Trim(prefix, "/")
+	folder := SnapshotFolder + "/"
+	if prefix != "" {
+		folder = prefix + "/" + folder
+	}
+	var c calls
+	// Few, short retries: a bucket that is down says so in seconds.
+	bkt := client.Bucket(bucket).Retryer(storage.WithMaxAttempts(3),
+		storage.WithBackoff(gax.Backoff{Initial: 200 * time.Millisecond, Max: 2 * time.Second, Multiplier: 2}))
+	lctx, done := c.start(ctx, "list snapshots", timeout, DefaultMinRate, 0)
+	name, err := snapshotName(lctx, bkt, folder, "latest")
+	switch err = done(err); {
+	case err == nil:
+		return "the snapshot " + name, nil
+	case !errors.Is(err, ErrNoSnapshot):
+		return "", err
+	}
+	q := &storage.Query{Prefix: prefix}
+	if prefix != "" {
+		q.Prefix += "/"
+	}
+	if err := q.SetAttrSelection([]string{"Name"}); err != nil {
+		return "", err
+	}
+	lctx, done = c.start(ctx, "list the backup", timeout, DefaultMinRate, 0)
+	a, err := bkt.Objects(lctx, q).Next()
+	switch err = done(err); {
+	case errors.Is(err, iterator.Done):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("list gs://%s/%s: %w", bucket, q.Prefix, err)
+	}
+	return "the object " + a.Name, nil
 }

@@ -33,6 +33,9 @@ type BackupConfig struct {
 	SnapshotInterval time.Duration
 	// MinBackoff is the first wait after a failed upload. Zero means 1 s.
 	MinBackoff time.Duration
+	// CallTimeout bounds each call to the bucket (plus the object's size
+	// at 1 MiB/s). Zero means backup.DefaultCallTimeout.
+	CallTimeout time.Duration
 }
 
 // lifecycle is the optional backup and the retention of a server.
@@ -65,7 +68,7 @@ func newLifecycle(ctx context.Context, db *store.DB, bc BackupConfig, policy ret
 	}
 	l.backup, err = backup.New(backup.Config{
 		Store: db, Client: client, Bucket: bc.Bucket, Prefix: bc.Prefix, Workers: bc.Workers,
-		SnapshotInterval: bc.SnapshotInterval, MinBackoff: bc.MinBackoff, TempDir: filepath.Join(dataDir, "backup-tmp"),
+		SnapshotInterval: bc.SnapshotInterval, MinBackoff: bc.MinBackoff, CallTimeout: bc.CallTimeout, TempDir: filepath.Join(dataDir, "backup-tmp"),
 		Summaries: summaries, Logger: log, Registerer: reg,
 	})
 	if err != nil {

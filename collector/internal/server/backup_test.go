@@ -31,7 +31,10 @@ import (
 // folder unless cfg.DataDir is set) until the test ends or stop is called.
 func startCollectorWith(t *testing.T, cfg Config) *collector {
 	t.Helper()
-	cfg.Listen, cfg.HTTP, cfg.Insecure, cfg.NoSync = "127.0.0.1:0", "-", true, true
+	cfg.Listen, cfg.Insecure, cfg.NoSync = "127.0.0.1:0", true, true
+	if cfg.HTTP == "" {
+		cfg.HTTP = "-"
+	}
 	cfg.HeartbeatInterval, cfg.ShutdownTimeout = 100*time.Millisecond, 2*time.Second
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
@@ -195,7 +198,8 @@ func TestBackupResumesAfterRestart(t *testing.T) {
 	deadURL := "http://" + dead.Addr().String()
 	dead.Close() // nothing listens there now
 	dir := t.TempDir()
-	c := startCollectorWith(t, Config{DataDir: dir, Backup: BackupConfig{Bucket: "fp", Endpoint: deadURL, SnapshotInterval: -1, MinBackoff: 10 * time.Millisecond}})
+	// A new database although the bucket cannot be listed (--new-store).
+	c := startCollectorWith(t, Config{DataDir: dir, NewStore: true, Backup: BackupConfig{Bucket: "fp", Endpoint: deadURL, SnapshotInterval: -1, MinBackoff: 10 * time.Millisecond}})
 	start := time.Now()
 	for i, id := range []string{"r-1", "r-2", "r-3"} {
 		upload(t, c, id, capturetest.Capture(1_770_000_000_000_000_000+int64(i), capturetest.Op{Start: 0, Dur: capture.Microsecond}))

@@ -134,6 +134,14 @@ type Config struct {
 	PublicUI bool
 	// NoSync skips fsync: for tests and benchmarks only.
 	NoSync bool
+	// CheckTimeout bounds the check of the database file at start
+	// (bbolt's consistency check and the schema's): a damaged file is
+	// refused with the restore command. Zero means DefaultCheckTimeout;
+	// negative skips the check.
+	CheckTimeout time.Duration
+	// NewStore starts an empty database even though the file is missing or
+	// empty and the GCS backup holds data (which is refused otherwise).
+	NewStore bool
 	// Backup configures the GCS backup. The zero value turns it off.
 	Backup BackupConfig
 	// Retention is the retention policy. No rules keeps every capture.
@@ -163,6 +171,7 @@ type Server struct {
 	grpc     *grpc.Server // agents (and the API unless APIListen)
 	apiGRPC  *grpc.Server // the API on APIListen, or nil
 	health   *health.Server
+	probe    *storeProbe
 	http     *http.Server
 	mux      *http.ServeMux
 	lis      net.Listener
@@ -240,6 +249,9 @@ func New(cfg Config) (_ *Server, err error) {
 		log.Info("plugins found", "plugins", cfg.PluginsDir, "count", len(plugins))
 	}
 
+	if err := checkStore(context.Background(), cfg, log.With("component", "server")); err != nil {
+		return nil, err
+	}
 	db, err := store.Open(filepath.Join(cfg.DataDir, store.FileName), store.Options{NoSync: cfg.NoSync, Logger: log})
 	if err != nil {
 		return nil, err
@@ -315,13 +327,8 @@ func New(cfg Config) (_ *Server, err error) {
 
 	s.mux = http.NewServeMux()
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{Registry: cfg.Registry}))
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if err := db.View(r.Context(), func(*store.Reader) error { return nil }); err != nil {
-			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte("ok\n"))
-	})
+	s.probe = &storeProbe{db: db}
+	s.mux.HandleFunc("GET /healthz", s.healthz)
 
 	if err := s.listen(rules); err != nil {
 		return nil, err

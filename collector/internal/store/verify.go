@@ -112,3 +112,20 @@ func check(bdb *bolt.DB, size int64) (err error) {
 		return nil
 	})
 }
+
+// InUse reports whether a running process (a collector) holds the database
+// file at path, without reading more of it than its meta pages: safe on a
+// damaged file. timeout bounds the wait for the lock.
+func InUse(path string, timeout time.Duration) (bool, error) {
+	if _, err := os.Stat(path); err != nil {
+		return false, err
+	}
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return true, nil
+	}
+	if err != nil {
+		return false, nil // locked and read, but damaged: nobody serves it
+	}
+	return false, bdb.Close()
+}
