@@ -39,6 +39,12 @@ const (
 	// BytesAccessedStat is the bytes one execution of an op reads and
 	// writes, by XLA's cost model.
 	BytesAccessedStat = "bytes_accessed"
+	// XLAOpNameStat is set by the XPlane reader on a device op whose
+	// program's HLO module the capture carries (the /host:metadata plane):
+	// the op_name XLA recorded in the instruction's metadata, e.g.
+	// "jit(dot)/dot_general" for a GPU kernel whose tf_op only names its
+	// module. It is shown beside the operation, never instead of it.
+	XLAOpNameStat = "xla_op_name"
 )
 
 // StatName is the tf_op stat's name.

@@ -37,6 +37,7 @@ var columns = []sdk.Column{
 	{Key: "avg_us", Label: "Avg", Unit: "us"},
 	{Key: "pct", Label: "% of device op time", Unit: "%"},
 	{Key: "category", Label: "Category"},
+	{Key: "xla_op_name", Label: "XLA op name (HLO metadata)"},
 }
 
 type key struct{ operation, typ string }
@@ -74,6 +75,7 @@ func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error
 	var untyped, events int64
 	devices := make(map[string]bool)
 	cats := make(categories)
+	xlaNames := make(map[key]string)
 	groups, total := ops.Sum(in.Capture, func(op ops.Op) key {
 		events++
 		devices[op.Plane.Name] = true
@@ -82,6 +84,11 @@ func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error
 		}
 		k := key{op.Operation, op.Type}
 		cats.add(k, op.Category, op.Event.Dur)
+		if _, ok := xlaNames[k]; !ok {
+			if n, ok := ops.StatString(op.Event, ops.XLAOpNameStat); ok && n != "" {
+				xlaNames[k] = n
+			}
+		}
 		return k
 	})
 	if err := ctx.Err(); err != nil {
@@ -94,10 +101,14 @@ func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error
 		return cmp.Compare(a.Key.typ, b.Key.typ)
 	})
 	shown, cut := figure.Cut(groups)
+	cols := columns
+	if len(xlaNames) == 0 {
+		cols = columns[:len(columns)-1] // no capture-carried HLO names: no column
+	}
 	s := &sdk.Section{
 		Name:    "top_ops",
 		Title:   "Top device ops",
-		Columns: columns,
+		Columns: cols,
 		Rows:    make([]sdk.Row, 0, len(shown)),
 		Summary: []sdk.Metric{
 			{Key: "device_op_us", Label: "Device op time", Value: figure.US(total), Unit: "us"},
@@ -107,7 +118,7 @@ func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error
 		},
 	}
 	for _, g := range shown {
-		s.Rows = append(s.Rows, sdk.Row{
+		row := sdk.Row{
 			"type":        g.Key.typ,
 			"operation":   g.Key.operation,
 			"category":    cats.of(g.Key),
@@ -115,7 +126,11 @@ func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error
 			"total_us":    figure.US(g.Total),
 			"avg_us":      figure.Avg(g.Total, g.Count),
 			"pct":         figure.Pct(g.Total, total),
-		})
+		}
+		if len(xlaNames) > 0 {
+			row["xla_op_name"] = xlaNames[g.Key]
+		}
+		s.Rows = append(s.Rows, row)
 	}
 	s.Charts = []sdk.Chart{figure.TopBars("Top device ops by total time", shown, func(g ops.Group[key]) sdk.Bar {
 		return sdk.Bar{Label: g.Key.typ + ": " + g.Key.operation, Value: figure.US(g.Total)}
@@ -128,6 +143,9 @@ func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error
 		events, figure.US(total), severalDevices(len(devices))))
 	if untyped > 0 {
 		s.Notes = append(s.Notes, fmt.Sprintf("%d op events have no framework op (XLA's own copies, control flow and fusions; GPU kernels no framework op is known to have launched): they are listed under their HLO instruction or kernel name with type %s, and the category column says what they are.", untyped, ops.UnknownType))
+	}
+	if len(xlaNames) > 0 {
+		s.Notes = append(s.Notes, "The XLA op name column is the op_name XLA recorded in each instruction's metadata, from the HLO modules the capture carries (as xprof shows it); the operation column follows tf_op and hlo_op.")
 	}
 	if cut > 0 {
 		var rest int64

@@ -85,3 +85,42 @@ func TestCategoryColumn(t *testing.T) {
 		t.Errorf("rows mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// TestXLAOpNameColumn: the column appears when ops carry the op names of
+// their HLO metadata, and only then.
+func TestXLAOpNameColumn(t *testing.T) {
+	c := builtintest.Small()
+	s := builtintest.Run(t, Analyzer{}, c, nil)
+	for _, col := range s.Columns {
+		if col.Key == "xla_op_name" {
+			t.Fatalf("column xla_op_name without any op carrying one: %v", s.Columns)
+		}
+	}
+	named := 0
+	for _, p := range c.Planes {
+		for _, l := range p.Lines {
+			for i := range l.Events {
+				if ev := &l.Events[i]; ev.Name == "while.6" {
+					ev.Stats = append(ev.Stats, capture.Stat{Name: "xla_op_name", Kind: capture.StatString, Str: "jit(f)/while"})
+					named++
+				}
+			}
+		}
+	}
+	if named == 0 {
+		t.Fatal("fixture has no while.6 op")
+	}
+	s = builtintest.Run(t, Analyzer{}, c, nil)
+	if last := s.Columns[len(s.Columns)-1]; last.Key != "xla_op_name" {
+		t.Fatalf("last column = %q, want xla_op_name", last.Key)
+	}
+	for _, r := range s.Rows {
+		want := ""
+		if r["operation"] == "while.6" {
+			want = "jit(f)/while"
+		}
+		if r["xla_op_name"] != want {
+			t.Errorf("%v: xla_op_name = %q, want %q", r["operation"], r["xla_op_name"], want)
+		}
+	}
+}

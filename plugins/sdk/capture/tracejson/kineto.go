@@ -28,15 +28,6 @@ import (
 // launching thread whose interval holds the whole launch: the cuda_runtime or
 // cuda_driver (older Runtime) event with the op's correlation id.
 
-// Stat names the kineto reading adds to events.
-const (
-	// CatStat holds a kineto event's category (its "cat").
-	CatStat = "cat"
-	// FrameworkOpStat holds, on a kineto device op, the framework op that
-	// launched it (e.g. "aten::cudnn_convolution"), when it could be found.
-	FrameworkOpStat = "framework_op"
-)
-
 // Line names of kineto's GPU overlay lines.
 const (
 	GPUAnnotationsLine = "GPU annotations"

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/fleetprof/fleetprof/plugins/sdk/ops"
 )
 
 // renamer is a collector that takes late names and the session.
@@ -145,14 +146,14 @@ func TestWalkKineto(t *testing.T) {
 			}
 			// The kernel was launched inside aten::cudnn_convolution (the
 			// innermost cpu op holding the launch); the memcpy by no op.
-			var ops []string
+			var launched []string
 			for _, e := range r.events {
 				if op, ok := st.FrameworkOps[e.ref.Off]; ok {
-					ops = append(ops, e.name+"="+op)
+					launched = append(launched, e.name+"="+op)
 				}
 			}
-			if !slices.Equal(ops, []string{"conv_kernel=aten::cudnn_convolution"}) {
-				t.Errorf("framework ops = %q", ops)
+			if !slices.Equal(launched, []string{"conv_kernel=aten::cudnn_convolution"}) {
+				t.Errorf("framework ops = %q", launched)
 			}
 			// The loader adds cat and framework_op as stats.
 			ld := NewLoader(strings.NewReader(doc))
@@ -166,7 +167,7 @@ func TestWalkKineto(t *testing.T) {
 					t.Fatal(err)
 				}
 				first, last := ev.Stats[0], ev.Stats[len(ev.Stats)-1]
-				if first.Name != CatStat || last.Name != FrameworkOpStat || last.Str != "aten::cudnn_convolution" {
+				if first.Name != ops.CatStat || last.Name != ops.FrameworkOpStat || last.Str != "aten::cudnn_convolution" {
 					t.Errorf("stats = %+v, want cat first and framework_op last", ev.Stats)
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/fleetprof/fleetprof/plugins/sdk/ops"
 )
 
 // Loader reads events back in full from the uncompressed trace JSON that
@@ -18,7 +19,7 @@ type Loader struct {
 }
 
 // SetFrameworkOps gives the loader Stats.FrameworkOps of the walk over the
-// same stream: each kineto device op then gets a FrameworkOpStat stat (unless
+// same stream: each kineto device op then gets a ops.FrameworkOpStat stat (unless
 // its args hold one already).
 func (l *Loader) SetFrameworkOps(m map[int64]string) { l.fwk = m }
 
@@ -31,9 +32,9 @@ var _ capture.Loader = (*Loader)(nil)
 // (args.long_name, if present) and Stats: every member of args in source
 // order as a StatString, strings unescaped, anything else (numbers,
 // literals, objects, arrays) as its JSON text. long_name stays a stat too.
-// An event's "cat" (kineto traces) comes first, as the stat CatStat, and a
+// An event's "cat" (kineto traces) comes first, as the stat ops.CatStat, and a
 // kineto device op's framework op (see SetFrameworkOps) last, as
-// FrameworkOpStat. Start and Dur are left as they are.
+// ops.FrameworkOpStat. Start and Dur are left as they are.
 func (l *Loader) Load(ref capture.Ref, ev *capture.Event) error {
 	if ref.Off < 0 || ref.Len < 2 || ref.Len > DefaultMaxEventBytes {
 		return fmt.Errorf("%w: offset %d, length %d", ErrBadRef, ref.Off, ref.Len)
@@ -90,7 +91,7 @@ func (l *Loader) Load(ref capture.Ref, ev *capture.Event) error {
 				switch k {
 				case "long_name":
 					display = v
-				case FrameworkOpStat:
+				case ops.FrameworkOpStat:
 					hasFwk = true
 				}
 				stats = append(stats, capture.Stat{Name: k, Kind: capture.StatString, Str: v})
@@ -121,11 +122,11 @@ func (l *Loader) Load(ref capture.Ref, ev *capture.Event) error {
 	if n := len(stats) + b2i(hasCat) + b2i(fwk); n > 0 {
 		out = make([]capture.Stat, 0, n)
 		if hasCat {
-			out = append(out, capture.Stat{Name: CatStat, Kind: capture.StatString, Str: cat})
+			out = append(out, capture.Stat{Name: ops.CatStat, Kind: capture.StatString, Str: cat})
 		}
 		out = append(out, stats...)
 		if fwk {
-			out = append(out, capture.Stat{Name: FrameworkOpStat, Kind: capture.StatString, Str: op})
+			out = append(out, capture.Stat{Name: ops.FrameworkOpStat, Kind: capture.StatString, Str: op})
 		}
 	}
 	ev.Name, ev.DisplayName, ev.Stats = name, display, out

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/fleetprof/fleetprof/plugins/sdk/ops"
 )
 
 // Pids and tids that Write uses besides the planes' and lines' own.
@@ -193,7 +194,7 @@ func (e *encoder) session() (capture.Event, bool) {
 		Start: s.Start,
 		Dur:   s.Len(),
 		Stats: []capture.Stat{
-			{Name: CatStat, Kind: capture.StatString, Str: SessionCat},
+			{Name: ops.CatStat, Kind: capture.StatString, Str: SessionCat},
 			{Name: "note", Kind: capture.StatString, Str: "the profiling session: the capture's idle time is counted over it"},
 		},
 	}, true
@@ -321,7 +322,7 @@ func (e *encoder) event(pid, tid int64, ev *capture.Event) error {
 	e.b = appendString(e.b, ev.Name)
 	cat := -1
 	for i := range ev.Stats {
-		if ev.Stats[i].Name == CatStat {
+		if ev.Stats[i].Name == ops.CatStat {
 			cat = i
 			e.b = append(e.b, `,"cat":`...)
 			e.b = appendString(e.b, ev.Stats[i].String())

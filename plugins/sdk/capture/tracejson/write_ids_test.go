@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/fleetprof/fleetprof/plugins/sdk/ops"
 )
 
 // idsCapture has planes that share id 0 (as real JAX GPU files do), a plane
@@ -260,7 +261,7 @@ func TestWriteCat(t *testing.T) {
 		Planes: []*capture.Plane{
 			{ID: 0, Name: "/device:GPU:0", Lines: []*capture.Line{{ID: 7, DisplayID: 7, Name: "Stream #7", Events: []capture.Event{
 				{Name: "volta_sgemm", Start: 5, Dur: 1000, Stats: []capture.Stat{
-					{Name: CatStat, Kind: capture.StatString, Str: "kernel"},
+					{Name: ops.CatStat, Kind: capture.StatString, Str: "kernel"},
 					{Name: "device", Kind: capture.StatString, Str: "0"},
 					{Name: "stream", Kind: capture.StatString, Str: "7"},
 				}},
@@ -275,7 +276,7 @@ func TestWriteCat(t *testing.T) {
 	var x []string
 	for _, e := range doc.TraceEvents {
 		if e.Ph == "X" {
-			_, inArgs := e.Args[CatStat]
+			_, inArgs := e.Args[ops.CatStat]
 			x = append(x, fmt.Sprintf("%s cat=%q cat-in-args=%v", e.Name, e.Cat, inArgs))
 		}
 	}

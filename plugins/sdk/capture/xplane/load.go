@@ -4,6 +4,7 @@ import (
 	"bytes"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/fleetprof/fleetprof/plugins/sdk/ops"
 )
 
 // maxLoadBuf bounds the read buffer of one Load.
@@ -68,6 +69,11 @@ func (f *File) Load(ref capture.Ref, ev *capture.Event) error {
 			continue
 		}
 		stats = append(stats, st)
+	}
+	if capture.IsDevicePlane(p.name) {
+		if op, ok := f.xlaOpName(ev.Name, stats); ok {
+			stats = append(stats, capture.Stat{Name: ops.XLAOpNameStat, Kind: capture.StatString, Str: op})
+		}
 	}
 	ev.Stats = stats
 	return nil

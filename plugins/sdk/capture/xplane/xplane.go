@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
@@ -44,6 +45,11 @@ type File struct {
 	// aggregated counts the events the last finished Walk skipped because
 	// they carry num_occurrences instead of offset_ps.
 	aggregated atomic.Int64
+
+	// hlo holds the op names of the HLO modules the metadata plane
+	// carries, read once on first need (hlo.go).
+	hloOnce sync.Once
+	hlo     hloNames
 }
 
 // Plane describes one plane of the file as Open found it.
