@@ -143,7 +143,8 @@ func TestExportAnalyzeGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(d.GetOps()) != 2 || len(d.GetComponents()) != 2 || d.GetOps()[0].GetDelta() != 0 {
+	// Both ops are dot_general matmuls: one component under the default rules.
+	if len(d.GetOps()) != 2 || len(d.GetComponents()) != 1 || d.GetComponents()[0].GetKey() != "matmul" || d.GetOps()[0].GetDelta() != 0 {
 		t.Errorf("Diff(self) = %v", d)
 	}
 	if _, err := c.client.Diff(ctx, &collectorv1.DiffRequest{A: "manual-1", B: "nope"}); status.Code(err) != codes.NotFound {
