@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # make demo: the whole system on embedded defaults, on loopback, in a few
-# minutes: a GCS emulator, a collector (bbolt under demo-out/), two agents each
-# wrapping the simulated sglang-jax server with different labels, a fleet
-# capture with the seed's /v1/score workload (1 warm-up, 2 profiled), analysis
-# by plugin processes, the backup to the emulator, and a summary. Everything
-# it starts is stopped at the end; DEMO_KEEP=1 keeps the collector and its web
-# UI running until Ctrl-C.
+# minutes: a GCS emulator, a collector (bbolt under demo-out/), three agents
+# each wrapping the simulated sglang-jax server with different labels (demo-c's
+# server is 40 % slower on attention), a fleet capture with the seed's
+# /v1/score workload (1 warm-up, 2 profiled), analysis by plugin processes, the
+# fleet report with demo-c flagged, the backup to the emulator, then demo-a's
+# server restarted slower and a second capture of it, which the collector
+# reports as a regression. Everything it starts is stopped at the end;
+# DEMO_KEEP=1 keeps the collector and its web UI running until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -66,40 +68,74 @@ step "collector: gRPC 127.0.0.1:$grpc, web UI http://127.0.0.1:$http, bbolt in $
 pids+=($!)
 wait_http "$grpc"
 
-for a in a:us-east5-b b:us-east5-c; do
-  name=${a%%:*}; zone=${a#*:}; free_port sp; free_port ap
-  step "agent demo-$name (zone=$zone) wrapping the simulated sglang-jax server on :$sp"
+# start_agent NAME ZONE SERVER_PORT AGENT_PORT [simserver flags...] starts
+# agent demo-NAME wrapping a simulated server; its pid goes in agent_pid_NAME.
+start_agent() {
+  local name=$1 zone=$2 sp=$3 ap=$4
+  shift 4
   "$bin"/fleetprof-agent --collector 127.0.0.1:"$grpc" --insecure --id demo-"$name" \
     --label model=qwen3 --label zone="$zone" --spool "$out"/agent-"$name"/spool \
     --http 127.0.0.1:"$ap" --attach http://127.0.0.1:"$sp" \
-    --wrap -- "$bin"/fleetprof-simserver --port "$sp" --hostname t1v-n-demo"$name"-w-0 \
-    >"$out"/logs/agent-"$name".log 2>&1 &
+    --wrap -- "$bin"/fleetprof-simserver --port "$sp" --hostname t1v-n-demo"$name"-w-0 "$@" \
+    >>"$out"/logs/agent-"$name".log 2>&1 &
   pids+=($!)
+  printf -v "agent_pid_$name" '%s' "$!"
+}
+# wait_agents N waits until N agents are connected with a healthy server.
+wait_agents() {
+  for _ in $(seq 1 150); do
+    n=$("$bin"/fleetprof agents --selector model=qwen3 --format json 2>/dev/null | grep -c '"server_healthy": *true' || true)
+    [ "$n" -ge "$1" ] && return 0
+    sleep 0.2
+  done
+  echo "demo: only $n of $1 agents are ready; see $out/logs" >&2
+  return 1
+}
+# wait_analyzed waits until every capture is analyzed.
+wait_analyzed() {
+  local want done_n
+  want=$("$bin"/fleetprof captures --format json | grep -c '"capture_id"' || true)
+  for _ in $(seq 1 300); do
+    done_n=$("$bin"/fleetprof captures --format json | grep -cE '"status": *"(analyzed|analysis_failed)"' || true)
+    [ "$done_n" -ge "$want" ] && return 0
+    sleep 0.2
+  done
+}
+
+for a in a:us-east5-b b:us-east5-c c:us-east5-a; do
+  name=${a%%:*}; zone=${a#*:}; free_port sp; free_port ap
+  slow=()
+  if [ "$name" = c ]; then slow=(--slowdown attention=1.4); fi
+  step "agent demo-$name (zone=$zone) wrapping the simulated sglang-jax server on :$sp ${slow[*]}"
+  start_agent "$name" "$zone" "$sp" "$ap" "${slow[@]}"
+  printf -v "ports_$name" '%s %s' "$sp" "$ap"
 done
 
-step "waiting for both agents to register"
-for _ in $(seq 1 150); do
-  n=$("$bin"/fleetprof agents --selector model=qwen3 --format json 2>/dev/null | grep -c '"agent_id"' || true)
-  [ "$n" -ge 2 ] && break
-  sleep 0.2
-done
+step "waiting for the three agents to register"
+wait_agents 3
 "$bin"/fleetprof agents
 
+# capture SELECTOR runs a fleet capture with the seed run's workload and
+# sets fleet_id.
+capture() {
+  local res
+  res=$("$bin"/fleetprof capture --selector "$1" --duration 2s --python-tracer-level 1 \
+    --workload-body "$seed"/score_request.json --workload-endpoint /v1/score --warmups 1 --requests 2 \
+    --wait --format json)
+  fleet_id=$(printf '%s' "$res" | sed -n 's/^ *"fleet_id": *"\([^"]*\)".*/\1/p' | head -1)
+}
+
 step "fleet capture on model=qwen3: 1 warm-up + 2 profiled /v1/score requests (the seed run's workload)"
-"$bin"/fleetprof capture --selector model=qwen3 --duration 2s --python-tracer-level 1 \
-  --workload-body "$seed"/score_request.json --workload-endpoint /v1/score --warmups 1 --requests 2 --wait
+capture model=qwen3
+first_fleet=$fleet_id
+echo "fleet capture $first_fleet"
 
 step "captures"
 "$bin"/fleetprof captures
 
 step "reports (analysed by plugin processes on arrival)"
 ids=$("$bin"/fleetprof captures --format json | sed -n 's/.*"capture_id": *"\([^"]*\)".*/\1/p')
-want=$(echo "$ids" | wc -w)
-for _ in $(seq 1 300); do
-  done_n=$("$bin"/fleetprof captures --format json | grep -cE '"status": *"(analyzed|analysis_failed)"' || true)
-  [ "$done_n" -ge "$want" ] && break
-  sleep 0.2
-done
+wait_analyzed
 for id in $ids; do
   "$bin"/fleetprof report "$id" --format md -o "$out"/reports/"$id" >/dev/null
   "$bin"/fleetprof report "$id" --format html -o "$out"/reports/"$id" >/dev/null
@@ -108,6 +144,34 @@ for id in $ids; do
 done
 "$bin"/fleetprof summary
 
+step "fleet report: demo-c (attention 40 % slower) is the outlier"
+for _ in $(seq 1 100); do
+  [ "$("$bin"/fleetprof fleet "$first_fleet" --format json 2>/dev/null | grep -c '"agent_id"' || true)" -ge 3 ] && break
+  sleep 0.2
+done
+"$bin"/fleetprof fleet "$first_fleet"
+"$bin"/fleetprof fleet "$first_fleet" --format json >"$out"/fleet.json
+"$bin"/fleetprof fleet "$first_fleet" --format md -o "$out"/fleet >/dev/null 2>&1
+echo "fleet report: $out/fleet/fleet.md  json: $out/fleet.json  page: http://127.0.0.1:$http/fleets/$first_fleet"
+
+step "demo-a's server restarted 50 % slower on attention, then a second capture of demo-a"
+kill -TERM "$agent_pid_a"
+wait "$agent_pid_a" 2>/dev/null || true
+read -r sp ap <<<"$ports_a"
+start_agent a us-east5-b "$sp" "$ap" --slowdown attention=1.5
+wait_agents 3
+capture zone=us-east5-b
+wait_analyzed
+for _ in $(seq 1 100); do
+  "$bin"/fleetprof regressions --format json | grep -q '"capture_id"' && break
+  sleep 0.2
+done
+
+step "regressions: demo-a against its baseline (its earlier capture with the same options)"
+"$bin"/fleetprof regressions
+"$bin"/fleetprof regressions --format json >"$out"/regressions.json
+echo "regressions: $out/regressions.json  page: http://127.0.0.1:$http/regressions"
+
 step "backup to the GCS emulator"
 for _ in $(seq 1 100); do
   "$bin"/fleetprof captures --format json | grep -q '"backup_status": *"done"' && \
@@ -115,6 +179,8 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 find "$out"/gcs -name checksums.txt | sed "s|^$root/||" | head
+echo "summary rows for analytics engines (docs/fleet.md):"
+find "$out"/gcs -path '*summaries*' -name '*.ndjson' | sed "s|^$root/||" | head
 
 step "done"
 for id in $ids; do echo "report: $out/reports/$id/report.md   page: $out/reports/$id/report.html"; done

@@ -225,7 +225,7 @@ func BuildFleet(fleetID string, sums []Summary, rule Rule) *FleetReport {
 			if m.vals[i] < med {
 				o.Direction = Faster
 			}
-			o.Ops = explainFleet(hosts, i, ops, m.name, o.Direction)
+			o.Ops = explainFleet(hosts, i, ops, m.name, o.Direction, componentBound(m.name, m.vals[i]-med))
 			rep.Outliers = append(rep.Outliers, o)
 			rep.Hosts[i].Outlier = true
 		}
@@ -323,16 +323,27 @@ func fleetMetrics(hosts []*Summary, per string, ops opStats) []metricValues {
 	return append(out, ops.top(FleetTopOps)...)
 }
 
+// componentBound is how far an op of a component can have moved when the
+// component moved by delta: no further (an op that moved more cannot be
+// wholly in it). Other metrics have no bound (0).
+func componentBound(metric string, delta float64) float64 {
+	if !strings.HasPrefix(metric, ComponentPrefix) {
+		return 0
+	}
+	return math.Abs(delta) * (1 + 1e-9)
+}
+
 // explainFleet lists the ops of host i whose time differs most from the
-// fleet's median of the same op in direction dir: for an op metric, that op.
-func explainFleet(hosts []*Summary, i int, ops opStats, metric, dir string) []OpDelta {
+// fleet's median of the same op in direction dir, none by more than bound
+// (when not 0): for an op metric, that op.
+func explainFleet(hosts []*Summary, i int, ops opStats, metric, dir string, bound float64) []OpDelta {
 	var out []OpDelta
 	consider := func(name string, st *opStat) {
 		if !st.m.ok[i] {
 			return
 		}
 		d := st.m.vals[i] - st.med
-		if (dir == Slower && d <= 0) || (dir == Faster && d >= 0) {
+		if (dir == Slower && d <= 0) || (dir == Faster && d >= 0) || (bound > 0 && math.Abs(d) > bound) {
 			return
 		}
 		typ := hosts[i].opType(name)

@@ -192,3 +192,41 @@ func TestBuildFleetMixedRequestsPerSecond(t *testing.T) {
 		t.Errorf("host c per request = %v, want null", *r.Hosts[2].DeviceOpUSPerRequest)
 	}
 }
+
+func TestExplainBoundedByComponent(t *testing.T) {
+	// c is slower on attention (+32 and +8 per request on its two ops) and
+	// on mlp (+20): an op that moved by 32 cannot be in mlp.
+	c := std("c", 1.4)
+	c.comps["mlp"], c.ops["mlp_a"] = 240, 240
+	r := BuildFleet("f1", summaries(std("a", 1), std("b", 1), c), Rule{})
+	got := map[string][]string{}
+	for _, o := range r.Outliers {
+		for _, op := range o.Ops {
+			got[o.Metric] = append(got[o.Metric], op.Operation)
+		}
+	}
+	want := map[string][]string{
+		"device_op_us":        {"attn_a", "mlp_a", "attn_b"},
+		"component:attention": {"attn_a", "mlp_a", "attn_b"},
+		"component:mlp":       {"mlp_a", "attn_b"},
+		"op:attn_a":           {"attn_a"},
+		"op:attn_b":           {"attn_b"},
+		"op:mlp_a":            {"mlp_a"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("explaining ops (-want +got):\n%s", diff)
+	}
+	base := summaries(baseline(3)...)
+	cur := c.summary()
+	for _, ch := range Compare(cur, base, BaselineRolling, Rule{}) {
+		if ch.Metric == "component:mlp" {
+			var ops []string
+			for _, op := range ch.Ops {
+				ops = append(ops, op.Operation)
+			}
+			if diff := cmp.Diff([]string{"mlp_a", "attn_b"}, ops); diff != "" {
+				t.Errorf("regression of mlp explained by (-want +got):\n%s", diff)
+			}
+		}
+	}
+}

@@ -2,6 +2,7 @@ package insight
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"strings"
 )
@@ -143,15 +144,16 @@ func Compare(cur Summary, base []Summary, kind string, rule Rule) []Change {
 		if after < med {
 			c.Direction = Improvement
 		}
-		c.Ops = explainChange(&cur, bs, per, baseOps, metric, c.Direction)
+		c.Ops = explainChange(&cur, bs, per, baseOps, metric, c.Direction, componentBound(metric, after-med))
 		out = append(out, c)
 	}
 	return out
 }
 
 // explainChange lists the ops of cur that moved most against the baseline
-// in direction dir: for an op metric, that op.
-func explainChange(cur *Summary, bs []*Summary, per string, baseOps opStats, metric, dir string) []OpDelta {
+// in direction dir, none by more than bound (when not 0): for an op metric,
+// that op.
+func explainChange(cur *Summary, bs []*Summary, per string, baseOps opStats, metric, dir string, bound float64) []OpDelta {
 	names := map[string]bool{}
 	if op, ok := strings.CutPrefix(metric, OpPrefix); ok {
 		names[op] = true
@@ -178,7 +180,7 @@ func explainChange(cur *Summary, bs []*Summary, per string, baseOps opStats, met
 			continue
 		}
 		d := v - st.med
-		if (dir == Regression && d <= 0) || (dir == Improvement && d >= 0) {
+		if (dir == Regression && d <= 0) || (dir == Improvement && d >= 0) || (bound > 0 && math.Abs(d) > bound) {
 			continue
 		}
 		typ := cur.opType(name)
