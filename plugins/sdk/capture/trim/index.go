@@ -197,19 +197,19 @@ func (x *Indexer) Event(e *capture.RawEvent) error {
 
 	id := x.nameID(key, ls, e.Name)
 
-	r := record{line: key, name: id, start: e.Start, dur: e.Dur, ref: e.Ref, seq: x.events - 1}
 	switch {
 	case ls.sorted:
-		x.nest(ls, &r)
+		x.nest(ls, key, id, e)
 	case wasSorted:
 		// The line just turned out of order: Finish sorts and replays
 		// all of its records, so the open ones are written as they are,
 		// and the chunks that hold its records must be read.
 		x.mustRead(ls)
 		x.drain(ls)
-		x.write(&r, 0)
+		fallthrough
 	default:
-		x.write(&r, 0)
+		r := record{line: key, name: id, start: e.Start, dur: e.Dur, ref: e.Ref, seq: x.events - 1}
+		x.write(ls, &r, 0)
 	}
 	return x.err
 }
@@ -248,28 +248,36 @@ type nameSlot struct {
 // nest adds the next event of a sorted line, in (start, longest first)
 // order: the open events it does not fit in are done, and their records
 // are written with their self times.
-func (x *Indexer) nest(ls *lineState, r *record) {
+func (x *Indexer) nest(ls *lineState, key int, name uint32, e *capture.RawEvent) {
 	st := ls.stack
-	end := r.start + r.dur
+	end := e.Start + e.Dur
 	for len(st) > 0 {
 		top := &st[len(st)-1]
 		if end <= top.rec.start+top.rec.dur {
 			break
 		}
-		x.write(&top.rec, top.rec.dur-top.children)
+		x.write(ls, &top.rec, top.rec.dur-top.children)
 		st = st[:len(st)-1]
 	}
 	if len(st) > 0 {
-		st[len(st)-1].children += r.dur
+		st[len(st)-1].children += e.Dur
 	}
-	ls.stack = append(st, frame{rec: *r})
+	if len(st) < cap(st) {
+		st = st[:len(st)+1]
+	} else {
+		st = append(st, frame{})
+	}
+	f := &st[len(st)-1]
+	f.children = 0
+	f.rec = record{line: key, name: name, start: e.Start, dur: e.Dur, ref: e.Ref, seq: x.events - 1}
+	ls.stack = st
 }
 
 // drain writes the records of a line's open events, innermost first.
 func (x *Indexer) drain(ls *lineState) {
 	for i := len(ls.stack) - 1; i >= 0; i-- {
 		f := &ls.stack[i]
-		x.write(&f.rec, f.rec.dur-f.children)
+		x.write(ls, &f.rec, f.rec.dur-f.children)
 	}
 	ls.stack = ls.stack[:0]
 }

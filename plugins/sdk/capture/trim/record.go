@@ -58,8 +58,8 @@ const (
 	maxRecord    = recordFields * binary.MaxVarintLen64
 )
 
-// write adds one record.
-func (x *Indexer) write(rec *record, self int64) {
+// write adds one record of line ls.
+func (x *Indexer) write(ls *lineState, rec *record, self int64) {
 	if x.err != nil {
 		return
 	}
@@ -81,7 +81,6 @@ func (x *Indexer) write(rec *record, self int64) {
 	c := &x.chunks[len(x.chunks)-1]
 	c.minStart = min(c.minStart, rec.start)
 	c.maxEnd = max(c.maxEnd, rec.start+rec.dur)
-	ls := x.lines[rec.line]
 	if long || !ls.sorted {
 		c.must = true
 	}
