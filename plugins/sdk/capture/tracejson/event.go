@@ -300,10 +300,8 @@ func fastTime(b []byte, i int) (end int, us, ps int64, ok bool) {
 		// The decimals and the two bytes after them, made digits.
 		fr := binary.LittleEndian.Uint64(b[i+17:])&0x0000_ffff_ffff_ffff | 0x3030_0000_0000_0000
 		frac, ok3 := eightDigitsOf(fr)
-		if ok1 && ok2 && ok3 {
-			if us = int64(hi*100_000_000 + lo); us <= maxUS {
-				return i + 23, us, int64(frac / 100), true
-			}
+		if v := int64(hi*100_000_000 + lo); ok1 && ok2 && ok3 && v <= maxUS {
+			return i + 23, v, int64(frac / 100), true
 		}
 	}
 	j, n := i, min(len(b), i+16)
