@@ -76,7 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, slog.Level, err
 	fs.StringVar(&cfg.HTTP, "http", "127.0.0.1:7071", "HTTP address for /metrics, /healthz and the web UI (- disables)")
 	fs.StringVar(&cfg.DataDir, "data", "", "folder for the bbolt file (fleetprof.db) and state (required)")
 	fs.StringVar(&cfg.PluginsDir, "plugins", defaultPlugins(), "folder of analyzer plugin binaries with their plugins.sha256 allowlist")
-	fs.StringVar(&cfg.RulesFile, "rules", "", "bucketing rules file for components and diff (default: the built-in rules)")
+	fs.StringVar(&cfg.RulesFile, "rules", "", "component bucketing rules for reports and diff: a built-in set (default, seed) or a rules file, YAML or JSON (default: the built-in default set)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "server TLS certificate (PEM)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "server TLS key (PEM)")
 	fs.StringVar(&cfg.TLSClientCA, "tls-client-ca", "", "CA bundle (PEM) that signs agent and client certificates: agents must present one (mTLS)")

@@ -134,20 +134,11 @@ plugins/README.md). A file named like a set is read as ./seed.`,
 }
 
 // rulesOption returns the components analyzer's rules option for a --rules
-// value: a built-in set's name as it is, else the file's contents, checked
-// here so that a bad file fails before any plugin runs.
+// value (see bucket.Resolve), checked here so that a bad file fails before
+// any plugin runs.
 func rulesOption(value string) (string, error) {
-	if bucket.IsBuiltin(value) {
-		return value, nil
-	}
-	b, err := os.ReadFile(value)
-	if err != nil {
-		return "", fmt.Errorf("read rules (a file, or a built-in set: %s): %w", strings.Join(bucket.Names(), ", "), err)
-	}
-	if _, err := bucket.Parse(b); err != nil {
-		return "", fmt.Errorf("read rules %s: %w", value, err)
-	}
-	return string(b), nil
+	_, opt, err := bucket.Resolve(value)
+	return opt, err
 }
 
 func parseFormats(s string) ([]string, error) {

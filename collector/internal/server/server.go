@@ -80,7 +80,8 @@ type Config struct {
 	// PluginsDir holds the analyzer binaries and their allowlist. Empty or
 	// missing means no analyzers.
 	PluginsDir string
-	// RulesFile is a bucketing rules file for the components analyzer and
+	// RulesFile is a built-in rules set's name ("default", "seed") or a
+	// bucketing rules file for the components analyzer and
 	// Diff. Empty means the default rules.
 	RulesFile string
 	// TLSCert and TLSKey are the server's certificate and key.
@@ -222,14 +223,11 @@ func New(cfg Config) (_ *Server, err error) {
 	var rules *bucket.Rules
 	var options map[string]string
 	if cfg.RulesFile != "" {
-		doc, err := os.ReadFile(cfg.RulesFile)
-		if err != nil {
-			return nil, fmt.Errorf("read rules: %w", err)
+		var opt string
+		if rules, opt, err = bucket.Resolve(cfg.RulesFile); err != nil {
+			return nil, err
 		}
-		if rules, err = bucket.Parse(doc); err != nil {
-			return nil, fmt.Errorf("read rules %s: %w", cfg.RulesFile, err)
-		}
-		options = map[string]string{"rules": string(doc)}
+		options = map[string]string{"rules": opt}
 	}
 	var plugins []pluginhost.Plugin
 	if cfg.PluginsDir != "" {

@@ -413,3 +413,26 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestResolve(t *testing.T) {
+	rules, opt, err := Resolve("seed")
+	if err != nil || opt != "seed" || rules.Component(ops.Op{Operation: "x/flashattention/y", Type: "pallas_call"}) != "attention.flash" {
+		t.Errorf("Resolve(seed) = %v, %q, %v", rules, opt, err)
+	}
+	file := filepath.Join("testdata", "minimal.good.json")
+	doc, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, opt, err := Resolve(file); err != nil || opt != string(doc) {
+		t.Errorf("Resolve(%s) = %q, %v; want the file's contents", file, opt, err)
+	}
+	for _, bad := range []string{"nope", filepath.Join("testdata", "syntax.bad.yaml")} {
+		if _, _, err := Resolve(bad); err == nil {
+			t.Errorf("Resolve(%s) = nil error", bad)
+		}
+	}
+	if _, _, err := Resolve("nope"); err == nil || !strings.Contains(err.Error(), "default, seed") {
+		t.Errorf("Resolve(nope) = %v, want the built-in sets named", err)
+	}
+}

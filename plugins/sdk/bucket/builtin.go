@@ -2,6 +2,7 @@ package bucket
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -127,3 +128,23 @@ rules:
   - component: control_flow
     name: while|conditional
 `
+
+// Resolve reads a rules choice as a user gives it (`--rules`): the name of a
+// built-in set, or the path of a rules file (YAML or JSON). It returns the
+// parsed rules and the option string to hand the components analyzer (the
+// set's name as it is, or the file's contents). A missing or bad file is an
+// error that names the built-in sets too.
+func Resolve(value string) (rules *Rules, option string, err error) {
+	if IsBuiltin(value) {
+		rules, err = Lookup(value)
+		return rules, value, err
+	}
+	doc, err := os.ReadFile(value)
+	if err != nil {
+		return nil, "", fmt.Errorf("read rules (a file, or a built-in set: %s): %w", strings.Join(Names(), ", "), err)
+	}
+	if rules, err = Parse(doc); err != nil {
+		return nil, "", fmt.Errorf("read rules %s: %w", value, err)
+	}
+	return rules, string(doc), nil
+}
