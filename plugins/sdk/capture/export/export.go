@@ -12,8 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/klauspost/compress/gzip"
-
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/tracejson"
@@ -56,14 +54,7 @@ func Write(w io.Writer, f Format, c *capture.Capture) error {
 	case TraceJSON:
 		return tracejson.Write(w, c)
 	case TraceJSONGz:
-		zw, err := gzip.NewWriterLevel(w, gzip.BestSpeed)
-		if err != nil {
-			return err
-		}
-		if err := tracejson.Write(zw, c); err != nil {
-			return err
-		}
-		return zw.Close()
+		return writeGzip(w, func(w io.Writer) error { return tracejson.Write(w, c) })
 	case XPlane:
 		return xplane.Write(w, c)
 	case Fpcap:

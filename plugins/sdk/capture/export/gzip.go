@@ -1,0 +1,82 @@
+package export
+
+import (
+	"io"
+	"sync/atomic"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// Sizes of the compressing writer's buffers.
+const (
+	gzipBlock  = 1 << 20
+	gzipBlocks = 3
+)
+
+// writeGzip writes what write produces to w, gzipped at the fastest level,
+// compressing on a goroutine of its own: making the output and compressing
+// it then use two cores.
+func writeGzip(w io.Writer, write func(io.Writer) error) error {
+	zw, err := gzip.NewWriterLevel(w, gzip.BestSpeed)
+	if err != nil {
+		return err
+	}
+	bw := &blockWriter{full: make(chan []byte, gzipBlocks), free: make(chan []byte, gzipBlocks), done: make(chan struct{})}
+	for range gzipBlocks {
+		bw.free <- make([]byte, 0, gzipBlock)
+	}
+	bw.cur = <-bw.free
+	go func() {
+		defer close(bw.done)
+		for b := range bw.full {
+			if bw.err == nil {
+				if _, err := zw.Write(b); err != nil {
+					bw.err = err
+					bw.failed.Store(true)
+				}
+			}
+			bw.free <- b[:0]
+		}
+		if bw.err == nil {
+			bw.err = zw.Close()
+		}
+	}()
+	err = write(bw)
+	if len(bw.cur) > 0 {
+		bw.full <- bw.cur
+	}
+	close(bw.full)
+	<-bw.done
+	if err != nil {
+		return err
+	}
+	return bw.err
+}
+
+// blockWriter gathers writes into blocks for writeGzip's goroutine. err is
+// the goroutine's: the writer reads it once failed is set or done closed.
+type blockWriter struct {
+	full, free chan []byte
+	cur        []byte
+	done       chan struct{}
+	failed     atomic.Bool
+	err        error
+}
+
+// Write implements io.Writer.
+func (bw *blockWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if bw.failed.Load() {
+			return n - len(p), bw.err
+		}
+		k := copy(bw.cur[len(bw.cur):cap(bw.cur)], p)
+		bw.cur = bw.cur[:len(bw.cur)+k]
+		p = p[k:]
+		if len(bw.cur) == cap(bw.cur) {
+			bw.full <- bw.cur
+			bw.cur = <-bw.free
+		}
+	}
+	return n, nil
+}
