@@ -29,8 +29,9 @@
 //	schedules                 schedule id → Schedule (JSON)  (since version 3)
 //	tokens                    sha256(token) → Token (JSON)   (since version 4); the
 //	                          token itself is never stored
-//	summaries                 ckey → a capture's insight summary (JSON, written by
-//	                          the watch package once its report is stored)
+//	summaries                 ckey → a capture's insight summary (binary,
+//	                          insight.Summary.AppendBinary; written by the watch
+//	                          package once its report is stored)
 //	                          (since version 5)
 //	summary_fleet             fleet id + 0x00 + ckey → empty (since version 5)
 //	changes                   ckey + 0x00 + i(4) → the i-th change of the capture

@@ -9,7 +9,7 @@ import (
 
 // Insight buckets (since version 5): per-capture summaries, the changes
 // found against baselines, and pinned baselines. The values are opaque
-// here (JSON written by the collector's watch package); the keys are the
+// here (written by the collector's watch package); the keys are the
 // captures key (commit time, 8 bytes big-endian, and id) so every walk is
 // in commit order.
 var (

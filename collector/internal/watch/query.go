@@ -24,10 +24,10 @@ const (
 	MaxChanges = 10_000
 )
 
-// decode reads a stored summary.
+// decode reads a stored summary (insight.Summary.AppendBinary).
 func decode(id string, data []byte) (insight.Summary, error) {
 	var s insight.Summary
-	if err := json.Unmarshal(data, &s); err != nil {
+	if err := s.UnmarshalBinary(data); err != nil {
 		return s, fmt.Errorf("%w: summary of %s: %v", store.ErrCorrupt, id, err)
 	}
 	return s, nil
@@ -270,5 +270,13 @@ func (w *Watch) SummaryLine(ctx context.Context, id string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(data, '\n'), nil
+	s, err := decode(id, data)
+	if err != nil {
+		return nil, err
+	}
+	line, err := json.Marshal(&s)
+	if err != nil {
+		return nil, fmt.Errorf("encode summary row of %s: %w", id, err)
+	}
+	return append(line, '\n'), nil
 }

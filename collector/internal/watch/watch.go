@@ -160,7 +160,7 @@ func (w *Watch) analyzed(ctx context.Context, id string) error {
 		kind = k
 		changes = insight.Compare(*sum, base, kind, w.rule)
 	}
-	data, err := json.Marshal(sum)
+	data, err := sum.AppendBinary(nil)
 	if err != nil {
 		return fmt.Errorf("encode summary of %s: %w", id, err)
 	}
@@ -275,7 +275,7 @@ func (w *Watch) baseline(ctx context.Context, cur *insight.Summary) ([]insight.S
 			if json.Unmarshal(b, &p) == nil && p.CaptureID != cur.CaptureID {
 				if data, err := r.Summary(p.CaptureID); err == nil {
 					var s insight.Summary
-					if json.Unmarshal(data, &s) == nil {
+					if s.UnmarshalBinary(data) == nil {
 						out, kind = []insight.Summary{s}, insight.BaselinePinned
 						return nil
 					}
@@ -287,9 +287,9 @@ func (w *Watch) baseline(ctx context.Context, cur *insight.Summary) ([]insight.S
 		var derr error
 		err := r.AgentSummaries(cur.AgentID, cur.CommittedNS, func(id string, _ int64, data []byte) bool {
 			scanned++
-			var s insight.Summary
-			if err := json.Unmarshal(data, &s); err != nil {
-				derr = fmt.Errorf("%w: summary of %s: %v", store.ErrCorrupt, id, err)
+			s, err := decode(id, data)
+			if err != nil {
+				derr = err
 				return false
 			}
 			if id != cur.CaptureID && s.BaselineKey == cur.BaselineKey {
@@ -306,13 +306,13 @@ func (w *Watch) baseline(ctx context.Context, cur *insight.Summary) ([]insight.S
 }
 
 // fill computes and stores a capture's summary without comparing it, unless
-// it has one by then, and returns the summary stored.
+// it has one by then, and returns the summary stored (its binary encoding).
 func (w *Watch) fill(ctx context.Context, id string) ([]byte, error) {
 	s, err := w.summarize(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	data, err := json.Marshal(s)
+	data, err := s.AppendBinary(nil)
 	if err != nil {
 		return nil, fmt.Errorf("encode summary of %s: %w", id, err)
 	}
@@ -360,7 +360,7 @@ func (w *Watch) Backfill(ctx context.Context) (int, error) {
 			if err != nil {
 				return n, err
 			}
-			data, err := json.Marshal(s)
+			data, err := s.AppendBinary(nil)
 			if err != nil {
 				return n, fmt.Errorf("encode summary of %s: %w", id, err)
 			}
