@@ -60,7 +60,7 @@ func TestSummaryRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.SchemaVersion != 1 || got.CaptureID != "cap-1" || got.AgentID != "agent-tpu-host-0" || got.Requests != 3 ||
-		got.DeviceOpUS != 5 || got.Options.Endpoint != "/v1/score" || got.Committed != "2026-02-05T20:15:30.000000123Z" ||
+		got.DeviceOpUS != 5 || got.Options.Endpoint != "/v1/score" || got.Committed != "2026-02-05T20:15:30.000000Z" ||
 		len(got.Labels) != 1 || got.Labels[0].Key != "model" {
 		t.Errorf("summary row = %+v", got)
 	}

@@ -12,7 +12,7 @@ import (
 func fullSummary() Summary {
 	s := std("a", 1.4).summary()
 	s.CaptureID, s.Host, s.Trigger, s.FleetID, s.ScheduleID, s.Status = "c-1", "héllo\x00", "fleet", "f1", "s1", "analyzed"
-	s.Committed, s.CommittedNS = "2026-01-02T03:04:05.000000000Z", -5
+	s.Committed, s.CommittedNS = "2026-01-02T03:04:05.000000Z", -5
 	s.Options = Options{Endpoint: "/v1/score", BodySHA256: "ab", DurationMS: 2000, Requests: 2, Warmups: 1, NumSteps: 3}
 	s.BaselineKey = s.Options.Key()
 	s.Devices, s.DeviceBusyUS, s.IdlePct = 2, 123.5, 99.25

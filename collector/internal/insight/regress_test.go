@@ -134,7 +134,7 @@ func scale(h host, k float64) host {
 func TestCompareChangeFields(t *testing.T) {
 	base := summaries(baseline(3)...)
 	cur := std("a", 1.4).summary()
-	cur.CaptureID, cur.ScheduleID, cur.Committed = "a-4", "nightly", "2026-01-02T03:04:05.000000000Z"
+	cur.CaptureID, cur.ScheduleID, cur.Committed = "a-4", "nightly", "2026-01-02T03:04:05.000000Z"
 	got := Compare(cur, base, BaselinePinned, Rule{})
 	if len(got) == 0 {
 		t.Fatal("no changes")
@@ -143,7 +143,7 @@ func TestCompareChangeFields(t *testing.T) {
 	want := Change{
 		CaptureID: "a-4", BaselineCaptureIDs: []string{"a-3", "a-2", "a-1"}, Baseline: BaselinePinned,
 		AgentID: "a", Host: "a.example", Labels: map[string]string{"agent": "a"}, ScheduleID: "nightly",
-		Committed: "2026-01-02T03:04:05.000000000Z", Metric: MetricDeviceOp, Per: PerRequest,
+		Committed: "2026-01-02T03:04:05.000000Z", Metric: MetricDeviceOp, Per: PerRequest,
 		Before: 200.5, After: 240.5, ChangePct: 40.0 / 200.5 * 100, Direction: Regression,
 		Ops: []OpDelta{
 			{Operation: "attn_a", Type: "t_attn_a", Value: 112, Reference: 80, Delta: 32},
@@ -157,10 +157,10 @@ func TestCompareChangeFields(t *testing.T) {
 
 func TestSortChanges(t *testing.T) {
 	cs := []Change{
-		{Committed: "2026-01-01T00:00:00.000000000Z", AgentID: "a", Metric: "op:x"},
-		{Committed: "2026-01-02T00:00:00.000000000Z", AgentID: "b", Metric: "component:z"},
-		{Committed: "2026-01-02T00:00:00.000000000Z", AgentID: "b", Metric: "device_op_us"},
-		{Committed: "2026-01-02T00:00:00.000000000Z", AgentID: "a", Metric: "op:y"},
+		{Committed: "2026-01-01T00:00:00.000000Z", AgentID: "a", Metric: "op:x"},
+		{Committed: "2026-01-02T00:00:00.000000Z", AgentID: "b", Metric: "component:z"},
+		{Committed: "2026-01-02T00:00:00.000000Z", AgentID: "b", Metric: "device_op_us"},
+		{Committed: "2026-01-02T00:00:00.000000Z", AgentID: "a", Metric: "op:y"},
 	}
 	SortChanges(cs)
 	var got []string

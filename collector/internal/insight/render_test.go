@@ -148,7 +148,7 @@ func TestTrendAndChangesRender(t *testing.T) {
 
 	base := summaries(baseline(3)...)
 	cur := std("a", 1.4).summary()
-	cur.CaptureID, cur.Committed = "a-4", "2026-01-02T03:04:05.000000000Z"
+	cur.CaptureID, cur.Committed = "a-4", "2026-01-02T03:04:05.000000Z"
 	b.Reset()
 	if err := WriteChangesText(&b, Compare(cur, base, BaselineRolling, Rule{}), nil); err != nil {
 		t.Fatal(err)

@@ -22,8 +22,9 @@ import (
 const SchemaVersion = 1
 
 // TimeLayout is how summaries and changes write times: RFC 3339 in UTC
-// with nine fractional digits, so that the text sorts as the time does.
-const TimeLayout = "2006-01-02T15:04:05.000000000Z"
+// with six fractional digits (microseconds, what analytics engines such as
+// BigQuery keep), so that the text sorts as the time does.
+const TimeLayout = "2006-01-02T15:04:05.000000Z"
 
 // TopOps is how many of a capture's ops (by total time) its summary keeps.
 const TopOps = 20

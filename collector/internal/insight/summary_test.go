@@ -90,7 +90,7 @@ func TestSummarize(t *testing.T) {
 	perReq, perSec := 250.0, 250.0
 	want := Summary{
 		SchemaVersion: 1, CaptureID: "c1", AgentID: "a", Host: "h", Trigger: "fleet", FleetID: "f", ScheduleID: "s",
-		Committed: "2026-01-02T03:04:05.000000006Z", CommittedNS: in.CommittedNS, Status: "analyzed",
+		Committed: "2026-01-02T03:04:05.000000Z", CommittedNS: in.CommittedNS, Status: "analyzed",
 		Labels:  []Pair{{"model", "qwen3"}, {"zone", "z1"}},
 		Options: in.Options, BaselineKey: in.Options.Key(), Requests: 2, Per: PerRequest,
 		SpanUS: 2e6, Devices: 2, DeviceBusyUS: 400, IdlePct: 99.985, DeviceOpUS: 500,
