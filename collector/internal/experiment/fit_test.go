@@ -34,12 +34,12 @@ func TestLineFit(t *testing.T) {
 
 func TestPowerFit(t *testing.T) {
 	tests := []struct {
-		name    string
-		xs, ys  []float64
-		k, a    float64
-		r2      float64
-		n       int
-		ok      bool
+		name   string
+		xs, ys []float64
+		k, a   float64
+		r2     float64
+		n      int
+		ok     bool
 	}{
 		{"square", []float64{128, 512, 2048}, []float64{3 * 128 * 128, 3 * 512 * 512, 3 * 2048 * 2048}, 2, 3, 1, 3, true},
 		{"linear", []float64{1, 4, 16}, []float64{0.5, 2, 8}, 1, 0.5, 1, 3, true},

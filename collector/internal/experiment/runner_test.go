@@ -29,8 +29,8 @@ type fakeFleet struct {
 	mu      sync.Mutex
 	starts  []*collectorv1.StartCaptureRequest
 	origins []fleet.Origin
-	errs    []error                          // returned by the starts, in order; nil entries start
-	results [][]collectorv1.AgentResult      // per start; default both done
+	errs    []error                     // returned by the starts, in order; nil entries start
+	results [][]collectorv1.AgentResult // per start; default both done
 	known   map[string]*collectorv1.WatchFleetCaptureResponse
 }
 
