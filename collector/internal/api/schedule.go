@@ -102,11 +102,18 @@ func ScheduleRecord(p *collectorv1.Schedule) (store.Schedule, error) {
 	if err != nil {
 		return store.Schedule{}, fmt.Errorf("encode options: %w", err)
 	}
+	var exp []byte
+	if p.GetExperiment() != nil {
+		if exp, err = proto.Marshal(p.GetExperiment()); err != nil {
+			return store.Schedule{}, fmt.Errorf("encode experiment: %w", err)
+		}
+	}
 	return store.Schedule{
 		ID: p.GetScheduleId(), Name: p.GetName(), Spec: p.GetCron(), Selector: p.GetSelector(),
 		Options: opts, Labels: maps.Clone(p.GetLabels()), JitterNS: p.GetJitterMs() * int64(time.Millisecond),
 		MaxConcurrent: int(p.GetMaxConcurrent()), SkipIfBusy: p.GetSkipIfBusy(),
 		SampleFraction: p.GetSampleFraction(), SampleCount: int(p.GetSampleCount()), Paused: p.GetPaused(),
+		Experiment: exp,
 	}, nil
 }
 
@@ -118,7 +125,11 @@ func ScheduleProto(sc *store.Schedule) *collectorv1.Schedule {
 		JitterMs: sc.JitterNS / int64(time.Millisecond), MaxConcurrent: int32(sc.MaxConcurrent),
 		SkipIfBusy: sc.SkipIfBusy, SampleFraction: sc.SampleFraction, SampleCount: int32(sc.SampleCount),
 		Paused: sc.Paused, LastResult: sc.LastResult, LastFleetId: sc.LastFleetID,
-		CreatedAt: timestamppb.New(time.Unix(0, sc.CreatedNS)),
+		CreatedAt: timestamppb.New(time.Unix(0, sc.CreatedNS)), LastExperimentId: sc.LastExperimentID,
+	}
+	if len(sc.Experiment) > 0 {
+		p.Experiment = &collectorv1.ExperimentSpec{}
+		_ = proto.Unmarshal(sc.Experiment, p.Experiment) // validated when added
 	}
 	if sc.LastRunNS != 0 {
 		p.LastRun = timestamppb.New(time.Unix(0, sc.LastRunNS))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fleetprof/fleetprof/collector/internal/analysis"
 	"github.com/fleetprof/fleetprof/collector/internal/auth"
+	"github.com/fleetprof/fleetprof/collector/internal/experiment"
 	"github.com/fleetprof/fleetprof/collector/internal/fleet"
 	"github.com/fleetprof/fleetprof/collector/internal/ingest"
 	"github.com/fleetprof/fleetprof/collector/internal/labels"
@@ -33,16 +34,17 @@ var codeOf = []struct {
 	code codes.Code
 	errs []error
 }{
-	{codes.NotFound, []error{store.ErrNotFound, fleet.ErrNotFound, sched.ErrNotFound, watch.ErrNoFleet}},
+	{codes.NotFound, []error{store.ErrNotFound, fleet.ErrNotFound, sched.ErrNotFound, watch.ErrNoFleet, experiment.ErrNotFound}},
 	{codes.InvalidArgument, []error{
 		errBadRequest, store.ErrBadID, ingest.ErrBadID, ingest.ErrBadStart, ingest.ErrProtocol,
 		ingest.ErrMalformed, ingest.ErrChunkTooLarge, ingest.ErrTooLarge, ingest.ErrEmptyChunks,
 		fleet.ErrBadRequest, selector.ErrSyntax,
 		registry.ErrNoRegister, registry.ErrBadAgentID, registry.ErrTooBig, labels.ErrLimit, analysis.ErrUnknownAnalyzer, export.ErrUnknownFormat,
 		sched.ErrBadSchedule, auth.ErrBadRole, auth.ErrBadName, watch.ErrBadQuery,
+		experiment.ErrBadSpec, experiment.ErrUnknownFormat,
 	}},
 	{codes.DataLoss, []error{ingest.ErrChecksum}},
-	{codes.ResourceExhausted, []error{ingest.ErrBusy, ingest.ErrAgentBusy, registry.ErrOutboxFull, fleet.ErrBusy}},
+	{codes.ResourceExhausted, []error{ingest.ErrBusy, ingest.ErrAgentBusy, registry.ErrOutboxFull, fleet.ErrBusy, experiment.ErrBusy}},
 	{codes.DeadlineExceeded, []error{ingest.ErrNoStart, ingest.ErrIdle}},
 	{codes.FailedPrecondition, []error{ingest.ErrSequence, ingest.ErrSize, store.ErrSequence, fleet.ErrNoAgents, analysis.ErrNoReport, watch.ErrNoSummary}},
 	{codes.PermissionDenied, []error{registry.ErrIdentity, ingest.ErrIdentity, ingest.ErrNotOwner}},

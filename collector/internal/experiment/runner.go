@@ -172,6 +172,16 @@ func (r *Runner) Start(ctx context.Context, spec *collectorv1.ExperimentSpec, o 
 	return e, nil
 }
 
+// StartScheduled starts an experiment for a schedule and returns its id
+// (sched.Experiments).
+func (r *Runner) StartScheduled(ctx context.Context, spec *collectorv1.ExperimentSpec, scheduleID string) (string, error) {
+	e, err := r.Start(ctx, spec, Origin{Trigger: "schedule", ScheduleID: scheduleID})
+	if err != nil {
+		return "", err
+	}
+	return e.ID, nil
+}
+
 func isRunning(e *store.Experiment) bool { return e.Status == store.ExperimentRunning }
 
 // Get returns an experiment.

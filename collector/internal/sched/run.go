@@ -159,6 +159,9 @@ func (s *Scheduler) runDue(ctx context.Context) (time.Duration, bool) {
 // fire runs a schedule once.
 func (s *Scheduler) fire(ctx context.Context, sc store.Schedule, fleets []string, dueAt, now time.Time, catchUp bool) Run {
 	r := Run{ScheduleID: sc.ID, Due: dueAt, At: now, CatchUp: catchUp}
+	if len(sc.Experiment) > 0 {
+		return s.fireExperiment(ctx, sc, r)
+	}
 	inflight := 0
 	for _, f := range fleets {
 		inflight += s.cfg.Starter.Pending(f)
@@ -216,6 +219,36 @@ func (s *Scheduler) fire(ctx context.Context, sc store.Schedule, fleets []string
 	return r
 }
 
+// fireExperiment runs a schedule that starts an experiment: skipped while
+// its previous experiment still runs, when it skips if busy.
+func (s *Scheduler) fireExperiment(ctx context.Context, sc store.Schedule, r Run) Run {
+	exp := s.cfg.Experiments
+	if exp == nil {
+		r.Outcome, r.Detail = OutcomeFailed, "failed: this collector runs no experiments"
+		return r
+	}
+	if sc.SkipIfBusy && sc.LastExperimentID != "" && exp.Running(ctx, sc.LastExperimentID) {
+		r.Outcome, r.Detail = OutcomeSkipped, fmt.Sprintf("skipped: experiment %s is still running", sc.LastExperimentID)
+		return r
+	}
+	spec := &collectorv1.ExperimentSpec{}
+	if err := proto.Unmarshal(sc.Experiment, spec); err != nil {
+		r.Outcome, r.Detail = OutcomeFailed, fmt.Sprintf("experiment does not decode: %v", err)
+		return r
+	}
+	id, err := exp.StartScheduled(ctx, spec, sc.ID)
+	if err != nil {
+		r.Outcome, r.Detail = OutcomeFailed, "failed: "+err.Error()
+		return r
+	}
+	r.Outcome, r.ExperimentID = OutcomeStarted, id
+	r.Detail = "started experiment " + id
+	if r.CatchUp {
+		r.Detail += " (catch-up of a run missed while the collector was down)"
+	}
+	return r
+}
+
 // SampleSize is k, how many of n candidates a run asks: min(count, n) with
 // a count, ceil(fraction·n) with a fraction (a product within 1e-9 of an
 // integer counts as that integer), else n.
@@ -259,6 +292,9 @@ func (s *Scheduler) finish(ctx context.Context, e *entry, r Run) {
 	if r.FleetID != "" {
 		e.s.LastFleetID = r.FleetID
 	}
+	if r.ExperimentID != "" {
+		e.s.LastExperimentID = r.ExperimentID
+	}
 	sc = e.s
 	s.mu.Unlock()
 	err := s.cfg.Store.Update(ctx, func(w *store.Writer) error { return s.saveRun(w, &sc) })
@@ -290,5 +326,6 @@ func (s *Scheduler) saveRun(w *store.Writer, sc *store.Schedule) error {
 		sc.NextRunNS = 0
 	}
 	cur.LastRunNS, cur.NextRunNS, cur.LastResult, cur.LastFleetID = sc.LastRunNS, sc.NextRunNS, sc.LastResult, sc.LastFleetID
+	cur.LastExperimentID = sc.LastExperimentID
 	return w.PutSchedule(cur)
 }

@@ -85,6 +85,17 @@ type Starter interface {
 	Pending(fleetID string) int
 }
 
+// Experiments starts the experiments of schedules that run one (the
+// experiment runner).
+type Experiments interface {
+	// Check validates an experiment without starting it.
+	Check(spec *collectorv1.ExperimentSpec) error
+	// StartScheduled starts an experiment for a schedule and returns its id.
+	StartScheduled(ctx context.Context, spec *collectorv1.ExperimentSpec, scheduleID string) (string, error)
+	// Running reports whether an experiment is queued or running.
+	Running(ctx context.Context, id string) bool
+}
+
 // Config configures a Scheduler. Store, Agents and Starter are required.
 type Config struct {
 	// Store keeps the schedules.
@@ -93,6 +104,9 @@ type Config struct {
 	Agents Agents
 	// Starter starts each run's captures.
 	Starter Starter
+	// Experiments starts the runs of schedules that run an experiment. Nil
+	// refuses such schedules.
+	Experiments Experiments
 	// Clock is the time. Nil means the wall clock.
 	Clock Clock
 	// CatchUpDelay is the wait before a catch-up run at start, so agents
@@ -138,6 +152,9 @@ type Run struct {
 	Agents     []string
 	// FleetID is the fleet capture started, if any.
 	FleetID string
+	// ExperimentID is the experiment started, if any (a schedule that runs
+	// an experiment).
+	ExperimentID string
 	// Detail says what happened, for people.
 	Detail string
 }
@@ -251,6 +268,25 @@ func validate(s *store.Schedule) (cron.Schedule, error) {
 	return Parse(s.Spec)
 }
 
+// checkExperiment validates a schedule's experiment, if it has one, with
+// exp.
+func checkExperiment(s *store.Schedule, exp Experiments) error {
+	if len(s.Experiment) == 0 {
+		return nil
+	}
+	spec := &collectorv1.ExperimentSpec{}
+	if err := proto.Unmarshal(s.Experiment, spec); err != nil {
+		return fmt.Errorf("%w: experiment does not decode: %v", ErrBadSchedule, err)
+	}
+	if exp == nil {
+		return fmt.Errorf("%w: this collector runs no experiments", ErrBadSchedule)
+	}
+	if err := exp.Check(spec); err != nil {
+		return fmt.Errorf("%w: experiment: %w", ErrBadSchedule, err)
+	}
+	return nil
+}
+
 // newID returns a fresh schedule id: s-<8 hex digits>.
 func newID() string {
 	var b [4]byte
@@ -265,6 +301,9 @@ func (s *Scheduler) Add(ctx context.Context, in store.Schedule) (store.Schedule,
 	if err != nil {
 		return store.Schedule{}, err
 	}
+	if err := checkExperiment(&in, s.cfg.Experiments); err != nil {
+		return store.Schedule{}, err
+	}
 	if in.ID == "" {
 		in.ID = newID()
 	}
@@ -273,7 +312,7 @@ func (s *Scheduler) Add(ctx context.Context, in store.Schedule) (store.Schedule,
 	}
 	now := s.clock.Now()
 	in.CreatedNS = now.UnixNano()
-	in.LastRunNS, in.LastResult, in.LastFleetID, in.NextRunNS = 0, "", "", 0
+	in.LastRunNS, in.LastResult, in.LastFleetID, in.NextRunNS, in.LastExperimentID = 0, "", "", 0, ""
 	in.Labels = maps.Clone(in.Labels)
 	if !in.Paused {
 		in.NextRunNS = c.Next(now).UnixNano()

@@ -67,6 +67,11 @@ var methods = map[string]need{
 	"/fleetprof.collector.v1.InsightService/PinBaseline":     {role: auth.Operator},
 	"/fleetprof.collector.v1.InsightService/UnpinBaseline":   {role: auth.Operator},
 
+	"/fleetprof.collector.v1.ExperimentService/GetExperiment":       {role: auth.Viewer},
+	"/fleetprof.collector.v1.ExperimentService/ListExperiments":     {role: auth.Viewer},
+	"/fleetprof.collector.v1.ExperimentService/GetExperimentReport": {role: auth.Viewer},
+	"/fleetprof.collector.v1.ExperimentService/StartExperiment":     {role: auth.Operator},
+
 	"/fleetprof.collector.v1.AdminService/CreateToken": {role: auth.Admin},
 	"/fleetprof.collector.v1.AdminService/ListTokens":  {role: auth.Admin},
 	"/fleetprof.collector.v1.AdminService/RevokeToken": {role: auth.Admin},

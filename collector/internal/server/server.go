@@ -32,6 +32,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/analysis"
 	"github.com/fleetprof/fleetprof/collector/internal/api"
 	"github.com/fleetprof/fleetprof/collector/internal/auth"
+	"github.com/fleetprof/fleetprof/collector/internal/experiment"
 	"github.com/fleetprof/fleetprof/collector/internal/fleet"
 	"github.com/fleetprof/fleetprof/collector/internal/ingest"
 	"github.com/fleetprof/fleetprof/collector/internal/pluginhost"
@@ -165,6 +166,7 @@ type Server struct {
 	reg      *registry.Registry
 	fleet    *fleet.Tracker
 	sched    *sched.Scheduler
+	exp      *experiment.Runner
 	analysis *analysis.Analysis
 	watch    *capwatch.Watch
 	ingest   *ingest.Ingest
@@ -277,7 +279,8 @@ func New(cfg Config) (_ *Server, err error) {
 	if _, err := s.fleet.Restore(context.Background()); err != nil {
 		return nil, err
 	}
-	s.sched = sched.New(sched.Config{Store: db, Agents: s.reg, Starter: s.fleet, Logger: log, Registerer: cfg.Registry})
+	s.exp = experiment.New(experiment.Config{Store: db, Fleet: s.fleet, Logger: log})
+	s.sched = sched.New(sched.Config{Store: db, Agents: s.reg, Starter: s.fleet, Experiments: s.exp, Logger: log, Registerer: cfg.Registry})
 	if s.watch, err = newWatch(db, cfg.Insight, log, cfg.Registry); err != nil {
 		return nil, err
 	}
@@ -317,6 +320,7 @@ func New(cfg Config) (_ *Server, err error) {
 	collectorv1.RegisterScheduleServiceServer(apiSrv, api.NewScheduleService(s.sched, log))
 	collectorv1.RegisterAdminServiceServer(apiSrv, api.NewAdminService(db, log))
 	collectorv1.RegisterInsightServiceServer(apiSrv, api.NewInsightService(s.watch, log))
+	collectorv1.RegisterExperimentServiceServer(apiSrv, api.NewExperimentService(s.exp, db, log))
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	if split {
@@ -521,6 +525,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { return s.fleet.Run(gctx) })
 	g.Go(func() error { return s.sched.Run(gctx) })
+	g.Go(func() error { return s.exp.Run(gctx) })
 	g.Go(func() error { return s.analysis.Run(gctx) })
 	g.Go(func() error { return s.watch.Run(gctx) })
 	g.Go(func() error { return s.ingest.Run(gctx) })

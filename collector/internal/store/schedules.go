@@ -42,6 +42,11 @@ type Schedule struct {
 	LastResult string `json:"last_result,omitempty"`
 	// LastFleetID is the fleet capture of the last run that started one.
 	LastFleetID string `json:"last_fleet_id,omitempty"`
+	// Experiment, if set, is a marshalled collector.v1.ExperimentSpec: each
+	// run starts that experiment instead of one fleet capture.
+	Experiment []byte `json:"experiment,omitempty"`
+	// LastExperimentID is the experiment of the last run that started one.
+	LastExperimentID string `json:"last_experiment_id,omitempty"`
 }
 
 // Schedule returns a schedule.
