@@ -7,7 +7,7 @@ BUF       := $(TOOLS)/buf
 GOFLAGS   ?=
 export PATH := $(CURDIR)/$(TOOLS):$(PATH)
 
-.PHONY: all build test test-short generate check-generate lint bench fuzz fuzz-short demo clean
+.PHONY: all build test test-short generate check-generate lint bench soak fuzz fuzz-short demo clean
 
 all: build
 
@@ -46,6 +46,12 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./plugins/sdk/capture/...
 	bash integration/bench/trim_vs_gzip.sh
 	bash integration/bench/load.sh
+
+## soak: kill -9 the collector at random moments during uploads, then damage
+## its database: nothing lost or corrupted, every damage refused by name
+## (DURATION=2m; see BENCHMARKS.md "Soak"). Not part of `make test`.
+soak: build
+	bash integration/bench/soak.sh
 
 FUZZTIME ?= 60s
 # Minimizing a new input counts outside -fuzztime (go's default is 60s), so
