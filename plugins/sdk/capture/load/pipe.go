@@ -77,7 +77,7 @@ func newBlockPipe(ctx context.Context, src io.Reader, wrapErr func(error) error,
 				p.err = ctx.Err()
 				return
 			}
-			n, err := fill(src, b.buf[headroom:])
+			n, err := fill(ctx, src, b.buf[headroom:])
 			if n > 0 {
 				b.n = n
 				b.refs.Store(1)
@@ -100,10 +100,13 @@ func newBlockPipe(ctx context.Context, src io.Reader, wrapErr func(error) error,
 			} else {
 				p.free <- b
 			}
-			if errors.Is(err, io.EOF) {
+			switch {
+			case errors.Is(err, io.EOF):
 				return
-			}
-			if err != nil {
+			case ctx.Err() != nil:
+				p.err = ctx.Err()
+				return
+			case err != nil:
 				p.err = wrapErr(err)
 				return
 			}
@@ -185,10 +188,14 @@ func (p *blockPipe) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-// fill reads into buf until it is full or src fails; io.EOF means a clean end.
-func fill(src io.Reader, buf []byte) (int, error) {
+// fill reads into buf until it is full, src fails or ctx is done; io.EOF
+// means a clean end.
+func fill(ctx context.Context, src io.Reader, buf []byte) (int, error) {
 	n := 0
 	for n < len(buf) {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
 		m, err := src.Read(buf[n:])
 		n += m
 		if err != nil {

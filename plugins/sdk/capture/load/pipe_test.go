@@ -1,0 +1,144 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// TestBlockPipe reads a stream through the pipe as the walker does — by
+// blocks, keeping unread ends of random sizes, some larger than the room
+// before a block — while a copier takes every block: both must see the
+// stream exactly, and every block must go back to the pool.
+func TestBlockPipe(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	src := make([]byte, 7*blockSize+777)
+	for i := range src {
+		src[i] = byte(r.IntN(256))
+	}
+	p := newBlockPipe(context.Background(), bytes.NewReader(src), func(err error) error { return err }, true)
+	copied := make(chan []byte)
+	go func() {
+		var all []byte
+		for b := range p.Copies() {
+			all = append(all, b.data()...)
+			p.Release(b)
+		}
+		copied <- all
+	}()
+	var got []byte // the bytes consumed by the "walker"
+	var keep []byte
+	for {
+		out, err := p.ReadBlock(keep)
+		if len(out) < len(keep) {
+			t.Fatalf("ReadBlock returned %d bytes for %d kept", len(out), len(keep))
+		}
+		if err == io.EOF {
+			got = append(got, out...)
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Consume a random part, keep the rest: sometimes more than the
+		// room before a block.
+		n := len(out)
+		switch r.IntN(4) {
+		case 0:
+			n -= min(n, headroom+r.IntN(3*blockSize))
+		case 1:
+			n -= min(n, r.IntN(headroom))
+		}
+		got = append(got, out[:n]...)
+		keep = out[n:]
+	}
+	p.Close()
+	if !bytes.Equal(got, src) {
+		t.Fatalf("the walker read %d bytes, not the %d of the source", len(got), len(src))
+	}
+	if all := <-copied; !bytes.Equal(all, src) {
+		t.Fatalf("the copier got %d bytes, not the %d of the source", len(all), len(src))
+	}
+	if n := len(p.free); n != pipeBlocks {
+		t.Errorf("%d of %d blocks back in the pool", n, pipeBlocks)
+	}
+}
+
+// TestBlockPipeRead reads the pipe as a plain io.Reader.
+func TestBlockPipeRead(t *testing.T) {
+	src := bytes.Repeat([]byte("0123456789"), blockSize/3)
+	p := newBlockPipe(context.Background(), bytes.NewReader(src), func(err error) error { return err }, false)
+	defer p.Close()
+	got, err := io.ReadAll(p)
+	if err != nil || !bytes.Equal(got, src) {
+		t.Fatalf("ReadAll = %d bytes, %v; want the %d of the source", len(got), err, len(src))
+	}
+}
+
+// slowReader hands out a few bytes at a time, forever.
+type slowReader struct{}
+
+func (slowReader) Read(p []byte) (int, error) {
+	time.Sleep(time.Millisecond)
+	return copy(p, "xxxx"), nil
+}
+
+// TestBlockPipeStops checks that a failing source's error reaches the
+// walker, and that Close and cancellation stop the producer: no goroutine
+// is left behind.
+func TestBlockPipeStops(t *testing.T) {
+	before := runtime.NumGoroutine()
+	boom := errors.New("boom")
+	wrapped := errors.New("wrapped")
+	p := newBlockPipe(context.Background(), io.MultiReader(bytes.NewReader(make([]byte, 3*blockSize)), iotestErr{boom}),
+		func(err error) error {
+			if errors.Is(err, boom) {
+				return wrapped
+			}
+			return err
+		}, true)
+	go func() {
+		for b := range p.Copies() {
+			p.Release(b)
+		}
+	}()
+	var err error
+	for err == nil {
+		_, err = p.ReadBlock(nil)
+	}
+	if !errors.Is(err, wrapped) {
+		t.Errorf("ReadBlock after the source failed = %v, want the wrapped error", err)
+	}
+	p.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	p = newBlockPipe(ctx, slowReader{}, func(err error) error { return err }, false)
+	cancel()
+	for err = nil; err == nil; {
+		_, err = p.ReadBlock(nil)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("ReadBlock after cancel = %v, want context.Canceled", err)
+	}
+	p.Close()
+
+	p = newBlockPipe(context.Background(), slowReader{}, func(err error) error { return err }, false)
+	p.Close() // while the producer is reading
+
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines left behind", n-before)
+	}
+}
+
+type iotestErr struct{ err error }
+
+func (e iotestErr) Read([]byte) (int, error) { return 0, e.err }
