@@ -330,7 +330,7 @@ func runSoak(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) e
 	}
 	gcsFlags := []string{"--gcs-bucket", "soak", "--gcs-prefix", "soak", "--gcs-endpoint", "http://" + gcsAddr}
 	c := &collector{bin: cfg.collector, data: filepath.Join(cfg.out, "data"), grpc: freeAddr(), http: freeAddr(),
-		log: filepath.Join(cfg.out, "collector.log"),
+		log:  filepath.Join(cfg.out, "collector.log"),
 		args: append([]string{"--plugins", filepath.Join(cfg.bin, "plugins"), "--snapshot-interval", "5s", "--shutdown-timeout", "2s"}, gcsFlags...)}
 	if _, err := c.run(); err != nil {
 		return err
