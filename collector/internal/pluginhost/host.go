@@ -157,7 +157,7 @@ func (h *Host) Run(ctx context.Context, c *capture.Capture, opts map[string]stri
 	results := make([]result, len(h.plugins))
 	if err := h.cfg.Limits.Check(c); err != nil {
 		for i := range results {
-			results[i] = result{err: fmt.Errorf("%w: %w (raise the collector's --capture-limits to analyze it)", ErrLimit, err)}
+			results[i] = result{err: fmt.Errorf("%w: %w (the capture limits of docs/security.md)", ErrLimit, err)}
 		}
 		return h.assemble(results)
 	}
