@@ -49,7 +49,7 @@ func addCollectorCommands(e *env, root *cobra.Command) {
 	pf.StringVar(&r.key, "tls-key", "", "client key (PEM) for mTLS")
 	pf.StringVar(&r.sn, "tls-server-name", "", "server name to verify (default: the --collector host)")
 	root.AddCommand(newAgents(e, r), newCapture(e, r), newCaptures(e, r), newReport(e, r), newExport(e, r), newDiff(e, r))
-	root.AddCommand(newSchedule(e, r), newSummary(e, r), newToken(e, r))
+	root.AddCommand(newSchedule(e, r), newSummary(e, r), newToken(e, r), newExperiment(e, r))
 	root.AddCommand(newInsightCommands(e, r)...)
 }
 
