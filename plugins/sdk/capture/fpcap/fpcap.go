@@ -135,15 +135,24 @@ func Read(r io.Reader) (*capture.Capture, error) { return ReadWith(r, Options{})
 // checked against the limits before it is decoded, so a capture past them
 // fails with ErrLimit having cost at most one record.
 func ReadWith(r io.Reader, o Options) (*capture.Capture, error) {
-	_, c, err := read(r, o)
+	_, c, err := read(r, o, false)
 	return c, err
 }
 
 // ReadCount is ReadWith that also returns how many events the capture
 // keeps, which o.SkipEvents leaves out of the capture itself.
-func ReadCount(r io.Reader, o Options) (int64, *capture.Capture, error) { return read(r, o) }
+func ReadCount(r io.Reader, o Options) (int64, *capture.Capture, error) { return read(r, o, false) }
 
-func read(r io.Reader, o Options) (int64, *capture.Capture, error) {
+// ReadHeader reads an .fpcap file's header only, within the default Limits:
+// the capture it returns has the header's fields (base time, span, windows,
+// context, requests, ...) and no planes. It reads no further than the
+// header's record.
+func ReadHeader(r io.Reader) (*capture.Capture, error) {
+	_, c, err := read(r, Options{}, true)
+	return c, err
+}
+
+func read(r io.Reader, o Options, headerOnly bool) (int64, *capture.Capture, error) {
 	br := bufio.NewReaderSize(r, 256<<10)
 	magic := make([]byte, len(Magic))
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != Magic {
@@ -179,6 +188,9 @@ func read(r io.Reader, o Options) (int64, *capture.Capture, error) {
 		}
 		if err := b.Add(rec); err != nil {
 			return 0, nil, fmt.Errorf("record at byte %d: %w", off, err)
+		}
+		if headerOnly {
+			return 0, b.c, nil // the first record is the header
 		}
 		off += int64(protowire.SizeVarint(n)) + int64(n)
 	}

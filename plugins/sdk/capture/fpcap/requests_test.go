@@ -112,3 +112,26 @@ func TestRequestsLimit(t *testing.T) {
 		t.Errorf(`ParseLimits("requests=10") = %v`, err)
 	}
 }
+
+func TestReadHeader(t *testing.T) {
+	c := withRequests()
+	var buf bytes.Buffer
+	if err := Write(&buf, c); err != nil {
+		t.Fatal(err)
+	}
+	full := buf.Len()
+	// The header alone is enough: cut the file after it.
+	h, err := ReadHeader(bytes.NewReader(buf.Bytes()[:full/2]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Planes) != 0 || h.BaseNS != c.BaseNS || !cmp.Equal(h.Windows, c.Windows) || !cmp.Equal(h.Requests, c.Requests) || h.Context["host"] != "h" {
+		t.Errorf("ReadHeader = %+v", h)
+	}
+	if _, err := ReadHeader(strings.NewReader("not a capture")); !errors.Is(err, ErrNotFpcap) {
+		t.Errorf("ReadHeader(garbage) = %v, want ErrNotFpcap", err)
+	}
+	if _, err := ReadHeader(bytes.NewReader(buf.Bytes()[:len(Magic)+3])); !errors.Is(err, ErrTruncated) {
+		t.Errorf("ReadHeader(cut) = %v, want ErrTruncated", err)
+	}
+}
