@@ -86,20 +86,16 @@ An outlier is more than 3 scaled MADs (3 x 1.4826 x MAD) and more than 10 %
 away from the median (with MAD 0, the 10 % rule alone); a fleet of 1-2 hosts
 has nothing to compare. docs/fleet.md has the rules and the JSON schema.
 
---format table (default) and json print; md writes fleet.md and
-images/fleet.svg into -o DIR (required); html prints one self-contained page
-or writes fleet.html into -o DIR.`,
+--format table (default) and json print; md prints fleet.md, or with -o DIR
+writes it and its chart, images/fleet.svg; html prints one self-contained
+page, or writes fleet.html into -o DIR.`,
 		Example: `  fleetprof fleet f-20260205-201530-1a2b3c4d
   fleetprof fleet f-20260205-201530-1a2b3c4d --format json
   fleetprof fleet f-20260205-201530-1a2b3c4d --format md -o fleet-report/`,
 		Args: usageArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch format {
-			case "table", "json", "html":
-			case "md":
-				if out == "" {
-					return fmt.Errorf("%w: --format md writes fleet.md and its chart: give -o DIR", errUsage)
-				}
+			case "table", "json", "html", "md":
 			default:
 				return fmt.Errorf("%w: --format must be table, json, md or html, not %q", errUsage, format)
 			}
@@ -124,6 +120,10 @@ or writes fleet.html into -o DIR.`,
 				return printJSON(e.stdout, &rep)
 			case "md":
 				files = insight.FleetMarkdown(&rep)
+				if out == "" {
+					_, err := e.stdout.Write(files[0].Data) // the chart needs -o
+					return err
+				}
 			case "html":
 				page, err := insight.FleetHTML(&rep)
 				if err != nil {

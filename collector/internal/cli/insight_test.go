@@ -173,6 +173,9 @@ func TestFleetTrendRegressionCommands(t *testing.T) {
 			t.Errorf("fleet --format md: %v", err)
 		}
 	}
+	if md := mustRun(t, "fleet", col, first, "--format", "md"); !strings.HasPrefix(md, "# Fleet capture "+first) {
+		t.Errorf("fleet --format md printed %.80q", md)
+	}
 	if page := mustRun(t, "fleet", col, first, "--format", "html"); !strings.Contains(page, "<svg") {
 		t.Error("fleet --format html has no chart")
 	}
@@ -256,7 +259,6 @@ func TestFleetTrendRegressionCommands(t *testing.T) {
 		{[]string{"fleet", col, "f-nope"}, exitError, "(notfound)"},
 		{[]string{"trend", col, "--metric", "span"}, exitUsage, "--metric"},
 		{[]string{"fleet", col, first, "--format", "pdf"}, exitUsage, "--format"},
-		{[]string{"fleet", col, first, "--format", "md"}, exitUsage, "-o DIR"},
 		{[]string{"regressions", col, "--since", "yesterday"}, exitUsage, "--since"},
 		{[]string{"baseline", "pin", col, "nope"}, exitError, "(notfound)"},
 	} {
