@@ -23,6 +23,9 @@ var (
 	// GCS backup holds data: starting empty would hide it (and the next
 	// snapshot would be of an empty database).
 	ErrStoreGone = errors.New("server: the database is missing or empty but the GCS backup holds data")
+	// ErrBackupUnknown means the database file is missing or empty and the
+	// GCS backup could not be listed to tell whether it holds data.
+	ErrBackupUnknown = errors.New("server: the database is missing or empty and the GCS backup could not be listed")
 )
 
 // DefaultCheckTimeout bounds the start-up check of the store.
@@ -63,8 +66,8 @@ func checkStore(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 		found, err := backupHolds(ctx, cfg.Backup)
 		if err != nil {
-			return fmt.Errorf("%w? the database %s is %s and the backup could not be listed to tell: %w; fix the bucket's access, or start with --new-store to begin an empty database",
-				ErrStoreGone, path, what, err)
+			return fmt.Errorf("%w: %s is %s, and gs://%s/%s: %w; fix the bucket's access and start again, or start with --new-store to begin an empty database",
+				ErrBackupUnknown, path, what, cfg.Backup.Bucket, cfg.Backup.Prefix, err)
 		}
 		if found == "" {
 			log.Info("new database: none here and none in the backup", "path", path, "bucket", cfg.Backup.Bucket)
