@@ -22,6 +22,8 @@ import (
 	"testing"
 
 	kgzip "github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/s2"
+	"github.com/klauspost/compress/snappy"
 	"github.com/klauspost/pgzip"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
@@ -330,4 +332,74 @@ func BenchmarkLoad(b *testing.B) {
 			b.ReportMetric(float64(events)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mevents/s")
 		})
 	}
+}
+
+// BenchmarkKeptCopy measures the ways of keeping a gzip stream's bytes for
+// loading kept events afterwards without decoding it again: the decoded
+// stream, 1 MiB at a time, compressed (S2 at its default and "better"
+// levels, Snappy) or not (a plain tee) into a temporary file — what the
+// copying goroutine of the loader does besides decoding. "decode-again" is
+// what it replaces: decoding the file a second time. MB/s are of
+// uncompressed JSON; ratio is its size over the copy's.
+func BenchmarkKeptCopy(b *testing.B) {
+	in := benchCapture(b)
+	zr, err := kgzip.NewReader(bytes.NewReader(in.gz))
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const block = 1 << 20
+	copies := []struct {
+		name string
+		enc  func(dst, src []byte) []byte
+	}{
+		{"s2", s2.Encode},
+		{"s2-better", s2.EncodeBetter},
+		{"snappy", snappy.Encode},
+		{"tee", nil},
+	}
+	for _, c := range copies {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(raw)))
+			dir := b.TempDir()
+			dst := make([]byte, s2.MaxEncodedLen(block))
+			var written int64
+			for b.Loop() {
+				f, err := os.CreateTemp(dir, "copy-*")
+				if err != nil {
+					b.Fatal(err)
+				}
+				written = 0
+				for i := 0; i < len(raw); i += block {
+					p := raw[i:min(i+block, len(raw))]
+					if c.enc != nil {
+						p = c.enc(dst, p)
+					}
+					n, err := f.Write(p)
+					if err != nil {
+						b.Fatal(err)
+					}
+					written += int64(n)
+				}
+				f.Close()
+				os.Remove(f.Name())
+			}
+			b.ReportMetric(float64(len(raw))/float64(written), "ratio")
+		})
+	}
+	b.Run("decode-again", func(b *testing.B) {
+		b.SetBytes(int64(len(raw)))
+		for b.Loop() {
+			zr, err := kgzip.NewReader(bytes.NewReader(in.gz))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.Copy(io.Discard, zr); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
