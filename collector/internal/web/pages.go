@@ -246,6 +246,7 @@ func (u *UI) capture(w http.ResponseWriter, r *http.Request) {
 		Labels, Context    []kv
 		Options            string
 		Timeline           *timelineView
+		Requests           template.HTML
 		Report             template.HTML
 		NoReport           string
 	}{
@@ -258,6 +259,9 @@ func (u *UI) capture(w http.ResponseWriter, r *http.Request) {
 		if proto.Unmarshal(c.Options, &o) == nil {
 			data.Options = prototext.MarshalOptions{}.Format(&o)
 		}
+	}
+	if data.Requests, err = u.requestsSection(r.Context(), r, id); err != nil {
+		u.log.Warn("no requests timeline", "capture_id", id, "error", err)
 	}
 	rep, err := analysis.Stored(r.Context(), u.cfg.Store, id)
 	switch {

@@ -60,6 +60,9 @@ type Config struct {
 	// Insights answers the fleet, agent, schedule and regression pages.
 	// Nil leaves those pages out.
 	Insights Insights
+	// Experiments lists and gets experiments for the experiment pages. Nil
+	// leaves those pages out.
+	Experiments Experiments
 	// Middleware, if set, wraps every handler: the seam for authentication.
 	Middleware func(http.Handler) http.Handler
 	// Now is the time for "ago" columns. Nil means time.Now.
@@ -100,7 +103,7 @@ func New(cfg Config) (*UI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: parse layout: %w", err)
 	}
-	for _, page := range append([]string{"agents", "captures", "capture", "diff", "schedules", "error"}, insightPages...) {
+	for _, page := range append(append([]string{"agents", "captures", "capture", "diff", "schedules", "error"}, insightPages...), experimentPages...) {
 		t, err := template.Must(base.Clone()).ParseFS(templateFS, "templates/"+page+".tmpl")
 		if err != nil {
 			return nil, fmt.Errorf("web: parse %s: %w", page, err)
@@ -135,6 +138,7 @@ func (u *UI) Register(mux *http.ServeMux) {
 		{"POST /schedules/{id}/{action}", u.changeSchedule},
 	}
 	routes = append(routes, u.insightRoutes()...)
+	routes = append(routes, u.experimentRoutes()...)
 	for _, rt := range routes {
 		var h http.Handler = rt.h
 		if rt.pattern[:4] == "POST" {
