@@ -167,7 +167,9 @@ func RequestsSVG(span capture.Interval, windows []capture.Interval, reqs []captu
 		zoom = 0
 	}
 	a := newAxis(span, windows, zoom, left, width-right, 18)
-	ms := func(ps int64) string { return strconv.FormatFloat(float64(ps)/float64(capture.Millisecond), 'f', 3, 64) + " ms" }
+	ms := func(ps int64) string {
+		return strconv.FormatFloat(float64(ps)/float64(capture.Millisecond), 'f', 3, 64) + " ms"
+	}
 	rel := func(t int64) string { return ms(t - span.Start) }
 	// Idle gaps: hatched, with their length.
 	for _, p := range a.pieces {
