@@ -18,19 +18,21 @@ DURATION=${DURATION:-2m}
 UPLOADERS=${UPLOADERS:-8}
 OUT=${OUT:-bench-out/soak}
 
-mkdir -p "$OUT"
+mkdir -p "$OUT/bin"
 go build -o "$OUT/soak" ./integration/bench/soak
+# Copies: a `make build` meanwhile must not change the binaries under test.
+cp bin/fleetprof-collector bin/fleetprof-gcsemu "$OUT/bin/"
 # A realistic ~1 MB capture: a generated single-device profile, trimmed.
 bin/fleetprof-gen -q -o "$OUT/gen.xplane.pb" -events 60000 -devices 1 -bursts 5 -seed 11
 bin/fleetprof trim -q "$OUT/gen.xplane.pb" -o "$OUT/capture.fpcap" >/dev/null
 
 echo "## kill -9 at random moments during uploads, then damaged databases ($DURATION, $UPLOADERS uploads in flight, $(nproc) cores)"
-"$OUT/soak" -bin bin -out "$OUT/run" -capture "$OUT/capture.fpcap" -duration "$DURATION" -uploaders "$UPLOADERS"
+"$OUT/soak" -bin "$OUT/bin" -out "$OUT/run" -capture "$OUT/capture.fpcap" -duration "$DURATION" -uploaders "$UPLOADERS"
 echo
 echo "## a 16 MB .fpcap of empty events (this build)"
-"$OUT/soak" -costly -bin bin -out "$OUT/costly"
+"$OUT/soak" -costly -bin "$OUT/bin" -out "$OUT/costly"
 if [[ -n "${OLD:-}" ]]; then
   echo
   echo "## a 16 MB .fpcap of empty events ($OLD)"
-  "$OUT/soak" -costly -bin bin -collector "$OLD" -out "$OUT/costly-old"
+  "$OUT/soak" -costly -bin "$OUT/bin" -collector "$OLD" -out "$OUT/costly-old"
 fi

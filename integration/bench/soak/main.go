@@ -60,7 +60,7 @@ type config struct {
 
 func main() {
 	var cfg config
-	flag.StringVar(&cfg.bin, "bin", "bin", "folder of the built binaries (fleetprof-collector, fleetprof-gcsemu, plugins/)")
+	flag.StringVar(&cfg.bin, "bin", "bin", "folder of the built binaries (fleetprof-collector, fleetprof-gcsemu)")
 	flag.StringVar(&cfg.collector, "collector", "", "the collector binary (default: BIN/fleetprof-collector)")
 	flag.StringVar(&cfg.out, "out", "bench-out/soak", "work folder (emptied first)")
 	flag.StringVar(&cfg.capture, "capture", "", "the .fpcap each upload sends, made distinct per capture (required unless -costly)")
@@ -214,7 +214,7 @@ type soakStats struct {
 
 // upload sends data as capture id, resuming after every broken attempt,
 // until the collector says it is committed or ctx ends.
-func upload(ctx context.Context, cc *grpc.ClientConn, id string, data []byte, chunk int, st *soakStats) error {
+func upload(ctx context.Context, cc *grpc.ClientConn, agent, id string, data []byte, chunk int, st *soakStats) error {
 	sum := sha256.Sum256(data)
 	chunks := (len(data) + chunk - 1) / chunk
 	for {
@@ -222,7 +222,7 @@ func upload(ctx context.Context, cc *grpc.ClientConn, id string, data []byte, ch
 			return err
 		}
 		st.attempts.Add(1)
-		committed, resumed, err := attempt(ctx, cc, id, data, sum[:], chunk, chunks)
+		committed, resumed, err := attempt(ctx, cc, agent, id, data, sum[:], chunk, chunks)
 		if resumed > 0 {
 			st.resumed.Add(1)
 		}
@@ -241,7 +241,7 @@ func upload(ctx context.Context, cc *grpc.ClientConn, id string, data []byte, ch
 
 // attempt is one upload stream: where it resumed, and whether it ended
 // committed.
-func attempt(ctx context.Context, cc *grpc.ClientConn, id string, data, sum []byte, chunk, chunks int) (bool, int64, error) {
+func attempt(ctx context.Context, cc *grpc.ClientConn, agent, id string, data, sum []byte, chunk, chunks int) (bool, int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	s, err := agentv1.NewAgentServiceClient(cc).Upload(ctx)
@@ -249,7 +249,7 @@ func attempt(ctx context.Context, cc *grpc.ClientConn, id string, data, sum []by
 		return false, 0, err
 	}
 	err = s.Send(&agentv1.UploadRequest{Msg: &agentv1.UploadRequest_Start{Start: &agentv1.UploadStart{
-		CaptureId: id, AgentId: "soak", Chunks: int64(chunks), Bytes: int64(len(data)), Sha256: sum}}})
+		CaptureId: id, AgentId: agent, Chunks: int64(chunks), Bytes: int64(len(data)), Sha256: sum}}})
 	if err != nil {
 		return false, 0, err
 	}
@@ -330,8 +330,10 @@ func runSoak(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) e
 	}
 	gcsFlags := []string{"--gcs-bucket", "soak", "--gcs-prefix", "soak", "--gcs-endpoint", "http://" + gcsAddr}
 	c := &collector{bin: cfg.collector, data: filepath.Join(cfg.out, "data"), grpc: freeAddr(), http: freeAddr(),
-		log:  filepath.Join(cfg.out, "collector.log"),
-		args: append([]string{"--plugins", filepath.Join(cfg.bin, "plugins"), "--snapshot-interval", "5s", "--shutdown-timeout", "2s"}, gcsFlags...)}
+		log: filepath.Join(cfg.out, "collector.log"),
+		// No analyzer plugins: each capture gets its summary and backup at
+		// once, so the backups keep up with the uploads.
+		args: append([]string{"--plugins", filepath.Join(cfg.out, "no-plugins"), "--snapshot-interval", "5s", "--shutdown-timeout", "2s"}, gcsFlags...)}
 	if _, err := c.run(); err != nil {
 		return err
 	}
@@ -364,7 +366,7 @@ func runSoak(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) e
 				}
 				// Once started, an upload finishes (its own deadline),
 				// whatever happens to the run's.
-				err = upload(context.WithoutCancel(uctx), cc, id, data, cfg.chunk, &st)
+				err = upload(context.WithoutCancel(uctx), cc, fmt.Sprintf("soak-%d", u), id, data, cfg.chunk, &st)
 				mu.Lock()
 				if err != nil {
 					refusals = append(refusals, err)
