@@ -5,12 +5,10 @@ package components
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/fleetprof/fleetprof/plugins/internal/builtin/figure"
 	"github.com/fleetprof/fleetprof/plugins/sdk"
 	"github.com/fleetprof/fleetprof/plugins/sdk/bucket"
-	"github.com/fleetprof/fleetprof/plugins/sdk/ops"
 )
 
 // RulesOption is the Input.Options key that holds the bucketing rules: the
@@ -35,10 +33,11 @@ func (Analyzer) Info() sdk.Info {
 	}
 }
 
-var columns = []sdk.Column{
-	{Key: "component", Label: "Component"},
-	{Key: "total_us", Label: "Total", Unit: "us"},
-	{Key: "pct", Label: "% of device op time", Unit: "%"},
+var breakdown = figure.Breakdown{
+	Name: "components", Title: "Device time by component",
+	Key: "component", KeyLabel: "Component",
+	Count: "components", CountLabel: "Components",
+	Chart: "Device op time by component",
 }
 
 // Analyze implements sdk.Analyzer.
@@ -50,31 +49,11 @@ func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error
 	if err != nil {
 		return nil, fmt.Errorf("components: read the %q option: %w", RulesOption, err)
 	}
-	groups, total := ops.Sum(in.Capture, rules.Component)
+	s, groups, _ := breakdown.Section(in.Capture, rules.Component)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(groups, func(a, b ops.Group[string]) int {
-		return figure.ByTotal(figure.Total{Name: a.Key, PS: a.Total}, figure.Total{Name: b.Key, PS: b.Total})
-	})
-	s := &sdk.Section{
-		Name:    "components",
-		Title:   "Device time by component",
-		Columns: columns,
-		Rows:    make([]sdk.Row, 0, len(groups)),
-		Summary: []sdk.Metric{
-			{Key: "device_op_us", Label: "Device op time", Value: figure.US(total), Unit: "us"},
-			{Key: "components", Label: "Components", Value: float64(len(groups))},
-		},
-	}
-	for _, g := range groups {
-		s.Rows = append(s.Rows, sdk.Row{"component": g.Key, "total_us": figure.US(g.Total), "pct": figure.Pct(g.Total, total)})
-	}
-	s.Charts = []sdk.Chart{figure.TopBars("Device op time by component", groups, func(g ops.Group[string]) sdk.Bar {
-		return sdk.Bar{Label: g.Key, Value: figure.US(g.Total)}
-	})}
 	if len(groups) == 0 {
-		s.Notes = append(s.Notes, figure.NoDeviceOps(in.Capture))
 		return s, nil
 	}
 	s.Notes = append(s.Notes, "Ops are bucketed with "+source+"; the first rule that matches an op's operation name, type, category or kernel wins. Change them with fleetprof analyze --rules FILE, or --rules seed for the seed report's components.")

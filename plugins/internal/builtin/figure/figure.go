@@ -122,3 +122,63 @@ func isKineto(c *capture.Capture) bool {
 	}
 	return false
 }
+
+// Breakdown describes a section that sums device op time by one key (op
+// type, category, component): one row per key, largest first, with its
+// total and share, a bar chart and the count of keys.
+type Breakdown struct {
+	// Name and Title are the section's.
+	Name, Title string
+	// Key and KeyLabel name the row key's column ("type", "Op type").
+	Key, KeyLabel string
+	// Count and CountLabel name the summary metric counting the keys
+	// ("types", "Op types").
+	Count, CountLabel string
+	// Chart is the bar chart's title.
+	Chart string
+}
+
+// Section sums the capture's device ops by key into a section. With no
+// device ops it holds no rows and a note saying why; the caller adds its
+// own notes otherwise. groups and total are the sums, largest first, for
+// notes of the caller's.
+func (b Breakdown) Section(c *capture.Capture, key func(ops.Op) string) (s *sdk.Section, groups []ops.Group[string], total int64) {
+	groups, total = ops.Sum(c, key)
+	slices.SortFunc(groups, func(x, y ops.Group[string]) int {
+		return ByTotal(Total{Name: x.Key, PS: x.Total}, Total{Name: y.Key, PS: y.Total})
+	})
+	s = &sdk.Section{
+		Name:  b.Name,
+		Title: b.Title,
+		Columns: []sdk.Column{
+			{Key: b.Key, Label: b.KeyLabel},
+			{Key: "total_us", Label: "Total", Unit: "us"},
+			{Key: "pct", Label: "% of device op time", Unit: "%"},
+		},
+		Rows: make([]sdk.Row, 0, len(groups)),
+		Summary: []sdk.Metric{
+			{Key: "device_op_us", Label: "Device op time", Value: US(total), Unit: "us"},
+			{Key: b.Count, Label: b.CountLabel, Value: float64(len(groups))},
+		},
+	}
+	for _, g := range groups {
+		s.Rows = append(s.Rows, sdk.Row{b.Key: g.Key, "total_us": US(g.Total), "pct": Pct(g.Total, total)})
+	}
+	s.Charts = []sdk.Chart{TopBars(b.Chart, groups, func(g ops.Group[string]) sdk.Bar {
+		return sdk.Bar{Label: g.Key, Value: US(g.Total)}
+	})}
+	if len(groups) == 0 {
+		s.Notes = append(s.Notes, NoDeviceOps(c))
+	}
+	return s, groups, total
+}
+
+// Share returns the share of the group with the given key, in percent, and
+// whether there is one.
+func Share(groups []ops.Group[string], total int64, key string) (float64, bool) {
+	i := slices.IndexFunc(groups, func(g ops.Group[string]) bool { return g.Key == key })
+	if i < 0 {
+		return 0, false
+	}
+	return Pct(groups[i].Total, total), true
+}
