@@ -258,7 +258,7 @@ func TestBrowser(t *testing.T) {
 		prefix    bool
 	}{
 		{"h1.id", link, false},
-		{"#components table tbody tr:first-child td:first-child", "attention.flash", false},
+		{"#components table tbody tr:first-child td:first-child", "attention", false}, // the default rules
 		{"#top_ops table tbody tr:first-child td:first-child", "pallas_call", false},
 		{"#top_ops table tbody tr:first-child td:nth-child(2)", "jit(jitted_run_model)/QWen3Attention/FlashAttention/jit(ragged_paged_attention)/RPA-bq_32-bkvp_512-p_1-/pallas_call", false},
 		{"#op_types table tbody tr:first-child td:first-child", "pallas_call", false},
