@@ -102,7 +102,10 @@ func (l *loader) run() error {
 // returns the file as the loader of its kept events, which it reads through
 // a block cache: they come in file order, a few hundred bytes each.
 func (l *loader) xplane(x indexer) (capture.Loader, error) {
-	xf, err := xplane.Open(countingReaderAt{newBlockCache(l.f, l.size), &l.read}, l.size)
+	open := func() (*xplane.File, error) {
+		return xplane.Open(countingReaderAt{newBlockCache(l.f, l.size), &l.read}, l.size)
+	}
+	xf, err := open()
 	if err != nil {
 		return nil, err
 	}
@@ -114,8 +117,29 @@ func (l *loader) xplane(x indexer) (capture.Loader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return xf, nil
+	return &xplaneLoader{File: xf, open: open}, nil
 }
+
+// xplaneLoader loads an XSpace's kept events; a fork opens the file again
+// (a few milliseconds: its metadata) with a block cache of its own.
+type xplaneLoader struct {
+	*xplane.File
+	open func() (*xplane.File, error)
+}
+
+// Fork implements trim.Forker.
+func (x *xplaneLoader) Fork() capture.Loader {
+	f, err := x.open()
+	if err != nil {
+		return failedLoader{err}
+	}
+	return f
+}
+
+// failedLoader is a fork that could not be made: each Load says why.
+type failedLoader struct{ err error }
+
+func (f failedLoader) Load(capture.Ref, *capture.Event) error { return f.err }
 
 // traceJSON walks a trace JSON, gzipped or not, into x: the file is read
 // (and decoded) on one goroutine, walked on this one and indexed on a
