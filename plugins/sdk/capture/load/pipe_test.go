@@ -102,11 +102,11 @@ func TestBlockPipeStops(t *testing.T) {
 			}
 			return err
 		}, true)
-	go func() {
+	go func(p *blockPipe) {
 		for b := range p.Copies() {
 			p.Release(b)
 		}
-	}()
+	}(p)
 	var err error
 	for err == nil {
 		_, err = p.ReadBlock(nil)
