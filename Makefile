@@ -7,7 +7,7 @@ BUF       := $(TOOLS)/buf
 GOFLAGS   ?=
 export PATH := $(CURDIR)/$(TOOLS):$(PATH)
 
-.PHONY: all build test test-short generate check-generate lint bench soak fuzz fuzz-short demo clean
+.PHONY: all build test test-short generate check-generate lint bench soak fuzz fuzz-short demo demo-experiment clean
 
 all: build
 
@@ -72,6 +72,10 @@ fuzz-short:
 ## demo: the main job on embedded defaults (see README.md)
 demo: build
 	bash integration/demo/demo.sh
+
+## demo-experiment: an input length × batch experiment on the simulated server, its scaling fits checked against the cost model (docs/experiments.md)
+demo-experiment: build
+	bash integration/demo/experiment.sh
 
 clean:
 	rm -rf $(BIN) demo-out bench-out

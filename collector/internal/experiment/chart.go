@@ -148,7 +148,7 @@ func (ch Chart) SVG() []byte {
 	}
 	f(`<rect x="%g" y="%g" width="%g" height="%g" fill="none" stroke="#999"/>`, left, top, pw, ph)
 	f(`<text x="%g" y="%g" text-anchor="middle">%s (log scale)</text>`, left+pw/2, h-8, esc(ch.Param))
-	f(`<text transform="translate(14 %g) rotate(-90)" text-anchor="middle">µs per request (log scale)</text>`, top+ph/2)
+	f(`<text transform="translate(14 %g) rotate(-90)" text-anchor="middle">time per request (log scale)</text>`, top+ph/2)
 	for i, s := range ch.Series {
 		color, width := "#000", 2.5
 		if i > 0 {
