@@ -22,6 +22,7 @@ var layouts = map[string]layout{
 		"tflops_per_s": {digits: 3}, "gbytes_per_s": {digits: 1}, "intensity": {digits: 2}, "pct_peak_flops": {digits: 1}, "pct_peak_bw": {digits: 1}}},
 	"idle":        {rows: 50, cols: map[string]colFormat{"span_us": {digits: 1}, "busy_us": {digits: 1}, "idle_us": {digits: 1}, "idle_pct": {digits: 2}}},
 	"host_events": {rows: 10, cols: map[string]colFormat{"total_us": {digits: 3, ms: true}, "self_us": {digits: 3, ms: true}}},
+	"requests":    {rows: 50},
 }
 
 // defaultLayout is for sections the report does not know.
