@@ -79,8 +79,13 @@ const (
 	MaxRepeat = 1000
 	// MaxWarmups bounds the warm-ups per cell.
 	MaxWarmups = 100
-	// MaxBodyBytes bounds the body, and each cell's built body.
-	MaxBodyBytes = 16 << 20
+	// MaxBodyBytes bounds the body, and each cell's built body: a cell's
+	// body travels in a capture command, and an agent takes messages of at
+	// most 4 MiB.
+	MaxBodyBytes = 2 << 20
+	// MaxTotalBodyBytes bounds the cells' bodies together (they are stored
+	// with the experiment).
+	MaxTotalBodyBytes = 32 << 20
 	// MaxRequests bounds a cell's profiled requests (the agent's workload
 	// bound).
 	MaxRequests = 100_000
@@ -168,11 +173,15 @@ func Validate(s *collectorv1.ExperimentSpec) ([]Cell, error) {
 		return nil, bad("%d cells: at most %d", cells*len(eps), MaxCells)
 	}
 	var out []Cell
+	total := 0
 	for _, ep := range eps {
 		for _, params := range combinations(s.GetVary()) {
 			w, err := b.Workload(ep, params, s.GetRepeat(), s.GetWarmups())
 			if err != nil {
 				return nil, err
+			}
+			if total += len(w.GetBody()); total > MaxTotalBodyBytes {
+				return nil, bad("the cells' bodies add up to over %d bytes: lower input_len or batch, or vary fewer values", MaxTotalBodyBytes)
 			}
 			out = append(out, Cell{Params: params, Endpoint: ep, Workload: w})
 		}

@@ -177,3 +177,26 @@ func TestParseVary(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateBodyBounds: a cell's body must fit a capture command, and the
+// cells' bodies together are bounded.
+func TestValidateBodyBounds(t *testing.T) {
+	tests := []struct {
+		name   string
+		values []int64
+		want   string
+	}{
+		{"a cell over 2 MiB", []int64{1 << 20}, "a cell's body is"},
+		{"cells over 32 MiB together", []int64{200_000, 200_001, 200_002, 200_003, 200_004, 200_005, 200_006, 200_007, 200_008, 200_009, 200_010, 200_011, 200_012, 200_013, 200_014, 200_015, 200_016, 200_017, 200_018, 200_019, 200_020, 200_021, 200_022, 200_023, 200_024, 200_025, 200_026, 200_027, 200_028, 200_029, 200_030, 200_031, 200_032, 200_033, 200_034, 200_035, 200_036, 200_037, 200_038, 200_039, 200_040, 200_041, 200_042, 200_043, 200_044, 200_045, 200_046, 200_047, 200_048, 200_049, 200_050, 200_051, 200_052, 200_053, 200_054, 200_055, 200_056, 200_057, 200_058, 200_059, 200_060, 200_061, 200_062, 200_063}, "add up to over"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := spec(func(s *collectorv1.ExperimentSpec) {
+				s.Vary = []*collectorv1.Parameter{{Name: ParamInputLen, Values: tt.values}}
+			})
+			if _, err := Validate(s); !errors.Is(err, ErrBadSpec) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Validate = %v, want ErrBadSpec with %q", err, tt.want)
+			}
+		})
+	}
+}

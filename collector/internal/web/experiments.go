@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/fleetprof/fleetprof/collector/internal/experiment"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
 )
 
 // Experiments is what the experiment pages need of the experiment runner.
@@ -63,7 +67,7 @@ func (u *UI) experiments(w http.ResponseWriter, r *http.Request) {
 			for k := range c.Params {
 				params[k] = true
 			}
-			if !contains(eps, c.Endpoint) {
+			if !slices.Contains(eps, c.Endpoint) {
 				eps = append(eps, c.Endpoint)
 			}
 		}
@@ -73,8 +77,9 @@ func (u *UI) experiments(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		row.Endpoints = strings.Join(eps, " ")
-		if rep, err := experiment.Compute(&e, nil); err == nil {
-			row.Name = rep.Name
+		var spec collectorv1.ExperimentSpec
+		if proto.Unmarshal(e.Spec, &spec) == nil {
+			row.Name = spec.GetName()
 		}
 		running = running || e.Status == store.ExperimentRunning
 		rows = append(rows, row)
@@ -84,15 +89,6 @@ func (u *UI) experiments(w http.ResponseWriter, r *http.Request) {
 		p.Refresh = 5
 	}
 	u.render(w, http.StatusOK, "experiments", p)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (u *UI) experiment(w http.ResponseWriter, r *http.Request) {
