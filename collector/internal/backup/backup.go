@@ -323,13 +323,17 @@ func (b *Backup) Run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// rescan queues the captures whose backup is pending or failed, oldest
-// first, as far as the queue has room.
+// rescan queues the captures whose backup is pending or failed, and the
+// analyzed ones never queued, oldest first, as far as the queue has room.
 func (b *Backup) rescan(ctx context.Context) {
 	var ids []string
 	err := b.cfg.Store.View(ctx, func(r *store.Reader) error {
 		return r.Walk(func(c *store.Capture) bool {
-			if store.BackupUnsettled(c.BackupStatus) {
+			// Analyzed but never marked: the collector stopped between
+			// storing the report and marking the backup pending (or backup
+			// was off then). Found by the kill -9 soak.
+			unmarked := c.BackupStatus == "" && c.Status != store.StatusCommitted
+			if store.BackupUnsettled(c.BackupStatus) || unmarked {
 				ids = append(ids, c.ID)
 			}
 			return true
