@@ -600,7 +600,7 @@ func export(ctx context.Context, api collectorv1.CollectorServiceClient, id stri
 // checks each capture folder in the bucket against its checksums.txt; it
 // returns the folders verified and those failing.
 func verifyBackups(ctx context.Context, api collectorv1.CollectorServiceClient, endpoint string, committed map[string]sent) (int, int, error) {
-	end := time.Now().Add(5 * time.Minute)
+	end := time.Now().Add(10 * time.Minute)
 	for {
 		all, err := listAll(ctx, api)
 		if err != nil {
@@ -616,7 +616,7 @@ func verifyBackups(ctx context.Context, api collectorv1.CollectorServiceClient, 
 			break
 		}
 		if time.Now().After(end) {
-			return 0, 0, fmt.Errorf("%d of %d backups done after 5 minutes", done, len(committed))
+			return 0, 0, fmt.Errorf("%d of %d backups done after 10 minutes", done, len(committed))
 		}
 		time.Sleep(time.Second)
 	}
