@@ -25,7 +25,10 @@ build:
 ## test: everything CI runs (vet, generated-code drift, unit, integration, short fuzz)
 test: build check-generate
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	@# go test -json through .ci/testreport.go prints what plain go test
+	@# prints (closing lines, exit status), then lists skipped tests loudly.
+	$(GO) build -o $(TOOLS)/testreport .ci/testreport.go
+	bash -o pipefail -c '$(GO) test -count=1 -timeout 20m -json ./... | $(TOOLS)/testreport'
 	$(MAKE) fuzz-short
 
 $(BUF):

@@ -8,11 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -21,6 +24,17 @@ import (
 
 // MaxXSpaceBytes bounds an inline XSpace answer.
 const MaxXSpaceBytes = 1 << 30
+
+// The profiler service starts tracing when it reads the Profile request and
+// does not say so: the agent connects first, then holds the workload until
+// the request has left and the server has had profileLead to read it (at
+// most a quarter of the duration). Without that, a workload sent while the
+// connection was still being set up ran before the session began, and a
+// loaded machine got an empty trace.
+const (
+	profileLead  = 100 * time.Millisecond
+	readyTimeout = 10 * time.Second
+)
 
 // GRPCOptions configure the JAX profiler service backend. The zero value works.
 type GRPCOptions struct {
@@ -77,6 +91,7 @@ func NewGRPC(addr string, opts GRPCOptions) (*GRPC, error) {
 	}
 	conn, err := grpc.NewClient("passthrough:///"+addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithStatsHandler(sentHandler{}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxXSpaceBytes)))
 	if err != nil {
 		return nil, fmt.Errorf("backend: dial profiler service %s: %w", addr, err)
@@ -132,6 +147,9 @@ func (g *GRPC) Capture(ctx context.Context, req Request) (*Result, error) {
 		HostName:       g.opts.HostName,
 		EmitXspace:     true,
 	}
+	if err := g.ready(ctx); err != nil {
+		return nil, err
+	}
 	res := &Result{Started: time.Now()}
 	g.log.Info("profiling", "capture_id", req.ID, "addr", g.addr, "duration", d.String())
 
@@ -140,7 +158,8 @@ func (g *GRPC) Capture(ctx context.Context, req Request) (*Result, error) {
 		resp *tensorflowpb.ProfileResponse
 		err  error
 	}
-	cctx, cancel := context.WithTimeout(ctx, d+2*time.Minute)
+	sent := &sentSignal{ch: make(chan struct{})}
+	cctx, cancel := context.WithTimeout(context.WithValue(ctx, sentKey{}, sent), d+2*time.Minute)
 	defer cancel()
 	got := make(chan answer, 1)
 	go func() {
@@ -148,7 +167,23 @@ func (g *GRPC) Capture(ctx context.Context, req Request) (*Result, error) {
 		got <- answer{resp, err}
 	}()
 	if req.During != nil {
-		res.DuringErr = req.During(ctx)
+		// A call that fails before its request leaves goes on to its
+		// answer below; the workload then does not run.
+		select {
+		case <-sent.ch:
+			lead := time.NewTimer(min(profileLead, d/4))
+			select {
+			case <-lead.C:
+			case <-ctx.Done():
+				lead.Stop()
+			}
+			if ctx.Err() == nil {
+				res.DuringErr = req.During(ctx)
+			}
+		case a := <-got:
+			got <- a
+		case <-ctx.Done():
+		}
 	}
 	var a answer
 	select {
@@ -203,6 +238,54 @@ func (g *GRPC) Capture(ctx context.Context, req Request) (*Result, error) {
 		return nil, fmt.Errorf("list %s: %w", run, err)
 	}
 	return res, nil
+}
+
+// ready connects, and waits until the connection is up or readyTimeout has
+// passed (the call then reports why it could not connect).
+func (g *GRPC) ready(ctx context.Context) error {
+	rctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	for {
+		st := g.conn.GetState()
+		switch st {
+		case connectivity.Ready:
+			return nil
+		case connectivity.Idle:
+			g.conn.Connect()
+		}
+		if !g.conn.WaitForStateChange(rctx, st) {
+			// Only the caller's own cancellation is an error here.
+			return ctx.Err()
+		}
+	}
+}
+
+// sentKey keys the *sentSignal a Profile call's context carries.
+type sentKey struct{}
+
+// sentSignal's ch is closed once the call's request has been written to
+// the connection (a transparent retry writes it again).
+type sentSignal struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+// sentHandler is a client stats.Handler that closes the call context's
+// sentKey channel when its request has been sent.
+type sentHandler struct{}
+
+func (sentHandler) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+func (sentHandler) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+	return ctx
+}
+func (sentHandler) HandleConn(context.Context, stats.ConnStats) {}
+func (sentHandler) HandleRPC(ctx context.Context, s stats.RPCStats) {
+	if _, ok := s.(*stats.OutPayload); !ok {
+		return
+	}
+	if sig, ok := ctx.Value(sentKey{}).(*sentSignal); ok {
+		sig.once.Do(func() { close(sig.ch) })
+	}
 }
 
 // grpcErr names a Profile failure.
