@@ -47,8 +47,10 @@ type Options struct {
 	// Host picks a host's file in a run folder. Empty is fine when there is
 	// only one host.
 	Host string
-	// TempDir holds the trimmer's temporary index file (about 12 bytes per
-	// event). Empty means os.TempDir().
+	// TempDir holds the temporary files, removed before File returns: the
+	// trimmer's index (about 14 bytes per event) and, for gzip input, an S2
+	// copy of the decoded stream (about a tenth of its size) the kept events
+	// are read back from. Empty means os.TempDir().
 	TempDir string
 	// Progress, if set, is called now and then with the source bytes read so
 	// far and the source's size.
