@@ -7,13 +7,17 @@
 # fleet report with demo-c flagged, the backup to the emulator, then demo-a's
 # server restarted slower and a second capture of it, which the collector
 # reports as a regression. Everything it starts is stopped at the end;
-# DEMO_KEEP=1 keeps the collector and its web UI running until Ctrl-C.
+# DEMO_KEEP=1 keeps the collector, its web UI, the agents and their servers
+# running until Ctrl-C (which then ends the demo with status 0).
+# The collector's address is written to $DEMO_OUT/env (default demo-out/env)
+# as `export FLEETPROF_COLLECTOR=…`; the fleetprof CLI run from the checkout
+# finds it there while the demo runs. DEMO_BIN picks the binaries (default bin/).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 out=${DEMO_OUT:-demo-out}
 seed=../shared/testdata/seed-run/inputs
-bin=$root/bin
+bin=${DEMO_BIN:-$root/bin}
 rm -rf "$out"
 mkdir -p "$out"/logs
 out=$(cd "$out" && pwd)
@@ -22,9 +26,13 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -f "$out"/env
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+keeping=0
+# Ctrl-C while DEMO_KEEP=1 keeps the system up is how the demo is meant to
+# end: exit 0 so make does not report an error.
+trap 'if [ "$keeping" = 1 ]; then exit 0; fi; exit 130' INT TERM
 
 # free_port VAR sets VAR to a loopback port nobody listens on and no earlier
 # call handed out (the processes start listening only later).
@@ -67,6 +75,11 @@ step "collector: gRPC 127.0.0.1:$grpc, web UI http://127.0.0.1:$http, bbolt in $
   >"$out"/logs/collector.log 2>&1 &
 pids+=($!)
 wait_http "$grpc"
+{
+  echo "export FLEETPROF_COLLECTOR=$FLEETPROF_COLLECTOR"
+  echo "export FLEETPROF_WEB=http://127.0.0.1:$http/"
+} >"$out"/env
+echo "export FLEETPROF_COLLECTOR=$FLEETPROF_COLLECTOR   # also in $out/env"
 
 # start_agent NAME ZONE SERVER_PORT AGENT_PORT [simserver flags...] starts
 # agent demo-NAME wrapping a simulated server; its pid goes in agent_pid_NAME.
@@ -74,7 +87,7 @@ start_agent() {
   local name=$1 zone=$2 sp=$3 ap=$4
   shift 4
   "$bin"/fleetprof-agent --collector 127.0.0.1:"$grpc" --insecure --id demo-"$name" \
-    --label model=qwen3 --label zone="$zone" --spool "$out"/agent-"$name"/spool \
+    --label model=qwen3 --label zone="$zone" --work-dir "$out"/agent-"$name" \
     --http 127.0.0.1:"$ap" --attach http://127.0.0.1:"$sp" \
     --wrap -- "$bin"/fleetprof-simserver --port "$sp" --hostname t1v-n-demo"$name"-w-0 "$@" \
     >>"$out"/logs/agent-"$name".log 2>&1 &
@@ -188,6 +201,9 @@ echo "trimmed traces: $out/reports/*/trace.json.gz (open in https://ui.perfetto.
 echo "logs: $out/logs/"
 if [ "${DEMO_KEEP:-0}" = 1 ]; then
   echo
-  echo "web UI: http://127.0.0.1:$http/   (collector $FLEETPROF_COLLECTOR; Ctrl-C stops everything)"
-  wait "${pids[1]}"
+  echo "web UI: http://127.0.0.1:$http/   (the collector, the agents and their servers stay up)"
+  echo "export FLEETPROF_COLLECTOR=$FLEETPROF_COLLECTOR   # or run bin/fleetprof from this folder: it reads $out/env"
+  echo "Ctrl-C stops everything"
+  keeping=1
+  wait "${pids[1]}" || true
 fi

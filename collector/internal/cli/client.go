@@ -42,7 +42,7 @@ type remote struct {
 func addCollectorCommands(e *env, root *cobra.Command) {
 	r := &remote{}
 	pf := root.PersistentFlags()
-	pf.StringVar(&r.addr, "collector", envOr(envCollector, "127.0.0.1:7070"), "collector gRPC address (env "+envCollector+")")
+	pf.StringVar(&r.addr, "collector", "", "collector gRPC address (default: env "+envCollector+", else a running demo's address from demo-out/env, else "+defaultCollector+")")
 	pf.StringVar(&r.token, "token", os.Getenv(envToken), "bearer token for the collector (env "+envToken+")")
 	pf.StringVar(&r.caFile, "tls-ca", "", "CA (PEM) to verify the collector with (default: the system's roots; plain text only for a loopback --collector without TLS flags)")
 	pf.StringVar(&r.cert, "tls-cert", "", "client certificate (PEM) for mTLS")
@@ -53,18 +53,12 @@ func addCollectorCommands(e *env, root *cobra.Command) {
 	root.AddCommand(newInsightCommands(e, r)...)
 }
 
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
 // dial connects to the collector: plain text only to a loopback address
 // without TLS flags (a development collector), else TLS (with the system's
 // roots unless --tls-ca), so a token never crosses the network in the
 // clear. The connection is lazy: errors show on the first call.
 func (r *remote) dial() (*grpc.ClientConn, collectorv1.CollectorServiceClient, error) {
+	r.addr = collectorAddr(r.addr)
 	creds := insecure.NewCredentials()
 	if r.caFile != "" || r.cert != "" || !loopbackAddr(r.addr) {
 		tc := &tls.Config{MinVersion: tls.VersionTLS13, ServerName: r.sn}

@@ -32,12 +32,18 @@ The file appears only once it is complete.`,
 			if err != nil {
 				return fmt.Errorf("%w: %v", errUsage, err)
 			}
+			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+				return fmt.Errorf("export: %w", err)
+			}
 			tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*")
 			if err != nil {
 				return fmt.Errorf("export: %w", err)
 			}
 			defer os.Remove(tmp.Name())
 			defer tmp.Close()
+			if err := tmp.Chmod(0o644); err != nil { // CreateTemp's 0600 is for secrets; a trace is shared
+				return fmt.Errorf("export: %w", err)
+			}
 			var n int64
 			err = r.call(func(c collectorv1.CollectorServiceClient) error {
 				stream, err := c.Export(cmd.Context(), &collectorv1.ExportRequest{CaptureId: args[0], Format: string(format)})

@@ -75,6 +75,9 @@ func pct(a, b int64) float64 {
 
 // trimOne writes a loaded capture to out and says what trimming did.
 func trimOne(e *env, res *load.Result, out string) error {
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return fmt.Errorf("trim: %w", err)
+	}
 	n, err := export.File(out, res.Capture)
 	if err != nil {
 		return err
