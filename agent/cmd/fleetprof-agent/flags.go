@@ -110,9 +110,10 @@ func (l labelFlag) Set(s string) error {
 
 type sizeFlag struct{ n *int64 }
 
-// String formats the size in bytes.
+// String formats the size in bytes; 0 (unset) is "" so that help does not
+// print "(default 0)" beside the default its usage text names.
 func (s sizeFlag) String() string {
-	if s.n == nil {
+	if s.n == nil || *s.n == 0 {
 		return ""
 	}
 	return fmt.Sprint(*s.n)
@@ -208,7 +209,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	}
 	fs.Usage = func() {
 		fmt.Fprint(stderr, help)
-		fs.PrintDefaults()
+		printDefaults(stderr, fs)
 	}
 	host, _ := os.Hostname()
 	wrap := fs.Bool("wrap", false, "start the model server given after -- as a child and supervise it")
@@ -393,4 +394,20 @@ func loopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// printDefaults prints fs's flags as PrintDefaults does, spelled --flag as
+// the README and the examples write them (the flag package accepts both).
+func printDefaults(w io.Writer, fs *flag.FlagSet) {
+	var b strings.Builder
+	out := fs.Output()
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	fs.SetOutput(out)
+	for line := range strings.Lines(b.String()) {
+		if name, ok := strings.CutPrefix(line, "  -"); ok && len(strings.Fields(name)) > 0 && len(strings.Fields(name)[0]) > 1 {
+			line = "  --" + name // one-letter flags such as -o keep one dash
+		}
+		fmt.Fprint(w, line)
+	}
 }

@@ -99,6 +99,15 @@ func TestHelp(t *testing.T) {
 				t.Errorf("help for %q lacks %q", args, want)
 			}
 		}
+		// Flags spelled as the README writes them; each default said once.
+		if strings.Contains(b.String(), "\n  -wrap") {
+			t.Errorf("help for %q spells -wrap, want --wrap", args)
+		}
+		for line := range strings.Lines(b.String()) {
+			if strings.Count(line, "(default ") > 1 {
+				t.Errorf("help for %q says the default twice: %q", args, line)
+			}
+		}
 	}
 }
 

@@ -50,7 +50,7 @@ func main() {
 		fmt.Fprintf(fs.Output(), "usage: fleetprof-gen -o OUT [-o OUT2] [-events N] [-seed S] [-devices D] [-bursts B]\n\n"+
 			"Writes a generated capture to each OUT (.trace.json, .trace.json.gz or .xplane.pb,\n"+
 			"the same events in each) and its truth.json beside them.\n\n")
-		fs.PrintDefaults()
+		printDefaults(fs.Output(), fs)
 	}
 	fs.Func("o", "output file; repeat for several formats of the same capture", func(s string) error {
 		cfg.Outputs = append(cfg.Outputs, s)
@@ -63,7 +63,7 @@ func main() {
 	fs.IntVar(&cfg.Gen.Steps, "steps", 0, "steps per burst (0: about 3% of the events on the devices)")
 	order := fs.String("order", gen.DevicesFirst.String(), "JSON event order: devices-first (as the TSL converter), host-first, shuffled (holds every event in memory)")
 	fs.StringVar(&cfg.Truth, "truth", "", "truth.json path (default: truth.json beside each output)")
-	fs.IntVar(&cfg.GzipLevel, "gzip-level", gzip.DefaultCompression, "gzip level for .gz outputs (1-9; default 6, as zlib and the profiler)")
+	fs.IntVar(&cfg.GzipLevel, "gzip-level", 6, "gzip level for .gz outputs (1-9; 6 is zlib's and the profiler's default)")
 	fs.Int64Var(&cfg.Gen.StartNS, "start-ns", gen.DefaultStartNS, "capture start, epoch nanoseconds")
 	fs.BoolVar(&cfg.Quiet, "q", false, "quiet: no progress on stderr")
 	if err := fs.Parse(os.Args[1:]); err != nil {
@@ -209,4 +209,20 @@ func (c ctxWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.w.Write(p)
+}
+
+// printDefaults prints fs's flags as PrintDefaults does, spelled --flag as
+// the README and the examples write them (the flag package accepts both).
+func printDefaults(w io.Writer, fs *flag.FlagSet) {
+	var b strings.Builder
+	out := fs.Output()
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	fs.SetOutput(out)
+	for line := range strings.Lines(b.String()) {
+		if name, ok := strings.CutPrefix(line, "  -"); ok && len(strings.Fields(name)) > 0 && len(strings.Fields(name)[0]) > 1 {
+			line = "  --" + name // one-letter flags such as -o keep one dash
+		}
+		fmt.Fprint(w, line)
+	}
 }
