@@ -73,6 +73,10 @@ func checkStore(ctx context.Context, cfg Config, log *slog.Logger) error {
 			log.Info("new database: none here and none in the backup", "path", path, "bucket", cfg.Backup.Bucket)
 			return nil
 		}
+		if !strings.HasPrefix(found, "the snapshot ") {
+			return fmt.Errorf("%w: %s is %s, and %s is in gs://%s/%s but no database snapshot is: if this is not the bucket you meant, fix --gcs-bucket and --gcs-prefix; else start with --new-store to begin an empty database (the backup folders stay)",
+				ErrStoreGone, path, what, found, cfg.Backup.Bucket, cfg.Backup.Prefix)
+		}
 		return fmt.Errorf("%w: %s is %s, and %s is in gs://%s/%s; restore it with `%s`, or start with --new-store to begin an empty database",
 			ErrStoreGone, path, what, found, cfg.Backup.Bucket, cfg.Backup.Prefix, restoreCommand(cfg, what != "missing"))
 	case errors.Is(err, store.ErrCheckTimeout):

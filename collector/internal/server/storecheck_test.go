@@ -146,3 +146,19 @@ func TestHealthzWhileBackupHangs(t *testing.T) {
 		t.Errorf("GET /healthz = %d %q, want ok with the backup waiting on its snapshot upload", resp.StatusCode, body)
 	}
 }
+
+// TestStartBackupWithoutSnapshot: capture folders but no snapshot in the
+// bucket: refused too, without a restore command that cannot work.
+func TestStartBackupWithoutSnapshot(t *testing.T) {
+	gcs, err := fakestorage.NewServerWithOptions(fakestorage.Options{Host: "127.0.0.1", Scheme: "http", Writer: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gcs.Stop()
+	gcs.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "fp"})
+	gcs.CreateObject(fakestorage.Object{ObjectAttrs: fakestorage.ObjectAttrs{BucketName: "fp", Name: "prod/20260101T000000Z_manual_m_h_c/checksums.txt"}, Content: []byte("x")})
+	err = newServer(Config{DataDir: t.TempDir(), Backup: BackupConfig{Bucket: "fp", Prefix: "prod", Endpoint: gcs.URL(), SnapshotInterval: -1}})
+	if !errors.Is(err, ErrStoreGone) || !strings.Contains(err.Error(), "no database snapshot is") || strings.Contains(err.Error(), "restore it with") {
+		t.Errorf("New over capture folders without a snapshot = %v", err)
+	}
+}

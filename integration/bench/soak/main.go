@@ -27,6 +27,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -442,6 +443,14 @@ func runSoak(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) e
 	}
 	add("GCS capture folders verified (sha256sum -c) / failing", "%d / **%d**", folders, bad)
 
+	// A snapshot of the whole database, for the restore below: the kills
+	// cut most of them short (each restart restarts the interval).
+	t3 := time.Now()
+	if err := waitSnapshot(ctx, "http://"+c.http+"/metrics", 10*time.Minute); err != nil {
+		return err
+	}
+	add("a snapshot completed after the run", "in %s", time.Since(t3).Round(time.Second))
+
 	// The store, offline.
 	c.p.stop(10 * time.Second)
 	t1 := time.Now()
@@ -727,4 +736,38 @@ func runCostly(ctx context.Context, cfg config, out io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// waitSnapshot waits until the collector at metricsURL has uploaded one more
+// database snapshot, or d passes.
+func waitSnapshot(ctx context.Context, metricsURL string, d time.Duration) error {
+	count := func() float64 {
+		req, err := http.NewRequestWithContext(ctx, "GET", metricsURL, nil)
+		if err != nil {
+			return -1
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return -1
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for line := range strings.Lines(string(b)) {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), `fleetprof_collector_snapshots_total{result="done"} `); ok {
+				var f float64
+				fmt.Sscan(v, &f)
+				return f
+			}
+		}
+		return 0
+	}
+	first := count()
+	end := time.Now().Add(d)
+	for time.Now().Before(end) && ctx.Err() == nil {
+		if n := count(); n > first {
+			return nil
+		}
+		time.Sleep(time.Second)
+	}
+	return fmt.Errorf("no database snapshot completed in %s", d)
 }
