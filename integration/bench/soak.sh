@@ -22,8 +22,9 @@ mkdir -p "$OUT/bin"
 go build -o "$OUT/soak" ./integration/bench/soak
 # Copies: a `make build` meanwhile must not change the binaries under test.
 cp bin/fleetprof-collector bin/fleetprof-gcsemu "$OUT/bin/"
-# A realistic ~1 MB capture: a generated single-device profile, trimmed.
-bin/fleetprof-gen -q -o "$OUT/gen.xplane.pb" -events 60000 -devices 1 -bursts 5 -seed 11
+# A ~300 KB capture: a generated single-device profile, trimmed (small, so
+# that the store and its snapshots stay under a GB in a 2-minute run).
+bin/fleetprof-gen -q -o "$OUT/gen.xplane.pb" -events 20000 -devices 1 -bursts 5 -seed 11
 bin/fleetprof trim -q "$OUT/gen.xplane.pb" -o "$OUT/capture.fpcap" >/dev/null
 
 echo "## kill -9 at random moments during uploads, then damaged databases ($DURATION, $UPLOADERS uploads in flight, $(nproc) cores)"
