@@ -29,6 +29,7 @@ import (
 	"github.com/fleetprof/fleetprof/agent/internal/supervise"
 	"github.com/fleetprof/fleetprof/agent/internal/uplink"
 	"github.com/fleetprof/fleetprof/agent/internal/workload"
+	"github.com/fleetprof/fleetprof/plugins/transport"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 )
 
@@ -252,25 +253,12 @@ func clientTLS(cfg *Config) (*tls.Config, error) {
 	if cfg.Insecure {
 		return nil, nil
 	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.TLSServer}
-	if cfg.TLSCA != "" {
-		pem, err := os.ReadFile(cfg.TLSCA)
-		if err != nil {
-			return nil, fmt.Errorf("--tls-ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--tls-ca %s: no PEM certificate in it", cfg.TLSCA)
-		}
-		tc.RootCAs = pool
+	tc, err := transport.ClientTLS(transport.TLSFiles{CA: cfg.TLSCA, Cert: cfg.TLSCert, Key: cfg.TLSKey}, cfg.TLSServer)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-ca/--tls-cert/--tls-key: %w", err)
 	}
-	if cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-		if err != nil {
-			return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-		leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if len(tc.Certificates) > 0 {
+		leaf, err := x509.ParseCertificate(tc.Certificates[0].Certificate[0])
 		if err != nil {
 			return nil, fmt.Errorf("--tls-cert: %w", err)
 		}

@@ -20,6 +20,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	tensorflowpb "github.com/fleetprof/fleetprof/proto/tensorflow"
+
+	"github.com/fleetprof/fleetprof/plugins/transport"
 )
 
 // MaxXSpaceBytes bounds an inline XSpace answer.
@@ -60,17 +62,13 @@ type GRPC struct {
 // CheckLoopback returns ErrNotLoopback unless addr (host:port) names a
 // loopback address.
 func CheckLoopback(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return fmt.Errorf("%w: %q: %w", ErrNotLoopback, addr, err)
 	}
-	if host == "localhost" {
-		return nil
+	if !transport.Loopback(addr) {
+		return fmt.Errorf("%w: got %q", ErrNotLoopback, addr)
 	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("%w: got %q", ErrNotLoopback, addr)
+	return nil
 }
 
 // NewGRPC returns the backend for the profiler service at addr (host:port on

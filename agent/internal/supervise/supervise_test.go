@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetprof/fleetprof/agent/internal/leaktest"
+	"go.uber.org/goleak"
 )
 
 // The test binary doubles as the supervised program when SUPERVISE_CHILD is set.
@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 		child(mode)
 		return
 	}
-	leaktest.Main(m)
+	goleak.VerifyTestMain(m)
 }
 
 func child(mode string) {

@@ -3,7 +3,7 @@ package uplink
 import (
 	"testing"
 
-	"github.com/fleetprof/fleetprof/agent/internal/leaktest"
+	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { leaktest.Main(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -1,10 +1,9 @@
 package sched
 
 import (
-	"os"
 	"testing"
 
-	"github.com/fleetprof/fleetprof/collector/internal/leakcheck"
+	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { os.Exit(leakcheck.Main(m)) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

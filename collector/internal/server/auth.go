@@ -20,6 +20,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/auth"
 	"github.com/fleetprof/fleetprof/collector/internal/certs"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/plugins/transport"
 )
 
 // need is what a method asks of its caller.
@@ -306,7 +307,7 @@ func loopbackPeer(ctx context.Context) bool {
 		return false
 	}
 	a, ok := p.Addr.(*net.TCPAddr)
-	return ok && a.IP.IsLoopback()
+	return ok && transport.Loopback(a.IP.String())
 }
 
 func peerAddr(ctx context.Context) string {

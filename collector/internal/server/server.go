@@ -7,7 +7,6 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +42,7 @@ import (
 	capwatch "github.com/fleetprof/fleetprof/collector/internal/watch"
 	"github.com/fleetprof/fleetprof/collector/internal/web"
 	"github.com/fleetprof/fleetprof/plugins/sdk/bucket"
+	"github.com/fleetprof/fleetprof/plugins/transport"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
 )
@@ -384,7 +384,7 @@ func (s *Server) listen(rules *bucket.Rules) (err error) {
 			return err
 		}
 		var h http.Handler = s.mux
-		if !s.cfg.PublicUI && loopback(s.httpLis.Addr().String()) {
+		if !s.cfg.PublicUI && transport.Loopback(s.httpLis.Addr().String()) {
 			// Loopback only: refuse names other than loopback ones (DNS rebinding).
 			h = s.guard.checkHost(loopbackHosts(s.httpLis.Addr().String()), h)
 		}
@@ -397,7 +397,7 @@ func (s *Server) listen(rules *bucket.Rules) (err error) {
 // mountUI adds the web UI to the HTTP mux: on loopback addresses, or
 // anywhere with PublicUI.
 func (s *Server) mountUI(rules *bucket.Rules) error {
-	if !s.cfg.PublicUI && !loopback(s.httpLis.Addr().String()) {
+	if !s.cfg.PublicUI && !transport.Loopback(s.httpLis.Addr().String()) {
 		s.log.Warn("web UI not served: the HTTP address is not loopback and serves plain text, tokens included (--public-ui serves it anyway, behind a TLS proxy)", "http", s.httpLis.Addr().String())
 		return nil
 	}
@@ -410,16 +410,6 @@ func (s *Server) mountUI(rules *bucket.Rules) error {
 	return nil
 }
 
-// loopback reports whether a listening address is a loopback one.
-func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return host == "localhost" || (ip != nil && ip.IsLoopback())
-}
-
 // serverCreds returns the gRPC transport credentials Config asks for on
 // addr. requireClient (the agents-only listener) makes the handshake
 // require and verify a client certificate.
@@ -428,39 +418,28 @@ func serverCreds(cfg Config, addr string, requireClient bool, log *slog.Logger) 
 		if !cfg.Insecure {
 			return nil, ErrNoTLS
 		}
-		host, _, err := net.SplitHostPort(addr)
-		if err != nil {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
 			return nil, fmt.Errorf("listen address %q: %w", addr, err)
 		}
-		ip := net.ParseIP(host)
-		if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		if !transport.Loopback(addr) {
 			return nil, fmt.Errorf("%w (listen address %s)", ErrInsecure, addr)
 		}
 		log.Warn("INSECURE: serving gRPC in plain text; agents are not authenticated; loopback only, never in production", "listen", addr)
 		return insecure.NewCredentials(), nil
 	}
-	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-	if err != nil {
-		return nil, fmt.Errorf("load TLS certificate: %w", err)
+	// On a shared listener: client certificates are verified in the
+	// handshake when presented, required per call for the agent API by the
+	// guard, optional for API clients (tokens). On the agents-only
+	// listener: required.
+	auth := tls.VerifyClientCertIfGiven
+	if requireClient {
+		auth = tls.RequireAndVerifyClientCert
 	}
-	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
-	if cfg.TLSClientCA != "" {
-		pem, err := os.ReadFile(cfg.TLSClientCA)
-		if err != nil {
-			return nil, fmt.Errorf("read client CA: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("read client CA %s: no PEM certificates", cfg.TLSClientCA)
-		}
-		// On a shared listener: verified in the handshake when presented,
-		// required per call for the agent API by the guard, optional for
-		// API clients (tokens). On the agents-only listener: required.
-		tc.ClientCAs, tc.ClientAuth = pool, tls.VerifyClientCertIfGiven
-		if requireClient {
-			tc.ClientAuth = tls.RequireAndVerifyClientCert
-		}
-	} else if cfg.APIListen == "" || requireClient {
+	tc, err := transport.ServerTLS(transport.TLSFiles{Cert: cfg.TLSCert, Key: cfg.TLSKey, CA: cfg.TLSClientCA}, auth)
+	if err != nil {
+		return nil, fmt.Errorf("TLS (--tls-cert, --tls-key, --tls-client-ca): %w", err)
+	}
+	if cfg.TLSClientCA == "" && (cfg.APIListen == "" || requireClient) {
 		log.Warn("no --tls-client-ca: agents cannot connect (the agent API needs client certificates)")
 	}
 	if cfg.Insecure && (cfg.APIListen == "" || requireClient) {

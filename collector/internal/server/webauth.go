@@ -3,11 +3,11 @@ package server
 import (
 	"errors"
 	"html/template"
-	"net"
 	"net/http"
 	"strings"
 
 	"github.com/fleetprof/fleetprof/collector/internal/auth"
+	"github.com/fleetprof/fleetprof/plugins/transport"
 )
 
 // TokenCookie is the cookie the web UI reads a bearer token from.
@@ -64,7 +64,7 @@ func (g *guard) webRole(r *http.Request) (auth.Role, string, error) {
 		tok = c.Value
 	}
 	if tok == "" {
-		if g.dev && loopbackRemote(r.RemoteAddr) && !g.anyTokens(r.Context()) {
+		if g.dev && transport.Loopback(r.RemoteAddr) && !g.anyTokens(r.Context()) {
 			return auth.Admin, "", nil
 		}
 		return auth.None, reasonNoCredentials, nil
@@ -74,15 +74,6 @@ func (g *guard) webRole(r *http.Request) (auth.Role, string, error) {
 		return auth.None, reasonBadToken, nil
 	}
 	return role, "", err
-}
-
-func loopbackRemote(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>

@@ -5,20 +5,19 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/fleetprof/fleetprof/collector/internal/leakcheck"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
 	"github.com/fleetprof/fleetprof/plugins/sdk"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
+	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { os.Exit(leakcheck.Main(m)) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // openStore opens a store in the test's folder, checked and closed on
 // cleanup.

@@ -18,6 +18,8 @@ import (
 	"syscall"
 
 	"github.com/fsouza/fake-gcs-server/fakestorage"
+
+	"github.com/fleetprof/fleetprof/plugins/transport"
 )
 
 // Config is the emulator's configuration.
@@ -59,7 +61,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("--addr %q: %w", cfg.Addr, err)
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !transport.Loopback(host) {
 		return errors.New("--addr must be a loopback address: this emulator has no authentication")
 	}
 	port, err := strconv.ParseUint(portText, 10, 16)
