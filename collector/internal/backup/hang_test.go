@@ -38,8 +38,9 @@ func hangingBucket(t *testing.T) (*storage.Client, func() int) {
 	tr := &http.Transport{}
 	t.Cleanup(func() {
 		close(release)
-		tr.CloseIdleConnections()
+		srv.CloseClientConnections() // the client's read loops end with them
 		srv.Close()
+		tr.CloseIdleConnections()
 	})
 	c, err := storage.NewClient(context.Background(), option.WithEndpoint(srv.URL+"/storage/v1/"),
 		option.WithHTTPClient(&http.Client{Transport: tr}), storage.WithJSONReads())
