@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +14,9 @@ import (
 
 	"github.com/fleetprof/fleetprof/agent/internal/config"
 	"github.com/fleetprof/fleetprof/agent/internal/hostinfo"
+	"github.com/fleetprof/fleetprof/plugins/transport"
+
+	"github.com/fleetprof/fleetprof/plugins/size"
 )
 
 // errUsage means the command line was wrong; the message says how.
@@ -121,7 +123,7 @@ func (s sizeFlag) String() string {
 
 // Set parses a size like 10GiB.
 func (s sizeFlag) Set(v string) error {
-	n, err := config.ParseSize(v)
+	n, err := size.Parse(v)
 	if err != nil {
 		return err
 	}
@@ -377,23 +379,10 @@ func (cfg *Config) validate(set map[string]bool) error {
 	case cfg.LogFormat != "text" && cfg.LogFormat != "json":
 		return bad("--log-format %q: want text or json", cfg.LogFormat)
 	}
-	if cfg.Insecure && cfg.Collector != "" && !loopback(cfg.Collector) {
+	if cfg.Insecure && cfg.Collector != "" && !transport.Loopback(cfg.Collector) {
 		return bad("--insecure is allowed only for a loopback collector address (got %s): use --tls-cert/--tls-key/--tls-ca", cfg.Collector)
 	}
 	return nil
-}
-
-// loopback reports whether addr (host:port) is a loopback address.
-func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // printDefaults prints fs's flags as PrintDefaults does, spelled --flag as

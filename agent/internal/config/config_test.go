@@ -45,23 +45,6 @@ func TestBad(t *testing.T) {
 	}
 }
 
-func TestParseSize(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int64
-		ok   bool
-	}{
-		{"1048576", 1 << 20, true}, {"500MB", 500e6, true}, {"10GiB", 10 << 30, true}, {"1 KiB", 1024, true},
-		{"", 0, false}, {"-1", 0, false}, {"1.5GB", 0, false}, {"99999999999TiB", 0, false},
-	}
-	for _, tt := range tests {
-		got, err := ParseSize(tt.in)
-		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("ParseSize(%q) = %d, %v; want %d ok=%v", tt.in, got, err, tt.want, tt.ok)
-		}
-	}
-}
-
 // FuzzParse checks that no input makes Parse panic or accept an invalid policy.
 func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {

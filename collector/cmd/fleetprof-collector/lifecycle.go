@@ -15,6 +15,8 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/backup"
 	"github.com/fleetprof/fleetprof/collector/internal/retention"
 	"github.com/fleetprof/fleetprof/collector/internal/server"
+
+	"github.com/fleetprof/fleetprof/plugins/size"
 )
 
 // addLifecycleFlags adds the backup and retention flags to fs; the returned
@@ -36,7 +38,7 @@ func addLifecycleFlags(fs *flag.FlagSet, cfg *server.Config) func() error {
 		return err
 	})
 	fs.Func("retention-max-bytes", "delete the oldest captures while they hold more than this, e.g. 50GiB (default: no limit)", func(s string) error {
-		n, err := retention.ParseSize(s)
+		n, err := size.Parse(s)
 		maxBytes = n
 		return err
 	})

@@ -21,8 +21,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/fleetprof/fleetprof/collector/internal/retention"
 	"github.com/fleetprof/fleetprof/collector/internal/server"
+
+	"github.com/fleetprof/fleetprof/plugins/size"
 )
 
 func main() {
@@ -91,7 +92,7 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, slog.Level, err
 	fs.DurationVar(&cfg.UploadIdleTimeout, "upload-idle-timeout", time.Minute, "an upload stream that sends nothing for this long is closed (the agent resumes)")
 	fs.IntVar(&cfg.MaxFleetCaptures, "max-fleet-captures", 16, "fleet captures running at once; more are refused")
 	fs.Func("upload-rate", "largest upload rate per agent, bytes per second, e.g. 32MiB (default: no limit)", func(v string) error {
-		n, err := retention.ParseSize(v)
+		n, err := size.Parse(v)
 		cfg.UploadRate = float64(n)
 		return err
 	})

@@ -2,12 +2,10 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"slices"
 	"strings"
@@ -19,6 +17,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/fleetprof/fleetprof/plugins/transport"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
 )
 
@@ -60,24 +59,13 @@ func addCollectorCommands(e *env, root *cobra.Command) {
 func (r *remote) dial() (*grpc.ClientConn, collectorv1.CollectorServiceClient, error) {
 	r.addr = collectorAddr(r.addr)
 	creds := insecure.NewCredentials()
-	if r.caFile != "" || r.cert != "" || !loopbackAddr(r.addr) {
-		tc := &tls.Config{MinVersion: tls.VersionTLS13, ServerName: r.sn}
-		if r.caFile != "" {
-			pem, err := os.ReadFile(r.caFile)
-			if err != nil {
-				return nil, nil, fmt.Errorf("read --tls-ca: %w", err)
-			}
-			tc.RootCAs = x509.NewCertPool()
-			if !tc.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, nil, fmt.Errorf("%w: --tls-ca %s holds no PEM certificate", errUsage, r.caFile)
-			}
+	if r.caFile != "" || r.cert != "" || !transport.Loopback(r.addr) {
+		tc, err := transport.ClientTLS(transport.TLSFiles{CA: r.caFile, Cert: r.cert, Key: r.key}, r.sn)
+		if errors.Is(err, transport.ErrNoPEM) {
+			return nil, nil, fmt.Errorf("%w: --tls-ca: %w", errUsage, err)
 		}
-		if r.cert != "" || r.key != "" {
-			cert, err := tls.LoadX509KeyPair(r.cert, r.key)
-			if err != nil {
-				return nil, nil, fmt.Errorf("load --tls-cert/--tls-key: %w", err)
-			}
-			tc.Certificates = []tls.Certificate{cert}
+		if err != nil {
+			return nil, nil, fmt.Errorf("--tls-ca/--tls-cert/--tls-key: %w", err)
 		}
 		creds = credentials.NewTLS(tc)
 	}
@@ -100,19 +88,6 @@ func (r *remote) dial() (*grpc.ClientConn, collectorv1.CollectorServiceClient, e
 		return nil, nil, fmt.Errorf("collector %s: %w", r.addr, err)
 	}
 	return cc, collectorv1.NewCollectorServiceClient(cc), nil
-}
-
-// loopbackAddr reports whether addr (host:port) names a loopback address.
-func loopbackAddr(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // call runs fn with a client, turning gRPC errors into plain sentences.

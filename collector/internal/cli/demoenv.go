@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/fleetprof/fleetprof/plugins/transport"
 )
 
 // defaultCollector is the address used when neither --collector nor
@@ -74,7 +76,7 @@ func demoAddr(path string) string {
 			continue
 		}
 		v = strings.Trim(v, `"'`)
-		if loopbackAddr(v) {
+		if transport.Loopback(v) {
 			return v
 		}
 	}

@@ -97,14 +97,3 @@ func TestCertsAndTokens(t *testing.T) {
 		t.Errorf("wrong server name: exit %d: %s", code, errOut)
 	}
 }
-
-func TestLoopbackAddr(t *testing.T) {
-	for addr, want := range map[string]bool{
-		"127.0.0.1:7070": true, "[::1]:7070": true, "localhost:7070": true, "127.1.2.3:1": true,
-		"10.0.0.1:7070": false, "collector.internal:7070": false, "0.0.0.0:7070": false, "7070": false, ":7070": false,
-	} {
-		if got := loopbackAddr(addr); got != want {
-			t.Errorf("loopbackAddr(%q) = %v, want %v", addr, got, want)
-		}
-	}
-}

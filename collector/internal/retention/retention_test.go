@@ -301,21 +301,7 @@ func TestParseFiles(t *testing.T) {
 	}
 }
 
-func TestParseSizeAndDuration(t *testing.T) {
-	sizes := []struct {
-		in   string
-		want int64
-		ok   bool
-	}{
-		{"1048576", 1 << 20, true}, {"500MB", 500e6, true}, {"50GiB", 50 << 30, true}, {"1 TiB", 1 << 40, true},
-		{"-1", 0, false}, {"12 parsecs", 0, false}, {"9999999999TiB", 0, false},
-	}
-	for _, tt := range sizes {
-		got, err := ParseSize(tt.in)
-		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("ParseSize(%q) = %d, %v; want %d, ok %v", tt.in, got, err, tt.want, tt.ok)
-		}
-	}
+func TestParseDuration(t *testing.T) {
 	durations := []struct {
 		in   string
 		want time.Duration
