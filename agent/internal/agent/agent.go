@@ -29,6 +29,8 @@ import (
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/trim"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
+
+	"github.com/fleetprof/fleetprof/plugins/retry"
 )
 
 // Errors.
@@ -357,7 +359,7 @@ func (a *Agent) capture(ctx context.Context, spec Spec) (*Outcome, error) {
 	if !spec.StartAt.IsZero() {
 		if wait := time.Until(spec.StartAt); wait > 0 {
 			a.log.Info("waiting for the start time", "capture_id", spec.ID, "start_at", spec.StartAt)
-			if err := sleep(ctx, wait); err != nil {
+			if err := retry.Sleep(ctx, wait); err != nil {
 				return nil, err
 			}
 		}
@@ -460,15 +462,4 @@ func (a *Agent) Committed(m spool.Meta) {
 	a.opts.Metrics.Capture("done")
 	a.progress(&agentv1.CaptureProgress{CaptureId: m.CaptureID, State: agentv1.CaptureState_CAPTURE_STATE_DONE,
 		Checks: m.Checks, CaptureBytes: m.Bytes, RawBytes: m.RawBytes})
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

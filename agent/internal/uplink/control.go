@@ -8,6 +8,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
+
+	"github.com/fleetprof/fleetprof/plugins/retry"
 )
 
 // registerTimeout bounds the wait for Registered.
@@ -15,7 +17,7 @@ const registerTimeout = 30 * time.Second
 
 // controlLoop keeps a control stream open, reconnecting with backoff.
 func (c *Client) controlLoop(ctx context.Context) error {
-	b := backoff{min: c.opts.MinBackoff, max: c.opts.MaxBackoff}
+	b := retry.Backoff{Min: c.opts.MinBackoff, Max: c.opts.MaxBackoff}
 	for {
 		registered, err := c.control(ctx)
 		c.opts.Metrics.SetConnected(false)
@@ -23,11 +25,11 @@ func (c *Client) controlLoop(ctx context.Context) error {
 			return nil
 		}
 		if registered {
-			b.reset()
+			b.Reset()
 		}
-		d := b.next()
+		d := b.Next()
 		c.log.Warn("control stream ended; reconnecting", "err", err, "after", d.String())
-		if err := sleep(ctx, d); err != nil {
+		if err := retry.Sleep(ctx, d); err != nil {
 			return nil
 		}
 	}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/fleetprof/fleetprof/agent/internal/spool"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
+
+	"github.com/fleetprof/fleetprof/plugins/retry"
 )
 
 // uploadLoop uploads spooled captures, oldest first. A capture the
@@ -22,8 +24,8 @@ import (
 // while the later ones go ahead; when the collector takes nothing at all
 // (unreachable, busy, out of storage) every upload backs off.
 func (c *Client) uploadLoop(ctx context.Context) error {
-	all := backoff{min: c.opts.MinBackoff, max: c.opts.MaxBackoff}
-	retry := map[string]*retryAt{}
+	all := retry.Backoff{Min: c.opts.MinBackoff, Max: c.opts.MaxBackoff}
+	pending := map[string]*retryAt{}
 	for {
 		down := false
 		now := time.Now()
@@ -33,7 +35,7 @@ func (c *Client) uploadLoop(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			r := retry[m.CaptureID]
+			r := pending[m.CaptureID]
 			if r != nil && now.Before(r.at) {
 				if soonest.IsZero() || r.at.Before(soonest) {
 					soonest = r.at
@@ -42,8 +44,8 @@ func (c *Client) uploadLoop(ctx context.Context) error {
 			}
 			err := c.Upload(ctx, m.CaptureID)
 			if err == nil || errors.Is(err, spool.ErrNotFound) { // done, or dropped meanwhile
-				delete(retry, m.CaptureID)
-				all.reset()
+				delete(pending, m.CaptureID)
+				all.Reset()
 				continue
 			}
 			if ctx.Err() != nil {
@@ -51,7 +53,7 @@ func (c *Client) uploadLoop(ctx context.Context) error {
 			}
 			switch v, why := c.classify(m.CaptureID, err); v {
 			case reject:
-				delete(retry, m.CaptureID)
+				delete(pending, m.CaptureID)
 				c.reject(m, err, why)
 			case retryAll:
 				c.opts.Metrics.UploadFailed(status.Code(err).String())
@@ -60,10 +62,10 @@ func (c *Client) uploadLoop(ctx context.Context) error {
 			default:
 				c.opts.Metrics.UploadFailed(status.Code(err).String())
 				if r == nil {
-					r = &retryAt{b: backoff{min: c.opts.MinBackoff, max: c.opts.MaxBackoff}}
-					retry[m.CaptureID] = r
+					r = &retryAt{b: retry.Backoff{Min: c.opts.MinBackoff, Max: c.opts.MaxBackoff}}
+					pending[m.CaptureID] = r
 				}
-				d := r.b.next()
+				d := r.b.Next()
 				r.at = time.Now().Add(d)
 				if soonest.IsZero() || r.at.Before(soonest) {
 					soonest = r.at
@@ -74,13 +76,13 @@ func (c *Client) uploadLoop(ctx context.Context) error {
 				break
 			}
 		}
-		for id := range retry { // forget captures gone from the spool
+		for id := range pending { // forget captures gone from the spool
 			if !slices.ContainsFunc(entries, func(m spool.Meta) bool { return m.CaptureID == id }) {
-				delete(retry, id)
+				delete(pending, id)
 			}
 		}
 		if down {
-			if err := sleep(ctx, all.next()); err != nil {
+			if err := retry.Sleep(ctx, all.Next()); err != nil {
 				return nil
 			}
 			continue
@@ -107,7 +109,7 @@ func (c *Client) uploadLoop(ctx context.Context) error {
 
 // retryAt is when a capture's next upload attempt is due.
 type retryAt struct {
-	b  backoff
+	b  retry.Backoff
 	at time.Time
 }
 
@@ -300,5 +302,5 @@ func (c *Client) pause(ctx context.Context) error {
 	if c.opts.UploadPause <= 0 {
 		return nil
 	}
-	return sleep(ctx, c.opts.UploadPause)
+	return retry.Sleep(ctx, c.opts.UploadPause)
 }

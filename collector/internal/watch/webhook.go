@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/fleetprof/fleetprof/plugins/retry"
 )
 
 // WebhookConfig configures the alert webhook. Every field but URL may be
@@ -106,36 +107,31 @@ func (h *webhook) run(ctx context.Context) error {
 func (h *webhook) deliver(ctx context.Context, body []byte) {
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.Deadline)
 	defer cancel()
-	wait := h.cfg.MinBackoff
+	wait := retry.Backoff{Min: h.cfg.MinBackoff, Max: maxBackoff}
 	for attempt := 1; ; attempt++ {
-		retry, err := h.post(ctx, body)
+		again, err := h.post(ctx, body)
 		if err == nil {
 			h.metrics.webhook.WithLabelValues("delivered").Inc()
 			return
 		}
-		if !retry || attempt >= h.cfg.Attempts || ctx.Err() != nil {
+		if !again || attempt >= h.cfg.Attempts || ctx.Err() != nil {
 			h.metrics.webhook.WithLabelValues("failed").Inc()
 			h.log.Warn("alert webhook: regression not delivered", "attempts", attempt, "error", err)
 			return
 		}
 		h.metrics.webhook.WithLabelValues("retried").Inc()
-		d := time.Duration(float64(wait) * (0.8 + 0.4*rand.Float64()))
+		d := wait.Next()
 		h.log.Info("alert webhook attempt failed; retrying", "attempt", attempt, "in", d.Round(time.Millisecond), "error", err)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if retry.Sleep(ctx, d) != nil {
 			h.metrics.webhook.WithLabelValues("failed").Inc()
 			h.log.Warn("alert webhook: regression not delivered before the deadline", "attempts", attempt, "error", err)
 			return
-		case <-t.C:
 		}
-		wait = min(2*wait, maxBackoff)
 	}
 }
 
 // post makes one attempt and says whether a failure is worth retrying.
-func (h *webhook) post(ctx context.Context, body []byte) (retry bool, err error) {
+func (h *webhook) post(ctx context.Context, body []byte) (again bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.cfg.URL, bytes.NewReader(body))
