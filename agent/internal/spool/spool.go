@@ -22,6 +22,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/renameio/v2"
+
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/captureid"
 )
 
@@ -130,7 +132,8 @@ func Open(dir string, opts Options) (*Spool, error) {
 	for _, e := range ents {
 		name := e.Name()
 		switch {
-		case strings.HasSuffix(name, ".tmp"):
+		case strings.HasSuffix(name, ".tmp"), strings.HasPrefix(name, "."):
+			// Put's and renameio's temporary files, left by a crash.
 			os.Remove(filepath.Join(dir, name))
 		case strings.HasSuffix(name, ".json"):
 			id := strings.TrimSuffix(name, ".json")
@@ -402,29 +405,14 @@ func readMetaFile(path, id string) (*Meta, error) {
 	return &m, nil
 }
 
-// writeMeta writes a sidecar atomically: temp file, fsync, rename.
+// writeMeta writes a sidecar atomically: temp file, fsync, rename
+// (renameio).
 func (s *Spool) writeMeta(m *Meta) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := s.metaPath(m.CaptureID) + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("write sidecar %s: %w", m.CaptureID, err)
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, s.metaPath(m.CaptureID))
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := renameio.WriteFile(s.metaPath(m.CaptureID), b, 0o600, renameio.WithTempDir(s.dir)); err != nil {
 		return fmt.Errorf("write sidecar %s: %w", m.CaptureID, err)
 	}
 	return nil

@@ -34,6 +34,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/renameio/v2"
+
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/captureid"
 )
 
@@ -391,25 +393,19 @@ func writePair(dir, certName, keyName string, der []byte, key *ecdsa.PrivateKey)
 	return writeFile(filepath.Join(dir, certName), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 }
 
+// writeFile writes data to path atomically and durably (renameio: a temp
+// file beside it, fsynced, renamed over it), with exactly mode: the umask
+// may have narrowed a 0644, and a key must not keep a wider mode it had.
 func writeFile(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	os.Remove(tmp)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	t, err := renameio.NewPendingFile(path, renameio.WithTempDir(filepath.Dir(path)), renameio.WithStaticPermissions(mode))
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	defer t.Cleanup()
+	if _, err := t.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err == nil {
-		err = os.Chmod(tmp, mode) // the umask may have narrowed a 0644
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := t.CloseAtomicallyReplace(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
