@@ -36,14 +36,14 @@ func TestRates(t *testing.T) {
 		t.Errorf("wait with a canceled context = %v, want context.Canceled", err)
 	}
 	r.forgetIdle() // a and b emptied their buckets just now: kept
-	if n := len(r.buckets); n != 2 {
+	if n := len(r.limiters); n != 2 {
 		t.Errorf("%d buckets after forgetIdle, want 2", n)
 	}
 	fast := newRates(1e9, 10)
 	_ = fast.wait(ctx, "a", 10)
 	time.Sleep(time.Millisecond) // refills in 10 ns
 	fast.forgetIdle()
-	if n := len(fast.buckets); n != 0 {
+	if n := len(fast.limiters); n != 0 {
 		t.Errorf("%d buckets after an idle agent's refill, want 0", n)
 	}
 	none := newRates(0, 1)
