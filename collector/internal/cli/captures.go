@@ -73,7 +73,7 @@ failed (retried; --format json says why) or - when backup is off.`,
 				var s capture.Summary
 				if json.Unmarshal(c.GetSummaryJson(), &s) == nil && len(s.DeviceOrder) > 0 {
 					d := s.Devices[s.DeviceOrder[0]]
-					busy, idle = groupMicros(d.BusyUS), fmt.Sprintf("%.2f", d.IdlePct)
+					busy, idle = groupMicros(d.BusyUS), idlePct(d.IdlePct)
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", escape(c.GetCaptureId()), escape(c.GetAgentId()),
 					c.GetCreatedAt().AsTime().Local().Format("2006-01-02 15:04:05"), escape(c.GetTrigger()), escape(c.GetStatus()),

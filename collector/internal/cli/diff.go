@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fleetprof/fleetprof/plugins/numfmt"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
 )
 
@@ -78,15 +79,23 @@ func printDiffTable(w io.Writer, title, key, label string, rows []*collectorv1.D
 		shown = shown[:top]
 	}
 	for _, r := range shown {
+		unit := "us" // device op time, unless the row names its unit
+		if label == "UNIT" {
+			unit = r.GetLabel()
+		}
 		change := "-"
 		if r.GetA() != 0 {
-			change = fmt.Sprintf("%+.1f%%", r.GetDeltaPct())
+			change = numfmt.Change(r.GetDeltaPct())
 		} else if r.GetB() != 0 {
 			change = "new"
 		}
-		cells := fmt.Sprintf("%14s %14s %14s %8s", num(r.GetA()), num(r.GetB()), signed(r.GetDelta()), change)
+		cells := fmt.Sprintf("%14s %14s %14s %8s", numfmt.Value(r.GetA(), unit), numfmt.Value(r.GetB(), unit), numfmt.Signed(r.GetDelta(), unit), change)
 		if label != "" {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", escape(cut(r.GetKey(), 70)), escape(r.GetLabel()), cells)
+			shown := r.GetLabel()
+			if label == "UNIT" && shown == "us" {
+				shown = numfmt.Micro
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", escape(cut(r.GetKey(), 70)), escape(shown), cells)
 		} else {
 			fmt.Fprintf(tw, "%s\t%s\n", escape(cut(r.GetKey(), 70)), cells)
 		}
@@ -102,10 +111,6 @@ func printDiffTable(w io.Writer, title, key, label string, rows []*collectorv1.D
 
 // diffHeader heads the figures of a diff row, right-aligned above them.
 func diffHeader() string { return fmt.Sprintf("%14s %14s %14s %8s", "A", "B", "B − A", "CHANGE") }
-
-func num(v float64) string { return fmt.Sprintf("%.3f", v) }
-
-func signed(v float64) string { return fmt.Sprintf("%+.3f", v) }
 
 // cut shortens s to n runes, keeping its end (op names differ at the end).
 func cut(s string, n int) string {

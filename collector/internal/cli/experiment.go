@@ -346,7 +346,7 @@ func writeExperimentReport(ctx context.Context, e *env, r *remote, id, format, o
 	if err := report.Write(out, files); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "wrote %s (%d file(s))\n", filepath.Join(out, files[0].Name), len(files))
+	fmt.Fprintln(e.stderr, wroteFiles(filepath.Join(out, files[0].Name), len(files)))
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fleetprof/fleetprof/collector/internal/pluginhost"
 	"github.com/fleetprof/fleetprof/collector/internal/report"
+	"github.com/fleetprof/fleetprof/plugins/numfmt"
 	"github.com/fleetprof/fleetprof/plugins/sdk"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
@@ -168,13 +169,13 @@ func writeHostTable(w io.Writer, rows []hostRow, withReport bool) error {
 			fmt.Fprintf(tw, "%s\terror: %s\n", r.Host, shorten(r.Error, 100))
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%.3f s (%s)\t%d\t%s µs\t%.2f\t%s\t%s/%s\t%d",
-			r.Host, r.SpanUS.Float()/1e6, r.SpanFrom, r.Devices, groupMicros(r.BusyUS), r.IdlePct,
+		fmt.Fprintf(tw, "%s\t%s s (%s)\t%d\t%s µs\t%s\t%s\t%s/%s\t%d",
+			r.Host, numfmt.Fixed(r.SpanUS.Float()/1e6, 3), r.SpanFrom, r.Devices, groupMicros(r.BusyUS), idlePct(r.IdlePct),
 			group(r.DeviceOpEvents), group(r.EventsKept), group(r.EventsTotal), r.Windows)
 		if withReport {
 			top := "-"
 			if r.TopComponent != "" {
-				top = fmt.Sprintf("%s (%.1f%%)", r.TopComponent, r.TopComponentPct)
+				top = fmt.Sprintf("%s (%s)", r.TopComponent, numfmt.Pct(r.TopComponentPct, 1))
 			}
 			op := r.TopOp
 			if op == "" {
@@ -239,14 +240,14 @@ func hostsMarkdown(path string, rows []hostRow, reportName string) []byte {
 		}
 		top := "-"
 		if r.TopComponent != "" {
-			top = fmt.Sprintf("%s (%.1f %%)", r.TopComponent, r.TopComponentPct)
+			top = fmt.Sprintf("%s (%s)", r.TopComponent, numfmt.Pct(r.TopComponentPct, 1))
 		}
 		op := r.TopOp
 		if op == "" {
 			op = "-"
 		}
-		fmt.Fprintf(&b, "| %s | %.3f s (%s) | %d | %s | %.2f | %s | %s / %s | %d | %s | `%s` |\n",
-			link, r.SpanUS.Float()/1e6, r.SpanFrom, r.Devices, groupMicros(r.BusyUS), r.IdlePct,
+		fmt.Fprintf(&b, "| %s | %s s (%s) | %d | %s | %s | %s | %s / %s | %d | %s | `%s` |\n",
+			link, numfmt.Fixed(r.SpanUS.Float()/1e6, 3), r.SpanFrom, r.Devices, groupMicros(r.BusyUS), idlePct(r.IdlePct),
 			group(r.DeviceOpEvents), group(r.EventsKept), group(r.EventsTotal), r.Windows, cell(top), cell(shorten(op, 80)))
 	}
 	if line := spread(rows); line != "" {

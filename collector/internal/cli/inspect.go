@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/fleetprof/fleetprof/plugins/numfmt"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
 )
@@ -81,7 +81,7 @@ func printSummary(w io.Writer, res *load.Result, s capture.Summary) error {
 	if s.EventsTotal > 0 {
 		keptPct = 100 * float64(s.EventsKept) / float64(s.EventsTotal)
 	}
-	fmt.Fprintf(w, "events   %s total, %s kept (%.2f %%), %s device ops\n", group(s.EventsTotal), group(s.EventsKept), keptPct, group(s.DeviceOpEvents))
+	fmt.Fprintf(w, "events   %s total, %s kept (%s), %s device ops\n", group(s.EventsTotal), group(s.EventsKept), numfmt.Pct(keptPct, 2), group(s.DeviceOpEvents))
 	fmt.Fprintf(w, "windows  %d (gap %s, pad %s), %s µs in all\n", len(s.Windows), time.Duration(c.Gap/capture.Nanosecond), time.Duration(c.Pad/capture.Nanosecond), groupMicros(s.WindowsUS))
 	const maxShown = 10
 	for i, win := range c.Windows {
@@ -95,7 +95,7 @@ func printSummary(w io.Writer, res *load.Result, s capture.Summary) error {
 	fmt.Fprintln(tw, "device\tbusy µs\tidle µs\tidle %\top events\t")
 	for _, name := range s.DeviceOrder {
 		d := s.Devices[name]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.3f\t%s\t\n", name, groupMicros(d.BusyUS), groupMicros(d.IdleUS), d.IdlePct, group(d.OpEvents))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", name, groupMicros(d.BusyUS), groupMicros(d.IdleUS), idlePct(d.IdlePct), group(d.OpEvents))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -106,27 +106,26 @@ func printSummary(w io.Writer, res *load.Result, s capture.Summary) error {
 	return nil
 }
 
-// group formats an integer with thousands separators.
-func group(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
+// group formats a count (numfmt.Int).
+func group(n int64) string { return numfmt.Int(n) }
+
+// groupMicros formats µs as every fleetprof output does (numfmt.MicrosPS),
+// so a capture's figures read the same here as in its report.
+func groupMicros(m capture.Micros) string {
+	return numfmt.MicrosPS(m.US*capture.Microsecond + m.PS)
 }
 
-// groupMicros formats µs with thousands separators and three decimals.
-func groupMicros(m capture.Micros) string {
-	ps := m.US*capture.Microsecond + m.PS
-	ns := (ps + capture.Nanosecond/2) / capture.Nanosecond
-	return fmt.Sprintf("%s.%03d", group(ns/1000), ns%1000)
+// idlePct formats an idle share for an "IDLE %" column.
+func idlePct(v float64) string { return numfmt.Fixed(v, 2) }
+
+// wroteFiles says what a command wrote: "wrote out/report.md" or "wrote
+// out/report.md and 6 more files".
+func wroteFiles(first string, n int) string {
+	switch n {
+	case 1:
+		return "wrote " + first
+	case 2:
+		return "wrote " + first + " and 1 more file"
+	}
+	return "wrote " + first + " and " + numfmt.Int(int64(n-1)) + " more files"
 }

@@ -50,7 +50,7 @@ images/*.svg), report.html or report.json into DIR.`,
 			if err := report.Write(out, files); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stderr, "wrote %s (%d file(s))\n", filepath.Join(out, files[0].Name), len(files))
+			fmt.Fprintln(e.stderr, wroteFiles(filepath.Join(out, files[0].Name), len(files)))
 			return nil
 		},
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fleetprof/fleetprof/plugins/numfmt"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
 )
@@ -98,9 +99,9 @@ op that took the most device time, from the capture's stored report.`,
 			for _, r := range rows {
 				top := "-"
 				if r.TopComponent != "" {
-					top = fmt.Sprintf("%s (%.1f%%)", r.TopComponent, r.TopPct)
+					top = fmt.Sprintf("%s (%s)", r.TopComponent, numfmt.Pct(r.TopPct, 1))
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%.3f s\t%.1f µs\t%.2f\t%s\t%s\n", escape(r.AgentID), escape(r.Host), r.SpanUS/1e6, r.BusyUS, r.IdlePct, escape(top), escape(shorten(r.TopOp, 60)))
+				fmt.Fprintf(tw, "%s\t%s\t%s s\t%s %s\t%s\t%s\t%s\n", escape(r.AgentID), escape(r.Host), numfmt.Fixed(r.SpanUS/1e6, 3), numfmt.MicrosValue(r.BusyUS), numfmt.Micro, idlePct(r.IdlePct), escape(top), escape(shorten(r.TopOp, 60)))
 			}
 			return tw.Flush()
 		},

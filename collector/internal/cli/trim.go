@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fleetprof/fleetprof/plugins/numfmt"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/export"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
@@ -92,8 +93,16 @@ func trimOne(e *env, res *load.Result, out string) error {
 		size = fmt.Sprintf("%.1f× larger: most of the capture is busy", float64(n)/float64(res.Size))
 	}
 	fmt.Fprintf(e.stdout, "%s → %s: %s → %s (%s)\n", shortPath(res.Path), out, human(res.Size), human(n), size)
-	fmt.Fprintf(e.stdout, "kept %s of %s events in %d windows; removed %s µs of idle time (%.2f %% of the span)\n",
-		group(c.EventsKept()), group(c.EventsTotal), len(c.Windows), groupMicros(capture.MicrosOf(idle)), pct(idle, c.Span.Len()))
+	fmt.Fprintf(e.stdout, "kept %s of %s events in %d windows; removed the %s µs between them (%s of the span)\n",
+		group(c.EventsKept()), group(c.EventsTotal), len(c.Windows), groupMicros(capture.MicrosOf(idle)), numfmt.Pct(pct(idle, c.Span.Len()), 2))
+	// inspect's idle % is the device's (span minus device busy), larger than
+	// the share removed: windows keep their padding and the short gaps
+	// inside them. Say both, with what each one is.
+	if s := capture.Summarize(c); len(s.DeviceOrder) > 0 {
+		d := s.Devices[s.DeviceOrder[0]]
+		fmt.Fprintf(e.stdout, "device %s idle %s of the span (span minus its busy time, as inspect says); the windows also keep their padding and the gaps shorter than --gap\n",
+			s.DeviceOrder[0], numfmt.Pct(d.IdlePct, 2))
+	}
 	return nil
 }
 

@@ -23,7 +23,7 @@ func TestStackedSVG(t *testing.T) {
 					{Label: "host-c", Values: []float64{140, 100}, Highlight: true},
 					{Label: "host-d", Values: []float64{math.NaN(), -1}},
 				}},
-			[]string{"&lt;fleet&gt;", "host-c: 240.000 us; attention 140.000 us; mlp 100.000 us", "240.000 us (outlier)", `stroke="#C62828"`, ">attention<", ">mlp<", "host-d: 0.000 us"},
+			[]string{"&lt;fleet&gt;", "host-c: 240.000 µs; attention 140.000 µs; mlp 100.000 µs", "240.000 µs (outlier)", `stroke="#C62828"`, ">attention<", ">mlp<", "host-d: 0.000 µs"},
 			[]string{"NaN", "<fleet>"},
 		},
 	}
@@ -58,7 +58,7 @@ func TestLinesSVG(t *testing.T) {
 	}}
 	b := string(LinesSVG(ch))
 	wellFormed(t, []byte(b))
-	for _, w := range []string{"<polyline", "host-a 2026-01-01 01:00:00: 140.000 us (c2)", `stroke-width="3"`, "µs per request (us)", "commit time (UTC)", ">00:00<"} {
+	for _, w := range []string{"<polyline", "host-a 2026-01-01 01:00:00: 140.000 µs (c2)", `stroke-width="3"`, "µs per request (µs)", "commit time (UTC)", ">00:00<"} {
 		if !strings.Contains(b, w) {
 			t.Errorf("SVG lacks %q", w)
 		}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/fleetprof/fleetprof/plugins/numfmt"
 	"github.com/fleetprof/fleetprof/plugins/sdk"
 )
 
@@ -71,8 +72,11 @@ func (l layout) header(c sdk.Column) string {
 		label = c.Key
 	}
 	unit := c.Unit
-	if unit == "us" && l.format(c).ms {
+	switch {
+	case unit == "us" && l.format(c).ms:
 		unit = "ms"
+	case unit == "us":
+		unit = numfmt.Micro
 	}
 	switch {
 	case unit == "", unit == "%" && strings.Contains(label, "%"), strings.HasSuffix(label, "("+unit+")"):
@@ -92,7 +96,7 @@ func (l layout) cell(c sdk.Column, v any) string {
 		return x
 	case int64:
 		if c.Unit == "" {
-			return strconv.FormatInt(x, 10)
+			return numfmt.Int(x)
 		}
 		return l.cell(c, float64(x))
 	case int:
@@ -100,50 +104,37 @@ func (l layout) cell(c sdk.Column, v any) string {
 	case float64:
 		switch c.Unit {
 		case "%":
-			return pct(x, f.digits)
+			return numfmt.Pct(x, f.digits)
 		case "us":
 			if f.ms {
 				x /= 1000
 			}
-			return strconv.FormatFloat(x, 'f', f.digits, 64)
+			return numfmt.Fixed(x, f.digits)
 		case "":
 			if _, ok := l.cols[c.Key]; ok { // a layout's precision for a plain number
-				return strconv.FormatFloat(x, 'f', f.digits, 64)
+				return numfmt.Fixed(x, f.digits)
 			}
-			return strconv.FormatFloat(x, 'f', -1, 64)
+			return numfmt.Value(x, "")
 		}
-		return strconv.FormatFloat(x, 'f', f.digits, 64)
+		return numfmt.Fixed(x, f.digits)
 	default:
 		return fmt.Sprint(x)
 	}
 }
 
-// pct formats a percentage with the given decimals, adding decimals (up to
-// six) when rounding would show a share that is not 0 as 0.00 % or one that
-// is not 100 as 100.00 %.
-func pct(v float64, digits int) string {
-	s := strconv.FormatFloat(v, 'f', digits, 64)
-	for d := digits; d < 6; d++ {
-		r, _ := strconv.ParseFloat(s, 64)
-		if (r == 0 && v != 0) || (r == 100 && v != 100) {
-			s = strconv.FormatFloat(v, 'f', d+1, 64)
-			continue
-		}
-		break
-	}
-	return s + "%"
-}
+// pct formats a percentage (numfmt.Pct).
+func pct(v float64, digits int) string { return numfmt.Pct(v, digits) }
 
 // metric formats a summary figure.
 func metric(m sdk.Metric) string {
 	switch m.Unit {
 	case "us":
-		return micros(m.Value)
+		return numfmt.Micros(m.Value)
 	case "%":
-		return pct(m.Value, 2)
+		return numfmt.Pct(m.Value, 2)
 	case "":
 		if m.Value == math.Trunc(m.Value) && math.Abs(m.Value) < 1e15 {
-			return group(strconv.FormatInt(int64(m.Value), 10))
+			return numfmt.Int(int64(m.Value))
 		}
 		return strconv.FormatFloat(m.Value, 'g', 6, 64)
 	default:
@@ -151,39 +142,11 @@ func metric(m sdk.Metric) string {
 	}
 }
 
-// micros formats µs for people: thousands grouped, three decimals, and the
-// value in ms or s beside it when that is easier to read.
-func micros(us float64) string {
-	s := group(strconv.FormatFloat(us, 'f', 3, 64)) + " us"
-	switch a := math.Abs(us); {
-	case a >= 1e6:
-		s += fmt.Sprintf(" (%.3f s)", us/1e6)
-	case a >= 1e3:
-		s += fmt.Sprintf(" (%.3f ms)", us/1e3)
-	}
-	return s
-}
+// micros formats µs for people (numfmt.Micros).
+func micros(us float64) string { return numfmt.Micros(us) }
 
 // group puts thousands separators in the integer part of a decimal.
-func group(s string) string {
-	sign := ""
-	if strings.HasPrefix(s, "-") {
-		sign, s = "-", s[1:]
-	}
-	intPart, frac, hasFrac := strings.Cut(s, ".")
-	var b strings.Builder
-	for i, c := range intPart {
-		if i > 0 && (len(intPart)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if hasFrac {
-		b.WriteByte('.')
-		b.WriteString(frac)
-	}
-	return sign + b.String()
-}
+func group(s string) string { return numfmt.Group(s) }
 
 // count formats an integer for people.
-func count(n int64) string { return group(strconv.FormatInt(n, 10)) }
+func count(n int64) string { return numfmt.Int(n) }

@@ -47,13 +47,13 @@ func TestCells(t *testing.T) {
 		{layoutOf("roofline"), sdk.Column{Key: "tflops_per_s"}, 918.04321, "918.043"},
 		{layoutOf("roofline"), sdk.Column{Key: "intensity"}, 0.126, "0.13"},
 		{layoutOf("roofline"), sdk.Column{Key: "intensity"}, "", ""},
-		{layoutOf("roofline"), sdk.Column{Key: "occurrences"}, int64(1200), "1200"},
+		{layoutOf("roofline"), sdk.Column{Key: "occurrences"}, int64(1200), "1,200"},
 		{layoutOf("roofline"), sdk.Column{Key: "pct_peak_bw", Unit: "%"}, 42.04, "42.0%"},
-		{host, us, 5045165.5, "5045.166"},
+		{host, us, 5045165.5, "5,045.166"},
 		{host, us, int64(105028), "105.028"},
 		{other, us, 1.5, "1.500"},
 		{other, pc, 12.345, "12.35%"},
-		{other, n, int64(16940), "16940"},
+		{other, n, int64(16940), "16,940"},
 		{other, n, 2.5, "2.5"},
 		{other, n, "text", "text"},
 		{other, n, nil, ""},
@@ -69,11 +69,11 @@ func TestCells(t *testing.T) {
 		c    sdk.Column
 		want string
 	}{
-		{top, us, "Total (us)"},
+		{top, us, "Total (µs)"},
 		{host, us, "Total (ms)"},
 		{top, pc, "% of device op time"},
 		{other, sdk.Column{Key: "idle_pct", Label: "Idle", Unit: "%"}, "Idle (%)"},
-		{other, sdk.Column{Key: "busy_us", Label: "Busy", Unit: "us"}, "Busy (us)"},
+		{other, sdk.Column{Key: "busy_us", Label: "Busy", Unit: "us"}, "Busy (µs)"},
 		{other, sdk.Column{Key: "x"}, "x"},
 	}
 	for _, tt := range headers {
@@ -88,9 +88,9 @@ func TestMetric(t *testing.T) {
 		m    sdk.Metric
 		want string
 	}{
-		{sdk.Metric{Value: 5045165.5, Unit: "us"}, "5,045,165.500 us (5.045 s)"},
-		{sdk.Metric{Value: 1515.10125, Unit: "us"}, "1,515.101 us (1.515 ms)"},
-		{sdk.Metric{Value: 12.5, Unit: "us"}, "12.500 us"},
+		{sdk.Metric{Value: 5045165.5, Unit: "us"}, "5,045,165.500 µs (5.045 s)"},
+		{sdk.Metric{Value: 1515.10125, Unit: "us"}, "1,515.101 µs (1.515 ms)"},
+		{sdk.Metric{Value: 12.5, Unit: "us"}, "12.500 µs"},
 		{sdk.Metric{Value: 99.97, Unit: "%"}, "99.97%"},
 		{sdk.Metric{Value: 355820}, "355,820"},
 		{sdk.Metric{Value: 0.25}, "0.25"},

@@ -117,8 +117,8 @@ func TestMarkdownMatchesSeed(t *testing.T) {
 		}
 	}
 	idle := ours["Device idle vs non-idle"]
-	if len(idle) != 1 || idle[0][2] != "1515.1" || idle[0][3] != "5043650.4" || idle[0][4] != "99.97%" {
-		t.Errorf("idle table = %q, want busy 1515.1, idle 5043650.4, 99.97%%", idle)
+	if len(idle) != 1 || idle[0][2] != "1,515.1" || idle[0][3] != "5,043,650.4" || idle[0][4] != "99.97%" {
+		t.Errorf("idle table = %q, want busy 1,515.1, idle 5,043,650.4, 99.97%%", idle)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/fleetprof/fleetprof/plugins/numfmt"
 	"github.com/fleetprof/fleetprof/plugins/sdk"
 )
 
@@ -70,7 +71,7 @@ func scale(unit string, max float64) (div float64, shown string) {
 	case max >= 1e3:
 		return 1e3, "ms"
 	}
-	return 1, "us"
+	return 1, numfmt.Micro
 }
 
 // ticks returns round tick values from 0 covering max, about n of them.
@@ -250,11 +251,11 @@ func human(v float64, unit string) string {
 	}
 	switch a := math.Abs(v); {
 	case a >= 1e6:
-		return strconv.FormatFloat(v/1e6, 'f', 3, 64) + " s"
+		return numfmt.Fixed(v/1e6, 3) + " s"
 	case a >= 1e3:
-		return strconv.FormatFloat(v/1e3, 'f', 3, 64) + " ms"
+		return numfmt.Fixed(v/1e3, 3) + " ms"
 	}
-	return strconv.FormatFloat(v, 'f', 3, 64) + " us"
+	return numfmt.Fixed(v, 3) + " " + numfmt.Micro
 }
 
 // clipAt returns how many of the largest values to draw cut short, and the

@@ -67,7 +67,7 @@ func summaryView(s capture.Summary) []pair {
 		pair{"Events", fmt.Sprintf("%s in the capture, %s kept by trimming%s", count(s.EventsTotal), count(s.EventsKept), kept)},
 		pair{"Device op events", count(s.DeviceOpEvents)},
 		pair{"Device op time", micros(s.NonIdleOpUS.Float()) + ", summed over op events"},
-		pair{"Non-idle windows", fmt.Sprintf("%d, %s in all (gap %s us, pad %s us)", len(s.Windows), micros(s.WindowsUS.Float()), s.GapUS, s.PadUS)},
+		pair{"Non-idle windows", fmt.Sprintf("%d, %s in all (gap %s µs, pad %s µs)", len(s.Windows), micros(s.WindowsUS.Float()), s.GapUS, s.PadUS)},
 	)
 	names := s.DeviceOrder
 	if len(names) == 0 {

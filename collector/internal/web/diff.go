@@ -9,6 +9,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/analysis"
 	"github.com/fleetprof/fleetprof/collector/internal/diff"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/plugins/numfmt"
 )
 
 // diffRows bounds each diff table.
@@ -102,13 +103,16 @@ func table(title, key, label string, rows []diff.Row, hasLabel bool) diffTable {
 		case r.Delta < 0:
 			class = "down"
 		}
-		f := "%.3f"
-		if r.Label == "count" && title == headline {
-			f = "%.0f"
+		unit, shown := "us", r.Label // device op time, unless the row names its unit
+		if title == headline {
+			unit = r.Label
+			if shown == "us" {
+				shown = numfmt.Micro
+			}
 		}
 		t.Rows = append(t.Rows, diffRow{
-			Key: r.Key, Label: r.Label, A: fmt.Sprintf(f, r.A), B: fmt.Sprintf(f, r.B),
-			Delta: signed(r.Delta, f), Pct: signed(r.DeltaPct, "%.1f%%"), Class: class,
+			Key: r.Key, Label: shown, A: numfmt.Value(r.A, unit), B: numfmt.Value(r.B, unit),
+			Delta: numfmt.Signed(r.Delta, unit), Pct: numfmt.Change(r.DeltaPct), Class: class,
 		})
 	}
 	if len(rows) > diffRows {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/fleetprof/fleetprof/plugins/numfmt"
 )
 
 // funcs are the templates' functions.
@@ -84,24 +86,6 @@ func size(n int64) string {
 	return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
 }
 
-// micros formats microseconds for people.
-func micros(us float64) string {
-	switch {
-	case us == 0:
-		return "0"
-	case us < 1000:
-		return fmt.Sprintf("%.1f µs", us)
-	case us < 1e6:
-		return fmt.Sprintf("%.2f ms", us/1e3)
-	}
-	return fmt.Sprintf("%.2f s", us/1e6)
-}
-
-// signed formats a difference with its sign.
-func signed(v float64, format string) string {
-	s := fmt.Sprintf(format, v)
-	if v > 0 {
-		s = "+" + s
-	}
-	return s
-}
+// micros formats microseconds for people, as the CLI and the reports do
+// (numfmt.Micros).
+func micros(us float64) string { return numfmt.Micros(us) }

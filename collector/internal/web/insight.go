@@ -17,6 +17,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/selector"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
 	"github.com/fleetprof/fleetprof/collector/internal/watch"
+	"github.com/fleetprof/fleetprof/plugins/numfmt"
 )
 
 // Insights is what the fleet, agent, schedule and regression pages need of
@@ -57,7 +58,7 @@ func (u *UI) insightRoutes() []struct {
 func chartHTML(svg []byte) template.HTML { return template.HTML(svg) }
 
 // num formats a time in µs (or a percentage) for a table.
-func num(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
+func num(v float64) string { return numfmt.MicrosValue(v) }
 
 // unitText names the unit of normalised times.
 func unitText(per string) string {
@@ -120,7 +121,7 @@ type aggRow struct {
 func opRows(ops []insight.OpDelta) []opRow {
 	out := make([]opRow, 0, len(ops))
 	for _, op := range ops {
-		out = append(out, opRow{Operation: op.Operation, Type: op.Type, Value: num(op.Value), Reference: num(op.Reference), Delta: fmt.Sprintf("%+.3f", op.Delta)})
+		out = append(out, opRow{Operation: op.Operation, Type: op.Type, Value: num(op.Value), Reference: num(op.Reference), Delta: numfmt.Signed(op.Delta, "us")})
 	}
 	return out
 }
@@ -155,8 +156,8 @@ func (u *UI) fleet(w http.ResponseWriter, r *http.Request) {
 	}{R: rep, Unit: unitText(rep.Per), Chart: chartHTML(report.StackedSVG(insight.FleetChart(rep))), Components: comps}
 	for _, h := range rep.Hosts {
 		row := fleetHostRow{
-			AgentID: h.AgentID, Host: h.Host, CaptureID: h.CaptureID, Span: fmt.Sprintf("%.3f s", h.SpanUS/1e6),
-			Idle: fmt.Sprintf("%.2f", h.IdlePct), Requests: strconv.FormatInt(h.Requests, 10),
+			AgentID: h.AgentID, Host: h.Host, CaptureID: h.CaptureID, Span: numfmt.Fixed(h.SpanUS/1e6, 3) + " s",
+			Idle: numfmt.Fixed(h.IdlePct, 2), Requests: numfmt.Int(h.Requests),
 			DeviceOp: num(h.DeviceOpUS), Normalized: num(h.Normalized), Outlier: h.Outlier,
 		}
 		for _, c := range comps {
@@ -220,7 +221,7 @@ func changeRows(cs []insight.Change) []changeRow {
 		}
 		row := changeRow{
 			Committed: committed, AgentID: c.AgentID, CaptureID: c.CaptureID, Metric: c.Metric, Direction: c.Direction,
-			Before: num(c.Before), After: num(c.After), Change: fmt.Sprintf("%+.1f %%", c.ChangePct), Baseline: c.Baseline,
+			Before: num(c.Before), After: num(c.After), Change: numfmt.Change(c.ChangePct), Baseline: c.Baseline,
 			Per: c.Per, BaselineIDs: c.BaselineCaptureIDs, Regression: c.Direction == insight.Regression,
 		}
 		if !strings.HasPrefix(c.Metric, insight.OpPrefix) {

@@ -125,7 +125,7 @@ func TestInsightPages(t *testing.T) {
 		{"/fleets/f2", http.StatusOK, []string{"1 host(s): nothing to compare"}, []string{"Outliers"}},
 		{"/fleets/nope", http.StatusNotFound, []string{"No analyzed capture of fleet capture nope"}, nil},
 		{"/fleets/..%2fx", http.StatusNotFound, nil, nil},
-		{"/regressions", http.StatusOK, []string{`href="/captures/f2.tpu-1"`, "device_op_us", "&#43;30.0 %", "regression", `href="/captures/f1.tpu-1"`}, nil},
+		{"/regressions", http.StatusOK, []string{`href="/captures/f2.tpu-1"`, "device_op_us", "&#43;30.0%", "regression", `href="/captures/f1.tpu-1"`}, nil},
 		{"/regressions?since=1m", http.StatusOK, []string{"No regressions."}, nil},
 		{"/regressions?selector=model%3Dllama", http.StatusOK, []string{"No regressions."}, nil},
 		{"/regressions?since=yesterday", http.StatusBadRequest, []string{"since"}, nil},

@@ -391,10 +391,10 @@ func TestFormat(t *testing.T) {
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	tests := []struct{ got, want string }{
 		{size(512), "512 B"}, {size(1536), "1.5 KiB"}, {size(5 << 20), "5.0 MiB"}, {size(3 << 30), "3.00 GiB"},
-		{micros(0), "0"}, {micros(12.34), "12.3 µs"}, {micros(2834.7275), "2.83 ms"}, {micros(80_000_000), "80.00 s"},
+		{micros(0), "0.000 µs"}, {micros(12.34), "12.340 µs"}, {micros(2834.7275), "2,834.727 µs (2.835 ms)"},
+		{micros(80_000_000), "80,000,000.000 µs (80.000 s)"},
 		{ago(now, now.Add(-90*time.Second)), "1m ago"}, {ago(now, now.Add(-25*time.Hour)), "25h00m ago"},
 		{ago(now, now.Add(-72*time.Hour)), "3d ago"}, {ago(now, time.Time{}), "never"}, {ago(now, now.Add(time.Minute)), "in 1m"},
-		{signed(1.5, "%.1f"), "+1.5"}, {signed(-2, "%.1f"), "-2.0"},
 	}
 	for i, tt := range tests {
 		if tt.got != tt.want {

@@ -5,9 +5,9 @@ package figure
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 
+	"github.com/fleetprof/fleetprof/plugins/numfmt"
 	"github.com/fleetprof/fleetprof/plugins/sdk"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/ops"
@@ -79,24 +79,9 @@ func Cut[T any](items []T) ([]T, int) {
 }
 
 // Duration formats picoseconds for a label, in whichever of µs, ms and s
-// reads best, rounded half away from zero to three decimals: "453.051 us",
-// "1.162 ms", "5.045 s".
-func Duration(ps int64) string {
-	unit, name := capture.Microsecond, "us"
-	switch a := max(ps, -ps); {
-	case a >= capture.Second:
-		unit, name = capture.Second, "s"
-	case a >= capture.Millisecond:
-		unit, name = capture.Millisecond, "ms"
-	}
-	sign, a := "", ps
-	if ps < 0 {
-		sign, a = "-", -ps
-	}
-	step := unit / 1000 // thousandths of the unit
-	q := (a + step/2) / step
-	return fmt.Sprintf("%s%d.%03d %s", sign, q/1000, q%1000, name)
-}
+// reads best, to three decimals: "453.051 µs", "1.162 ms", "5.045 s"
+// (numfmt.Duration, as the reports, the CLI and the web UI print times).
+func Duration(ps int64) string { return numfmt.Duration(ps) }
 
 // NoDeviceOps is the note a device analyzer gives a capture with no device
 // op events: which kind of trace it is and what would have recorded device

@@ -34,8 +34,8 @@ func TestAnalyzeSmall(t *testing.T) {
 	}
 	wantCharts := []sdk.Chart{
 		{Kind: "timeline", Title: "Non-idle windows and device busy time", Unit: "us", Spans: []sdk.Span{
-			{Lane: "capture", Label: "span 10.000 us", Start: 0, End: 10},
-			{Lane: "windows", Label: "#1 6.200 us", Start: 0.9, End: 7.1},
+			{Lane: "capture", Label: "span 10.000 µs", Start: 0, End: 10},
+			{Lane: "windows", Label: "#1 6.200 µs", Start: 0.9, End: 7.1},
 			// TPU:0's 1..3.5, 4..5.25, 5.25..5.75, 6..7: the touching two merge.
 			{Lane: "/device:TPU:0", Start: 1, End: 3.5},
 			{Lane: "/device:TPU:0", Start: 4, End: 5.75},
