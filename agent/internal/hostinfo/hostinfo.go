@@ -5,11 +5,14 @@ package hostinfo
 
 import (
 	"context"
-	"io"
+	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
+
+	"cloud.google.com/go/compute/metadata"
 )
 
 // DefaultMetadataURL is the GCE metadata server's base.
@@ -92,39 +95,54 @@ func Collect(ctx context.Context, opts Options) Info {
 	if hc == nil {
 		hc = &http.Client{}
 	}
+	// The metadata client asks http://169.254.169.254/computeMetadata/v1/…;
+	// the transport sends that to base instead.
+	rt := hc.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	hc2 := *hc
+	hc2.Transport = rebase{base: strings.TrimRight(base, "/"), rt: rt}
+	mc := metadata.NewWithOptions(&metadata.Options{Client: &hc2})
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	get := func(path string) string {
-		if ctx.Err() != nil {
-			return ""
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+path, nil)
+		v, err := mc.GetWithContext(ctx, path)
 		if err != nil {
 			return ""
 		}
-		req.Header.Set("Metadata-Flavor", "Google")
-		resp, err := hc.Do(req)
-		if err != nil {
-			return ""
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || resp.Header.Get("Metadata-Flavor") != "Google" {
-			return ""
-		}
-		b, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		if err != nil {
-			return ""
-		}
-		return strings.TrimSpace(string(b))
+		return strings.TrimSpace(v)
 	}
 	// The zone comes as projects/<number>/zones/<zone>.
-	if z := get("/instance/zone"); z != "" {
+	if z := get("instance/zone"); z != "" {
 		info.Zone = z[strings.LastIndex(z, "/")+1:]
 	}
 	if info.Zone == "" {
 		return info // not on GCE: skip the rest
 	}
-	info.Instance = get("/instance/name")
-	info.Accelerator = get("/instance/attributes/accelerator-type")
+	info.Instance = get("instance/name")
+	info.Accelerator = get("instance/attributes/accelerator-type")
 	return info
+}
+
+// rebase is an http.RoundTripper that sends the metadata client's requests
+// to base: base plus the path after /computeMetadata/v1.
+type rebase struct {
+	base string
+	rt   http.RoundTripper
+}
+
+func (r rebase) RoundTrip(req *http.Request) (*http.Response, error) {
+	u, err := url.Parse(r.base + strings.TrimPrefix(req.URL.Path, "/computeMetadata/v1"))
+	if err != nil {
+		return nil, fmt.Errorf("metadata URL %s: %w", r.base, err)
+	}
+	req = req.Clone(req.Context())
+	req.URL, req.Host = u, u.Host
+	resp, err := r.rt.RoundTrip(req)
+	if err == nil && resp.Header.Get("Metadata-Flavor") != "Google" {
+		// Not a metadata server: what answered is not metadata.
+		resp.StatusCode, resp.Status = http.StatusNotFound, "404 not a metadata server"
+	}
+	return resp, err
 }
