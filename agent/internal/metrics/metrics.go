@@ -4,6 +4,7 @@ package metrics
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
 // Metrics are the agent's counters and gauges. A nil *Metrics is valid and
@@ -40,49 +41,46 @@ type Metrics struct {
 
 // New creates the metrics and registers them on reg (nil: not registered).
 func New(reg prometheus.Registerer) *Metrics {
+	factory := promauto.With(reg) // a nil Registerer registers nothing
 	m := &Metrics{
-		Captures: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Captures: factory.NewCounterVec(prometheus.CounterOpts{
 			Name: "fleetprof_agent_captures_total", Help: "Captures by final status.",
 		}, []string{"status"}),
-		RawBytes: prometheus.NewCounter(prometheus.CounterOpts{
+		RawBytes: factory.NewCounter(prometheus.CounterOpts{
 			Name: "fleetprof_agent_raw_bytes_total", Help: "Raw profiler output read, in bytes.",
 		}),
-		CaptureBytes: prometheus.NewCounter(prometheus.CounterOpts{
+		CaptureBytes: factory.NewCounter(prometheus.CounterOpts{
 			Name: "fleetprof_agent_capture_bytes_total", Help: "Trimmed capture bytes written to the spool.",
 		}),
-		UploadedBytes: prometheus.NewCounter(prometheus.CounterOpts{
+		UploadedBytes: factory.NewCounter(prometheus.CounterOpts{
 			Name: "fleetprof_agent_uploaded_bytes_total", Help: "Capture bytes sent to the collector.",
 		}),
-		TrimRatio: prometheus.NewHistogram(prometheus.HistogramOpts{
+		TrimRatio: factory.NewHistogram(prometheus.HistogramOpts{
 			Name: "fleetprof_agent_trim_ratio", Help: "Trimmed capture size over raw profiler output size.",
 			Buckets: []float64{0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2},
 		}),
-		SpoolBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+		SpoolBytes: factory.NewGauge(prometheus.GaugeOpts{
 			Name: "fleetprof_agent_spool_bytes", Help: "Bytes held in the spool.",
 		}),
-		SpoolDropped: prometheus.NewCounter(prometheus.CounterOpts{
+		SpoolDropped: factory.NewCounter(prometheus.CounterOpts{
 			Name: "fleetprof_agent_spool_dropped_total", Help: "Captures dropped from a full spool before upload.",
 		}),
-		ServerRestarts: prometheus.NewCounter(prometheus.CounterOpts{
+		ServerRestarts: factory.NewCounter(prometheus.CounterOpts{
 			Name: "fleetprof_agent_server_restarts_total", Help: "Restarts of the wrapped model server.",
 		}),
-		Checks: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Checks: factory.NewCounterVec(prometheus.CounterOpts{
 			Name: "fleetprof_agent_integrity_checks_total", Help: "Integrity check findings by check name.",
 		}, []string{"check"}),
-		Connected: prometheus.NewGauge(prometheus.GaugeOpts{
+		Connected: factory.NewGauge(prometheus.GaugeOpts{
 			Name: "fleetprof_agent_collector_connected", Help: "1 while the control stream to the collector is up.",
 		}),
-		UploadsRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+		UploadsRejected: factory.NewCounterVec(prometheus.CounterOpts{
 			Name: "fleetprof_agent_uploads_rejected_total",
 			Help: "Captures the collector refused for good, or whose spool file was corrupt, moved to the spool's rejected folder, by reason.",
 		}, []string{"reason"}),
-		UploadFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+		UploadFailures: factory.NewCounterVec(prometheus.CounterOpts{
 			Name: "fleetprof_agent_upload_failures_total", Help: "Failed upload attempts that are retried with backoff, by gRPC status code.",
 		}, []string{"code"}),
-	}
-	if reg != nil {
-		reg.MustRegister(m.Captures, m.RawBytes, m.CaptureBytes, m.UploadedBytes, m.TrimRatio,
-			m.SpoolBytes, m.SpoolDropped, m.ServerRestarts, m.Checks, m.Connected, m.UploadsRejected, m.UploadFailures)
 	}
 	return m
 }

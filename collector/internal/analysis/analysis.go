@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fleetprof/fleetprof/collector/internal/pluginhost"
@@ -80,6 +81,7 @@ type Analysis struct {
 
 // New returns an Analysis.
 func New(cfg Config) *Analysis {
+	factory := promauto.With(cfg.Registerer) // a nil Registerer registers nothing
 	if cfg.Workers <= 0 {
 		cfg.Workers = 1
 	}
@@ -101,18 +103,15 @@ func New(cfg Config) *Analysis {
 		log:   log.With("component", "analysis"),
 		host:  pluginhost.New(cfg.Plugins, cfg.Host),
 		queue: make(chan string, cfg.QueueSize),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		duration: factory.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "fleetprof_collector_analyzer_seconds",
 			Help:    "Time to analyze one capture with all analyzers (analyzer=\"all\"), as plugins run side by side.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
 		}, []string{"analyzer"}),
-		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+		failures: factory.NewCounterVec(prometheus.CounterOpts{
 			Name: "fleetprof_collector_analyzer_failures_total",
 			Help: "Analyzer runs that failed, by analyzer.",
 		}, []string{"analyzer"}),
-	}
-	if cfg.Registerer != nil {
-		cfg.Registerer.MustRegister(a.duration, a.failures)
 	}
 	return a
 }

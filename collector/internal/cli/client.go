@@ -14,7 +14,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/fleetprof/fleetprof/plugins/transport"
@@ -74,14 +73,7 @@ func (r *remote) dial() (*grpc.ClientConn, collectorv1.CollectorServiceClient, e
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxReportBytes)),
 	}
 	if r.token != "" {
-		md := metadata.Pairs("authorization", "Bearer "+r.token)
-		opts = append(opts,
-			grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, o ...grpc.CallOption) error {
-				return invoker(metadata.NewOutgoingContext(ctx, md), method, req, reply, cc, o...)
-			}),
-			grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, o ...grpc.CallOption) (grpc.ClientStream, error) {
-				return streamer(metadata.NewOutgoingContext(ctx, md), desc, cc, method, o...)
-			}))
+		opts = append(opts, grpc.WithPerRPCCredentials(bearer{token: r.token, tls: creds.Info().SecurityProtocol == "tls"}))
 	}
 	cc, err := grpc.NewClient(r.addr, opts...)
 	if err != nil {
@@ -89,6 +81,21 @@ func (r *remote) dial() (*grpc.ClientConn, collectorv1.CollectorServiceClient, e
 	}
 	return cc, collectorv1.NewCollectorServiceClient(cc), nil
 }
+
+// bearer sends the API token with every call. It asks for TLS when the
+// connection has it; dial connects in plain text only to loopback.
+type bearer struct {
+	token string
+	tls   bool
+}
+
+// GetRequestMetadata returns the authorization header.
+func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + b.token}, nil
+}
+
+// RequireTransportSecurity reports whether the token needs TLS.
+func (b bearer) RequireTransportSecurity() bool { return b.tls }
 
 // call runs fn with a client, turning gRPC errors into plain sentences.
 func (r *remote) call(fn func(collectorv1.CollectorServiceClient) error) error {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -121,6 +122,7 @@ type part struct {
 
 // New returns a Tracker.
 func New(cfg Config) *Tracker {
+	factory := promauto.With(cfg.Registerer) // a nil Registerer registers nothing
 	if cfg.Retain <= 0 {
 		cfg.Retain = DefaultRetain
 	}
@@ -138,13 +140,10 @@ func New(cfg Config) *Tracker {
 		cfg: cfg, log: log.With("component", "fleet"),
 		fleets: make(map[string]*fleetCapture), byCapture: make(map[string]*part),
 		stopped: make(chan struct{}),
-		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+		refused: factory.NewCounterVec(prometheus.CounterOpts{
 			Name: "fleetprof_collector_fleet_commits_refused_total",
 			Help: "Commits a fleet capture part refused, by reason (not_owner: committed by an agent other than the one commanded).",
 		}, []string{"reason"}),
-	}
-	if cfg.Registerer != nil {
-		cfg.Registerer.MustRegister(t.refused)
 	}
 	return t
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
@@ -158,6 +159,7 @@ type Ingest struct {
 
 // New returns an Ingest.
 func New(cfg Config) *Ingest {
+	factory := promauto.With(cfg.Registerer) // a nil Registerer registers nothing
 	if cfg.MaxCaptureBytes <= 0 {
 		cfg.MaxCaptureBytes = DefaultMaxCaptureBytes
 	}
@@ -189,27 +191,24 @@ func New(cfg Config) *Ingest {
 		slots: newSlots(cfg.MaxUploads, cfg.MaxUploadsPerAgent),
 		rates: newRates(cfg.UploadRate, max(8<<20, 2*MaxChunkBytes)),
 		quiet: newQuiet(time.Second),
-		bytesIn: prometheus.NewCounter(prometheus.CounterOpts{
+		bytesIn: factory.NewCounter(prometheus.CounterOpts{
 			Name: "fleetprof_collector_ingest_bytes_total", Help: "Capture bytes staged from agents.",
 		}),
-		committed: prometheus.NewCounter(prometheus.CounterOpts{
+		committed: factory.NewCounter(prometheus.CounterOpts{
 			Name: "fleetprof_collector_ingest_captures_total", Help: "Captures committed.",
 		}),
-		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+		rejected: factory.NewCounterVec(prometheus.CounterOpts{
 			Name: "fleetprof_collector_ingest_rejected_total", Help: "Uploads refused, by reason.",
 		}, []string{"reason"}),
-		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+		latency: factory.NewHistogram(prometheus.HistogramOpts{
 			Name:    "fleetprof_collector_ingest_commit_seconds",
 			Help:    "Time from an upload's last chunk to its capture committed (check, parse, commit).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}),
 	}
-	in.streams = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	in.streams = factory.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "fleetprof_collector_ingest_streams", Help: "Upload streams served now.",
 	}, func() float64 { return float64(in.slots.open()) })
-	if cfg.Registerer != nil {
-		cfg.Registerer.MustRegister(in.bytesIn, in.committed, in.rejected, in.latency, in.streams)
-	}
 	return in
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/fleetprof/fleetprof/collector/internal/store"
 )
@@ -73,27 +74,25 @@ func New(cfg Config) (*Retention, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	factory := promauto.With(cfg.Registerer) // a nil Registerer registers nothing
 	r := &Retention{
 		cfg: cfg,
 		log: log.With("component", "retention"),
-		deleted: prometheus.NewCounterVec(prometheus.CounterOpts{
+		deleted: factory.NewCounterVec(prometheus.CounterOpts{
 			Name: "fleetprof_collector_retention_deleted_total", Help: "Captures deleted by retention, by the rule that selected them.",
 		}, []string{"rule"}),
-		deletedBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+		deletedBytes: factory.NewCounterVec(prometheus.CounterOpts{
 			Name: "fleetprof_collector_retention_deleted_bytes_total", Help: "Capture bytes (.fpcap) deleted by retention, by rule.",
 		}, []string{"rule"}),
-		kept: prometheus.NewGauge(prometheus.GaugeOpts{
+		kept: factory.NewGauge(prometheus.GaugeOpts{
 			Name: "fleetprof_collector_retention_kept_pending_backup", Help: "Captures the last pass would have deleted but kept because their backup is pending or failed.",
 		}),
-		batches: prometheus.NewCounter(prometheus.CounterOpts{
+		batches: factory.NewCounter(prometheus.CounterOpts{
 			Name: "fleetprof_collector_retention_batches_total", Help: "Delete transactions run by retention.",
 		}),
-		passes: prometheus.NewCounterVec(prometheus.CounterOpts{
+		passes: factory.NewCounterVec(prometheus.CounterOpts{
 			Name: "fleetprof_collector_retention_passes_total", Help: "Retention passes by result: done or failed.",
 		}, []string{"result"}),
-	}
-	if cfg.Registerer != nil {
-		cfg.Registerer.MustRegister(r.deleted, r.deletedBytes, r.kept, r.batches, r.passes)
 	}
 	return r, nil
 }

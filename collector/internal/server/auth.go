@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -135,14 +136,14 @@ type guard struct {
 }
 
 func newGuard(db *store.DB, dev bool, timeout, longTimeout time.Duration, log *slog.Logger, reg prometheus.Registerer) *guard {
+	factory := promauto.With(reg) // a nil Registerer registers nothing
 	g := &guard{
 		db: db, log: log.With("component", "auth"), dev: dev, timeout: timeout, longTimeout: longTimeout,
-		denied: prometheus.NewCounterVec(prometheus.CounterOpts{
+		denied: factory.NewCounterVec(prometheus.CounterOpts{
 			Name: "fleetprof_collector_auth_denied_total",
 			Help: "gRPC calls refused by authentication or authorization, by method and reason.",
 		}, []string{"method", "reason"}),
 	}
-	reg.MustRegister(g.denied)
 	return g
 }
 

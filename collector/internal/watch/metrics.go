@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/fleetprof/fleetprof/collector/internal/insight"
 )
@@ -23,16 +24,17 @@ type metrics struct {
 
 // newMetrics makes the metrics and registers them on reg, if not nil.
 func newMetrics(reg prometheus.Registerer) *metrics {
+	factory := promauto.With(reg) // a nil Registerer registers nothing
 	capture := []string{"agent", "schedule"}
 	gauge := func(name, help string) *prometheus.GaugeVec {
-		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, capture)
+		return factory.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, capture)
 	}
 	m := &metrics{
-		regressions: prometheus.NewCounterVec(prometheus.CounterOpts{
+		regressions: factory.NewCounterVec(prometheus.CounterOpts{
 			Name: "fleetprof_regressions_total",
 			Help: "Figures of new captures that grew against their baseline (docs/fleet.md), by metric: device_op_us, component:NAME, or op for any framework op.",
 		}, []string{"metric"}),
-		improvements: prometheus.NewCounterVec(prometheus.CounterOpts{
+		improvements: factory.NewCounterVec(prometheus.CounterOpts{
 			Name: "fleetprof_improvements_total",
 			Help: "Figures of new captures that shrank against their baseline, by metric (as fleetprof_regressions_total).",
 		}, []string{"metric"}),
@@ -45,13 +47,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		span: gauge("fleetprof_capture_span_us", "Span of the agent's latest capture."),
 		stamp: gauge("fleetprof_capture_timestamp_seconds",
 			"When the agent's latest capture (of that schedule) was committed."),
-		webhook: prometheus.NewCounterVec(prometheus.CounterOpts{
+		webhook: factory.NewCounterVec(prometheus.CounterOpts{
 			Name: "fleetprof_alert_webhook_total",
 			Help: "Regressions sent to the alert webhook, by result: delivered, retried (an attempt failed), failed (rejected, attempts or deadline exhausted), dropped (queue full).",
 		}, []string{"result"}),
-	}
-	if reg != nil {
-		reg.MustRegister(m.regressions, m.improvements, m.perRequest, m.perSecond, m.idle, m.busy, m.span, m.stamp, m.webhook)
 	}
 	return m
 }
