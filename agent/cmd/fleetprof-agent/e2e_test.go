@@ -222,6 +222,26 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// servingRE finds the address the simulated server logs it serves on.
+var servingRE = regexp.MustCompile(`msg=serving .*?\bhttp=(\S+)`)
+
+// startSim starts the simulated server on a port the kernel picks, reads
+// the address back from its log and returns its URL once /health answers.
+func startSim(t *testing.T, args ...string) string {
+	t.Helper()
+	p := start(t, "fleetprof-simserver", append([]string{"--port", "0"}, args...)...)
+	var addr string
+	waitFor(t, "the simulated server to listen", 20*time.Second, func() bool {
+		if m := servingRE.FindStringSubmatch(p.stderr.String()); m != nil {
+			addr = m[1]
+		}
+		return addr != ""
+	})
+	url := "http://" + addr
+	waitHTTP(t, url+"/health", 20*time.Second)
+	return url
+}
+
 func waitHTTP(t *testing.T, url string, d time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -378,10 +398,7 @@ func TestIdleOverTheSession(t *testing.T) {
 		{"trace JSON only", []string{"--empty-xplane"}, []string{"--python-tracer-level", "0"}, "trace_json"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			port := freePort(t)
-			start(t, "fleetprof-simserver", append([]string{"--port", fmt.Sprint(port), "--seed", "3"}, tc.server...)...)
-			url := fmt.Sprintf("http://127.0.0.1:%d", port)
-			waitHTTP(t, url+"/health", 20*time.Second)
+			url := startSim(t, append([]string{"--seed", "3"}, tc.server...)...)
 			out := t.TempDir()
 			args := append([]string{"capture", "--attach", url, "--duration", duration.String(), "--workload-body", seedBody(t),
 				"--warmups", "1", "--requests", "2", "-o", out}, tc.args...)
@@ -416,10 +433,7 @@ func TestIdleOverTheSession(t *testing.T) {
 
 func TestStandaloneCPUOnly(t *testing.T) {
 	needBins(t)
-	port := freePort(t)
-	start(t, "fleetprof-simserver", "--port", fmt.Sprint(port), "--device-tracer", "ignored")
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitHTTP(t, url+"/health", 20*time.Second)
+	url := startSim(t, "--device-tracer", "ignored")
 	out := t.TempDir()
 	a := start(t, "fleetprof-agent", "capture", "--attach", url, "--duration", "300ms", "--device-tracer-level", "1",
 		"--workload-body", seedBody(t), "--warmups", "0", "--requests", "2", "-o", out)
@@ -440,10 +454,7 @@ func TestStandaloneCPUOnly(t *testing.T) {
 
 func TestStandaloneZeroByteXSpace(t *testing.T) {
 	needBins(t)
-	port := freePort(t)
-	start(t, "fleetprof-simserver", "--port", fmt.Sprint(port), "--empty-xplane")
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitHTTP(t, url+"/health", 20*time.Second)
+	url := startSim(t, "--empty-xplane")
 	out := t.TempDir()
 	a := start(t, "fleetprof-agent", "capture", "--attach", url, "--duration", "300ms",
 		"--workload-body", seedBody(t), "--warmups", "1", "--requests", "2", "-o", out)
@@ -586,10 +597,7 @@ func TestDaemonWrapCrashAndSignal(t *testing.T) {
 func TestDaemonKilledMidUpload(t *testing.T) {
 	needBins(t)
 	fc := uplinktest.Start(t, uplinktest.Options{HeartbeatMS: 100})
-	port := freePort(t)
-	start(t, "fleetprof-simserver", "--port", fmt.Sprint(port))
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitHTTP(t, url+"/health", 20*time.Second)
+	url := startSim(t)
 	work := t.TempDir()
 	hold := make(chan struct{})
 	var once sync.Once

@@ -4,6 +4,7 @@ package backend
 // the real server's bare HTTP 500s and its profiler service.
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"syscall"
 	"testing"
@@ -87,15 +89,22 @@ func freePort(t *testing.T) int {
 	return 0
 }
 
-// startSim runs the simulated server and returns its HTTP URL.
+// servingRE finds the address the simulated server logs it serves on.
+var servingRE = regexp.MustCompile(`msg=serving .*?\bhttp=(\S+)`)
+
+// startSim runs the simulated server on a port the kernel picks and
+// returns its HTTP URL, read back from its log, once /health answers.
 func startSim(t *testing.T, args ...string) string {
 	t.Helper()
 	if simBin == "" {
 		t.Skip("simulated server not built")
 	}
-	port := freePort(t)
-	cmd := exec.Command(simBin, append([]string{"--port", fmt.Sprint(port), "--hostname", "sim"}, args...)...)
+	cmd := exec.Command(simBin, append([]string{"--port", "0", "--hostname", "sim"}, args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +112,25 @@ func startSim(t *testing.T, args ...string) string {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_ = cmd.Wait()
 	})
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	addr := make(chan string, 1)
+	go func() { // ends when the server does: its stderr closes
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	var url string
+	select {
+	case a := <-addr:
+		url = "http://" + a
+	case <-time.After(20 * time.Second):
+		t.Fatal("simulated server did not log its address")
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if resp, err := http.Get(url + "/health"); err == nil {

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/fleetprof/fleetprof/integration/internal/simserver"
@@ -22,7 +23,17 @@ func main() {
 	var cfg simserver.Config
 	fs := flag.NewFlagSet("fleetprof-simserver", flag.ContinueOnError)
 	fs.StringVar(&cfg.Host, "host", "127.0.0.1", "HTTP listen host")
-	fs.IntVar(&cfg.Port, "port", 30000, "HTTP listen port")
+	fs.Func("port", "HTTP listen port; 0 picks a free one, logged as http=ADDR (default 30000)", func(v string) error {
+		p, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("--port %q: %w", v, err)
+		}
+		cfg.Port = p
+		if p == 0 {
+			cfg.Port = simserver.AnyPort
+		}
+		return nil
+	})
 	fs.StringVar(&cfg.ModelPath, "model-path", "Qwen/Qwen3-0.6B", "model the server claims to serve")
 	fs.StringVar(&cfg.APIKey, "api-key", "", "require Authorization: Bearer <key> (except /health* and /metrics*)")
 	fs.StringVar(&cfg.Hostname, "hostname", "", "host name used in profile file names (default: the OS host name)")

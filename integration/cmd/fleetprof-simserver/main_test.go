@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"sync"
 	"syscall"
@@ -93,14 +94,17 @@ type proc struct {
 	exited chan error
 }
 
-// start runs the binary with args on a free port and waits until /health
-// answers 200.
+// servingRE finds the address the server logs it serves on.
+var servingRE = regexp.MustCompile(`msg=serving .*?\bhttp=(\S+)`)
+
+// start runs the binary with args on a port the kernel picks, reads the
+// address back from its log and waits until /health answers 200.
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
-	port := freePort(t)
-	cmd := exec.Command(build(t), append([]string{"--port", strconv.Itoa(port)}, args...)...)
-	p := &proc{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
-	cmd.Stderr = &lockedWriter{w: p.stderr}
+	cmd := exec.Command(build(t), append([]string{"--port", "0"}, args...)...)
+	p := &proc{cmd: cmd, stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
+	lw := &lockedWriter{w: p.stderr}
+	cmd.Stderr = lw
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -110,11 +114,23 @@ func start(t *testing.T, args ...string) *proc {
 		<-p.exited
 		p.exited <- nil
 		if t.Failed() {
+			lw.mu.Lock()
+			defer lw.mu.Unlock()
 			t.Logf("simserver log:\n%s", p.stderr.String())
 		}
 	})
 	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	for p.url == "" && time.Now().Before(deadline) { // the port the kernel picked, from the log
+		lw.mu.Lock()
+		m := servingRE.FindStringSubmatch(p.stderr.String())
+		lw.mu.Unlock()
+		if m != nil {
+			p.url = "http://" + m[1]
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for p.url != "" && time.Now().Before(deadline) {
 		resp, err := http.Get(p.url + "/health")
 		if err == nil {
 			resp.Body.Close()

@@ -266,7 +266,8 @@ func TestStartupDelay(t *testing.T) {
 
 func TestBadConfig(t *testing.T) {
 	tests := []Config{
-		{Port: -1},
+		{Port: -2},
+		{Port: 70000},
 		{Devices: -2},
 		{DeviceTracer: "maybe"},
 		{AutoStop: "later"},

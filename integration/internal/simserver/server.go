@@ -65,11 +65,15 @@ const (
 	AutoStopNextStep = "next-step"
 )
 
+// AnyPort as Config.Port serves HTTP on a port the kernel picks.
+const AnyPort = -1
+
 // Config configures a Server. The zero value works.
 type Config struct {
 	// Host is the HTTP listen address for Run. Empty means 127.0.0.1.
 	Host string
-	// Port is the HTTP port for Run. Zero means 30000.
+	// Port is the HTTP port for Run. Zero means 30000; AnyPort lets the
+	// kernel pick a free one, which the "serving" log line reports (http=).
 	Port int
 	// ModelPath is the model the server claims to serve. Empty means
 	// Qwen/Qwen3-0.6B.
@@ -143,7 +147,7 @@ func (c *Config) setDefaults() error {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	switch {
-	case c.Port < 0 || c.Port > 65535:
+	case (c.Port < 0 && c.Port != AnyPort) || c.Port > 65535:
 		return fmt.Errorf("%w: port %d is outside 1..65535", ErrConfig, c.Port)
 	case c.ProfilerPort < 0 || c.ProfilerPort > 65535:
 		return fmt.Errorf("%w: profiler port %d is outside 1..65535", ErrConfig, c.ProfilerPort)
@@ -219,7 +223,7 @@ func New(cfg Config) (*Server, error) {
 // on purpose (returning ErrCrashed).
 func (s *Server) Run(ctx context.Context) error {
 	var lc net.ListenConfig
-	hl, err := lc.Listen(ctx, "tcp", net.JoinHostPort(s.cfg.Host, strconv.Itoa(s.cfg.Port)))
+	hl, err := lc.Listen(ctx, "tcp", net.JoinHostPort(s.cfg.Host, strconv.Itoa(max(s.cfg.Port, 0))))
 	if err != nil {
 		return fmt.Errorf("simserver: listen: %w", err)
 	}
