@@ -5,8 +5,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -275,7 +279,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("%s shows %q, want %q", c.sel, got, c.want)
 		}
 	}
-	href, err := chromedp.Run(bctx, chromedp.AttributeValue(chromedp.CSS(".actions a.button"), "href"))
+	href, err := chromedp.Run(bctx, chromedp.AttributeValue(chromedp.CSS(".actions a[download]"), "href"))
 	if err != nil || href.Value != "/captures/"+link+"/trace.json.gz" {
 		t.Errorf("trace download link = %+v, %v", href, err)
 	}
@@ -322,6 +326,9 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("agents page shows %d connected agents (%v), want 3", connected, err)
 	}
 	shot(t, bctx, root, "ui-agents.png", false)
+
+	// Last: Open in Perfetto leaves a second tab in front.
+	checkCapturePage(t, bctx, base, link)
 }
 
 // shot takes a screenshot of the page: into docs/images with -screenshots,
@@ -348,4 +355,103 @@ func shot(t *testing.T, ctx context.Context, root, name string, tall bool) {
 	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// checkCapturePage: the headline (idle %, device busy, the top component)
+// is within the first screen and the context folded; a click on a window
+// zooms to it and shows its device ops; Open in Perfetto runs Perfetto's
+// postMessage handshake with a stand-in for ui.perfetto.dev on loopback,
+// which answers PONG and records what it receives.
+func checkCapturePage(t *testing.T, bctx context.Context, base, id string) {
+	t.Helper()
+	if err := chromedp.Do(bctx, chromedp.Navigate(base+"/captures/"+id), chromedp.WaitVisible(chromedp.CSS("#headline"))); err != nil {
+		t.Fatal(err)
+	}
+	bottom, err := chromedp.Run(bctx, chromedp.Evaluate[float64](`document.querySelector("#headline").getBoundingClientRect().bottom`))
+	if err != nil || bottom <= 0 || bottom > 900 {
+		t.Errorf("headline ends at %v px (%v), want within the first 900 px", bottom, err)
+	}
+	head, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("#headline")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	head = strings.Join(strings.Fields(head), " ")
+	for _, want := range []string{"% idle in the time profiled", "device busy", "µs", "top components", "attention"} {
+		if !strings.Contains(head, want) {
+			t.Errorf("headline %q lacks %q", head, want)
+		}
+	}
+	open, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.querySelector("details.context").open`))
+	if err != nil || open {
+		t.Errorf("context details open = %v (%v), want folded", open, err)
+	}
+
+	// Zoom into the first window: its device ops at their own scale.
+	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS("p.windows a.window-link")), chromedp.WaitVisible(chromedp.CSS("svg.flame"))); err != nil {
+		t.Fatal(err)
+	}
+	ops, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("svg.flame rect.op title")].map(t => t.textContent)`))
+	if err != nil || len(ops) == 0 {
+		t.Fatalf("zoomed window shows %d device ops (%v)", len(ops), err)
+	}
+	if !strings.Contains(strings.Join(ops, "\n"), "µs · ") && !strings.Contains(strings.Join(ops, "\n"), "ms · ") {
+		t.Errorf("device op hover texts %q lack name · duration · type", ops[:min(len(ops), 3)])
+	}
+	loc, _ := chromedp.Run(bctx, chromedp.Location())
+	if !strings.Contains(loc, "window=1") {
+		t.Errorf("zoomed to %s, want ?window=1", loc)
+	}
+
+	// Open in Perfetto, against a stand-in.
+	type got struct {
+		Title string `json:"title"`
+		Size  int    `json:"size"`
+		Magic []int  `json:"magic"`
+	}
+	received := make(chan got, 1)
+	standIn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/got" {
+			var g got
+			if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&g); err == nil {
+				select {
+				case received <- g:
+				default:
+				}
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, `<!doctype html><title>stand-in Perfetto</title><script>
+window.addEventListener("message", function (e) {
+  if (e.data === "PING") { e.source.postMessage("PONG", e.origin); return; }
+  if (e.data && e.data.perfetto) {
+    var p = e.data.perfetto;
+    fetch("/got", {method: "POST", body: JSON.stringify({title: p.title, size: p.buffer.byteLength, magic: Array.from(new Uint8Array(p.buffer.slice(0, 2)))})});
+  }
+});
+</script>`)
+	}))
+	defer standIn.Close()
+	if _, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.getElementById("open-perfetto").dataset.ui = `+strconvQuote(standIn.URL+"/")+`; true`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS("#open-perfetto"))); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case g := <-received:
+		t.Logf("zoomed window: %d device ops; Perfetto stand-in received %q, %d bytes", len(ops), g.Title, g.Size)
+		if g.Title != id || g.Size == 0 || len(g.Magic) != 2 || g.Magic[0] != 0x1f || g.Magic[1] != 0x8b {
+			t.Errorf("Perfetto stand-in received %+v, want title %s and a gzipped trace", g, id)
+		}
+	case <-time.After(30 * time.Second):
+		status, _ := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("#perfetto-status")))
+		t.Errorf("Perfetto stand-in received nothing in 30 s; the page says %q", status)
+	}
+}
+
+// strconvQuote quotes s as a JavaScript string literal.
+func strconvQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fleetprof/fleetprof/collector/internal/analysis"
@@ -193,12 +192,17 @@ type timelineView struct {
 }
 
 type windowView struct {
-	X, W  string
-	Title string
+	N          int
+	X, W, Y, H string
+	Title      string
+	// Href zooms the page to the window; Zoomed marks the one shown.
+	Href   template.URL
+	Zoomed bool
 }
 
-// timeline draws the non-idle windows across the capture's span.
-func timeline(s capture.Summary) *timelineView {
+// timeline draws the non-idle windows across the capture's span, each a
+// link that zooms the page to it (zoom, from 1; 0 for none).
+func timeline(s capture.Summary, id string, zoom int) *timelineView {
 	start, end := s.SpanStartUS.Float(), s.SpanEndUS.Float()
 	if len(s.Windows) == 0 || end <= start {
 		return nil
@@ -211,10 +215,17 @@ func timeline(s capture.Summary) *timelineView {
 	for i, win := range s.Windows {
 		a, b := win[0].Float(), win[1].Float()
 		x := 1000 * (a - start) / span
-		wd := max(1000*(b-a)/span, 1.5) // always visible
+		wd := max(1000*(b-a)/span, 4) // always visible, and wide enough to click
+		x = min(x, 1000-wd)
+		y, h := "18", "22"
+		if i+1 == zoom {
+			y, h = "10", "38"
+		}
 		v.Windows = append(v.Windows, windowView{
-			X: strconv.FormatFloat(x, 'f', 2, 64), W: strconv.FormatFloat(wd, 'f', 2, 64),
-			Title: fmt.Sprintf("window %d: %s – %s (%s)", i+1, micros(a-start), micros(b-start), micros(b-a)),
+			N: i + 1, X: strconv.FormatFloat(x, 'f', 2, 64), W: strconv.FormatFloat(wd, 'f', 2, 64), Y: y, H: h,
+			Title:  fmt.Sprintf("window %d: %s – %s (%s): click to zoom", i+1, micros(a-start), micros(b-start), micros(b-a)),
+			Href:   template.URL("/captures/" + url.PathEscape(id) + "?window=" + strconv.Itoa(i+1) + "#zoom"),
+			Zoomed: i+1 == zoom,
 		})
 	}
 	return v
@@ -244,26 +255,47 @@ func (u *UI) capture(w http.ResponseWriter, r *http.Request) {
 		Created, Size, SHA string
 		Schedule           string
 		Labels, Context    []kv
-		Options            string
+		Options            *optionsView
+		Headline           *headlineView
 		Timeline           *timelineView
+		Zoom               int
+		Flame              template.HTML
 		Requests           template.HTML
 		Report             template.HTML
 		NoReport           string
 	}{
 		C: c, Created: utc(time.Unix(0, c.CreatedNS)) + " UTC", Size: size(c.SizeBytes), SHA: hex.EncodeToString(c.SHA256),
-		Labels: sortedPairs(c.Labels), Context: sortedPairs(c.Context), Timeline: timeline(summaryOf(c)),
+		Labels: sortedPairs(c.Labels), Context: sortedPairs(c.Context),
 		Schedule: cmp.Or(u.scheduleNames(r)[c.ScheduleID], c.ScheduleID),
 	}
+	sum := summaryOf(c)
+	if z, err := strconv.Atoi(r.URL.Query().Get("window")); err == nil && z >= 1 && z <= len(sum.Windows) {
+		data.Zoom = z
+	}
+	data.Timeline = timeline(sum, id, data.Zoom)
 	if len(c.Options) > 0 {
 		var o agentv1.CaptureOptions
 		if proto.Unmarshal(c.Options, &o) == nil {
-			data.Options = prototext.MarshalOptions{}.Format(&o)
+			data.Options = options(&o)
+		}
+	}
+	if data.Zoom > 0 {
+		kept, _, err := analysis.Load(r.Context(), u.cfg.Store, id)
+		if err != nil {
+			u.log.Warn("no window flame chart", "capture_id", id, "error", err)
+		} else {
+			data.Flame = windowFlame(kept, data.Zoom)
 		}
 	}
 	if data.Requests, err = u.requestsSection(r.Context(), r, id); err != nil {
 		u.log.Warn("no requests timeline", "capture_id", id, "error", err)
 	}
 	rep, err := analysis.Stored(r.Context(), u.cfg.Store, id)
+	if err == nil {
+		data.Headline = captureHeadline(sum, rep, requestRows(rep))
+	} else {
+		data.Headline = captureHeadline(sum, nil, 0)
+	}
 	switch {
 	case errors.Is(err, analysis.ErrNoReport):
 		data.NoReport = "This capture has no report yet: its analysis is pending. Reload in a moment."
