@@ -401,7 +401,8 @@ func (s *Server) mountUI(rules *bucket.Rules) error {
 		s.log.Warn("web UI not served: the HTTP address is not loopback and serves plain text, tokens included (--public-ui serves it anyway, behind a TLS proxy)", "http", s.httpLis.Addr().String())
 		return nil
 	}
-	ui, err := web.New(web.Config{Store: s.db, Agents: s.reg, Schedules: s.sched, Rules: rules, Insights: s.watch, Experiments: s.exp, Middleware: s.guard.http, Logger: s.cfg.Logger})
+	ui, err := web.New(web.Config{Store: s.db, Agents: s.reg, Schedules: s.sched, Rules: rules, Insights: s.watch, Experiments: s.exp,
+		Fleet: s.fleet, SessionCookie: TokenCookie, Middleware: s.guard.http, Logger: s.cfg.Logger})
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func (u *UI) csrfToken(w http.ResponseWriter, r *http.Request) string {
 			SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
 		})
 	}
-	return u.sign(nonce)
+	return u.sign(nonce, u.session(r))
 }
 
 func validNonce(s string) bool {
@@ -37,10 +37,27 @@ func validNonce(s string) bool {
 	return err == nil && len(b) == 32
 }
 
-func (u *UI) sign(nonce string) string {
+// sign is a form's token: the HMAC of the browser's nonce and the
+// session's credential, so a token leaked from one session is no good in
+// another.
+func (u *UI) sign(nonce, session string) string {
 	m := hmac.New(sha256.New, u.csrfKey)
 	m.Write([]byte(nonce))
+	m.Write([]byte{0})
+	m.Write([]byte(session))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// session returns the request's credential: its Authorization header and
+// the Config.SessionCookie cookie ("" for neither).
+func (u *UI) session(r *http.Request) string {
+	s := r.Header.Get("Authorization")
+	if u.cfg.SessionCookie != "" {
+		if c, err := r.Cookie(u.cfg.SessionCookie); err == nil {
+			s += "\x00" + c.Value
+		}
+	}
+	return s
 }
 
 // checkCSRF refuses a POST whose form token is not the HMAC of the nonce
@@ -50,7 +67,7 @@ func (u *UI) checkCSRF(next http.Handler) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 		c, err := r.Cookie(csrfCookie)
 		if err != nil || !validNonce(c.Value) || r.ParseForm() != nil ||
-			!hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(u.sign(c.Value))) {
+			!hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(u.sign(c.Value, u.session(r)))) {
 			u.fail(w, r, http.StatusForbidden, "This form has expired or did not come from this page: reload the page and try again.", nil)
 			return
 		}

@@ -97,7 +97,7 @@ func (u *UI) captures(w http.ResponseWriter, r *http.Request) {
 	data := struct {
 		Selector, Trigger, Status, Agent string
 		Triggers, Statuses               []string
-		Filtered                         bool
+		Filtered, CanStart               bool
 		Rows                             []captureRow
 		First, Next                      string
 	}{
@@ -106,6 +106,7 @@ func (u *UI) captures(w http.ResponseWriter, r *http.Request) {
 		Statuses: []string{"", store.StatusCommitted, store.StatusAnalyzed, store.StatusAnalysisFailed},
 	}
 	data.Filtered = data.Selector != "" || data.Trigger != "" || data.Status != "" || data.Agent != ""
+	data.CanStart = u.cfg.Fleet != nil
 	p := &page{Title: "Captures", Nav: "captures", Data: &data}
 	sel, err := selector.Parse(data.Selector)
 	if err != nil {

@@ -63,6 +63,14 @@ type Config struct {
 	// Experiments lists and gets experiments for the experiment pages. Nil
 	// leaves those pages out.
 	Experiments Experiments
+	// Fleet starts fleet captures from the UI and shows their progress. Nil
+	// leaves the start-a-capture pages out.
+	Fleet FleetCaptures
+	// SessionCookie names the cookie that holds the signed-in user's
+	// credential; forms' CSRF tokens are tied to it (and to the
+	// Authorization header), so a token is good only for the session it
+	// was issued to. Empty ties them to the browser's nonce cookie alone.
+	SessionCookie string
 	// Middleware, if set, wraps every handler: the seam for authentication.
 	Middleware func(http.Handler) http.Handler
 	// Now is the time for "ago" columns. Nil means time.Now.
@@ -103,7 +111,7 @@ func New(cfg Config) (*UI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: parse layout: %w", err)
 	}
-	for _, page := range append(append([]string{"agents", "captures", "capture", "diff", "schedules", "error"}, insightPages...), experimentPages...) {
+	for _, page := range append(append([]string{"agents", "captures", "capture", "diff", "schedules", "error", "start", "fleetcapture"}, insightPages...), experimentPages...) {
 		t, err := template.Must(base.Clone()).ParseFS(templateFS, "templates/"+page+".tmpl")
 		if err != nil {
 			return nil, fmt.Errorf("web: parse %s: %w", page, err)
@@ -139,6 +147,7 @@ func (u *UI) Register(mux *http.ServeMux) {
 	}
 	routes = append(routes, u.insightRoutes()...)
 	routes = append(routes, u.experimentRoutes()...)
+	routes = append(routes, u.fleetRoutes()...)
 	for _, rt := range routes {
 		var h http.Handler = rt.h
 		if rt.pattern[:4] == "POST" {
