@@ -327,6 +327,41 @@ func TestBrowser(t *testing.T) {
 	}
 	shot(t, bctx, root, "ui-agents.png", false)
 
+	// Start a capture from the UI and follow it until every agent is done,
+	// then until its capture is analyzed.
+	err = chromedp.Do(bctx,
+		chromedp.Navigate(base+"/captures"), chromedp.Click(chromedp.CSS("#start-capture")), chromedp.WaitVisible(chromedp.CSS("form.start")),
+		chromedp.SendKeys(chromedp.CSS(`form.start input[name="selector"]`), "zone=europe-west4-a"),
+		chromedp.SetValue(chromedp.CSS(`form.start input[name="duration"]`), "100ms"),
+		chromedp.SendKeys(chromedp.CSS(`form.start input[name="endpoint"]`), "/v1/score"),
+		chromedp.SendKeys(chromedp.CSS(`form.start textarea[name="body"]`), `{"text": "hello"}`),
+		chromedp.Click(chromedp.CSS(`form.start button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("table.fleet-progress")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS("p.flash.progress-state"))); err != nil {
+		t.Fatalf("fleet capture started from the UI never done: %v", err)
+	}
+	started2, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("table.fleet-progress tbody tr")].map(r => r.cells[0].textContent + " " + r.cells[1].textContent.trim() + " " + r.cells[2].textContent)`))
+	if err != nil || len(started2) != 1 || !strings.HasPrefix(started2[0], "tpu-v6e-2 ") || !strings.HasSuffix(started2[0], " done") {
+		t.Fatalf("progress rows %q (%v), want tpu-v6e-2 done", started2, err)
+	}
+	uiCapture := strings.Fields(started2[0])[1]
+	for analyzed := false; !analyzed; {
+		_ = srv.Store().View(ctx, func(r *store.Reader) error {
+			c, err := r.Capture(uiCapture)
+			analyzed = err == nil && c.Status == store.StatusAnalyzed
+			return nil
+		})
+		select {
+		case <-ctx.Done():
+			t.Fatalf("capture %s started from the UI not analyzed before the deadline", uiCapture)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+
 	// Last: Open in Perfetto leaves a second tab in front.
 	checkCapturePage(t, bctx, base, link)
 }
