@@ -90,24 +90,40 @@ func (s *server) logTail() agent.LogTail {
 }
 
 // health polls GET /health and remembers the answer.
-type health struct{ ok atomic.Bool }
+// health is the model server's health, polled; changed receives (without
+// blocking) when it changes, so a heartbeat tells the collector at once.
+type health struct {
+	ok      atomic.Bool
+	changed chan struct{}
+}
+
+func newHealth() *health { return &health{changed: make(chan struct{}, 1)} }
+
+// check asks the server once and records the answer.
+func (h *health) check(ctx context.Context, c *sglang.Client, log *slog.Logger) {
+	hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err := c.Health(hctx)
+	cancel()
+	if ok := err == nil; ok != h.ok.Load() {
+		h.ok.Store(ok)
+		select {
+		case h.changed <- struct{}{}:
+		default:
+		}
+		if ok {
+			log.Info("model server healthy", "url", c.URL())
+		} else if ctx.Err() == nil {
+			log.Warn("model server not healthy", "url", c.URL(), "err", err)
+		}
+	}
+}
 
 func (h *health) run(ctx context.Context, c *sglang.Client, log *slog.Logger) error {
 	if c == nil {
 		return nil
 	}
 	for {
-		hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err := c.Health(hctx)
-		cancel()
-		if ok := err == nil; ok != h.ok.Load() {
-			h.ok.Store(ok)
-			if ok {
-				log.Info("model server healthy", "url", c.URL())
-			} else if ctx.Err() == nil {
-				log.Warn("model server not healthy", "url", c.URL(), "err", err)
-			}
-		}
+		h.check(ctx, c, log)
 		// Poll fast until healthy (model loading), then every 5s.
 		next := 500 * time.Millisecond
 		if h.ok.Load() {
@@ -179,7 +195,13 @@ func runDaemon(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	var h health
+	// The server's health is known before the agent registers, and each
+	// change is sent at once (BeatNow): agents is not shown "down" for a
+	// heartbeat interval after registering.
+	h := newHealth()
+	if srv.client != nil {
+		h.check(ctx, srv.client, log)
+	}
 	up, err = uplink.New(uplink.Options{
 		Addr: cfg.Collector, TLS: tlsConf, AgentID: cfg.ID,
 		Register: func() *agentv1.Register { return ag.Register(ctx) },
@@ -190,6 +212,7 @@ func runDaemon(ctx context.Context, cfg *Config, log *slog.Logger) error {
 			}
 			return hb
 		},
+		BeatNow: h.changed,
 		Handler: ag, Spool: sp, OnCommitted: ag.Committed, OnRejected: ag.Rejected, Metrics: m, Logger: log, MaxBackoff: cfg.ReconnectMax,
 		UploadPause: cfg.UploadPause,
 	})
@@ -214,7 +237,7 @@ func runDaemon(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	g.Go(func() error { return ag.Run(gctx) })
 	g.Go(func() error { return up.Run(gctx) })
 	if lis != nil {
-		g.Go(func() error { return serveHTTP(gctx, lis, reg, &h, sp) })
+		g.Go(func() error { return serveHTTP(gctx, lis, reg, h, sp) })
 	}
 	err = g.Wait()
 	log.Info("fleetprof-agent stopped", "pending", len(sp.IDs()))

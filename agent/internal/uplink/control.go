@@ -112,6 +112,10 @@ func (c *Client) control(ctx context.Context) (bool, error) {
 				if err := beat(); err != nil {
 					return err
 				}
+			case <-c.opts.BeatNow:
+				if err := beat(); err != nil {
+					return err
+				}
 			case p := <-c.progress:
 				if err := stream.Send(&agentv1.ControlRequest{Msg: &agentv1.ControlRequest_Progress{Progress: p}}); err != nil {
 					c.Progress(p) // keep it for the next stream

@@ -68,6 +68,11 @@ type Options struct {
 	Register func() *agentv1.Register
 	// Heartbeat builds a heartbeat.
 	Heartbeat func() *agentv1.Heartbeat
+	// BeatNow, if set, sends a heartbeat at once whenever it receives
+	// (the model server's health changed), so the collector does not show
+	// a stale health for a whole interval. Nil: heartbeats on the interval
+	// only.
+	BeatNow <-chan struct{}
 	// Handler receives capture commands.
 	Handler Handler
 	// Spool holds the captures to upload.
