@@ -5,6 +5,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 )
 
 // TestFaultGCSDown backs captures up to a GCS emulator (fleetprof-gcsemu,
@@ -16,7 +18,7 @@ func TestFaultGCSDown(t *testing.T) {
 		t.Skip("real binaries")
 	}
 	ctx := deadline(t, 2*time.Minute)
-	gcsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	gcsAddr := fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t))
 	root := t.TempDir()
 	startGCS := func() *proc {
 		p := startProc(t, "fleetprof-gcsemu", "--addr", gcsAddr, "--bucket", "fp-test", "--root", root)

@@ -15,6 +15,8 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
+
+	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 )
 
 // TestFaultRogueAgentIdentity is a rogue client holding a real agent
@@ -40,8 +42,8 @@ func TestFaultRogueAgentIdentity(t *testing.T) {
 	must("fleetprof", "certs", "issue", "--dir", pki, "--name", "collector", "--kind", "collector", "--host", "127.0.0.1,localhost")
 	must("fleetprof", "certs", "issue", "--dir", pki, "--name", "sec-a", "--kind", "agent")
 	token := strings.SplitN(must("fleetprof-collector", "token", "create", "--data", data, "--role", "viewer", "--name", "e2e"), "\n", 2)[0]
-	agentsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	c := &collector{t: t, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), http: fmt.Sprintf("127.0.0.1:%d", freePort(t)), data: data}
+	agentsAddr := fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t))
+	c := &collector{t: t, addr: fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t)), http: fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t)), data: data}
 	c.p = startProc(t, "fleetprof-collector", "--data", data, "--listen", agentsAddr, "--api-listen", c.addr, "--http", c.http,
 		"--tls-cert", filepath.Join(pki, "collector.pem"), "--tls-key", filepath.Join(pki, "collector-key.pem"),
 		"--tls-client-ca", filepath.Join(pki, "ca.pem"), "--plugins", filepath.Join(bins, "plugins"), "--snapshot-interval", "0")

@@ -20,6 +20,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
+
+	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 )
 
 // startCapture starts a fleet capture without waiting and returns the
@@ -124,7 +126,7 @@ func TestFaultAgentKilledMidUpload(t *testing.T) {
 	ctx := deadline(t, 2*time.Minute)
 	c := newCollector(ctx, t, "")
 	// The server runs on its own (--attach), so it outlives the agent.
-	port := freePort(t)
+	port := transporttest.FreePort(t)
 	startProc(t, "fleetprof-simserver", "--port", fmt.Sprint(port), "--hostname", "vm-k")
 	a := &agent{id: "vm-k", port: port, work: t.TempDir()}
 	a.args = []string{"--collector", c.addr, "--insecure", "--id", a.id, "--http", "", "--work-dir", a.work,

@@ -24,29 +24,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc/status"
+
+	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 )
-
-// freePort returns a loopback TCP port that was free a moment ago.
-// handedOut holds the ports freePort returned, so that two calls in a row
-// never return the same one (the kernel may offer a port again once closed).
-var handedOut sync.Map
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if _, dup := handedOut.LoadOrStore(port, true); !dup {
-			return port
-		}
-	}
-	t.Fatal("no free loopback port")
-	return 0
-}
 
 // logBuffer collects a process's output while tests read it.
 type logBuffer struct {
@@ -164,7 +144,7 @@ func newCollector(ctx context.Context, t testing.TB, plugins string, extra ...st
 		plugins = filepath.Join(bins, "plugins")
 	}
 	c := &collector{
-		t: t, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), http: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		t: t, addr: fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t)), http: fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t)),
 		data: t.TempDir(), plugins: plugins, extra: extra,
 	}
 	c.start(ctx)
@@ -241,8 +221,8 @@ type agentOpts struct {
 // waits until the collector lists it healthy.
 func newAgent(ctx context.Context, t testing.TB, c *collector, id string, o agentOpts) *agent {
 	t.Helper()
-	a := &agent{id: id, port: freePort(t), work: t.TempDir()}
-	hport := freePort(t)
+	a := &agent{id: id, port: transporttest.FreePort(t), work: t.TempDir()}
+	hport := transporttest.FreePort(t)
 	a.metrics = fmt.Sprintf("http://127.0.0.1:%d/metrics", hport)
 	a.args = []string{"--collector", c.addr, "--insecure", "--id", id, "--http", fmt.Sprintf("127.0.0.1:%d", hport),
 		"--work-dir", a.work, "--attach", fmt.Sprintf("http://127.0.0.1:%d", a.port),

@@ -22,6 +22,8 @@ import (
 
 	"github.com/fleetprof/fleetprof/integration/internal/hostile"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
+
+	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 )
 
 // dialInsecure connects to a collector in loopback development mode.
@@ -180,7 +182,7 @@ func TestHostileDamagedStore(t *testing.T) {
 		t.Skip("real binaries")
 	}
 	ctx := deadline(t, 3*time.Minute)
-	gcsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	gcsAddr := fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t))
 	startProc(t, "fleetprof-gcsemu", "--addr", gcsAddr, "--bucket", "fp", "--root", t.TempDir())
 	gcsFlags := []string{"--gcs-bucket", "fp", "--gcs-prefix", "p", "--gcs-endpoint", "http://" + gcsAddr}
 	waitFor(ctx, t, "the GCS emulator", func() bool {

@@ -22,6 +22,8 @@ import (
 
 	"github.com/fleetprof/fleetprof/integration/internal/hostile"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
+
+	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 )
 
 // secure is a collector serving agents over mTLS on one port and the API
@@ -40,7 +42,7 @@ type secure struct {
 // bins, "" for fleetprof-collector) with extra flags.
 func startSecure(ctx context.Context, t *testing.T, bin string, ids []string, extra ...string) *secure {
 	t.Helper()
-	s := &secure{pki: t.TempDir(), agents: fmt.Sprintf("127.0.0.1:%d", freePort(t)), bin: bin, flags: extra}
+	s := &secure{pki: t.TempDir(), agents: fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t)), bin: bin, flags: extra}
 	if s.bin == "" {
 		s.bin = "fleetprof-collector"
 	}
@@ -60,7 +62,7 @@ func startSecure(ctx context.Context, t *testing.T, bin string, ids []string, ex
 	}
 	token := strings.SplitN(must("fleetprof-collector", "token", "create", "--data", data, "--role", "admin", "--name", "e2e"), "\n", 2)[0]
 	s.tls = []string{"--tls-ca", filepath.Join(s.pki, "ca.pem"), "--token", token}
-	s.c = &collector{t: t, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), http: fmt.Sprintf("127.0.0.1:%d", freePort(t)), data: data}
+	s.c = &collector{t: t, addr: fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t)), http: fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t)), data: data}
 	s.start(ctx, t)
 	return s
 }
@@ -101,8 +103,8 @@ func (s *secure) dial(t *testing.T, id string) *grpc.ClientConn {
 // waits until the collector lists it healthy.
 func (s *secure) agent(ctx context.Context, t *testing.T, id, label string, prepare func(work string)) *agent {
 	t.Helper()
-	a := &agent{id: id, port: freePort(t), work: t.TempDir()}
-	hport := freePort(t)
+	a := &agent{id: id, port: transporttest.FreePort(t), work: t.TempDir()}
+	hport := transporttest.FreePort(t)
 	a.metrics = fmt.Sprintf("http://127.0.0.1:%d/metrics", hport)
 	if prepare != nil {
 		prepare(a.work)

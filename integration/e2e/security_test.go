@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 )
 
 // runBin runs one of the built binaries to completion, bounded by ctx.
@@ -55,8 +57,8 @@ func TestSecureFleet(t *testing.T) {
 		t.Fatalf("token create printed %q", token)
 	}
 
-	agentsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	c := &collector{t: t, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), http: fmt.Sprintf("127.0.0.1:%d", freePort(t)), data: data}
+	agentsAddr := fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t))
+	c := &collector{t: t, addr: fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t)), http: fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t)), data: data}
 	c.p = startProc(t, "fleetprof-collector", "--data", data, "--listen", agentsAddr, "--api-listen", c.addr, "--http", c.http,
 		"--tls-cert", filepath.Join(pki, "collector.pem"), "--tls-key", filepath.Join(pki, "collector-key.pem"),
 		"--tls-client-ca", filepath.Join(pki, "ca.pem"), "--heartbeat", "200ms",
@@ -85,10 +87,10 @@ func TestSecureFleet(t *testing.T) {
 	}
 
 	startAgent := func(certDir string, extra ...string) *agent {
-		a := &agent{id: "sec-a", port: freePort(t), work: t.TempDir()}
+		a := &agent{id: "sec-a", port: transporttest.FreePort(t), work: t.TempDir()}
 		a.args = append([]string{"--collector", agentsAddr, "--tls-cert", filepath.Join(certDir, "sec-a.pem"),
 			"--tls-key", filepath.Join(certDir, "sec-a-key.pem"), "--tls-ca", filepath.Join(pki, "ca.pem"),
-			"--http", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--work-dir", a.work,
+			"--http", fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t)), "--work-dir", a.work,
 			"--attach", fmt.Sprintf("http://127.0.0.1:%d", a.port), "--restart-backoff", "100ms", "--grace", "2s",
 			"--health-timeout", "30s", "--label", "suite=security"}, extra...)
 		a.args = append(a.args, "--wrap", "--", filepath.Join(bins, "fleetprof-simserver"), "--port", fmt.Sprint(a.port), "--hostname", "sec-a")

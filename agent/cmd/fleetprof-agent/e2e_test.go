@@ -28,6 +28,8 @@ import (
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
+
+	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 )
 
 // binDir holds the binaries TestMain built; empty when they could not be built.
@@ -129,27 +131,6 @@ func seedBody(t *testing.T) string {
 		t.Skipf("shared test data missing: %v", err)
 	}
 	return p
-}
-
-// handedOut holds the ports freePort returned, so that two calls in a row
-// never return the same one (the kernel may offer a port again once closed).
-var handedOut sync.Map
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if _, dup := handedOut.LoadOrStore(port, true); !dup {
-			return port
-		}
-	}
-	t.Fatal("no free loopback port")
-	return 0
 }
 
 // syncBuffer is a bytes.Buffer safe for a process to write while tests read.
@@ -301,7 +282,7 @@ func onlyRun(t *testing.T, dir string) string {
 
 func TestStandaloneWrapHTTP(t *testing.T) {
 	needBins(t)
-	port := freePort(t)
+	port := transporttest.FreePort(t)
 	out, work := t.TempDir(), t.TempDir()
 	a := start(t, "fleetprof-agent", "capture", "--attach", fmt.Sprintf("http://127.0.0.1:%d", port),
 		"--duration", "500ms", "--device-tracer-level", "1", "--workload-body", seedBody(t), "--workload-endpoint", "/v1/score",
@@ -350,7 +331,7 @@ func TestStandaloneWrapHTTP(t *testing.T) {
 
 func TestStandaloneGRPC(t *testing.T) {
 	needBins(t)
-	port, pport := freePort(t), freePort(t)
+	port, pport := transporttest.FreePort(t), transporttest.FreePort(t)
 	start(t, "fleetprof-simserver", "--port", fmt.Sprint(port), "--profiler-port", fmt.Sprint(pport), "--hostname", "grpc-host")
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	waitHTTP(t, url+"/health", 20*time.Second)
@@ -470,7 +451,7 @@ func TestStandaloneZeroByteXSpace(t *testing.T) {
 
 func TestStandaloneWrapDies(t *testing.T) {
 	needBins(t)
-	a := start(t, "fleetprof-agent", "capture", "--attach", fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), "-o", t.TempDir(),
+	a := start(t, "fleetprof-agent", "capture", "--attach", fmt.Sprintf("http://127.0.0.1:%d", transporttest.FreePort(t)), "-o", t.TempDir(),
 		"--restart-backoff", "10ms", "--wrap", "--", filepath.Join(binDir, "fleetprof-simserver"), "--no-such-flag")
 	err := a.wait(t, 30*time.Second)
 	// The agent gives up after a few deaths; how many depends on timing.
@@ -506,7 +487,7 @@ func captureCmd(id string, body []byte) *agentv1.ControlResponse {
 func TestDaemonWrapCrashAndSignal(t *testing.T) {
 	needBins(t)
 	fc := uplinktest.Start(t, uplinktest.Options{HeartbeatMS: 100})
-	port, hport := freePort(t), freePort(t)
+	port, hport := transporttest.FreePort(t), transporttest.FreePort(t)
 	work := t.TempDir()
 	metrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", hport)
 	a := start(t, "fleetprof-agent", "--collector", fc.Addr, "--insecure", "--id", "e2e-agent", "--label", "model=qwen3",
@@ -674,7 +655,7 @@ func fleetprof(t *testing.T, collector string, args ...string) (string, error) {
 func TestRealCollectorKilled(t *testing.T) {
 	needBins(t)
 	data := t.TempDir()
-	gport := freePort(t)
+	gport := transporttest.FreePort(t)
 	collector := fmt.Sprintf("127.0.0.1:%d", gport)
 	startCollector := func() *proc {
 		p := start(t, "fleetprof-collector", "--data", data, "--insecure", "--listen", collector, "--http", "-",
@@ -689,7 +670,7 @@ func TestRealCollectorKilled(t *testing.T) {
 		return p
 	}
 	col := startCollector()
-	port := freePort(t)
+	port := transporttest.FreePort(t)
 	a := start(t, "fleetprof-agent", "--collector", collector, "--insecure", "--id", "vm-0", "--label", "model=qwen3",
 		"--http", "", "--work-dir", t.TempDir(), "--attach", fmt.Sprintf("http://127.0.0.1:%d", port), "--reconnect-max-backoff", "1s",
 		"--wrap", "--", filepath.Join(binDir, "fleetprof-simserver"), "--port", fmt.Sprint(port))

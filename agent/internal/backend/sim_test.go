@@ -8,19 +8,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fleetprof/fleetprof/agent/internal/sglang"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
+
+	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 )
 
 var simBin string
@@ -66,27 +66,6 @@ func buildSim(dir string) (string, error) {
 		return "", fmt.Errorf("%v: %s", err, b)
 	}
 	return out, nil
-}
-
-// handedOut holds the ports freePort returned, so that two calls in a row
-// never return the same one (the kernel may offer a port again once closed).
-var handedOut sync.Map
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if _, dup := handedOut.LoadOrStore(port, true); !dup {
-			return port
-		}
-	}
-	t.Fatal("no free loopback port")
-	return 0
 }
 
 // servingRE finds the address the simulated server logs it serves on.
@@ -249,7 +228,7 @@ func TestSimHTTPErrors(t *testing.T) {
 }
 
 func TestSimGRPC(t *testing.T) {
-	pport := freePort(t)
+	pport := transporttest.FreePort(t)
 	url := startSim(t, "--profiler-port", fmt.Sprint(pport))
 	c := newClient(t, url, "")
 	g, err := NewGRPC(fmt.Sprintf("127.0.0.1:%d", pport), GRPCOptions{HostName: "sim"})

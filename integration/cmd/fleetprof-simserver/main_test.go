@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,6 +25,8 @@ import (
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/trim"
+
+	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 )
 
 // binary is the fleetprof-simserver built once for the tests.
@@ -62,28 +63,6 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(filepath.Dir(binary.path))
 	}
 	os.Exit(code)
-}
-
-// freePort returns a loopback port that was free a moment ago.
-// handedOut holds the ports freePort returned, so that two calls in a row
-// never return the same one (the kernel may offer a port again once closed).
-var handedOut sync.Map
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if _, dup := handedOut.LoadOrStore(port, true); !dup {
-			return port
-		}
-	}
-	t.Fatal("no free loopback port")
-	return 0
 }
 
 // proc is a running simserver.
@@ -213,7 +192,7 @@ func seedFile(t *testing.T, name string) []byte {
 }
 
 func TestBinarySeedWorkload(t *testing.T) {
-	gport := freePort(t)
+	gport := transporttest.FreePort(t)
 	p := start(t, "--hostname", "bin:host", "--profiler-port", strconv.Itoa(gport), "--startup-delay", "200ms")
 	out := t.TempDir()
 	var cfg map[string]any
@@ -329,7 +308,7 @@ func TestBinaryDeviceTracerIgnored(t *testing.T) {
 }
 
 func TestBinaryBadFlags(t *testing.T) {
-	cmd := exec.Command(build(t), "--device-tracer", "sometimes", "--port", strconv.Itoa(freePort(t)))
+	cmd := exec.Command(build(t), "--device-tracer", "sometimes", "--port", strconv.Itoa(transporttest.FreePort(t)))
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !bytes.Contains(out, []byte("device tracer")) {
