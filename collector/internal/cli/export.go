@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/google/renameio/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/export"
@@ -35,15 +36,13 @@ The file appears only once it is complete.`,
 			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 				return fmt.Errorf("export: %w", err)
 			}
-			tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*")
+			// A temp file beside out, fsynced and renamed over it; 0644,
+			// as a trace is shared.
+			tmp, err := renameio.NewPendingFile(out, renameio.WithTempDir(filepath.Dir(out)), renameio.WithStaticPermissions(0o644))
 			if err != nil {
 				return fmt.Errorf("export: %w", err)
 			}
-			defer os.Remove(tmp.Name())
-			defer tmp.Close()
-			if err := tmp.Chmod(0o644); err != nil { // CreateTemp's 0600 is for secrets; a trace is shared
-				return fmt.Errorf("export: %w", err)
-			}
+			defer tmp.Cleanup()
 			var n int64
 			err = r.call(func(c collectorv1.CollectorServiceClient) error {
 				stream, err := c.Export(cmd.Context(), &collectorv1.ExportRequest{CaptureId: args[0], Format: string(format)})
@@ -68,11 +67,8 @@ The file appears only once it is complete.`,
 			if err != nil {
 				return err
 			}
-			if err := tmp.Close(); err != nil {
+			if err := tmp.CloseAtomicallyReplace(); err != nil {
 				return fmt.Errorf("write %s: %w", out, err)
-			}
-			if err := os.Rename(tmp.Name(), out); err != nil {
-				return fmt.Errorf("export: %w", err)
 			}
 			fmt.Fprintf(e.stderr, "wrote %s (%s, %s)\n", out, format, human(n))
 			return nil
