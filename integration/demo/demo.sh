@@ -86,7 +86,7 @@ echo "export FLEETPROF_COLLECTOR=$FLEETPROF_COLLECTOR   # also in $out/env"
 start_agent() {
   local name=$1 zone=$2 sp=$3 ap=$4
   shift 4
-  "$bin"/fleetprof-agent --collector 127.0.0.1:"$grpc" --insecure --id demo-"$name" \
+  "$bin"/fleetprof-agent --collector 127.0.0.1:"$grpc" --insecure --id demo-"$name" --host t1v-n-demo"$name"-w-0 \
     --label model=qwen3 --label zone="$zone" --work-dir "$out"/agent-"$name" \
     --http 127.0.0.1:"$ap" --attach http://127.0.0.1:"$sp" \
     --wrap -- "$bin"/fleetprof-simserver --port "$sp" --hostname t1v-n-demo"$name"-w-0 "$@" \

@@ -122,17 +122,18 @@ func TestREADMECommands(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- demo.Wait() }()
 	t.Cleanup(func() {
-		// SIGTERM to the script: its trap stops what it started.
-		_ = demo.Process.Signal(syscall.SIGTERM)
+		// Ctrl-C (SIGINT) to the script: its trap stops what it started
+		// and, with DEMO_KEEP=1, exits 0 (no "make: *** Error 130").
+		_ = demo.Process.Signal(syscall.SIGINT)
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Errorf("demo after SIGTERM: %v", err)
+				t.Errorf("demo after Ctrl-C: %v, want exit status 0", err)
 			}
 		case <-time.After(30 * time.Second):
 			_ = syscall.Kill(-demo.Process.Pid, syscall.SIGKILL)
 			<-done
-			t.Errorf("demo did not stop within 30 s of SIGTERM")
+			t.Errorf("demo did not stop within 30 s of SIGINT")
 		}
 		if t.Failed() {
 			t.Logf("demo output (tail):\n%s", tail(out.String(), 60))
@@ -177,6 +178,16 @@ func TestREADMECommands(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(listing), &list); err != nil || len(list.Captures) < 2 {
 		t.Fatalf("fleetprof captures --format json: %v, %d captures\n%s", err, len(list.Captures), listing)
+	}
+	// The agents report the host their profiles name, with a healthy server.
+	agentsOut, err := run(readmeCommand{text: "fleetprof agents --format json"})
+	if err != nil {
+		t.Fatalf("fleetprof agents: %v\n%s", err, agentsOut)
+	}
+	for _, want := range []string{`"host": "t1v-n-demoa-w-0"`, `"host": "t1v-n-demob-w-0"`, `"host": "t1v-n-democ-w-0"`} {
+		if !strings.Contains(agentsOut, want) {
+			t.Errorf("fleetprof agents --format json lacks %s:\n%s", want, agentsOut)
+		}
 	}
 	ids := map[string]string{"ID": list.Captures[0].ID, "A": list.Captures[0].ID, "B": list.Captures[1].ID}
 	for _, c := range list.Captures {

@@ -72,6 +72,9 @@ func runCapture(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		}
 	}
 	info := hostinfo.Collect(ctx, hostinfo.Options{MetadataURL: cfg.MetadataURL})
+	if cfg.Host != "" {
+		info.Host = cfg.Host
+	}
 	labels := info.Labels()
 	for k, v := range cfg.Labels {
 		labels[k] = v

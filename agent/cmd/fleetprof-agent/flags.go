@@ -27,7 +27,9 @@ type Config struct {
 	// Mode is "daemon" or "capture".
 	Mode string
 
-	ID        string
+	ID string
+	// Host is the host name the agent reports (default: the machine's).
+	Host      string
 	Labels    map[string]string
 	Collector string
 	TLSCert   string
@@ -224,7 +226,8 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.DurationVar(&cfg.MaxBackoff, "restart-max-backoff", time.Minute, "with --wrap: longest restart delay")
 	fs.DurationVar(&cfg.HealthTimeout, "health-timeout", 10*time.Minute, "how long to wait for the server's GET /health (model loading is slow)")
 
-	fs.StringVar(&cfg.ID, "id", host, "the agent's id, unique in the fleet (with mTLS, the identity in its certificate)")
+	fs.StringVar(&cfg.ID, "id", host, "the agent's id, unique in the fleet (with mTLS, the identity in its certificate; default: --host)")
+	fs.StringVar(&cfg.Host, "host", host, "the host name the agent reports beside its captures (default: the machine's host name)")
 	fs.Var(labelFlag(cfg.Labels), "label", "a label k=v for fleet selectors (repeatable; also from --config)")
 	fs.StringVar(&cfg.Collector, "collector", "", "the collector's gRPC address HOST:PORT (none: standalone; use the capture command)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "client certificate (PEM) for mTLS to the collector")
@@ -272,6 +275,9 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	cfg.idSet = set["id"]
+	if !set["id"] && set["host"] {
+		cfg.ID = cfg.Host // one name for the agent and its host unless told otherwise
+	}
 	if *wrap && len(cfg.Wrap) == 0 {
 		return nil, fmt.Errorf("%w: --wrap needs the server's command after --, e.g. --wrap -- python -m sgl_jax.launch_server --port 30000", errUsage)
 	}

@@ -30,6 +30,24 @@ func TestParseFlags(t *testing.T) {
 					t.Errorf("cfg = %+v", c)
 				}
 			}},
+		{"host and id from the machine", []string{"--collector", "c:7070", "--attach", "http://h:1"}, "",
+			func(t *testing.T, c *Config) {
+				if h, _ := os.Hostname(); c.Host != h || c.ID != h {
+					t.Errorf("host %q, id %q; want the machine's host name %q for both", c.Host, c.ID, h)
+				}
+			}},
+		{"--host names the id too", []string{"--collector", "c:7070", "--attach", "http://h:1", "--host", "t1v-n-demoa-w-0"}, "",
+			func(t *testing.T, c *Config) {
+				if c.Host != "t1v-n-demoa-w-0" || c.ID != "t1v-n-demoa-w-0" {
+					t.Errorf("host %q, id %q; want t1v-n-demoa-w-0 for both", c.Host, c.ID)
+				}
+			}},
+		{"--id and --host", []string{"--collector", "c:7070", "--attach", "http://h:1", "--host", "h1", "--id", "a1"}, "",
+			func(t *testing.T, c *Config) {
+				if c.Host != "h1" || c.ID != "a1" {
+					t.Errorf("host %q, id %q; want h1, a1", c.Host, c.ID)
+				}
+			}},
 		{"wrap", []string{"--collector", "127.0.0.1:7070", "--insecure", "--wrap", "--", "python", "-m", "sgl_jax.launch_server", "--port", "30000"}, "",
 			func(t *testing.T, c *Config) {
 				if !slices.Equal(c.Wrap, []string{"python", "-m", "sgl_jax.launch_server", "--port", "30000"}) || c.Attach != "http://127.0.0.1:30000" {

@@ -177,6 +177,9 @@ func runDaemon(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	}
 	defer srv.close()
 	info := hostinfo.Collect(ctx, hostinfo.Options{MetadataURL: cfg.MetadataURL})
+	if cfg.Host != "" {
+		info.Host = cfg.Host
+	}
 	labels := info.Labels()
 	for k, v := range cfg.Labels {
 		labels[k] = v

@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"io"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 
 	"github.com/fleetprof/fleetprof/plugins/numfmt"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
@@ -52,4 +56,25 @@ func TestWroteFiles(t *testing.T) {
 			t.Errorf("wroteFiles(%d) = %q, want %q", n, got, want)
 		}
 	}
+}
+
+// TestExampleIDs: the capture ids in the commands' examples look like the
+// ids the collector gives (f-YYYYMMDD-HHMMSS-xxxxxxxx.agent; x- for
+// experiments).
+func TestExampleIDs(t *testing.T) {
+	idLike := regexp.MustCompile(`^[fx]-\d{8}-\d{6}-[0-9a-f]{8}(\.[a-z0-9-]+)?$`)
+	dated := regexp.MustCompile(`\d{8}`)
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, w := range strings.Fields(c.Example) {
+			// A word with a date in it that is not a path or a flag is an id.
+			if dated.MatchString(w) && !strings.ContainsAny(w, "/=") && !strings.HasPrefix(w, "-") && !idLike.MatchString(w) {
+				t.Errorf("%s example: %q does not look like a capture id", c.CommandPath(), w)
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRoot(&env{stdout: io.Discard, stderr: io.Discard}))
 }

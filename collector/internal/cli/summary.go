@@ -35,7 +35,7 @@ fleet capture), the host, the capture's span, the device busy time (summed
 over devices), the idle share of the busiest device, and the component and
 op that took the most device time, from the capture's stored report.`,
 		Example: `  fleetprof summary
-  fleetprof summary 20261129T131500Z-demo-a-1 --format json`,
+  fleetprof summary f-20261129-131500-1a2b3c4d.demo-a --format json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := outFormat(format); err != nil {
 				return err
