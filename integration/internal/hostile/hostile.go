@@ -10,12 +10,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
@@ -24,6 +21,7 @@ import (
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
+	"github.com/fleetprof/fleetprof/plugins/transport"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 )
 
@@ -32,29 +30,17 @@ var (
 	// ErrNotCommitted means an upload ended without the collector saying
 	// it committed the capture, and without an error.
 	ErrNotCommitted = errors.New("hostile: upload ended without commit")
-	// ErrNoCA means the CA file holds no PEM certificate.
-	ErrNoCA = errors.New("hostile: no PEM certificate in the CA file")
 )
 
 // Dial connects to a collector's agent port over mTLS with the agent
 // certificate in certFile and keyFile, trusting the CA in caFile for the
 // collector's certificate, which must name serverName.
 func Dial(addr, certFile, keyFile, caFile, serverName string) (*grpc.ClientConn, error) {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	tc, err := transport.ClientTLS(transport.TLSFiles{Cert: certFile, Key: keyFile, CA: caFile}, serverName)
 	if err != nil {
-		return nil, fmt.Errorf("hostile: load agent certificate: %w", err)
+		return nil, fmt.Errorf("hostile: agent TLS: %w", err)
 	}
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("hostile: read CA: %w", err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%w: %s", ErrNoCA, caFile)
-	}
-	return grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{
-		Certificates: []tls.Certificate{cert}, RootCAs: roots, ServerName: serverName, MinVersion: tls.VersionTLS13,
-	})))
+	return grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(tc)))
 }
 
 // Capture returns a small .fpcap that parses (a forgery the collector
