@@ -238,7 +238,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.DurationVar(&cfg.ReconnectMax, "reconnect-max-backoff", 30*time.Second, "longest delay between reconnects to the collector (it starts at 500ms and doubles)")
 	fs.DurationVar(&cfg.UploadPause, "upload-pause", 0, "testing only: pause this long before each upload chunk and the upload's end, so fault tests can interrupt an upload (default: none)")
 	fs.StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:7072", "serve /metrics and /healthz here (daemon mode; empty: off)")
-	fs.StringVar(&cfg.WorkDir, "work-dir", "", "raw profiler output goes under DIR/raw (default: /var/lib/fleetprof-agent, or -o DIR/.raw for capture)")
+	fs.StringVar(&cfg.WorkDir, "work-dir", "", "raw profiler output goes under DIR/raw (default: the folder holding --spool, else /var/lib/fleetprof-agent; -o DIR/.raw for capture)")
 	fs.StringVar(&cfg.SpoolDir, "spool", "", "captures wait here until the collector commits them (default: WORK-DIR/spool)")
 	fs.Var(sizeFlag{&cfg.SpoolMax}, "spool-max-bytes", "bound on the spool, e.g. 10GiB; the oldest capture is dropped when full (default 10GiB)")
 	fs.BoolVar(&cfg.KeepRaw, "keep-raw", false, "keep raw profiler output after the capture is ingested")

@@ -128,3 +128,22 @@ func TestHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestDataDirs: raw profiler output stays beside the agent's own data.
+func TestDataDirs(t *testing.T) {
+	tests := []struct {
+		work, spool         string
+		wantWork, wantSpool string
+	}{
+		{"", "", defaultWorkDir, filepath.Join(defaultWorkDir, "spool")},
+		{"/data/agent", "", "/data/agent", "/data/agent/spool"},
+		{"", "/data/agent-a/spool/", "/data/agent-a", "/data/agent-a/spool/"},
+		{"/w", "/s/spool", "/w", "/s/spool"},
+	}
+	for _, tt := range tests {
+		work, sp := dataDirs(&Config{WorkDir: tt.work, SpoolDir: tt.spool})
+		if work != tt.wantWork || sp != tt.wantSpool {
+			t.Errorf("dataDirs(--work-dir %q, --spool %q) = %q, %q; want %q, %q", tt.work, tt.spool, work, sp, tt.wantWork, tt.wantSpool)
+		}
+	}
+}

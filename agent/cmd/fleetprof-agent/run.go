@@ -139,18 +139,30 @@ func (h *health) run(ctx context.Context, c *sglang.Client, log *slog.Logger) er
 	}
 }
 
+// dataDirs returns the daemon's work folder (raw profiler output under
+// WORK/raw) and spool: --work-dir and --spool; without --work-dir, the
+// folder holding --spool (raw output stays beside the agent's own data),
+// else /var/lib/fleetprof-agent; without --spool, WORK/spool.
+func dataDirs(cfg *Config) (work, spoolDir string) {
+	work, spoolDir = cfg.WorkDir, cfg.SpoolDir
+	switch {
+	case work != "":
+	case spoolDir != "":
+		work = filepath.Dir(filepath.Clean(spoolDir))
+	default:
+		work = defaultWorkDir
+	}
+	if spoolDir == "" {
+		spoolDir = filepath.Join(work, "spool")
+	}
+	return work, spoolDir
+}
+
 func runDaemon(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg)
-	work := cfg.WorkDir
-	if work == "" {
-		work = defaultWorkDir
-	}
-	spoolDir := cfg.SpoolDir
-	if spoolDir == "" {
-		spoolDir = filepath.Join(work, "spool")
-	}
+	work, spoolDir := dataDirs(cfg)
 	var up *uplink.Client
 	sp, err := spool.Open(spoolDir, spool.Options{MaxBytes: cfg.SpoolMax, Logger: log, OnSize: m.Spool,
 		OnDrop: func(d spool.Meta) {
