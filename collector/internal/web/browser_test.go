@@ -363,7 +363,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// Last: Open in Perfetto leaves a second tab in front.
-	checkCapturePage(t, bctx, base, link)
+	checkCapturePage(t, bctx, root, base, link)
 }
 
 // shot takes a screenshot of the page: into docs/images with -screenshots,
@@ -397,7 +397,7 @@ func shot(t *testing.T, ctx context.Context, root, name string, tall bool) {
 // zooms to it and shows its device ops; Open in Perfetto runs Perfetto's
 // postMessage handshake with a stand-in for ui.perfetto.dev on loopback,
 // which answers PONG and records what it receives.
-func checkCapturePage(t *testing.T, bctx context.Context, base, id string) {
+func checkCapturePage(t *testing.T, bctx context.Context, root, base, id string) {
 	t.Helper()
 	if err := chromedp.Do(bctx, chromedp.Navigate(base+"/captures/"+id), chromedp.WaitVisible(chromedp.CSS("#headline"))); err != nil {
 		t.Fatal(err)
@@ -436,6 +436,7 @@ func checkCapturePage(t *testing.T, bctx context.Context, base, id string) {
 	if !strings.Contains(loc, "window=1") {
 		t.Errorf("zoomed to %s, want ?window=1", loc)
 	}
+	shot(t, bctx, root, "ui-window.png", false)
 
 	// Open in Perfetto, against a stand-in.
 	type got struct {
