@@ -82,7 +82,11 @@ func report(in io.Reader, out, errOut io.Writer) (bool, error) {
 			if !verboseOnly(e.Output) {
 				buf(testOut, key).WriteString(e.Output)
 			}
-		case e.Action == "output" || e.Action == "build-output":
+		case e.Action == "build-output":
+			// Compiler errors: plain go test prints them on stderr, first.
+			w.Flush()
+			io.WriteString(errOut, e.Output)
+		case e.Action == "output":
 			buf(pkgOut, e.Package).WriteString(e.Output)
 		case e.Action == "build-fail":
 			failed = true
