@@ -190,6 +190,10 @@ func captureID(r *http.Request) (string, bool) {
 type timelineView struct {
 	Start, End, Label string
 	Windows           []windowView
+	// Links are the first timelineLinks windows, listed to zoom; More
+	// counts the rest (reachable from the drawing).
+	Links []windowView
+	More  int
 }
 
 type windowView struct {
@@ -229,6 +233,8 @@ func timeline(s capture.Summary, id string, zoom int) *timelineView {
 			Zoomed: i+1 == zoom,
 		})
 	}
+	v.Links = v.Windows[:min(len(v.Windows), timelineLinks)]
+	v.More = len(v.Windows) - len(v.Links)
 	return v
 }
 
