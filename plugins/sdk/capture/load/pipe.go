@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"sync"
-	"sync/atomic"
 )
 
 // Sizes of the block pipe.
@@ -16,30 +15,28 @@ const (
 	// walker's unread bytes of the previous block are copied, so that an
 	// event cut by a block's end is whole again without copying the block.
 	headroom = 64 << 10
-	// pipeBlocks bounds the blocks in flight: the walker's, the copier's
-	// and those queued between them and the reader.
+	// pipeBlocks bounds the blocks in flight: the walker's, the reader's
+	// and those queued between them.
 	pipeBlocks = 6
 )
 
 // block is one block of the stream: data at buf[headroom:headroom+n].
 type block struct {
-	buf  []byte
-	n    int
-	refs atomic.Int32 // holders: the walker, and the copier when there is one
+	buf []byte
+	n   int
 }
 
 func (b *block) data() []byte { return b.buf[headroom : headroom+b.n] }
 
 // blockPipe reads a stream on a goroutine of its own (so that decoding and
 // parsing use both cores) into a few fixed blocks, and hands each block to
-// the walker — as a tracejson.BlockReader, without copying it — and, when
-// asked, to a copier (the kept-event store) too. Each block goes back to
-// the pool when both are done with it.
+// the walker — as a tracejson.BlockReader, without copying it. A copy
+// function, when given, sees each block first, on the reading goroutine,
+// while the block is still in that core's cache.
 type blockPipe struct {
-	full   chan *block // to the walker
-	copies chan *block // to the copier; nil without one
-	free   chan *block
-	err    error // set by the producer before it closes full
+	full chan *block // to the walker
+	free chan *block
+	err  error // set by the producer before it closes full
 
 	cur  *block // the walker's block
 	over []byte // the walker's bytes when they outgrow headroom
@@ -50,15 +47,12 @@ type blockPipe struct {
 }
 
 // newBlockPipe starts reading src. wrapErr turns a read error into the
-// error the walker gets. With copier set, every block is also sent, in
-// order, on the channel Copies returns, and the copier must call Release
-// once for each.
-func newBlockPipe(ctx context.Context, src io.Reader, wrapErr func(error) error, copier bool) *blockPipe {
+// error the walker gets. copy, if not nil, is called with each block, in
+// order, before the walker gets it; its error stops the pipe and is the
+// walker's.
+func newBlockPipe(ctx context.Context, src io.Reader, wrapErr func(error) error, copy func([]byte) error) *blockPipe {
 	ctx, cancel := context.WithCancel(ctx)
 	p := &blockPipe{full: make(chan *block, pipeBlocks-2), free: make(chan *block, pipeBlocks), cancel: cancel}
-	if copier {
-		p.copies = make(chan *block, pipeBlocks-2)
-	}
 	for range pipeBlocks {
 		p.free <- &block{buf: make([]byte, headroom+blockSize)}
 	}
@@ -66,9 +60,6 @@ func newBlockPipe(ctx context.Context, src io.Reader, wrapErr func(error) error,
 	go func() {
 		defer p.wg.Done()
 		defer close(p.full)
-		if p.copies != nil {
-			defer close(p.copies)
-		}
 		for {
 			var b *block
 			select {
@@ -78,22 +69,19 @@ func newBlockPipe(ctx context.Context, src io.Reader, wrapErr func(error) error,
 				return
 			}
 			n, err := fill(ctx, src, b.buf[headroom:])
-			if n > 0 {
-				b.n = n
-				b.refs.Store(1)
-				if p.copies != nil {
-					b.refs.Store(2)
-					select {
-					case p.copies <- b:
-					case <-ctx.Done():
-						p.err = ctx.Err()
-						return
-					}
+			b.n = n
+			if n > 0 && copy != nil {
+				if cerr := copy(b.data()); cerr != nil {
+					p.free <- b
+					p.err = cerr
+					return
 				}
+			}
+			if n > 0 {
 				select {
 				case p.full <- b:
 				case <-ctx.Done():
-					p.release(b) // the walker's reference
+					p.free <- b
 					p.err = ctx.Err()
 					return
 				}
@@ -115,17 +103,8 @@ func newBlockPipe(ctx context.Context, src io.Reader, wrapErr func(error) error,
 	return p
 }
 
-// Copies returns the channel of blocks for the copier; it is closed after
-// the last block.
-func (p *blockPipe) Copies() <-chan *block { return p.copies }
-
-// Release gives back the copier's reference to b.
-func (p *blockPipe) Release(b *block) { p.release(b) }
-
 func (p *blockPipe) release(b *block) {
-	if b.refs.Add(-1) == 0 {
-		p.free <- b // never blocks: free holds every block
-	}
+	p.free <- b // never blocks: free holds every block
 }
 
 // ReadBlock implements tracejson.BlockReader: keep is copied into the room
@@ -205,8 +184,7 @@ func fill(ctx context.Context, src io.Reader, buf []byte) (int, error) {
 	return n, nil
 }
 
-// Close stops the producer, releases the walker's blocks and waits. The
-// copier, if any, still drains Copies.
+// Close stops the producer, releases the walker's blocks and waits.
 func (p *blockPipe) Close() {
 	p.cancel()
 	for b := range p.full {

@@ -13,24 +13,17 @@ import (
 
 // TestBlockPipe reads a stream through the pipe as the walker does — by
 // blocks, keeping unread ends of random sizes, some larger than the room
-// before a block — while a copier takes every block: both must see the
-// stream exactly, and every block must go back to the pool.
+// before a block — while a copy function sees every block: both must see
+// the stream exactly, and every block must go back to the pool.
 func TestBlockPipe(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
 	src := make([]byte, 7*blockSize+777)
 	for i := range src {
 		src[i] = byte(r.IntN(256))
 	}
-	p := newBlockPipe(context.Background(), bytes.NewReader(src), func(err error) error { return err }, true)
-	copied := make(chan []byte)
-	go func() {
-		var all []byte
-		for b := range p.Copies() {
-			all = append(all, b.data()...)
-			p.Release(b)
-		}
-		copied <- all
-	}()
+	var copied []byte
+	p := newBlockPipe(context.Background(), bytes.NewReader(src), func(err error) error { return err },
+		func(b []byte) error { copied = append(copied, b...); return nil })
 	var got []byte // the bytes consumed by the "walker"
 	var keep []byte
 	for {
@@ -61,8 +54,8 @@ func TestBlockPipe(t *testing.T) {
 	if !bytes.Equal(got, src) {
 		t.Fatalf("the walker read %d bytes, not the %d of the source", len(got), len(src))
 	}
-	if all := <-copied; !bytes.Equal(all, src) {
-		t.Fatalf("the copier got %d bytes, not the %d of the source", len(all), len(src))
+	if !bytes.Equal(copied, src) {
+		t.Fatalf("the copy function got %d bytes, not the %d of the source", len(copied), len(src))
 	}
 	if n := len(p.free); n != pipeBlocks {
 		t.Errorf("%d of %d blocks back in the pool", n, pipeBlocks)
@@ -72,7 +65,7 @@ func TestBlockPipe(t *testing.T) {
 // TestBlockPipeRead reads the pipe as a plain io.Reader.
 func TestBlockPipeRead(t *testing.T) {
 	src := bytes.Repeat([]byte("0123456789"), blockSize/3)
-	p := newBlockPipe(context.Background(), bytes.NewReader(src), func(err error) error { return err }, false)
+	p := newBlockPipe(context.Background(), bytes.NewReader(src), func(err error) error { return err }, nil)
 	defer p.Close()
 	got, err := io.ReadAll(p)
 	if err != nil || !bytes.Equal(got, src) {
@@ -101,12 +94,7 @@ func TestBlockPipeStops(t *testing.T) {
 				return wrapped
 			}
 			return err
-		}, true)
-	go func(p *blockPipe) {
-		for b := range p.Copies() {
-			p.Release(b)
-		}
-	}(p)
+		}, func([]byte) error { return nil })
 	var err error
 	for err == nil {
 		_, err = p.ReadBlock(nil)
@@ -116,8 +104,20 @@ func TestBlockPipeStops(t *testing.T) {
 	}
 	p.Close()
 
+	// The copy fails: the walker gets its error.
+	full := errors.New("disk full")
+	p = newBlockPipe(context.Background(), bytes.NewReader(make([]byte, 3*blockSize)), func(err error) error { return err },
+		func([]byte) error { return full })
+	for err = nil; err == nil; {
+		_, err = p.ReadBlock(nil)
+	}
+	if !errors.Is(err, full) {
+		t.Errorf("ReadBlock after the copy failed = %v, want its error", err)
+	}
+	p.Close()
+
 	ctx, cancel := context.WithCancel(context.Background())
-	p = newBlockPipe(ctx, slowReader{}, func(err error) error { return err }, false)
+	p = newBlockPipe(ctx, slowReader{}, func(err error) error { return err }, nil)
 	cancel()
 	for err = nil; err == nil; {
 		_, err = p.ReadBlock(nil)
@@ -127,7 +127,7 @@ func TestBlockPipeStops(t *testing.T) {
 	}
 	p.Close()
 
-	p = newBlockPipe(context.Background(), slowReader{}, func(err error) error { return err }, false)
+	p = newBlockPipe(context.Background(), slowReader{}, func(err error) error { return err }, nil)
 	p.Close() // while the producer is reading
 
 	deadline := time.Now().Add(5 * time.Second)

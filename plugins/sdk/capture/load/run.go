@@ -143,10 +143,10 @@ func (f failedLoader) Load(capture.Ref, *capture.Event) error { return f.err }
 
 // traceJSON walks a trace JSON, gzipped or not, into x: the file is read
 // (and decoded) on one goroutine, walked on this one and indexed on a
-// third. Gzip input is decoded once: its stream is also copied, compressed
-// with S2, to a temporary file (s2Copy), from which the kept events are
-// loaded. done removes that file; the caller calls it once the kept events
-// are loaded, whatever happened.
+// third. Gzip input is decoded once: as each block is decoded, the reading
+// goroutine also copies it, compressed with S2, to a temporary file
+// (s2Copy), from which the kept events are loaded. done removes that file;
+// the caller calls it once the kept events are loaded, whatever happened.
 func (l *loader) traceJSON(x indexer, gz bool) (_ capture.Loader, done func(), err error) {
 	done = func() {}
 	var src io.Reader = countingReader{l.f, &l.read}
@@ -164,22 +164,16 @@ func (l *loader) traceJSON(x indexer, gz bool) (_ capture.Loader, done func(), e
 		}
 		done, cp = remove, newS2Copy(f)
 	}
-	pipe := newBlockPipe(l.ctx, src, wrapErr, cp != nil)
-	copied := make(chan error, 1)
+	var copy func([]byte) error
 	if cp != nil {
-		go func() { copied <- cp.copyFrom(pipe) }()
-	} else {
-		copied <- nil
+		copy = cp.write
 	}
+	pipe := newBlockPipe(l.ctx, src, wrapErr, copy)
 	v := startAsync(l.ctx, x)
 	st, err := tracejson.Walk(l.ctx, pipe, v, tracejson.WalkOptions{})
 	pipe.Close()
-	cerr := <-copied
 	if verr := v.close(); err == nil {
 		err = verr
-	}
-	if err == nil {
-		err = cerr
 	}
 	if err != nil {
 		return nil, done, err

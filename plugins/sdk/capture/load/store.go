@@ -65,7 +65,8 @@ func (c *s2Copy) reader() *s2Reader {
 	return r
 }
 
-// write appends the next block of the stream.
+// write appends the next block of the stream. The block pipe calls it on
+// its reading goroutine, as each block is read.
 func (c *s2Copy) write(b []byte) error {
 	if need := s2.MaxEncodedLen(len(b)); cap(c.enc) < need {
 		c.enc = make([]byte, need)
@@ -81,19 +82,6 @@ func (c *s2Copy) write(b []byte) error {
 	c.index = append(c.index, s2Block{raw: c.size, rawLen: len(b), off: off, n: len(enc)})
 	c.size += int64(len(b))
 	return nil
-}
-
-// copyFrom writes every block the pipe hands to the copier, releasing
-// each; after a failure it only releases them, and returns the failure.
-func (c *s2Copy) copyFrom(p *blockPipe) error {
-	var err error
-	for b := range p.Copies() {
-		if err == nil {
-			err = c.write(b.data())
-		}
-		p.Release(b)
-	}
-	return err
 }
 
 // Size returns the uncompressed bytes written.
