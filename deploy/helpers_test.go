@@ -130,7 +130,7 @@ func goTool() string {
 
 // helpFlag matches a flag line of Go's flag.PrintDefaults: "  -name type"
 // for a flag that takes a value, "  -name" alone for a boolean.
-var helpFlag = regexp.MustCompile(`(?m)^  -([A-Za-z0-9][A-Za-z0-9-]*)( [A-Za-z]+)?$`)
+var helpFlag = regexp.MustCompile(`(?m)^  --?([A-Za-z0-9][A-Za-z0-9-]*)( [A-Za-z]+)?$`)
 
 // flagNames runs bin -help and returns the flags it lists, each mapped to
 // whether it takes a value.
