@@ -210,6 +210,12 @@ func (a *Agent) Run(ctx context.Context, cc *grpc.ClientConn) error {
 					_ = progress(agentv1.CaptureState_CAPTURE_STATE_FAILED, err.Error())
 					return
 				}
+				// Free before saying done: the collector may finish the
+				// fleet capture at the commit and send the next command
+				// before this progress arrives, as a real agent's would.
+				busyMu.Lock()
+				busy = false
+				busyMu.Unlock()
 				_ = progress(agentv1.CaptureState_CAPTURE_STATE_DONE, "")
 			})
 		}
