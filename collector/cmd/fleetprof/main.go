@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/fleetprof/fleetprof/collector/internal/cli"
@@ -17,12 +18,29 @@ import (
 // limit makes the collector of garbage keep the process small.
 const memoryLimit = 100 << 20
 
-func main() {
+// cpuProfileEnv names a file to write the command's CPU profile to (for
+// BENCHMARKS.md's measurements: go tool pprof bin/fleetprof FILE).
+const cpuProfileEnv = "FLEETPROF_CPUPROFILE"
+
+func main() { os.Exit(run()) }
+
+func run() int {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(memoryLimit)
 	}
+	if p := os.Getenv(cpuProfileEnv); p != "" {
+		f, err := os.Create(p)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			os.Stderr.WriteString("fleetprof: " + cpuProfileEnv + ": " + err.Error() + "\n")
+			return 1
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	defer stop()
+	return cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
 }
