@@ -14,22 +14,29 @@ import (
 // invariants: every record has its id entry, blob of the recorded size and
 // index entries; every index entry, id entry and report points at a
 // record; every staged upload has its chunks bucket and the other way round.
-// It returns every problem found, joined.
+// It returns every problem found, joined. Writers wait while it runs.
 func (db *DB) Check(ctx context.Context) error {
-	var errs []error
-	err := db.View(ctx, func(r *Reader) error {
-		for err := range r.tx.Check() {
-			errs = append(errs, err)
-		}
-		errs = append(errs, r.checkSchema()...)
-		errs = append(errs, r.checkSchedules()...)
-		errs = append(errs, r.checkInsight()...)
-		errs = append(errs, r.checkExperiments()...)
-		return nil
-	})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// bbolt's check reads the live freelist: in a read-only transaction a
+	// commit running at the same time makes it report pages "reachable
+	// freed" that are not (bbolt's Tx.Check documents this). A writable
+	// transaction, rolled back, keeps every writer out while it runs.
+	tx, err := db.bolt.Begin(true)
 	if err != nil {
 		return err
 	}
+	defer tx.Rollback()
+	var errs []error
+	for err := range tx.Check() {
+		errs = append(errs, err)
+	}
+	r := &Reader{tx: tx}
+	errs = append(errs, r.checkSchema()...)
+	errs = append(errs, r.checkSchedules()...)
+	errs = append(errs, r.checkInsight()...)
+	errs = append(errs, r.checkExperiments()...)
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrCorrupt, errors.Join(errs...))
 	}
