@@ -1,12 +1,11 @@
 package main
 
 import (
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"net/url"
 	"path/filepath"
 	"testing"
+
+	"github.com/fleetprof/fleetprof/proto/fleetprof/ids"
 )
 
 func TestClientTLSAgentID(t *testing.T) {
@@ -40,24 +39,12 @@ func TestClientTLSAgentID(t *testing.T) {
 	}
 }
 
-func TestCertAgentID(t *testing.T) {
-	uri := func(s string) []*url.URL { u, _ := url.Parse(s); return []*url.URL{u} }
-	for _, tt := range []struct {
-		name string
-		cert x509.Certificate
-		want string
-		bad  bool
-	}{
-		{"uri", x509.Certificate{URIs: uri("spiffe://fleetprof/agent/tpu-7"), Subject: pkix.Name{CommonName: "x"}}, "tpu-7", false},
-		{"common name", x509.Certificate{Subject: pkix.Name{CommonName: "tpu-8"}}, "tpu-8", false},
-		{"other trust domain", x509.Certificate{URIs: uri("spiffe://example/agent/a"), Subject: pkix.Name{CommonName: "cn"}}, "cn", false},
-		{"client certificate", x509.Certificate{URIs: uri("spiffe://fleetprof/client/viewer/alice")}, "", true},
-		{"nested", x509.Certificate{URIs: uri("spiffe://fleetprof/agent/a/b")}, "", true},
-		{"nothing", x509.Certificate{}, "", true},
-	} {
-		got, err := certAgentID(&tt.cert)
-		if (err != nil) != tt.bad || got != tt.want {
-			t.Errorf("%s: certAgentID = %q, %v; want %q (error %v)", tt.name, got, err, tt.want, tt.bad)
-		}
+// TestClientTLSBadIdentity: a certificate whose identity the collector
+// would refuse is a usage error naming the ids rule, before any dial.
+func TestClientTLSBadIdentity(t *testing.T) {
+	p := newPKI(t) // bad-agent.pem's common name is "agent 1"
+	cfg := Config{TLSCA: filepath.Join(p.dir, "ca.pem"), TLSCert: filepath.Join(p.dir, "bad-agent.pem"), TLSKey: filepath.Join(p.dir, "bad-agent-key.pem"), ID: "agent-1"}
+	if _, err := clientTLS(&cfg); !errors.Is(err, errUsage) || !errors.Is(err, ids.ErrBadAgent) {
+		t.Errorf("clientTLS = %v, want a usage error and ids.ErrBadAgent", err)
 	}
 }

@@ -58,6 +58,7 @@ func newPKI(t *testing.T) *pki {
 	}
 	sc, sk := issue("collector", x509.ExtKeyUsageServerAuth, 2)
 	cc, ck := issue("agent-1", x509.ExtKeyUsageClientAuth, 3)
+	bc, bk := issue("agent 1", x509.ExtKeyUsageClientAuth, 4) // a common name that is no agent id
 	write := func(name string, b []byte) {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
 			t.Fatal(err)
@@ -66,6 +67,8 @@ func newPKI(t *testing.T) *pki {
 	write("ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}))
 	write("agent.pem", cc)
 	write("agent-key.pem", ck)
+	write("bad-agent.pem", bc)
+	write("bad-agent-key.pem", bk)
 	serverCert, err := tls.X509KeyPair(sc, sk)
 	if err != nil {
 		t.Fatal(err)

@@ -25,10 +25,10 @@ import (
 	"github.com/fleetprof/fleetprof/agent/internal/spool"
 	"github.com/fleetprof/fleetprof/agent/internal/workload"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/captureid"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/trim"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
+	"github.com/fleetprof/fleetprof/proto/fleetprof/ids"
 
 	"github.com/fleetprof/fleetprof/plugins/retry"
 )
@@ -173,7 +173,7 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) Capture(cmd *agentv1.CaptureCommand) {
 	spec := SpecFromCommand(cmd).WithDefaults(a.opts.Defaults)
 	// The id becomes a folder under the work dir and a spool file name.
-	if err := captureid.Check(spec.ID); err != nil {
+	if err := ids.Check(spec.ID); err != nil {
 		a.log.Warn("refused a capture command with a bad capture id", "capture_id", spec.ID)
 		a.progress(&agentv1.CaptureProgress{CaptureId: spec.ID, State: agentv1.CaptureState_CAPTURE_STATE_FAILED, Message: err.Error()})
 		return
@@ -276,7 +276,7 @@ func (a *Agent) Do(ctx context.Context, spec Spec) (*Outcome, error) {
 	if spec.ID == "" {
 		spec.ID = NewID()
 	}
-	if err := captureid.Check(spec.ID); err != nil {
+	if err := ids.Check(spec.ID); err != nil {
 		return nil, err
 	}
 	if err := a.acquire(spec.ID); err != nil {

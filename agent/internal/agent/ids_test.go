@@ -8,8 +8,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/captureid"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
+	"github.com/fleetprof/fleetprof/proto/fleetprof/ids"
 )
 
 // TestHostileCommandIDs: a capture command whose id would escape the work
@@ -26,8 +26,8 @@ func TestHostileCommandIDs(t *testing.T) {
 		if got := f.prog.states(id); !slices.Equal(got, []agentv1.CaptureState{agentv1.CaptureState_CAPTURE_STATE_FAILED}) {
 			t.Errorf("command %q: progress %v, want [FAILED]", id, got)
 		}
-		if _, err := f.agent.Do(ctx, Spec{ID: id}); !errors.Is(err, captureid.ErrBad) {
-			t.Errorf("Do(%q) = %v, want captureid.ErrBad", id, err)
+		if _, err := f.agent.Do(ctx, Spec{ID: id}); !errors.Is(err, ids.ErrBad) {
+			t.Errorf("Do(%q) = %v, want ids.ErrBad", id, err)
 		}
 	}
 	if ents, _ := os.ReadDir(filepath.Join(f.work, "raw")); len(ents) != 0 {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/renameio/v2"
 
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/captureid"
+	"github.com/fleetprof/fleetprof/proto/fleetprof/ids"
 )
 
 // RejectedDir is the folder, inside the spool, that keeps the captures
@@ -104,7 +104,7 @@ func (s *Spool) Rejected() ([]Rejected, error) {
 
 // Rejection returns capture id's entry in the rejected folder, if it is there.
 func (s *Spool) Rejection(id string) (Rejected, bool) {
-	if !captureid.Valid(id) {
+	if !ids.Valid(id) {
 		return Rejected{}, false
 	}
 	return readRejected(filepath.Join(s.dir, RejectedDir), id)

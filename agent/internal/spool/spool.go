@@ -24,7 +24,7 @@ import (
 
 	"github.com/google/renameio/v2"
 
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/captureid"
+	"github.com/fleetprof/fleetprof/proto/fleetprof/ids"
 )
 
 // Defaults.
@@ -137,7 +137,7 @@ func Open(dir string, opts Options) (*Spool, error) {
 			os.Remove(filepath.Join(dir, name))
 		case strings.HasSuffix(name, ".json"):
 			id := strings.TrimSuffix(name, ".json")
-			if !captureid.Valid(id) {
+			if !ids.Valid(id) {
 				s.log.Warn("ignoring a spool file whose name is not a capture id", "file", name)
 				continue
 			}
@@ -197,7 +197,7 @@ func (s *Spool) metaPath(id string) string { return filepath.Join(s.dir, id+".js
 // room.
 func (s *Spool) Put(meta Meta, write func(w io.Writer) error) (Meta, error) {
 	id := meta.CaptureID
-	if !captureid.Valid(id) {
+	if !ids.Valid(id) {
 		return Meta{}, fmt.Errorf("%w: %q", ErrBadID, id)
 	}
 	s.mu.Lock()
@@ -302,11 +302,11 @@ func (s *Spool) List() []Meta {
 
 // IDs returns the entries' ids, oldest first.
 func (s *Spool) IDs() []string {
-	var ids []string
+	var out []string
 	for _, m := range s.List() {
-		ids = append(ids, m.CaptureID)
+		out = append(out, m.CaptureID)
 	}
-	return ids
+	return out
 }
 
 // Get returns an entry's metadata.

@@ -24,6 +24,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/store"
 	"github.com/fleetprof/fleetprof/collector/internal/watch"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/export"
+	"github.com/fleetprof/fleetprof/proto/fleetprof/ids"
 )
 
 // errBadRequest marks a request field that is out of range.
@@ -39,7 +40,7 @@ var codeOf = []struct {
 		errBadRequest, store.ErrBadID, ingest.ErrBadID, ingest.ErrBadStart, ingest.ErrProtocol,
 		ingest.ErrMalformed, ingest.ErrChunkTooLarge, ingest.ErrTooLarge, ingest.ErrEmptyChunks,
 		fleet.ErrBadRequest, selector.ErrSyntax,
-		registry.ErrNoRegister, registry.ErrBadAgentID, registry.ErrTooBig, labels.ErrLimit, analysis.ErrUnknownAnalyzer, export.ErrUnknownFormat,
+		registry.ErrNoRegister, ids.ErrBadAgent, registry.ErrTooBig, labels.ErrLimit, analysis.ErrUnknownAnalyzer, export.ErrUnknownFormat,
 		sched.ErrBadSchedule, auth.ErrBadRole, auth.ErrBadName, watch.ErrBadQuery,
 		experiment.ErrBadSpec, experiment.ErrUnknownFormat,
 	}},

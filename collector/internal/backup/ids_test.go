@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/captureid"
+	"github.com/fleetprof/fleetprof/proto/fleetprof/ids"
 )
 
 // TestHostileIDs: a capture id that could leave its folder in the bucket
@@ -17,8 +17,8 @@ func TestHostileIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"../../etc/passwd", "a/b", "", strings.Repeat("a", 200), "a\x00b", ".."} {
-		if set, err := b.build(t.Context(), id); !errors.Is(err, captureid.ErrBad) {
-			t.Errorf("build(%q) = %v, %v; want captureid.ErrBad", id, set, err)
+		if set, err := b.build(t.Context(), id); !errors.Is(err, ids.ErrBad) {
+			t.Errorf("build(%q) = %v, %v; want ids.ErrBad", id, set, err)
 		}
 	}
 }

@@ -23,8 +23,8 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/ingest"
 	"github.com/fleetprof/fleetprof/collector/internal/report"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/captureid"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/export"
+	"github.com/fleetprof/fleetprof/proto/fleetprof/ids"
 )
 
 // ChecksumsName is the last object of a capture's folder: the SHA-256 of
@@ -192,7 +192,7 @@ func fileName(s string) string {
 func (b *Backup) build(ctx context.Context, id string) (_ *objectSet, err error) {
 	// The id is the last part of the object names: never let one out of
 	// the capture's folder.
-	if err := captureid.Check(id); err != nil {
+	if err := ids.Check(id); err != nil {
 		return nil, err
 	}
 	c, rec, err := analysis.Load(ctx, b.cfg.Store, id)

@@ -1,16 +1,15 @@
 // Package certs makes a development certificate authority and the
-// certificates fleetprof's mTLS needs, and reads the fleetprof identity out
-// of a verified certificate.
+// certificates fleetprof's mTLS needs.
 //
-// Every leaf carries its identity as a URI SAN:
+// Every leaf carries its identity as a URI SAN (ids.URI):
 //
 //	spiffe://fleetprof/agent/<agent id>        an agent (client auth)
 //	spiffe://fleetprof/collector/<name>        a collector (server auth)
 //	spiffe://fleetprof/client/<role>/<name>    a person or tool (client auth)
 //
-// and its name as the subject's common name. The collector trusts the URI;
-// a certificate with no fleetprof URI (from another PKI) names an agent by
-// its common name.
+// and its name as the subject's common name. Both sides read it with
+// ids.IdentityOf: the URI, or, for a certificate with no fleetprof URI (from
+// another PKI), the common name as an agent id.
 //
 // Files in the folder: ca.pem and ca-key.pem, then <name>.pem and
 // <name>-key.pem per issued certificate. Keys are ECDSA P-256, PKCS #8,
@@ -36,24 +35,8 @@ import (
 
 	"github.com/google/renameio/v2"
 
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/captureid"
+	"github.com/fleetprof/fleetprof/proto/fleetprof/ids"
 )
-
-// Kind is what a certificate is for.
-type Kind string
-
-// Kinds.
-const (
-	// Agent is an agent's client certificate; its name is the agent id.
-	Agent Kind = "agent"
-	// Collector is a collector's server certificate.
-	Collector Kind = "collector"
-	// Client is a person's or a tool's client certificate with a role.
-	Client Kind = "client"
-)
-
-// Roles a client certificate may carry (the collector's token roles).
-var Roles = []string{"viewer", "operator", "admin"}
 
 // File names in the folder.
 const (
@@ -68,8 +51,6 @@ const (
 	// DefaultValidity is how long an issued certificate is valid (never
 	// past the CA).
 	DefaultValidity = 365 * 24 * time.Hour
-	// TrustDomain is the host part of the identity URIs.
-	TrustDomain = "fleetprof"
 )
 
 // Errors.
@@ -167,14 +148,15 @@ func Load(dir string) (*CA, error) {
 // Request asks for a certificate.
 type Request struct {
 	// Name names the files (<name>.pem, <name>-key.pem) and is the subject's
-	// common name. Required: 1-128 of [A-Za-z0-9._-].
+	// common name. Required: a valid id (ids.Valid).
 	Name string
 	// Kind is agent, collector or client. Required.
-	Kind Kind
+	Kind ids.Kind
 	// Hosts are the DNS names and IP addresses of a collector certificate.
 	// Empty means localhost, 127.0.0.1 and ::1.
 	Hosts []string
-	// AgentID is an agent certificate's identity. Empty means Name.
+	// AgentID is an agent certificate's identity (ids.ValidAgent). Empty
+	// means Name.
 	AgentID string
 	// Role is a client certificate's role. Empty means viewer.
 	Role string
@@ -246,29 +228,29 @@ func template(req Request) (*x509.Certificate, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, args...))
 	}
-	if !captureid.Valid(req.Name) {
-		return nil, bad("name %q: use 1-128 of A-Z a-z 0-9 . _ -, starting with a letter or digit", req.Name)
+	if err := ids.Check(req.Name); err != nil {
+		return nil, fmt.Errorf("%w: name: %w", ErrBadRequest, err)
 	}
 	tmpl := &x509.Certificate{
 		Subject:  pkix.Name{CommonName: req.Name, Organization: []string{"fleetprof"}},
 		KeyUsage: x509.KeyUsageDigitalSignature,
 	}
 	switch req.Kind {
-	case Agent:
+	case ids.Agent:
 		id := req.AgentID
 		if id == "" {
 			id = req.Name
 		}
-		if !captureid.Valid(id) {
-			return nil, bad("agent id %q: use 1-128 of A-Z a-z 0-9 . _ -, starting with a letter or digit", id)
+		if err := ids.CheckAgent(id); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
 		}
 		if len(req.Hosts) > 0 || req.Role != "" {
 			return nil, bad("--host and --role are not for agent certificates")
 		}
 		tmpl.Subject.CommonName = id
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-		tmpl.URIs = []*url.URL{URI(Agent, id)}
-	case Collector:
+		tmpl.URIs = []*url.URL{ids.URI(ids.Agent, id)}
+	case ids.Collector:
 		if req.AgentID != "" || req.Role != "" {
 			return nil, bad("--agent-id and --role are not for collector certificates")
 		}
@@ -288,8 +270,8 @@ func template(req Request) (*x509.Certificate, error) {
 			}
 		}
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.URIs = []*url.URL{URI(Collector, req.Name)}
-	case Client:
+		tmpl.URIs = []*url.URL{ids.URI(ids.Collector, req.Name)}
+	case ids.Client:
 		if req.AgentID != "" || len(req.Hosts) > 0 {
 			return nil, bad("--agent-id and --host are not for client certificates")
 		}
@@ -297,74 +279,15 @@ func template(req Request) (*x509.Certificate, error) {
 		if role == "" {
 			role = "viewer"
 		}
-		if !validRole(role) {
+		if !ids.ValidRole(role) {
 			return nil, bad("role %q: want viewer, operator or admin", role)
 		}
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-		tmpl.URIs = []*url.URL{URI(Client, role+"/"+req.Name)}
+		tmpl.URIs = []*url.URL{ids.URI(ids.Client, role+"/"+req.Name)}
 	default:
 		return nil, bad("kind %q: want agent, collector or client", req.Kind)
 	}
 	return tmpl, nil
-}
-
-func validRole(r string) bool {
-	for _, x := range Roles {
-		if r == x {
-			return true
-		}
-	}
-	return false
-}
-
-// URI is the identity URI of a certificate of kind for name (for a client,
-// name is "<role>/<name>").
-func URI(kind Kind, name string) *url.URL {
-	return &url.URL{Scheme: "spiffe", Host: TrustDomain, Path: "/" + string(kind) + "/" + name}
-}
-
-// Identity is who a verified certificate says its holder is.
-type Identity struct {
-	// Kind is agent, collector or client.
-	Kind Kind
-	// Name is the agent id, the collector's or the client's name.
-	Name string
-	// Role is a client's role.
-	Role string
-}
-
-// IdentityOf reads the fleetprof identity of a certificate the TLS stack
-// has verified: its spiffe://fleetprof/ URI SAN, else (a certificate from
-// another PKI) its common name as an agent id. ok is false when the
-// certificate names no usable identity (a malformed fleetprof URI, more
-// than one, or neither a URI nor a common name).
-func IdentityOf(cert *x509.Certificate) (id Identity, ok bool) {
-	var found []Identity
-	for _, u := range cert.URIs {
-		if u.Scheme != "spiffe" || u.Host != TrustDomain {
-			continue
-		}
-		parts := strings.Split(strings.TrimPrefix(u.Path, "/"), "/")
-		switch {
-		case len(parts) == 2 && Kind(parts[0]) == Agent && captureid.Valid(parts[1]):
-			found = append(found, Identity{Kind: Agent, Name: parts[1]})
-		case len(parts) == 2 && Kind(parts[0]) == Collector && captureid.Valid(parts[1]):
-			found = append(found, Identity{Kind: Collector, Name: parts[1]})
-		case len(parts) == 3 && Kind(parts[0]) == Client && validRole(parts[1]) && captureid.Valid(parts[2]):
-			found = append(found, Identity{Kind: Client, Role: parts[1], Name: parts[2]})
-		default:
-			return Identity{}, false
-		}
-	}
-	switch {
-	case len(found) == 1:
-		return found[0], true
-	case len(found) > 1:
-		return Identity{}, false
-	case cert.Subject.CommonName != "":
-		return Identity{Kind: Agent, Name: cert.Subject.CommonName}, true
-	}
-	return Identity{}, false
 }
 
 // free returns ErrExists if any of names exists in dir and force is false.

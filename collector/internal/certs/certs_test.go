@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/fleetprof/fleetprof/proto/fleetprof/ids"
 )
 
 var now = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
@@ -48,13 +50,13 @@ func TestInitIssueVerify(t *testing.T) {
 	for _, tt := range []struct {
 		req   Request
 		usage x509.ExtKeyUsage
-		want  Identity
+		want  ids.Identity
 	}{
-		{Request{Name: "tpu-1", Kind: Agent}, x509.ExtKeyUsageClientAuth, Identity{Kind: Agent, Name: "tpu-1"}},
-		{Request{Name: "a2", Kind: Agent, AgentID: "host-7.zone"}, x509.ExtKeyUsageClientAuth, Identity{Kind: Agent, Name: "host-7.zone"}},
-		{Request{Name: "collector", Kind: Collector, Hosts: []string{"collector.internal", "10.0.0.5"}}, x509.ExtKeyUsageServerAuth, Identity{Kind: Collector, Name: "collector"}},
-		{Request{Name: "alice", Kind: Client, Role: "operator"}, x509.ExtKeyUsageClientAuth, Identity{Kind: Client, Name: "alice", Role: "operator"}},
-		{Request{Name: "bob", Kind: Client}, x509.ExtKeyUsageClientAuth, Identity{Kind: Client, Name: "bob", Role: "viewer"}},
+		{Request{Name: "tpu-1", Kind: ids.Agent}, x509.ExtKeyUsageClientAuth, ids.Identity{Kind: ids.Agent, Name: "tpu-1"}},
+		{Request{Name: "a2", Kind: ids.Agent, AgentID: "host-7.zone"}, x509.ExtKeyUsageClientAuth, ids.Identity{Kind: ids.Agent, Name: "host-7.zone"}},
+		{Request{Name: "collector", Kind: ids.Collector, Hosts: []string{"collector.internal", "10.0.0.5"}}, x509.ExtKeyUsageServerAuth, ids.Identity{Kind: ids.Collector, Name: "collector"}},
+		{Request{Name: "alice", Kind: ids.Client, Role: "operator"}, x509.ExtKeyUsageClientAuth, ids.Identity{Kind: ids.Client, Name: "alice", Role: "operator"}},
+		{Request{Name: "bob", Kind: ids.Client}, x509.ExtKeyUsageClientAuth, ids.Identity{Kind: ids.Client, Name: "bob", Role: "viewer"}},
 	} {
 		t.Run(tt.req.Name, func(t *testing.T) {
 			is, err := loaded.Issue(tt.req, now)
@@ -64,8 +66,8 @@ func TestInitIssueVerify(t *testing.T) {
 			if _, err := is.Cert.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{tt.usage}}); err != nil {
 				t.Errorf("Verify: %v", err)
 			}
-			if got, ok := IdentityOf(is.Cert); !ok || got != tt.want {
-				t.Errorf("IdentityOf = %+v, %v, want %+v", got, ok, tt.want)
+			if got, err := ids.IdentityOf(is.Cert); err != nil || got != tt.want {
+				t.Errorf("IdentityOf = %+v, %v, want %+v", got, err, tt.want)
 			}
 			if _, err := tls.LoadX509KeyPair(is.CertFile, is.KeyFile); err != nil {
 				t.Errorf("LoadX509KeyPair: %v", err)
@@ -97,7 +99,7 @@ func TestInitIssueVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	foreign, err := other.Issue(Request{Name: "tpu-1", Kind: Agent}, now)
+	foreign, err := other.Issue(Request{Name: "tpu-1", Kind: ids.Agent}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,22 +127,28 @@ func TestIssueErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, req := range []Request{
-		{Name: "", Kind: Agent},
-		{Name: "../x", Kind: Agent},
-		{Name: "a/b", Kind: Client},
-		{Name: "ca", Kind: Client},
+		{Name: "", Kind: ids.Agent},
+		{Name: "../x", Kind: ids.Agent},
+		{Name: "a/b", Kind: ids.Client},
+		{Name: "ca", Kind: ids.Client},
 		{Name: "x", Kind: "root"},
-		{Name: "x", Kind: Agent, AgentID: "../../etc/passwd"},
-		{Name: "x", Kind: Agent, Hosts: []string{"h"}},
-		{Name: "x", Kind: Client, Role: "root"},
-		{Name: "x", Kind: Collector, Hosts: []string{"http://x/"}},
-		{Name: "x", Kind: Collector, Role: "admin"},
+		{Name: "x", Kind: ids.Agent, AgentID: "../../etc/passwd"},
+		{Name: "x", Kind: ids.Agent, Hosts: []string{"h"}},
+		{Name: "x", Kind: ids.Client, Role: "root"},
+		{Name: "x", Kind: ids.Collector, Hosts: []string{"http://x/"}},
+		{Name: "x", Kind: ids.Collector, Role: "admin"},
 	} {
 		if _, err := ca.Issue(req, now); !errors.Is(err, ErrBadRequest) {
 			t.Errorf("Issue(%+v) = %v, want ErrBadRequest", req, err)
 		}
 	}
-	if _, err := ca.Issue(Request{Name: "late", Kind: Agent}, now.Add(2*CAValidity)); !errors.Is(err, ErrBadRequest) {
+	// An agent id the certificate path would refuse is never issued.
+	for _, id := range []string{"tpu 1", "-flag", "a..b", "tpu-é", "a\x01b"} {
+		if _, err := ca.Issue(Request{Name: "x", Kind: ids.Agent, AgentID: id}, now); !errors.Is(err, ErrBadRequest) || !errors.Is(err, ids.ErrBadAgent) {
+			t.Errorf("Issue(agent id %q) = %v, want ErrBadRequest and ids.ErrBadAgent", id, err)
+		}
+	}
+	if _, err := ca.Issue(Request{Name: "late", Kind: ids.Agent}, now.Add(2*CAValidity)); !errors.Is(err, ErrBadRequest) {
 		t.Errorf("Issue after the CA expired = %v, want ErrBadRequest", err)
 	}
 	if _, err := Load(t.TempDir()); !errors.Is(err, ErrNoCA) {
@@ -156,11 +164,11 @@ func TestHandshake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := ca.Issue(Request{Name: "collector", Kind: Collector}, time.Now())
+	srv, err := ca.Issue(Request{Name: "collector", Kind: ids.Collector}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ag, err := ca.Issue(Request{Name: "tpu-9", Kind: Agent}, time.Now())
+	ag, err := ca.Issue(Request{Name: "tpu-9", Kind: ids.Agent}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,21 +183,21 @@ func TestHandshake(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lis.Close()
-	got := make(chan Identity, 1)
+	got := make(chan ids.Identity, 1)
 	go func() {
 		c, err := lis.Accept()
 		if err != nil {
-			got <- Identity{}
+			got <- ids.Identity{}
 			return
 		}
 		defer c.Close()
 		tc := c.(*tls.Conn)
 		_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
 		if err := tc.Handshake(); err != nil {
-			got <- Identity{}
+			got <- ids.Identity{}
 			return
 		}
-		id, _ := IdentityOf(tc.ConnectionState().VerifiedChains[0][0])
+		id, _ := ids.IdentityOf(tc.ConnectionState().VerifiedChains[0][0])
 		got <- id
 	}()
 	d := &net.Dialer{Timeout: 5 * time.Second}
@@ -200,7 +208,7 @@ func TestHandshake(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.Close()
-	if id := <-got; id != (Identity{Kind: Agent, Name: "tpu-9"}) {
+	if id := <-got; id != (ids.Identity{Kind: ids.Agent, Name: "tpu-9"}) {
 		t.Errorf("server saw %+v, want agent tpu-9", id)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fleetprof/fleetprof/collector/internal/certs"
+	"github.com/fleetprof/fleetprof/proto/fleetprof/ids"
 )
 
 // newCerts is `fleetprof certs init|issue`: a development CA and the
@@ -78,7 +79,7 @@ func newCertsIssue(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			req := certs.Request{Name: name, Kind: certs.Kind(kind), AgentID: agentID, Role: role, Validity: validFor, Force: force}
+			req := certs.Request{Name: name, Kind: ids.Kind(kind), AgentID: agentID, Role: role, Validity: validFor, Force: force}
 			if hosts != "" {
 				req.Hosts = strings.Split(hosts, ",")
 			}

@@ -29,6 +29,7 @@ import (
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
+	"github.com/fleetprof/fleetprof/proto/fleetprof/ids"
 )
 
 // Errors.
@@ -39,8 +40,8 @@ var (
 	// ErrBadID means the capture id is not 1-128 characters of
 	// [A-Za-z0-9._-] or holds "..".
 	ErrBadID = errors.New("ingest: bad capture id: use 1-128 characters of A-Z a-z 0-9 . _ - with no \"..\"")
-	// ErrBadStart means UploadStart lacks the agent id, a positive size or a
-	// 32-byte SHA-256.
+	// ErrBadStart means UploadStart lacks a valid agent id (ids.ValidAgent),
+	// a positive size or a 32-byte SHA-256.
 	ErrBadStart = errors.New("ingest: bad UploadStart: set agent_id, bytes > 0 and a 32-byte sha256")
 	// ErrIdentity means the agent uploads for another agent.
 	ErrIdentity = errors.New("ingest: agent_id does not match the agent's identity")
@@ -295,8 +296,10 @@ func (in *Ingest) serve(stream UploadStream, r *receiver, slotByStart bool) erro
 	switch {
 	case !store.ValidID(id):
 		return fmt.Errorf("%w: %q", ErrBadID, id)
-	case start.GetAgentId() == "" || start.GetBytes() <= 0 || len(start.GetSha256()) != sha256.Size:
+	case start.GetBytes() <= 0 || len(start.GetSha256()) != sha256.Size:
 		return fmt.Errorf("%w (capture %s)", ErrBadStart, id)
+	case !ids.ValidAgent(start.GetAgentId()):
+		return fmt.Errorf("%w (capture %s): %w", ErrBadStart, id, ids.CheckAgent(start.GetAgentId()))
 	case start.GetBytes() > in.cfg.MaxCaptureBytes:
 		return fmt.Errorf("%w: %s announces %d bytes, the limit is %d", ErrTooLarge, id, start.GetBytes(), in.cfg.MaxCaptureBytes)
 	}

@@ -191,6 +191,8 @@ func TestRejected(t *testing.T) {
 		{"chunk over 1 MiB", 0, agenttest.UploadSpec{CaptureID: "c", AgentID: "a", Data: make([]byte, 1<<20+1), SHA256: sum, ChunkBytes: 1<<20 + 1}, codes.InvalidArgument},
 		{"not fpcap", 0, agenttest.UploadSpec{CaptureID: "c", AgentID: "a", Data: garbage, SHA256: gsum[:]}, codes.InvalidArgument},
 		{"no agent", 0, agenttest.UploadSpec{CaptureID: "c", Data: data, SHA256: sum}, codes.InvalidArgument},
+		{"agent with space", 0, agenttest.UploadSpec{CaptureID: "c", AgentID: "a b", Data: data, SHA256: sum}, codes.InvalidArgument},
+		{"agent dot dot", 0, agenttest.UploadSpec{CaptureID: "c", AgentID: "..", Data: data, SHA256: sum}, codes.InvalidArgument},
 		{"short sha", 0, agenttest.UploadSpec{CaptureID: "c", AgentID: "a", Data: data, SHA256: sum[:8]}, codes.InvalidArgument},
 		{"id with slash", 0, agenttest.UploadSpec{CaptureID: "a/b", AgentID: "a", Data: data, SHA256: sum}, codes.InvalidArgument},
 		{"id dot dot", 0, agenttest.UploadSpec{CaptureID: "..", AgentID: "a", Data: data, SHA256: sum}, codes.InvalidArgument},

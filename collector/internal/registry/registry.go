@@ -23,6 +23,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/selector"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
+	"github.com/fleetprof/fleetprof/proto/fleetprof/ids"
 )
 
 // Errors.
@@ -34,8 +35,6 @@ var (
 	ErrOutboxFull = errors.New("registry: agent's command queue is full")
 	// ErrNoRegister means a control stream did not start with Register.
 	ErrNoRegister = errors.New("registry: control stream must start with Register")
-	// ErrBadAgentID means an agent id is empty, too long or has control characters.
-	ErrBadAgentID = errors.New("registry: bad agent id: use 1-128 printable characters")
 	// ErrIdentity means an agent registered under an id other than its
 	// authenticated identity.
 	ErrIdentity = errors.New("registry: agent id does not match the agent's identity")
@@ -243,8 +242,8 @@ func (r *Registry) Serve(stream ControlStream) error {
 		return ErrClosed
 	}
 	id := reg.GetAgentId()
-	if !validAgentID(id) {
-		return fmt.Errorf("%w: %q", ErrBadAgentID, id)
+	if err := ids.CheckAgent(id); err != nil {
+		return fmt.Errorf("register: %w", err)
 	}
 	if ident := r.cfg.Identity(ctx); ident != "" && ident != id {
 		return fmt.Errorf("%w: registered as %q, authenticated as %q", ErrIdentity, id, ident)
@@ -382,18 +381,6 @@ func (r *Registry) checkRegister(reg *agentv1.Register) error {
 		}
 	}
 	return nil
-}
-
-func validAgentID(id string) bool {
-	if id == "" || len(id) > 128 {
-		return false
-	}
-	for _, c := range id {
-		if c < 0x20 || c == 0x7f || c == 0xfffd {
-			return false
-		}
-	}
-	return true
 }
 
 // add installs c, replacing (and ending) an older stream of the same agent.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/selector"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
+	"github.com/fleetprof/fleetprof/proto/fleetprof/ids"
 )
 
 // controlServer serves Control with a Registry and reports each stream's end.
@@ -124,13 +126,25 @@ func TestRegisterFirst(t *testing.T) {
 	if err := e.end(t); !errors.Is(err, ErrNoRegister) {
 		t.Errorf("heartbeat first: %v, want ErrNoRegister", err)
 	}
-	e.open(t, ctx, register("", nil))
-	if err := e.end(t); !errors.Is(err, ErrBadAgentID) {
-		t.Errorf("empty agent id: %v, want ErrBadAgentID", err)
-	}
-	e.open(t, ctx, register("a\x01b", nil))
-	if err := e.end(t); !errors.Is(err, ErrBadAgentID) {
-		t.Errorf("control character in agent id: %v, want ErrBadAgentID", err)
+	// The rule of ids.ValidAgent, the one the certificate path applies:
+	// "tpu 1", "tpu-é" and "-flag" were once taken here.
+	for _, tt := range []struct {
+		name string
+		id   string
+	}{
+		{"empty", ""},
+		{"control character", "a\x01b"},
+		{"space", "tpu 1"},
+		{"unicode", "tpu-\u00e9"},
+		{"flag", "-flag"},
+		{"dot dot", ".."},
+		{"slash", "a/b"},
+		{"129 bytes", strings.Repeat("a", 129)},
+	} {
+		e.open(t, ctx, register(tt.id, nil))
+		if err := e.end(t); !errors.Is(err, ids.ErrBadAgent) {
+			t.Errorf("%s agent id %q: %v, want ids.ErrBadAgent", tt.name, tt.id, err)
+		}
 	}
 }
 

@@ -19,9 +19,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/fleetprof/fleetprof/collector/internal/auth"
-	"github.com/fleetprof/fleetprof/collector/internal/certs"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
 	"github.com/fleetprof/fleetprof/plugins/transport"
+	"github.com/fleetprof/fleetprof/proto/fleetprof/ids"
 )
 
 // need is what a method asks of its caller.
@@ -168,7 +168,7 @@ func (g *guard) authorize(ctx context.Context, method string) (context.Context, 
 	id, hasCert := peerIdentity(ctx)
 	if n.agent {
 		switch {
-		case hasCert && id.Kind == certs.Agent:
+		case hasCert && id.Kind == ids.Agent:
 			return context.WithValue(ctx, identityKey{}, id.Name), nil
 		case hasCert:
 			return ctx, &denial{codes.PermissionDenied, reasonNotAgent, "the agent API needs an agent certificate (spiffe://fleetprof/agent/<id>)"}
@@ -190,10 +190,10 @@ func (g *guard) authorize(ctx context.Context, method string) (context.Context, 
 		p = Principal{Name: "token " + rec.ID + " (" + rec.Name + ")", Role: role}
 	} else {
 		switch {
-		case hasCert && id.Kind == certs.Client:
+		case hasCert && id.Kind == ids.Client:
 			role, _ := auth.ParseRole(id.Role)
 			p = Principal{Name: "certificate " + id.Name, Role: role}
-		case hasCert && id.Kind == certs.Agent:
+		case hasCert && id.Kind == ids.Agent:
 			return ctx, &denial{codes.PermissionDenied, reasonAgentCert, "agent certificates cannot call the API: use a token"}
 		case g.dev && loopbackPeer(ctx) && !g.anyTokens(ctx):
 			p = Principal{Name: "loopback-dev", Role: auth.Admin}
@@ -277,17 +277,19 @@ type authStream struct {
 // Context returns the authenticated context.
 func (s *authStream) Context() context.Context { return s.ctx }
 
-// peerIdentity returns the identity of the verified client certificate.
-func peerIdentity(ctx context.Context) (certs.Identity, bool) {
+// peerIdentity returns the identity of the verified client certificate;
+// false when there is none or it names no valid identity.
+func peerIdentity(ctx context.Context) (ids.Identity, bool) {
 	p, ok := peer.FromContext(ctx)
 	if !ok {
-		return certs.Identity{}, false
+		return ids.Identity{}, false
 	}
 	ti, ok := p.AuthInfo.(credentials.TLSInfo)
 	if !ok || len(ti.State.VerifiedChains) == 0 || len(ti.State.VerifiedChains[0]) == 0 {
-		return certs.Identity{}, false
+		return ids.Identity{}, false
 	}
-	return certs.IdentityOf(ti.State.VerifiedChains[0][0])
+	id, err := ids.IdentityOf(ti.State.VerifiedChains[0][0])
+	return id, err == nil
 }
 
 // bearer returns the bearer token of the call's metadata.

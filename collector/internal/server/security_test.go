@@ -39,6 +39,7 @@ import (
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
+	"github.com/fleetprof/fleetprof/proto/fleetprof/ids"
 )
 
 // hostileIDs must never name a capture, a file or an object.
@@ -62,7 +63,7 @@ func newTestPKI(t *testing.T) *testPKI {
 	if p.foreign, err = certs.Init(p.foreignDir, false, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.ca.Issue(certs.Request{Name: "collector", Kind: certs.Collector}, time.Now()); err != nil {
+	if _, err := p.ca.Issue(certs.Request{Name: "collector", Kind: ids.Collector}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	p.pool = x509.NewCertPool()
@@ -160,10 +161,10 @@ func TestAgentMutualTLS(t *testing.T) {
 	ctx := context.Background()
 	p := newTestPKI(t)
 	srv := startTLS(t, p, t.TempDir(), nil)
-	good := p.cert(t, p.ca, certs.Request{Name: "tpu-1", Kind: certs.Agent})
-	other := p.cert(t, p.ca, certs.Request{Name: "tpu-2", Kind: certs.Agent})
-	foreign := p.cert(t, p.foreign, certs.Request{Name: "tpu-1", Kind: certs.Agent})
-	client := p.cert(t, p.ca, certs.Request{Name: "alice", Kind: certs.Client, Role: "viewer"})
+	good := p.cert(t, p.ca, certs.Request{Name: "tpu-1", Kind: ids.Agent})
+	other := p.cert(t, p.ca, certs.Request{Name: "tpu-2", Kind: ids.Agent})
+	foreign := p.cert(t, p.foreign, certs.Request{Name: "tpu-1", Kind: ids.Agent})
+	client := p.cert(t, p.ca, certs.Request{Name: "alice", Kind: ids.Client, Role: "viewer"})
 	const control = "/fleetprof.agent.v1.AgentService/Control"
 	const upload = "/fleetprof.agent.v1.AgentService/Upload"
 
@@ -605,7 +606,7 @@ func TestSplitListeners(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := p.cert(t, p.ca, certs.Request{Name: "tpu-1", Kind: certs.Agent})
+	good := p.cert(t, p.ca, certs.Request{Name: "tpu-1", Kind: ids.Agent})
 	dial := func(addr string, cert *tls.Certificate, token string) *grpc.ClientConn {
 		tc := &tls.Config{RootCAs: p.pool, ServerName: "localhost", MinVersion: tls.VersionTLS13}
 		if cert != nil {

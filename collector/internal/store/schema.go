@@ -9,7 +9,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/captureid"
+	"github.com/fleetprof/fleetprof/proto/fleetprof/ids"
 )
 
 // SchemaVersion is the schema this package writes (see the package doc).
@@ -227,7 +227,7 @@ func labelValue(k, v string) string {
 }
 
 // ValidID reports whether id can name a capture, a fleet capture or a
-// schedule: the rule of internal/captureid, shared with the agent's spool
-// and the GCS backup, so no id reaches a key, a file or an object name that
-// could escape its folder.
-func ValidID(id string) bool { return captureid.Valid(id) }
+// schedule: ids.Valid, the rule shared with the agent's spool and the GCS
+// backup, so no id reaches a key, a file or an object name that could
+// escape its folder.
+func ValidID(id string) bool { return ids.Valid(id) }
