@@ -82,6 +82,13 @@ func (x *Indexer) Finish(ctx context.Context, ld capture.Loader) (*Result, error
 	// of order are summed again here, from their records sorted and
 	// replayed.
 	rp := &replay{x: x, c: c, ld: ld, ctx: ctx, dropped: x.totals, stacks: make([][]frame, len(x.lines))}
+	// Every device op is kept (it lies in its own window): the kept list
+	// is sized for them once rather than grown by doubling.
+	var ops int64
+	for _, p := range x.planes {
+		ops += p.ops
+	}
+	rp.kept = make([]keptRec, 0, ops+ops/8+64)
 	x.totals = nil
 	unsorted := make(map[int][]record)
 	for key, ls := range x.lines {
