@@ -32,7 +32,7 @@ func runCapture(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	work := cfg.WorkDir
 	if work == "" {
 		work = filepath.Join(cfg.Out, ".raw")
-		if !cfg.KeepRaw {
+		if !cfg.Capture.KeepRaw {
 			defer os.RemoveAll(work)
 		}
 	}
@@ -81,7 +81,7 @@ func runCapture(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	}
 	ag, err := agent.New(agent.Options{
 		ID: cfg.ID, Version: version, WorkDir: work, Server: srv.client, Backends: srv.backends,
-		DefaultBackend: cfg.Backend, Labels: labels, Host: info, Log: srv.logTail(), Metrics: m, Logger: log,
+		DefaultBackend: cfg.Capture.Backend, Labels: labels, Host: info, Log: srv.logTail(), Metrics: m, Logger: log,
 	})
 	if err != nil {
 		return err

@@ -7,16 +7,15 @@ import (
 	"io"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/fleetprof/fleetprof/agent/internal/config"
 	"github.com/fleetprof/fleetprof/agent/internal/hostinfo"
-	"github.com/fleetprof/fleetprof/plugins/transport"
-
+	"github.com/fleetprof/fleetprof/plugins/captureopt"
 	"github.com/fleetprof/fleetprof/plugins/size"
+	"github.com/fleetprof/fleetprof/plugins/transport"
 )
 
 // errUsage means the command line was wrong; the message says how.
@@ -45,7 +44,6 @@ type Config struct {
 	WorkDir     string
 	SpoolDir    string
 	SpoolMax    int64
-	KeepRaw     bool
 	ConfigFile  string
 	MetadataURL string
 	LogLevel    string
@@ -56,28 +54,14 @@ type Config struct {
 	Attach        string
 	APIKey        string
 	ProfilerAddr  string
-	Backend       string
 	Grace         time.Duration
 	MinBackoff    time.Duration
 	MaxBackoff    time.Duration
 	HealthTimeout time.Duration
 
-	// Capture options (defaults for commands in daemon mode).
-	Duration          time.Duration
-	NumSteps          int64
-	HostTracerLevel   int
-	DeviceTracerLevel int
-	PythonTracerLevel int
-	Gap, Pad          time.Duration
-
-	// The workload.
-	WorkloadBody     string
-	WorkloadEndpoint string
-	WorkloadMethod   string
-	Warmups          int
-	Requests         int
-	Concurrency      int
-	Rate             float64
+	// Capture holds the capture options: the defaults for the collector's
+	// commands in daemon mode, the capture's in capture mode.
+	Capture captureopt.Options
 
 	// Standalone capture.
 	Out       string
@@ -195,7 +179,7 @@ Flags:
 
 // parseFlags parses the command line into a Config.
 func parseFlags(args []string, stderr io.Writer) (*Config, error) {
-	cfg := &Config{Mode: "daemon", Labels: map[string]string{}, HostTracerLevel: -1, DeviceTracerLevel: -1, PythonTracerLevel: -1}
+	cfg := &Config{Mode: "daemon", Labels: map[string]string{}}
 	if len(args) > 0 && args[0] == "capture" {
 		cfg.Mode = "capture"
 		args = args[1:]
@@ -220,7 +204,6 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&cfg.Attach, "attach", "", "the model server's URL (default http://127.0.0.1:30000 with --wrap)")
 	fs.StringVar(&cfg.APIKey, "api-key", "", "send Authorization: Bearer KEY to the model server (its --api-key)")
 	fs.StringVar(&cfg.ProfilerAddr, "profiler-addr", "", "the JAX profiler gRPC service, e.g. 127.0.0.1:8466 (loopback only)")
-	fs.StringVar(&cfg.Backend, "backend", "", `default capture backend: "http" (/start_profile) or "grpc" (--profiler-addr)`)
 	fs.DurationVar(&cfg.Grace, "grace", 30*time.Second, "with --wrap: time between SIGTERM and SIGKILL of the server's process group")
 	fs.DurationVar(&cfg.MinBackoff, "restart-backoff", time.Second, "with --wrap: first delay before restarting a dead server (doubles up to --restart-max-backoff)")
 	fs.DurationVar(&cfg.MaxBackoff, "restart-max-backoff", time.Minute, "with --wrap: longest restart delay")
@@ -241,27 +224,12 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&cfg.WorkDir, "work-dir", "", "raw profiler output goes under DIR/raw (default: the folder holding --spool, else /var/lib/fleetprof-agent; -o DIR/.raw for capture)")
 	fs.StringVar(&cfg.SpoolDir, "spool", "", "captures wait here until the collector commits them (default: WORK-DIR/spool)")
 	fs.Var(sizeFlag{&cfg.SpoolMax}, "spool-max-bytes", "bound on the spool, e.g. 10GiB; the oldest capture is dropped when full (default 10GiB)")
-	fs.BoolVar(&cfg.KeepRaw, "keep-raw", false, "keep raw profiler output after the capture is ingested")
-	fs.StringVar(&cfg.ConfigFile, "config", "", "policy file (YAML): labels, spool limits, default capture options and workload")
+	fs.StringVar(&cfg.ConfigFile, "config", "", "policy file (YAML): labels, spool limits and default capture options (keyed by these flags' names with _ for -; a flag given wins)")
 	fs.StringVar(&cfg.MetadataURL, "metadata-url", "", "GCE metadata server base (default "+hostinfo.DefaultMetadataURL+" or $"+hostinfo.MetadataURLEnv+`; "off" skips it)`)
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", "text", "text or json")
 
-	fs.DurationVar(&cfg.Duration, "duration", 0, "how long to profile (default 2s; with a workload and no duration, as long as the workload)")
-	fs.Int64Var(&cfg.NumSteps, "num-steps", 0, "stop after N forward steps instead (http backend)")
-	fs.IntVar(&cfg.HostTracerLevel, "host-tracer-level", -1, "host tracer level 0-3 (-1: server default, 2)")
-	fs.IntVar(&cfg.DeviceTracerLevel, "device-tracer-level", -1, "device tracer level 0-2 (-1: server default, 1; unpatched sglang-jax ignores it)")
-	fs.IntVar(&cfg.PythonTracerLevel, "python-tracer-level", -1, "python tracer level 0-1 (-1: server default, 0; 1 slows decode ~3x)")
-	fs.DurationVar(&cfg.Gap, "gap", 0, "merge busy stretches closer than this (default 1ms)")
-	fs.DurationVar(&cfg.Pad, "pad", 0, "widen each window by this on both sides (default 100µs)")
-
-	fs.StringVar(&cfg.WorkloadBody, "workload-body", "", "replay this request body while profiling (e.g. score_request.json)")
-	fs.StringVar(&cfg.WorkloadEndpoint, "workload-endpoint", "/v1/score", "the path to send the workload to")
-	fs.StringVar(&cfg.WorkloadMethod, "workload-method", "POST", "the workload's HTTP method")
-	fs.IntVar(&cfg.Warmups, "warmups", 1, "workload requests before profiling starts (not profiled)")
-	fs.IntVar(&cfg.Requests, "requests", 2, "workload requests while profiling")
-	fs.IntVar(&cfg.Concurrency, "concurrency", 1, "workload requests in flight at once")
-	fs.Float64Var(&cfg.Rate, "rate", 0, "workload requests per second (0: as fast as --concurrency allows)")
+	cfg.Capture.Register(fs)
 
 	fs.StringVar(&cfg.Out, "o", "", "capture: the output folder")
 	fs.StringVar(&cfg.Fleetprof, "fleetprof", "", "capture: the fleetprof CLI for the report (default: beside this binary, then $PATH)")
@@ -287,14 +255,15 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	if len(cfg.Wrap) > 0 && cfg.Attach == "" {
 		cfg.Attach = "http://127.0.0.1:30000"
 	}
-	if err := cfg.applyPolicy(set); err != nil {
+	if err := cfg.applyPolicy(set, fs); err != nil {
 		return nil, err
 	}
-	return cfg, cfg.validate(set)
+	return cfg, cfg.validate()
 }
 
-// applyPolicy loads --config and fills what the flags left unset.
-func (cfg *Config) applyPolicy(set map[string]bool) error {
+// applyPolicy loads --config and fills what the flags left unset: the
+// policy's capture options are the defaults of the flags not given.
+func (cfg *Config) applyPolicy(set map[string]bool, fs *flag.FlagSet) error {
 	if cfg.ConfigFile == "" {
 		return nil
 	}
@@ -314,44 +283,11 @@ func (cfg *Config) applyPolicy(set map[string]bool) error {
 	if !set["spool-max-bytes"] && p.Spool.MaxBytes > 0 {
 		cfg.SpoolMax = int64(p.Spool.MaxBytes)
 	}
-	c := p.Capture
-	if !set["backend"] && cfg.Backend == "" {
-		cfg.Backend = c.Backend
-	}
-	if !set["duration"] && c.Duration > 0 {
-		cfg.Duration = time.Duration(c.Duration)
-	}
-	if !set["num-steps"] && c.NumSteps > 0 {
-		cfg.NumSteps = c.NumSteps
-	}
-	level := func(name string, dst *int, p *int32) {
-		if !set[name] && p != nil {
-			*dst = int(*p)
-		}
-	}
-	level("host-tracer-level", &cfg.HostTracerLevel, c.HostTracerLevel)
-	level("device-tracer-level", &cfg.DeviceTracerLevel, c.DeviceTracerLevel)
-	level("python-tracer-level", &cfg.PythonTracerLevel, c.PythonTracerLevel)
-	if !set["gap"] && c.Gap > 0 {
-		cfg.Gap = time.Duration(c.Gap)
-	}
-	if !set["pad"] && c.Pad > 0 {
-		cfg.Pad = time.Duration(c.Pad)
-	}
-	cfg.KeepRaw = cfg.KeepRaw || c.KeepRaw
-	if w := p.Workload; w != nil && !set["workload-body"] {
-		body := w.BodyFile
-		if body != "" && !filepath.IsAbs(body) {
-			body = filepath.Join(filepath.Dir(cfg.ConfigFile), body)
-		}
-		cfg.WorkloadBody = body
-		cfg.WorkloadEndpoint, cfg.WorkloadMethod = w.Endpoint, w.Method
-		cfg.Warmups, cfg.Requests, cfg.Concurrency, cfg.Rate = w.Warmups, w.Requests, w.Concurrency, w.Rate
-	}
+	cfg.Capture.Merge(p.Capture, fs)
 	return nil
 }
 
-func (cfg *Config) validate(set map[string]bool) error {
+func (cfg *Config) validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
 	}
@@ -364,26 +300,19 @@ func (cfg *Config) validate(set map[string]bool) error {
 		return bad("capture is standalone: drop --collector (use \"fleetprof capture\" to capture through the collector)")
 	case cfg.Mode == "daemon" && cfg.Collector == "":
 		return bad("no --collector: run \"fleetprof-agent capture ... -o DIR\" for a one-off capture without a collector")
-	case cfg.Backend != "" && cfg.Backend != "http" && cfg.Backend != "grpc":
-		return bad("--backend %q: want http or grpc", cfg.Backend)
-	case cfg.Backend == "grpc" && cfg.ProfilerAddr == "":
+	case cfg.Capture.Backend == "grpc" && cfg.ProfilerAddr == "":
 		return bad("--backend grpc needs --profiler-addr")
-	case cfg.Backend == "http" && cfg.Attach == "":
+	case cfg.Capture.Backend == "http" && cfg.Attach == "":
 		return bad("--backend http needs --attach or --wrap")
-	case cfg.HostTracerLevel < -1 || cfg.HostTracerLevel > 3:
-		return bad("--host-tracer-level %d: want 0..3", cfg.HostTracerLevel)
-	case cfg.DeviceTracerLevel < -1 || cfg.DeviceTracerLevel > 2:
-		return bad("--device-tracer-level %d: want 0..2", cfg.DeviceTracerLevel)
-	case cfg.PythonTracerLevel < -1 || cfg.PythonTracerLevel > 1:
-		return bad("--python-tracer-level %d: want 0..1", cfg.PythonTracerLevel)
-	case cfg.Duration < 0 || cfg.NumSteps < 0:
-		return bad("--duration and --num-steps must not be negative")
 	case (cfg.TLSCert == "") != (cfg.TLSKey == ""):
 		return bad("--tls-cert and --tls-key go together")
 	case cfg.Insecure && (cfg.TLSCert != "" || cfg.TLSCA != ""):
 		return bad("--insecure contradicts --tls-cert/--tls-ca")
 	case cfg.LogFormat != "text" && cfg.LogFormat != "json":
 		return bad("--log-format %q: want text or json", cfg.LogFormat)
+	}
+	if err := cfg.Capture.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if cfg.Insecure && cfg.Collector != "" && !transport.Loopback(cfg.Collector) {
 		return bad("--insecure is allowed only for a loopback collector address (got %s): use --tls-cert/--tls-key/--tls-ca", cfg.Collector)

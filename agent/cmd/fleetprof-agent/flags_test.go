@@ -10,12 +10,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleetprof/fleetprof/plugins/captureopt"
 )
 
 func TestParseFlags(t *testing.T) {
 	dir := t.TempDir()
 	policy := filepath.Join(dir, "policy.yaml")
-	os.WriteFile(policy, []byte("labels:\n  model: qwen3\n  zone: from-file\nspool:\n  max_bytes: 1GiB\ncapture:\n  duration: 3s\n  device_tracer_level: 2\nworkload:\n  endpoint: /v1/score\n  body_file: body.json\n  requests: 5\n"), 0o644)
+	os.WriteFile(policy, []byte("labels:\n  model: qwen3\n  zone: from-file\nspool:\n  max_bytes: 1GiB\ncapture:\n  duration: 3s\n  device_tracer_level: 2\n  keep_raw: true\n  workload_endpoint: /v1/score\n  workload_body: body.json\n  requests: 5\n"), 0o644)
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("capture:\n  backend: ftp\n"), 0o644)
 	tests := []struct {
@@ -26,7 +28,7 @@ func TestParseFlags(t *testing.T) {
 	}{
 		{"daemon attach", []string{"--collector", "c:7070", "--attach", "http://127.0.0.1:30000", "--label", "a=b", "--label", "c=d"}, "",
 			func(t *testing.T, c *Config) {
-				if c.Mode != "daemon" || c.Labels["a"] != "b" || c.Labels["c"] != "d" || c.HostTracerLevel != -1 {
+				if c.Mode != "daemon" || c.Labels["a"] != "b" || c.Labels["c"] != "d" || c.Capture != captureopt.Defaults() {
 					t.Errorf("cfg = %+v", c)
 				}
 			}},
@@ -56,23 +58,45 @@ func TestParseFlags(t *testing.T) {
 			}},
 		{"capture", []string{"capture", "--attach", "http://h:1", "--duration", "2s", "--device-tracer-level", "1", "-o", "out"}, "",
 			func(t *testing.T, c *Config) {
-				if c.Mode != "capture" || c.Duration != 2*time.Second || c.DeviceTracerLevel != 1 || c.Out != "out" {
+				if c.Mode != "capture" || c.Capture.Duration != 2*time.Second || c.Capture.DeviceTracerLevel != 1 || c.Out != "out" {
 					t.Errorf("cfg = %+v", c)
 				}
 			}},
 		{"policy", []string{"capture", "--attach", "http://h:1", "-o", "o", "--config", policy, "--label", "zone=flag"}, "",
 			func(t *testing.T, c *Config) {
-				if c.Labels["model"] != "qwen3" || c.Labels["zone"] != "flag" || c.SpoolMax != 1<<30 || c.Duration != 3*time.Second ||
-					c.DeviceTracerLevel != 2 || c.Requests != 5 || c.WorkloadBody != filepath.Join(dir, "body.json") {
+				o := c.Capture
+				if c.Labels["model"] != "qwen3" || c.Labels["zone"] != "flag" || c.SpoolMax != 1<<30 || o.Duration != 3*time.Second ||
+					o.DeviceTracerLevel != 2 || o.Requests != 5 || o.WorkloadBody != filepath.Join(dir, "body.json") || !o.KeepRaw || o.Warmups != 1 {
 					t.Errorf("cfg = %+v", c)
 				}
 			}},
 		{"flag beats policy", []string{"capture", "--attach", "http://h:1", "-o", "o", "--config", policy, "--duration", "1s"}, "",
 			func(t *testing.T, c *Config) {
-				if c.Duration != time.Second {
-					t.Errorf("Duration = %v, want the flag's 1s", c.Duration)
+				if c.Capture.Duration != time.Second {
+					t.Errorf("Duration = %v, want the flag's 1s", c.Capture.Duration)
 				}
 			}},
+		{"flag set to its default beats policy", []string{"capture", "--attach", "http://h:1", "-o", "o", "--config", policy,
+			"--device-tracer-level", "-1", "--keep-raw=false", "--requests", "2"}, "",
+			func(t *testing.T, c *Config) {
+				o := c.Capture
+				if o.DeviceTracerLevel != -1 || o.KeepRaw || o.Requests != 2 || o.Duration != 3*time.Second || o.WorkloadBody != filepath.Join(dir, "body.json") {
+					t.Errorf("Capture = %+v, want the flags' -1, false and 2, the rest from the policy", o)
+				}
+			}},
+		{"deprecated --num-steps", []string{"capture", "--attach", "http://h:1", "-o", "o", "--num-steps", "3"}, "",
+			func(t *testing.T, c *Config) {
+				if c.Capture.Steps != 3 {
+					t.Errorf("Steps = %d, want 3 from --num-steps", c.Capture.Steps)
+				}
+			}},
+		{"--steps", []string{"capture", "--attach", "http://h:1", "-o", "o", "--steps", "4"}, "",
+			func(t *testing.T, c *Config) {
+				if c.Capture.Steps != 4 {
+					t.Errorf("Steps = %d, want 4", c.Capture.Steps)
+				}
+			}},
+		{"negative steps", []string{"capture", "--attach", "http://h:1", "-o", "x", "--steps", "-1"}, "--steps -1", nil},
 		{"bad policy", []string{"capture", "--attach", "http://h:1", "-o", "o", "--config", bad}, "capture.backend", nil},
 		{"no server", []string{"--collector", "c:1"}, "no model server", nil},
 		{"no collector", []string{"--attach", "http://h:1"}, "no --collector", nil},

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -28,6 +27,7 @@ import (
 	"github.com/fleetprof/fleetprof/agent/internal/supervise"
 	"github.com/fleetprof/fleetprof/agent/internal/uplink"
 	"github.com/fleetprof/fleetprof/agent/internal/workload"
+	"github.com/fleetprof/fleetprof/plugins/captureopt"
 	"github.com/fleetprof/fleetprof/plugins/transport"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 	"github.com/fleetprof/fleetprof/proto/fleetprof/ids"
@@ -204,7 +204,7 @@ func runDaemon(ctx context.Context, cfg *Config, log *slog.Logger) error {
 
 	ag, err := agent.New(agent.Options{
 		ID: cfg.ID, Version: version, WorkDir: work, Server: srv.client, Backends: srv.backends,
-		DefaultBackend: cfg.Backend, Spool: sp, Labels: labels, Host: info, Log: srv.logTail(),
+		DefaultBackend: cfg.Capture.Backend, Spool: sp, Labels: labels, Host: info, Log: srv.logTail(),
 		Progress: func(p *agentv1.CaptureProgress) { up.Progress(p) }, Metrics: m, Logger: log, Defaults: defaults,
 	})
 	if err != nil {
@@ -315,38 +315,27 @@ func clientTLS(cfg *Config) (*tls.Config, error) {
 	return tc, nil
 }
 
-// specFromConfig turns the capture flags into a Spec.
+// specFromConfig turns the capture options into a Spec.
 func specFromConfig(cfg *Config) (agent.Spec, error) {
+	o := cfg.Capture
 	level := func(v int) *int32 {
-		if v < 0 {
+		if v == captureopt.Unset {
 			return nil
 		}
 		x := int32(v)
 		return &x
 	}
 	s := agent.Spec{
-		Trigger: "standalone", Backend: cfg.Backend, Duration: cfg.Duration, NumSteps: cfg.NumSteps,
-		HostTracerLevel: level(cfg.HostTracerLevel), DeviceTracerLevel: level(cfg.DeviceTracerLevel),
-		PythonTracerLevel: level(cfg.PythonTracerLevel),
-		Gap:               cfg.Gap.Nanoseconds() * 1000, Pad: cfg.Pad.Nanoseconds() * 1000, KeepRaw: cfg.KeepRaw,
+		Trigger: "standalone", Backend: o.Backend, Duration: o.Duration, NumSteps: o.Steps,
+		HostTracerLevel: level(o.HostTracerLevel), DeviceTracerLevel: level(o.DeviceTracerLevel),
+		PythonTracerLevel: level(o.PythonTracerLevel),
+		Gap:               o.Gap.Nanoseconds() * 1000, Pad: o.Pad.Nanoseconds() * 1000, KeepRaw: o.KeepRaw,
 	}
-	if cfg.WorkloadBody != "" {
-		st, err := os.Stat(cfg.WorkloadBody)
-		if err != nil {
-			return s, fmt.Errorf("--workload-body: %w", err)
-		}
-		if st.Size() > workload.MaxBodyBytes {
-			return s, fmt.Errorf("--workload-body %s: %d bytes, over the %d limit", cfg.WorkloadBody, st.Size(), workload.MaxBodyBytes)
-		}
-		body, err := os.ReadFile(cfg.WorkloadBody)
-		if err != nil {
-			return s, fmt.Errorf("--workload-body: %w", err)
-		}
-		s.Workload = &workload.Spec{Endpoint: cfg.WorkloadEndpoint, Method: cfg.WorkloadMethod, Body: body,
-			Warmups: cfg.Warmups, Requests: cfg.Requests, Concurrency: cfg.Concurrency, Rate: cfg.Rate}
-		if err := s.Workload.Validate(); err != nil {
-			return s, err
-		}
+	body, err := o.ReadBody(workload.MaxBodyBytes)
+	if err != nil || body == nil {
+		return s, err
 	}
-	return s, nil
+	s.Workload = &workload.Spec{Endpoint: o.WorkloadEndpoint, Method: o.WorkloadMethod, Body: body,
+		Warmups: o.Warmups, Requests: o.Requests, Concurrency: o.Concurrency, Rate: o.Rate}
+	return s, s.Workload.Validate()
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleetprof/fleetprof/plugins/captureopt"
 )
 
 func TestGood(t *testing.T) {
@@ -13,31 +15,42 @@ func TestGood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Spool.MaxBytes != 10<<30 || time.Duration(f.Capture.Duration) != 2*time.Second ||
-		time.Duration(f.Capture.Pad) != 100*time.Microsecond || *f.Capture.DeviceTracerLevel != 1 ||
-		f.Labels["model"] != "qwen3" || f.Workload.Method != "POST" || f.Workload.Requests != 2 || !f.Capture.KeepRaw {
+	c := f.Capture
+	if f.Spool.MaxBytes != 10<<30 || c.Duration != 2*time.Second || c.Pad != 100*time.Microsecond ||
+		c.DeviceTracerLevel != 1 || c.PythonTracerLevel != 1 || f.Labels["model"] != "qwen3" || c.WorkloadMethod != "POST" ||
+		c.Requests != 2 || !c.KeepRaw || c.WorkloadBody != filepath.Join("testdata", "score_request.json") || c.Concurrency != 1 {
 		t.Errorf("Load = %+v", f)
 	}
 	e, err := Load(filepath.Join("testdata", "empty.good.yaml"))
-	if err != nil || e.Capture.Backend != "http" || e.Workload != nil {
-		t.Errorf("Load(empty) = %+v, %v; want defaults", e, err)
+	if err != nil || e.Capture != captureopt.Defaults() {
+		t.Errorf("Load(empty) = %+v, %v; want captureopt.Defaults()", e, err)
 	}
 }
 
 func TestBad(t *testing.T) {
-	tests := map[string]string{
-		"backend":  "capture.backend",
-		"duration": "not a duration",
-		"level":    "capture.device_tracer_level",
-		"size":     "not a size",
-		"unknown":  "durashun",
-		"endpoint": "workload.endpoint",
-		"label":    "labels.bad key!",
+	tests := []struct {
+		file    string
+		want    string
+		wantErr error
+	}{
+		{"backend", "capture.backend", captureopt.ErrBackend},
+		{"duration", "capture.duration: \"soon\": not a duration", captureopt.ErrSyntax},
+		{"level", "capture.device_tracer_level: 3", captureopt.ErrRange},
+		{"steps", "capture.steps: -3", captureopt.ErrRange},
+		{"size", "not a size", nil},
+		{"unknown", "capture.durashun", captureopt.ErrUnknown},
+		{"hyphen", "capture.host-tracer-level: write it host_tracer_level", captureopt.ErrUnknown},
+		{"endpoint", "capture.workload_endpoint", captureopt.ErrEndpoint},
+		{"label", "labels.bad key!", nil},
+		{"workload", "workload_body (was body_file)", nil},
 	}
-	for name, want := range tests {
-		_, err := Load(filepath.Join("testdata", name+".bad.yaml"))
-		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) {
-			t.Errorf("Load(%s.bad.yaml) = %v, want ErrInvalid naming %q", name, err, want)
+	for _, tt := range tests {
+		_, err := Load(filepath.Join("testdata", tt.file+".bad.yaml"))
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Load(%s.bad.yaml) = %v, want ErrInvalid naming %q", tt.file, err, tt.want)
+		}
+		if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+			t.Errorf("Load(%s.bad.yaml) = %v, want %v", tt.file, err, tt.wantErr)
 		}
 	}
 	if _, err := Load("testdata/missing.yaml"); err == nil {

@@ -4,14 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/fleetprof/fleetprof/plugins/captureopt"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
 )
@@ -19,19 +18,14 @@ import (
 // errNotAllDone means a fleet capture ended with agents that did not finish.
 var errNotAllDone = errors.New("not every agent finished its capture")
 
-// captureFlags are the flags of `fleetprof capture`.
+// captureFlags are the flags of `fleetprof capture` and `fleetprof schedule
+// add`: the capture options (package captureopt) and the fleet's.
 type captureFlags struct {
-	selector, backend, format string
-	duration, startDelay      time.Duration
-	deadline, gap, pad        time.Duration
-	steps                     int64
-	hostLevel, deviceLevel    int32
-	pythonLevel               int32
-	body, endpoint, method    string
-	warmups, requests, conc   int32
-	rate                      float64
-	labels                    []string
-	keepRaw, wait             bool
+	opts                 captureopt.Options
+	selector, format     string
+	startDelay, deadline time.Duration
+	labels               []string
+	wait                 bool
 }
 
 func newCapture(e *env, r *remote) *cobra.Command {
@@ -127,25 +121,10 @@ agent is done.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVarP(&f.selector, "selector", "l", "", "label selector of the agents, e.g. model=qwen3 (required)")
-	fs.StringVar(&f.backend, "backend", "", "capture backend: http (sglang-jax /start_profile) or grpc (JAX profiler); default: the agent's")
-	fs.DurationVar(&f.duration, "duration", 2*time.Second, "how long to profile (with a workload and 0: as long as the workload)")
-	fs.Int64Var(&f.steps, "steps", 0, "stop after this many forward steps (sglang-jax num_steps)")
-	fs.Int32Var(&f.hostLevel, "host-tracer-level", 2, "host tracer level (0-3)")
-	fs.Int32Var(&f.deviceLevel, "device-tracer-level", 1, "device tracer level (0-2)")
-	fs.Int32Var(&f.pythonLevel, "python-tracer-level", 0, "python tracer level (0-1)")
-	fs.StringVar(&f.body, "workload-body", "", "file holding the request body to replay while profiling")
-	fs.StringVar(&f.endpoint, "workload-endpoint", "/v1/score", "path the workload requests go to")
-	fs.StringVar(&f.method, "workload-method", "POST", "HTTP method of the workload requests")
-	fs.Int32Var(&f.warmups, "warmups", 1, "workload requests sent before profiling starts")
-	fs.Int32Var(&f.requests, "requests", 2, "workload requests sent while profiling")
-	fs.Int32Var(&f.conc, "concurrency", 1, "workload requests in flight at once")
-	fs.Float64Var(&f.rate, "rate", 0, "workload requests per second (0: as fast as --concurrency allows)")
-	fs.DurationVar(&f.gap, "gap", 0, "window gap threshold (0: the default 1ms)")
-	fs.DurationVar(&f.pad, "pad", 0, "window pad (0: the default 100us)")
+	f.opts.Register(fs)
 	fs.DurationVar(&f.startDelay, "start-delay", 500*time.Millisecond, "delay before the common start, so every agent has the command")
 	fs.DurationVar(&f.deadline, "deadline", 0, "per-agent deadline from the start, upload included (0: duration + 2m)")
 	fs.StringArrayVar(&f.labels, "label", nil, "label key=value to put on the captures (repeatable)")
-	fs.BoolVar(&f.keepRaw, "keep-raw", false, "keep the raw profiler output on the agents")
 	fs.BoolVarP(&f.wait, "wait", "w", false, "follow the capture, with a line per agent state change, until every agent is done")
 	fs.StringVar(&f.format, "format", "table", "output format: table or json")
 	return cmd
@@ -156,27 +135,16 @@ func (f *captureFlags) request() (*collectorv1.StartCaptureRequest, error) {
 	if f.selector == "" {
 		return nil, fmt.Errorf("%w: --selector is required: name the agents, e.g. --selector model=qwen3", errUsage)
 	}
-	if f.duration < 0 || f.startDelay < 0 || f.deadline < 0 || f.gap < 0 || f.pad < 0 || f.steps < 0 {
-		return nil, fmt.Errorf("%w: durations and --steps must not be negative", errUsage)
+	if f.startDelay < 0 || f.deadline < 0 {
+		return nil, fmt.Errorf("%w: --start-delay and --deadline must not be negative", errUsage)
 	}
-	opts := &agentv1.CaptureOptions{
-		Backend: f.backend, DurationMs: f.duration.Milliseconds(), NumSteps: f.steps,
-		HostTracerLevel: f.hostLevel, DeviceTracerLevel: f.deviceLevel, PythonTracerLevel: f.pythonLevel,
-		GapPs: f.gap.Nanoseconds() * capture.Nanosecond, PadPs: f.pad.Nanoseconds() * capture.Nanosecond,
-		KeepRaw: f.keepRaw,
+	body, err := f.opts.ReadBody(captureopt.MaxCommandBodyBytes)
+	if err != nil {
+		return nil, usageErr(err)
 	}
-	if f.body != "" {
-		body, err := os.ReadFile(f.body)
-		if err != nil {
-			return nil, fmt.Errorf("read --workload-body: %w", err)
-		}
-		if len(body) > 1<<20 {
-			return nil, fmt.Errorf("%w: --workload-body %s is %d bytes; at most 1 MiB", errUsage, f.body, len(body))
-		}
-		opts.Workload = &agentv1.Workload{
-			Endpoint: f.endpoint, Method: f.method, Body: body, Warmups: f.warmups,
-			Requests: f.requests, Concurrency: f.conc, Rate: f.rate,
-		}
+	opts, err := f.opts.ToProto(body)
+	if err != nil {
+		return nil, usageErr(err)
 	}
 	labels := map[string]string{}
 	for _, l := range f.labels {
@@ -190,6 +158,14 @@ func (f *captureFlags) request() (*collectorv1.StartCaptureRequest, error) {
 		Selector: f.selector, Options: opts, StartDelayMs: f.startDelay.Milliseconds(),
 		DeadlineMs: f.deadline.Milliseconds(), Labels: labels,
 	}, nil
+}
+
+// usageErr marks a bad capture option as a usage error.
+func usageErr(err error) error {
+	if _, ok := errors.AsType[*captureopt.OptionError](err); ok {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return err
 }
 
 func resultText(r collectorv1.AgentResult) string {
