@@ -2,6 +2,7 @@ package xplane
 
 import (
 	"bytes"
+	"sync"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/ops"
@@ -33,7 +34,16 @@ func (f *File) Load(ref capture.Ref, ev *capture.Event) error {
 	m := p.lookup(e.meta)
 	if m != nil {
 		ev.Name, ev.DisplayName = m.name, m.display
-		stats = make([]capture.Stat, len(m.stats), len(m.stats)+len(raw))
+		sc := statsPool.Get().(*[]capture.Stat)
+		defer func() {
+			clear((*sc)[:cap(*sc)])
+			statsPool.Put(sc)
+		}()
+		if need := len(m.stats) + len(raw) + 1; cap(*sc) < need {
+			*sc = make([]capture.Stat, 0, need)
+		}
+		stats = (*sc)[:len(m.stats)]
+		defer func() { *sc = stats[:0] }()
 		for i, st := range m.stats {
 			if st.Bytes != nil {
 				st.Bytes = bytes.Clone(st.Bytes)
@@ -75,7 +85,7 @@ func (f *File) Load(ref capture.Ref, ev *capture.Event) error {
 			stats = append(stats, capture.Stat{Name: ops.XLAOpNameStat, Kind: capture.StatString, Str: op})
 		}
 	}
-	ev.Stats = stats
+	ev.Stats = f.keep(stats)
 	return nil
 }
 
@@ -87,4 +97,27 @@ func indexStat(stats []capture.Stat, name string) int {
 		}
 	}
 	return -1
+}
+
+// statsPool holds the scratch slices Load builds an event's stats in.
+var statsPool = sync.Pool{New: func() any { return new([]capture.Stat) }}
+
+// slabStats is the number of stats in one slab of a File's (see keep).
+const slabStats = 2048
+
+// keep returns a copy of stats, exactly as long, carved from the File's
+// slab: the kept events' stats take a few allocations instead of one each.
+func (f *File) keep(stats []capture.Stat) []capture.Stat {
+	n := len(stats)
+	if n == 0 || n > slabStats/8 {
+		return stats
+	}
+	f.slabMu.Lock()
+	defer f.slabMu.Unlock()
+	if cap(f.slab)-len(f.slab) < n {
+		f.slab = make([]capture.Stat, 0, slabStats)
+	}
+	i := len(f.slab)
+	f.slab = append(f.slab, stats...)
+	return f.slab[i : i+n : i+n]
 }

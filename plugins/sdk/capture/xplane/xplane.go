@@ -50,6 +50,10 @@ type File struct {
 	// carries, read once on first need (hlo.go).
 	hloOnce sync.Once
 	hlo     hloNames
+
+	// slab is where Load carves stats from (see File.stats).
+	slabMu sync.Mutex
+	slab   []capture.Stat
 }
 
 // Plane describes one plane of the file as Open found it.
