@@ -6,6 +6,7 @@ package fpcap
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -179,23 +180,87 @@ func read(r io.Reader, o Options, headerOnly bool) (int64, *capture.Capture, err
 		if _, err := io.ReadFull(br, buf); err != nil {
 			return 0, nil, ErrTruncated
 		}
+		at := off
+		off += int64(protowire.SizeVarint(n)) + int64(n)
 		if err := b.Admit(buf); err != nil {
-			return 0, nil, fmt.Errorf("record at byte %d: %w", off, err)
+			return 0, nil, fmt.Errorf("record at byte %d: %w", at, err)
+		}
+		if b.addEventsWire(buf) {
+			continue // checked and counted without decoding (SkipEvents)
 		}
 		rec := &capturev1.Record{}
 		if err := proto.Unmarshal(buf, rec); err != nil {
-			return 0, nil, fmt.Errorf("%w: record at byte %d: %v", ErrMalformed, off, err)
+			return 0, nil, fmt.Errorf("%w: record at byte %d: %v", ErrMalformed, at, err)
 		}
 		if err := b.Add(rec); err != nil {
-			return 0, nil, fmt.Errorf("record at byte %d: %w", off, err)
+			return 0, nil, fmt.Errorf("record at byte %d: %w", at, err)
 		}
 		if headerOnly {
 			return 0, b.c, nil // the first record is the header
 		}
-		off += int64(protowire.SizeVarint(n)) + int64(n)
 	}
 	c, err := b.Capture()
 	return b.EventsKept(), c, err
+}
+
+// EachRecord calls fn with the wire form of each record of the .fpcap file
+// data, in order, through the footer (bytes after it are ignored, as Read
+// ignores them): the records Read would decode, without decoding them. It
+// checks the magic and the framing, not the records; wire is a part of
+// data.
+func EachRecord(data []byte, fn func(wire []byte) error) error {
+	if len(data) < len(Magic) || string(data[:len(Magic)]) != Magic {
+		return ErrNotFpcap
+	}
+	off := len(Magic)
+	for {
+		if off == len(data) {
+			return ErrTruncated
+		}
+		n, k := protowire.ConsumeVarint(data[off:])
+		if k < 0 {
+			if len(data)-off < binary.MaxVarintLen64 {
+				return ErrTruncated
+			}
+			return fmt.Errorf("%w: record length at byte %d: %v", ErrMalformed, off, protowire.ParseError(k))
+		}
+		if n > MaxRecordBytes {
+			return fmt.Errorf("%w: record at byte %d claims %d bytes", ErrTooLarge, off, n)
+		}
+		if uint64(len(data)-off-k) < n {
+			return ErrTruncated
+		}
+		wire := data[off+k : off+k+int(n)]
+		if err := fn(wire); err != nil {
+			return err
+		}
+		if isFooter(wire) {
+			return nil
+		}
+		off += k + int(n)
+	}
+}
+
+// isFooter tells whether a record's wire form decodes to a footer: of the
+// oneof's fields, the last one present is.
+func isFooter(wire []byte) bool {
+	kind := protowire.Number(0)
+	for len(wire) > 0 {
+		num, typ, n := protowire.ConsumeTag(wire)
+		if n < 0 {
+			return false
+		}
+		wire = wire[n:]
+		n = protowire.ConsumeFieldValue(num, typ, wire)
+		if n < 0 {
+			return false
+		}
+		wire = wire[n:]
+		if num >= 1 && num <= 5 && typ == protowire.BytesType {
+			kind = num
+		}
+	}
+	return kind == 5
 }
 
 func readUvarint(br *bufio.Reader) (uint64, error) {

@@ -350,7 +350,6 @@ func (l *Limits) check(total *counts, read int64, rec *counts, recBytes int64) e
 // estimated size (not the expansion bound, which needs its wire form). A host
 // calls it before sending a capture to plugins that apply the same limits.
 func (l Limits) Check(c *capture.Capture) error {
-	l = l.withDefaults()
 	var n counts
 	stats := func(ss []capture.Stat) {
 		n.stats += int64(len(ss))
@@ -401,6 +400,5 @@ func (l Limits) Check(c *capture.Capture) error {
 	for i := range c.Dropped {
 		n.str(len(c.Dropped[i].Name))
 	}
-	l.MaxExpansion = -1
-	return l.check(&n, 0, nil, 0)
+	return l.CheckTally(n.tally())
 }
