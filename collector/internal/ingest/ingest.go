@@ -461,7 +461,7 @@ func (in *Ingest) drop(ctx context.Context, id string) {
 // returns nil and no error when another stream committed it first.
 func (in *Ingest) commit(ctx context.Context, u *store.Upload, res parsed) (*store.Capture, error) {
 	var checkErr error
-	var summary []byte
+	var summary, tally []byte
 	switch {
 	case res.readErr != nil:
 		return nil, fmt.Errorf("check upload %s: %w", u.CaptureID, res.readErr)
@@ -473,10 +473,13 @@ func (in *Ingest) commit(ctx context.Context, u *store.Upload, res parsed) (*sto
 		checkErr = fmt.Errorf("%w: %s: %w", ErrMalformed, u.CaptureID, res.err)
 	default:
 		s := capture.Summarize(res.capture)
-		s.EventsKept = res.kept // the parse counted the events without keeping them
+		s.EventsKept = res.tally.Events // the parse counted the events without keeping them
 		var err error
 		if summary, err = json.Marshal(s); err != nil {
 			return nil, fmt.Errorf("encode summary: %w", err)
+		}
+		if tally, err = json.Marshal(res.tally); err != nil {
+			return nil, fmt.Errorf("encode tally: %w", err)
 		}
 	}
 	if checkErr != nil {
@@ -486,7 +489,7 @@ func (in *Ingest) commit(ctx context.Context, u *store.Upload, res parsed) (*sto
 	}
 	rec := &store.Capture{
 		ID: u.CaptureID, AgentID: u.AgentID, Trigger: "manual", Status: store.StatusCommitted,
-		Summary: summary, SizeBytes: u.Bytes, SHA256: u.SHA256, Context: res.capture.Context,
+		Summary: summary, Tally: tally, SizeBytes: u.Bytes, SHA256: u.SHA256, Context: res.capture.Context,
 	}
 	var lost bool
 	err := in.cfg.Store.Group(ctx, func(w *store.Writer) error {

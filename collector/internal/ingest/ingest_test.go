@@ -19,6 +19,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/capturetest"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 )
 
@@ -151,6 +152,23 @@ func TestResumeAfterBreak(t *testing.T) {
 	}
 	if s.DeviceOpEvents != 40 || s.EventsKept != 40 {
 		t.Errorf("summary: %d device ops, %d kept, want 40, 40", s.DeviceOpEvents, s.EventsKept)
+	}
+	// What analysis takes instead of decoding the capture again: the
+	// summary and the tally of a full read.
+	wantTally, full, err := fpcap.ReadTally(bytes.NewReader(data), fpcap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSummary, _ := json.Marshal(capture.Summarize(full))
+	if !bytes.Equal(rec.Summary, wantSummary) {
+		t.Errorf("stored summary differs from a full read's:\n%s\n%s", rec.Summary, wantSummary)
+	}
+	var tally fpcap.Tally
+	if err := json.Unmarshal(rec.Tally, &tally); err != nil {
+		t.Fatalf("stored tally %q: %v", rec.Tally, err)
+	}
+	if tally != wantTally {
+		t.Errorf("stored tally = %+v, a full read's %+v", tally, wantTally)
 	}
 	var blob bytes.Buffer
 	_ = e.db.View(ctx, func(r *store.Reader) error { _, err := r.WriteBlob("cap-1", &blob); return err })

@@ -32,7 +32,7 @@ type parser struct {
 type parsed struct {
 	sum     []byte
 	capture *capture.Capture // the header and planes; events are only counted
-	kept    int64            // the events kept
+	tally   fpcap.Tally      // what it holds, events included (tally.Events are the events kept)
 	err     error            // the .fpcap does not parse
 	readErr error            // the bytes did not all arrive (aborted)
 }
@@ -55,17 +55,19 @@ func (in *Ingest) startParse(ctx context.Context, u *store.Upload) (*parser, err
 	go func() { // owned: ends when the pipe's writer closes (finish or abort)
 		h := sha256.New()
 		src := io.TeeReader(io.LimitReader(io.MultiReader(&staged, pr), in.cfg.MaxCaptureBytes), h)
-		// Only the header, the planes and the count of events are needed
-		// (for the summary): the events are checked and dropped, so an
-		// upload holds no capture in memory whatever its size.
-		kept, c, err := fpcap.ReadCount(src, fpcap.Options{Limits: in.cfg.Limits, SkipEvents: true})
+		// Only the header, the planes and the tally (the count of events
+		// for the summary, the counts the analysis checks against the
+		// plugins' limits) are needed: the events are checked and counted
+		// but not decoded, so an upload holds no capture in memory whatever
+		// its size, and nothing reads the capture again before the plugins.
+		tally, c, err := fpcap.ReadTally(src, fpcap.Options{Limits: in.cfg.Limits, SkipEvents: true})
 		if errors.Is(err, fpcap.ErrLimit) {
 			p.limitErr = err
 			close(p.over)
 		}
 		_, rerr := io.Copy(io.Discard, src) // hash the rest, if any
 		pr.CloseWithError(errAborted)
-		p.done <- parsed{sum: h.Sum(nil), capture: c, kept: kept, err: err, readErr: rerr}
+		p.done <- parsed{sum: h.Sum(nil), capture: c, tally: tally, err: err, readErr: rerr}
 	}()
 	return p, nil
 }

@@ -66,6 +66,12 @@ type Capture struct {
 	StatusDetail string `json:"status_detail,omitempty"`
 	// Summary is capture.Summary as JSON.
 	Summary json.RawMessage `json:"summary,omitempty"`
+	// Tally is fpcap.Tally as JSON: what the .fpcap holds as the decoding
+	// limits count it, counted by ingest's one parse, so analysis streams
+	// the stored records to plugins without decoding them. Empty in
+	// captures committed before it was kept; analysis then decodes the
+	// .fpcap.
+	Tally json.RawMessage `json:"tally,omitempty"`
 	// SizeBytes is the size of its .fpcap.
 	SizeBytes int64 `json:"size_bytes"`
 	// Chunks is how many chunks its .fpcap is stored in.

@@ -47,6 +47,13 @@ type Options struct {
 	NoSync bool
 	// MaxGroup bounds how many Group calls share one transaction. Zero means 128.
 	MaxGroup int
+	// MmapBytes is the address space mapped for the file at first (bbolt's
+	// InitialMmapSize; the file itself grows as it needs). Until the file
+	// outgrows it, a commit never remaps the file, which copies every dirty
+	// page's keys and values (a group of staged chunks: tens of MB) and
+	// waits for every open read transaction. Zero means 1 GiB; negative
+	// means bbolt's default (a small map that doubles).
+	MmapBytes int
 	// Logger receives the store's log. Nil discards it.
 	Logger *slog.Logger
 }
@@ -79,6 +86,9 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.MaxGroup <= 0 {
 		opts.MaxGroup = 128
 	}
+	if opts.MmapBytes == 0 {
+		opts.MmapBytes = 1 << 30
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -86,7 +96,10 @@ func Open(path string, opts Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, NoSync: opts.NoSync, FreelistType: bolt.FreelistMapType})
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: opts.Timeout, NoSync: opts.NoSync, FreelistType: bolt.FreelistMapType,
+		InitialMmapSize: max(opts.MmapBytes, 0),
+	})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open store %s: %w", path, ErrLocked)
 	}

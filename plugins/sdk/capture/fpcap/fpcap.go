@@ -144,6 +144,18 @@ func ReadWith(r io.Reader, o Options) (*capture.Capture, error) {
 // keeps, which o.SkipEvents leaves out of the capture itself.
 func ReadCount(r io.Reader, o Options) (int64, *capture.Capture, error) { return read(r, o, false) }
 
+// ReadTally is ReadWith that also returns what the capture holds as the
+// limits count it (its Events are the events kept), for a caller that
+// checks it against other limits later without reading it again.
+func ReadTally(r io.Reader, o Options) (Tally, *capture.Capture, error) {
+	b := NewBuilderWith(o)
+	_, c, err := readInto(r, b, false)
+	if err != nil {
+		return Tally{}, nil, err
+	}
+	return b.Tally(), c, nil
+}
+
 // ReadHeader reads an .fpcap file's header only, within the default Limits:
 // the capture it returns has the header's fields (base time, span, windows,
 // context, requests, ...) and no planes. It reads no further than the
@@ -154,12 +166,15 @@ func ReadHeader(r io.Reader) (*capture.Capture, error) {
 }
 
 func read(r io.Reader, o Options, headerOnly bool) (int64, *capture.Capture, error) {
+	return readInto(r, NewBuilderWith(o), headerOnly)
+}
+
+func readInto(r io.Reader, b *Builder, headerOnly bool) (int64, *capture.Capture, error) {
 	br := bufio.NewReaderSize(r, 256<<10)
 	magic := make([]byte, len(Magic))
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != Magic {
 		return 0, nil, ErrNotFpcap
 	}
-	b := NewBuilderWith(o)
 	off := int64(len(Magic))
 	var buf []byte
 	for !b.Done() {

@@ -205,12 +205,15 @@ func TestCheckTally(t *testing.T) {
 	if err := Write(&buf, sample()); err != nil {
 		t.Fatal(err)
 	}
-	b := NewBuilderWith(Options{SkipEvents: true})
-	if _, _, err := readWith(buf.Bytes(), b); err != nil {
+	tally, c, err := ReadTally(bytes.NewReader(buf.Bytes()), Options{SkipEvents: true})
+	if err != nil {
 		t.Fatal(err)
 	}
+	if want := sample().EventsKept(); tally.Events != want || c.EventsKept() != 0 {
+		t.Errorf("ReadTally(SkipEvents) counted %d events (capture holds %d), want %d (and 0)", tally.Events, c.EventsKept(), want)
+	}
 	for _, lim := range []Limits{{}, {MaxEvents: 2}, {MaxStats: 5}, {MaxStringBytes: 20}, {MaxDecodedBytes: 1000}, {MaxContext: -1, MaxPlanes: 1}} {
-		if got, want := lim.CheckTally(b.Tally()), lim.Check(sample()); fmt.Sprint(got) != fmt.Sprint(want) {
+		if got, want := lim.CheckTally(tally), lim.Check(sample()); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("CheckTally(%+v) = %v, Check = %v", lim, got, want)
 		}
 	}
