@@ -14,7 +14,7 @@ import (
 	"github.com/fleetprof/fleetprof/agent/internal/agent"
 	"github.com/fleetprof/fleetprof/agent/internal/hostinfo"
 	"github.com/fleetprof/fleetprof/agent/internal/metrics"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/export"
+	"github.com/fleetprof/fleetprof/plugins/capture/export"
 )
 
 // errNoFleetprof means the fleetprof CLI for the report was not found.

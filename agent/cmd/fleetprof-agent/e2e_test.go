@@ -24,9 +24,9 @@ import (
 	"time"
 
 	"github.com/fleetprof/fleetprof/agent/internal/uplink/uplinktest"
+	"github.com/fleetprof/fleetprof/plugins/capture/load"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 
 	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"

@@ -24,9 +24,9 @@ import (
 	"github.com/fleetprof/fleetprof/agent/internal/sglang"
 	"github.com/fleetprof/fleetprof/agent/internal/spool"
 	"github.com/fleetprof/fleetprof/agent/internal/workload"
+	"github.com/fleetprof/fleetprof/plugins/capture/trim"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/trim"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 	"github.com/fleetprof/fleetprof/proto/fleetprof/ids"
 

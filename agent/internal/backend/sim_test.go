@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/fleetprof/fleetprof/agent/internal/sglang"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
+	"github.com/fleetprof/fleetprof/plugins/capture/load"
 
 	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 )

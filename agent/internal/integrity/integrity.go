@@ -13,9 +13,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/load"
+	"github.com/fleetprof/fleetprof/plugins/capture/trim"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/trim"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/xplane"
 )
 

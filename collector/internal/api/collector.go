@@ -20,8 +20,8 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/report"
 	"github.com/fleetprof/fleetprof/collector/internal/selector"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/plugins/capture/export"
 	"github.com/fleetprof/fleetprof/plugins/sdk/bucket"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/export"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
 )
 

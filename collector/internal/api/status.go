@@ -23,7 +23,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/selector"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
 	"github.com/fleetprof/fleetprof/collector/internal/watch"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/export"
+	"github.com/fleetprof/fleetprof/plugins/capture/export"
 	"github.com/fleetprof/fleetprof/proto/fleetprof/ids"
 )
 

@@ -23,7 +23,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/ingest"
 	"github.com/fleetprof/fleetprof/collector/internal/report"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/export"
+	"github.com/fleetprof/fleetprof/plugins/capture/export"
 	"github.com/fleetprof/fleetprof/proto/fleetprof/ids"
 )
 

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
+	"github.com/fleetprof/fleetprof/plugins/capture/load"
 )
 
 // sharedTestdata returns ../shared/testdata beside the checkout, or skips.

@@ -9,9 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/load"
+	"github.com/fleetprof/fleetprof/plugins/capture/trim"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/trim"
 )
 
 // loadFlags are the flags of every command that reads a capture.

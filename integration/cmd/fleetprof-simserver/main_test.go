@@ -22,9 +22,9 @@ import (
 
 	tensorflowpb "github.com/fleetprof/fleetprof/proto/tensorflow"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/load"
+	"github.com/fleetprof/fleetprof/plugins/capture/trim"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/trim"
 
 	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 )

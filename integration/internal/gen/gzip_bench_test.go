@@ -26,8 +26,8 @@ import (
 	"github.com/klauspost/compress/snappy"
 	"github.com/klauspost/pgzip"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/load"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/tracejson"
 )
 

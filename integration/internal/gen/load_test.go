@@ -12,8 +12,8 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/load"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
 )
 
 var loadSeed = flag.Int64("seed", 0, "seed for TestLoadAgrees (0: a new one each run, logged)")

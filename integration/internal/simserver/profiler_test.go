@@ -17,8 +17,8 @@ import (
 
 	tensorflowpb "github.com/fleetprof/fleetprof/proto/tensorflow"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/load"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
 )
 
 // served is a Server running Serve on loopback listeners.

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/load"
 	"github.com/fleetprof/fleetprof/plugins/sdk"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
 	"github.com/fleetprof/fleetprof/plugins/sdk/sdktest"
 )
 

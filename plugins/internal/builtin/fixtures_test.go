@@ -13,8 +13,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/load"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
 )
 
 // TestdataDir returns the shared fixtures folder, ../shared/testdata beside

@@ -19,9 +19,9 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/load"
 	"github.com/fleetprof/fleetprof/plugins/sdk"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
 )
 
 // Timeout bounds each call Run and RunCapture make.

@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/load"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
 )
 
 // TestRealCapturesWithinLimits trims every real and generated fixture of

@@ -14,9 +14,9 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/load"
+	"github.com/fleetprof/fleetprof/plugins/capture/trim"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/trim"
 	xplanev1 "github.com/fleetprof/fleetprof/proto/fleetprof/xplane/v1"
 )
 

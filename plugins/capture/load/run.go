@@ -13,9 +13,9 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/trim"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/tracejson"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/trim"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/xplane"
 )
 

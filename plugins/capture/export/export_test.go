@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/load"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
 )
 
 func TestFormatOf(t *testing.T) {
@@ -38,7 +38,7 @@ func TestFormatOf(t *testing.T) {
 // seedReplica returns the seed replica's XPlane, or skips.
 func seedReplica(t *testing.T) string {
 	t.Helper()
-	p, err := filepath.Abs("../../../../../shared/testdata/seed-replica/t1v-n-3d21a6bb-w-0.xplane.pb")
+	p, err := filepath.Abs("../../../../shared/testdata/seed-replica/t1v-n-3d21a6bb-w-0.xplane.pb")
 	if err != nil {
 		t.Fatal(err)
 	}

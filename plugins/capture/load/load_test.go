@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/trim"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/tracejson"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/trim"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/xplane"
 )
 

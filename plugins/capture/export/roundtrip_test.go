@@ -16,10 +16,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/load"
+	"github.com/fleetprof/fleetprof/plugins/capture/trim"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/load"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/tracejson"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/trim"
 )
 
 // sharedTestdata returns ../shared/testdata beside the checkout, or skips.
