@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
@@ -47,6 +48,27 @@ func (c *Client) Info(ctx context.Context) (Info, error) {
 // are in memory at a time. After Info, an empty section name is filled with
 // the analyzer's, and a different one is an error.
 func (c *Client) Analyze(ctx context.Context, cp *capture.Capture, opts map[string]string) (*Section, error) {
+	return c.analyze(ctx, opts, func(stream analyzeStream) error { return c.sendCapture(stream, cp) })
+}
+
+// AnalyzeFpcap is Analyze for a capture held as the bytes of an .fpcap file,
+// as a collector stores it: its records travel to the plugin as they are,
+// each framed straight into a chunk's wire form, never decoded or encoded
+// again (Analyze encodes the records of a decoded capture). The plugin
+// receives the same records Analyze would send for the capture data
+// decodes to, perhaps in other batches, and checks them as it checks
+// those; here only the framing is read (fpcap.EachRecord), so data that is
+// not a valid capture is the plugin's to refuse. Records after the footer
+// are not sent.
+func (c *Client) AnalyzeFpcap(ctx context.Context, data []byte, opts map[string]string) (*Section, error) {
+	return c.analyze(ctx, opts, func(stream analyzeStream) error { return c.sendFpcap(stream, data) })
+}
+
+// analyzeStream is the host's side of an Analyze call.
+type analyzeStream = grpc.ClientStreamingClient[pluginv1.AnalyzeRequest, pluginv1.AnalyzeResponse]
+
+// analyze runs one Analyze call: the options, then what send sends.
+func (c *Client) analyze(ctx context.Context, opts map[string]string, send func(analyzeStream) error) (*Section, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := c.rpc.Analyze(ctx,
@@ -59,7 +81,7 @@ func (c *Client) Analyze(ctx context.Context, cp *capture.Capture, opts map[stri
 		Options: &pluginv1.AnalyzeOptions{Options: opts},
 	}})
 	if err == nil {
-		err = c.sendCapture(stream, cp)
+		err = send(stream)
 	}
 	// io.EOF from Send means the plugin ended the call; CloseAndRecv says why.
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -100,7 +122,7 @@ const aloneBytes = 64 << 10
 // fpcap.Records may reuse a record once emit returns; a record of aloneBytes
 // or more (or larger than a chunk) is sent at once in a chunk of its own,
 // which spares copying the big event batches.
-func (c *Client) sendCapture(stream grpc.ClientStreamingClient[pluginv1.AnalyzeRequest, pluginv1.AnalyzeResponse], cp *capture.Capture) error {
+func (c *Client) sendCapture(stream analyzeStream, cp *capture.Capture) error {
 	var pending []*capturev1.Record
 	size := 0
 	send := func(recs []*capturev1.Record) error {
@@ -135,6 +157,54 @@ func (c *Client) sendCapture(stream grpc.ClientStreamingClient[pluginv1.AnalyzeR
 			return send([]*capturev1.Record{r})
 		}
 		pending = append(pending, proto.CloneOf(r))
+		size += n
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+// sendFpcap streams the records of the .fpcap file data, packed into chunks
+// of at most c.chunkBytes (a larger record alone), as sendCapture does. On
+// the wire a CaptureChunk is its records, each as field 1 (length
+// delimited), and the records of an .fpcap are length delimited already:
+// each chunk's request is written out in wire form and sent as the unknown
+// fields of an empty AnalyzeRequest, which protobuf marshals as they are,
+// and the plugin decodes as a chunk.
+func (c *Client) sendFpcap(stream analyzeStream, data []byte) error {
+	var pending [][]byte // parts of data
+	size := 0            // the chunk's encoded size
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		wire := make([]byte, 0, 1+protowire.SizeVarint(uint64(size))+size)
+		wire = protowire.AppendTag(wire, 2, protowire.BytesType) // AnalyzeRequest.chunk
+		wire = protowire.AppendVarint(wire, uint64(size))
+		for _, r := range pending {
+			wire = protowire.AppendTag(wire, 1, protowire.BytesType) // CaptureChunk.records
+			wire = protowire.AppendBytes(wire, r)
+		}
+		pending, size = nil, 0
+		req := &pluginv1.AnalyzeRequest{}
+		req.ProtoReflect().SetUnknown(wire)
+		return stream.Send(req)
+	}
+	index := 0
+	err := fpcap.EachRecord(data, func(r []byte) error {
+		defer func() { index++ }()
+		n := 1 + protowire.SizeBytes(len(r))
+		if n+8 > MaxMessageBytes-1024 {
+			return fmt.Errorf("%w: record %d is %d bytes, the limit is %d", ErrRecordTooLarge, index, n+8, MaxMessageBytes-1024)
+		}
+		if size+n > c.chunkBytes {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		pending = append(pending, r)
 		size += n
 		return nil
 	})

@@ -1,6 +1,7 @@
 package sdk_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/fleetprof/fleetprof/plugins/sdk"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
 	"github.com/fleetprof/fleetprof/plugins/sdk/sdktest"
 )
 
@@ -284,5 +286,41 @@ func BenchmarkAnalyze(b *testing.B) {
 		if _, err := cl.Analyze(ctx, c, nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestAnalyzeFpcap sends a capture as the bytes of its .fpcap file: the
+// analyzer gets what Analyze would give it, whatever the chunk size, and
+// bytes after the footer are not sent.
+func TestAnalyzeFpcap(t *testing.T) {
+	c := bigCapture(3000)
+	var buf bytes.Buffer
+	if err := fpcap.Write(&buf, c); err != nil {
+		t.Fatal(err)
+	}
+	data := append(bytes.Clone(buf.Bytes()), "after the footer"...)
+	for _, chunk := range []int{0, 1000, 64 << 10} {
+		t.Run(fmt.Sprint(chunk), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), sdktest.Timeout)
+			defer cancel()
+			s := &spy{sec: &sdk.Section{Rows: []sdk.Row{}}}
+			cl := sdktest.Start(t, s, chunk)
+			if _, err := cl.AnalyzeFpcap(ctx, data, map[string]string{"k": "v"}); err != nil {
+				t.Fatalf("AnalyzeFpcap: %v", err)
+			}
+			var got bytes.Buffer
+			if err := fpcap.Write(&got, s.got.Capture); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Bytes(), buf.Bytes()) {
+				t.Errorf("analyzer's capture, written, differs from the file (%d bytes, want %d)", got.Len(), buf.Len())
+			}
+			if s.got.Options["k"] != "v" {
+				t.Errorf("options = %v", s.got.Options)
+			}
+			if _, err := cl.AnalyzeFpcap(ctx, data[:len(data)/2], nil); !errors.Is(err, fpcap.ErrTruncated) {
+				t.Errorf("AnalyzeFpcap(half a file) = %v, want %v", err, fpcap.ErrTruncated)
+			}
+		})
 	}
 }

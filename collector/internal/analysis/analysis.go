@@ -7,6 +7,7 @@
 package analysis
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -77,6 +78,7 @@ type Analysis struct {
 
 	duration *prometheus.HistogramVec
 	failures *prometheus.CounterVec
+	decodes  prometheus.Counter
 }
 
 // New returns an Analysis.
@@ -112,6 +114,10 @@ func New(cfg Config) *Analysis {
 			Name: "fleetprof_collector_analyzer_failures_total",
 			Help: "Analyzer runs that failed, by analyzer.",
 		}, []string{"analyzer"}),
+		decodes: factory.NewCounter(prometheus.CounterOpts{
+			Name: "fleetprof_collector_analysis_decodes_total",
+			Help: "Stored captures decoded in full to be analyzed: those committed before ingest kept their tally (the others go to the plugins as stored).",
+		}),
 	}
 	return a
 }
@@ -235,6 +241,53 @@ func Load(ctx context.Context, db *store.DB, id string) (*capture.Capture, *stor
 	return c, rec, nil
 }
 
+// input is a stored capture as analysis takes it: its record and summary,
+// and either its .fpcap with the tally ingest counted (the plugins are sent
+// the stored records) or, for a capture stored before ingest kept a tally,
+// the decoded capture.
+type input struct {
+	rec     *store.Capture
+	summary capture.Summary
+	fpcap   []byte
+	tally   fpcap.Tally
+	decoded *capture.Capture
+}
+
+// load reads what analyzing a stored capture takes. The .fpcap is copied
+// out of the store, so no read transaction stays open while plugins run.
+func (a *Analysis) load(ctx context.Context, id string) (*input, error) {
+	in := &input{}
+	err := a.cfg.Store.View(ctx, func(r *store.Reader) error {
+		var err error
+		if in.rec, err = r.Capture(id); err != nil {
+			return err
+		}
+		if len(in.rec.Tally) == 0 || len(in.rec.Summary) == 0 ||
+			json.Unmarshal(in.rec.Tally, &in.tally) != nil || json.Unmarshal(in.rec.Summary, &in.summary) != nil {
+			return nil // decoded below
+		}
+		var buf bytes.Buffer
+		buf.Grow(int(in.rec.SizeBytes))
+		if _, err := r.WriteBlob(id, &buf); err != nil {
+			return err
+		}
+		in.fpcap = buf.Bytes()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if in.fpcap != nil {
+		return in, nil
+	}
+	a.decodes.Inc()
+	c, rec, err := Load(ctx, a.cfg.Store, id)
+	if err != nil {
+		return nil, err
+	}
+	return &input{rec: rec, summary: capture.Summarize(c), decoded: c}, nil
+}
+
 // Analyze runs analyzers (all configured ones when names is empty) on a
 // stored capture with opts on top of the configured options, and returns the
 // report. With save, the report becomes the capture's and its status is set.
@@ -251,7 +304,7 @@ func (a *Analysis) Analyze(ctx context.Context, id string, names []string, opts 
 		}
 		host = pluginhost.New(chosen, a.cfg.Host)
 	}
-	c, rec, err := Load(ctx, a.cfg.Store, id)
+	in, err := a.load(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -264,8 +317,12 @@ func (a *Analysis) Analyze(ctx context.Context, id string, names []string, opts 
 	}
 	start := time.Now()
 	var sections []*sdk.Section
-	if len(host.Plugins()) > 0 {
-		sections = host.Run(ctx, c, all)
+	switch {
+	case len(host.Plugins()) == 0:
+	case in.decoded != nil:
+		sections = host.Run(ctx, in.decoded, all)
+	default:
+		sections = host.RunFpcap(ctx, in.fpcap, in.tally, all)
 	}
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -278,7 +335,7 @@ func (a *Analysis) Analyze(ctx context.Context, id string, names []string, opts 
 			a.failures.WithLabelValues(s.Name).Inc()
 		}
 	}
-	r := &report.Report{Title: title(rec), Summary: capture.Summarize(c), Sections: sections}
+	r := &report.Report{Title: title(in.rec), Summary: in.summary, Sections: sections}
 	if !save {
 		return r, nil
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,10 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/fleetprof/fleetprof/collector/internal/capturetest"
 	"github.com/fleetprof/fleetprof/collector/internal/pluginhost"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
 )
 
 // plugins builds the plugin host's test plugin under the given names, with
@@ -139,5 +145,92 @@ func TestFailingPluginsNeverBlockIngest(t *testing.T) {
 	}
 	if r.Summary.DeviceOpEvents != 1 {
 		t.Errorf("summary: %d device ops, want 1", r.Summary.DeviceOpEvents)
+	}
+}
+
+// commitTallied stores data as ingest does: with the summary and the tally
+// of its one parse.
+func commitTallied(t *testing.T, db *store.DB, id string, data []byte) {
+	t.Helper()
+	tally, c, err := fpcap.ReadTally(bytes.NewReader(data), fpcap.Options{SkipEvents: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := capture.Summarize(c)
+	s.EventsKept = tally.Events
+	summary, _ := json.Marshal(s)
+	tb, _ := json.Marshal(tally)
+	sum := sha256.Sum256(data)
+	err = db.Group(context.Background(), func(w *store.Writer) error {
+		if _, err := w.BeginUpload(&store.Upload{CaptureID: id, AgentID: "a", Bytes: int64(len(data)), SHA256: sum[:]}); err != nil {
+			return err
+		}
+		if _, err := w.StageChunk(id, 0, 0, data); err != nil {
+			return err
+		}
+		return w.Commit(&store.Capture{ID: id, AgentID: "a", CreatedNS: time.Now().UnixNano(), SizeBytes: int64(len(data)), Summary: summary, Tally: tb})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAnalyzeSendsStoredRecords: a capture stored with its tally is not
+// decoded to be analyzed; the plugin processes receive exactly its stored
+// records, and the report is the one a full decode gives. A capture stored
+// before tallies were kept is decoded as before.
+func TestAnalyzeSendsStoredRecords(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a plugin")
+	}
+	ctx := context.Background()
+	db, err := store.Open(filepath.Join(t.TempDir(), store.FileName), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var ops []capturetest.Op
+	for i := range 30 {
+		ops = append(ops, capturetest.Op{TFOp: "jit(run)/mlp/dot_general:dot_general", Start: int64(i) * 3 * capture.Microsecond, Dur: capture.Microsecond})
+	}
+	data, _ := capturetest.Fpcap(capturetest.Capture(1e18, ops...))
+	full, err := fpcap.Read(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	commitTallied(t, db, "new", data)
+	commit(t, db, "old")
+	a := New(Config{Store: db, Plugins: plugins(t, "good", "tap")})
+
+	r, err := a.Analyze(ctx, "new", nil, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.ToFloat64(a.decodes); n != 0 {
+		t.Errorf("analysis decoded %v captures, want none", n)
+	}
+	sum := sha256.Sum256(data)
+	if len(r.Sections) != 2 || r.Sections[1].Name != "tap" || len(r.Sections[1].Notes) != 1 {
+		t.Fatalf("sections = %+v, want good and tap", r.Sections)
+	}
+	if got := r.Sections[1].Notes[0]; got != hex.EncodeToString(sum[:]) {
+		t.Errorf("the plugin received records hashing to %s, want the stored .fpcap's %x", got, sum)
+	}
+	if got := r.Sections[0].Summary[0].Value; got != 30 {
+		t.Errorf("good plugin counted %v events, want 30", got)
+	}
+	if diff := cmp.Diff(capture.Summarize(full), r.Summary, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("report summary differs from a full decode's (-want +got):\n%s", diff)
+	}
+	stored, err := Stored(ctx, db, "new")
+	if err != nil || stored.Summary.EventsKept != 30 {
+		t.Errorf("stored report: %v, summary %+v", err, stored.Summary)
+	}
+
+	if _, err := a.Analyze(ctx, "old", nil, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.ToFloat64(a.decodes); n != 1 {
+		t.Errorf("analysis decoded %v captures, want 1 (the one stored without a tally)", n)
 	}
 }

@@ -154,10 +154,29 @@ type result struct {
 // name); Run itself never fails. It returns when every plugin is done or
 // killed.
 func (h *Host) Run(ctx context.Context, c *capture.Capture, opts map[string]string) []*sdk.Section {
+	return h.run(ctx, h.cfg.Limits.Check(c), func(ctx context.Context, an *sdk.Client) (*sdk.Section, error) {
+		return an.Analyze(ctx, c, opts)
+	})
+}
+
+// RunFpcap is Run for a capture held as the bytes of its .fpcap file (a
+// stored capture, read and checked when it arrived), with the tally of
+// that reading: the limits are checked on the tally and the records are
+// streamed to each plugin as they are (sdk.Client.AnalyzeFpcap), so the
+// capture is not decoded on this side at all.
+func (h *Host) RunFpcap(ctx context.Context, data []byte, tally fpcap.Tally, opts map[string]string) []*sdk.Section {
+	return h.run(ctx, h.cfg.Limits.CheckTally(tally), func(ctx context.Context, an *sdk.Client) (*sdk.Section, error) {
+		return an.AnalyzeFpcap(ctx, data, opts)
+	})
+}
+
+// run runs every plugin with analyze, unless the capture is past the
+// limits (limitErr).
+func (h *Host) run(ctx context.Context, limitErr error, analyze func(context.Context, *sdk.Client) (*sdk.Section, error)) []*sdk.Section {
 	results := make([]result, len(h.plugins))
-	if err := h.cfg.Limits.Check(c); err != nil {
+	if limitErr != nil {
 		for i := range results {
-			results[i] = result{err: fmt.Errorf("%w: %w (the capture limits of docs/security.md)", ErrLimit, err)}
+			results[i] = result{err: fmt.Errorf("%w: %w (the capture limits of docs/security.md)", ErrLimit, limitErr)}
 		}
 		return h.assemble(results)
 	}
@@ -165,7 +184,7 @@ func (h *Host) Run(ctx context.Context, c *capture.Capture, opts map[string]stri
 	g.SetLimit(h.cfg.Concurrency)
 	for i, p := range h.plugins {
 		g.Go(func() error {
-			results[i] = h.runOne(ctx, p, c, opts)
+			results[i] = h.runOne(ctx, p, analyze)
 			return nil
 		})
 	}
@@ -239,8 +258,8 @@ func (h *Host) assemble(results []result) []*sdk.Section {
 	return out
 }
 
-// runOne starts one plugin, runs it on c and kills it.
-func (h *Host) runOne(parent context.Context, p Plugin, c *capture.Capture, opts map[string]string) (res result) {
+// runOne starts one plugin, has analyze call it and kills it.
+func (h *Host) runOne(parent context.Context, p Plugin, analyze func(context.Context, *sdk.Client) (*sdk.Section, error)) (res result) {
 	if p.Err != nil {
 		return result{err: p.Err}
 	}
@@ -297,7 +316,7 @@ func (h *Host) runOne(parent context.Context, p Plugin, c *capture.Capture, opts
 	}
 	res = result{info: info, ok: true}
 	log = log.With("analyzer", info.Name)
-	sec, err := an.Analyze(ctx, c, opts)
+	sec, err := analyze(ctx, an)
 	if err != nil {
 		res.err = h.callError(parent, ctx, p, "Analyze", err)
 		return res

@@ -14,21 +14,33 @@
 //	badname   has an Info name that is not snake case
 //	dup       reports under the name "good"
 //	oldproto  offers protocol version 99 in the handshake
+//	tap       records the capture records as they arrive on the wire (in place
+//	          of the SDK's codec) and answers with their count and the
+//	          sha256 of them framed as an .fpcap file
 package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
+	pluginv1 "github.com/fleetprof/fleetprof/proto/fleetprof/plugin/v1"
 )
 
 type analyzer struct{ mode string }
@@ -60,6 +72,15 @@ func (a analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, err
 		return nil, errors.New("no device plane: device tracing was off")
 	case "nan":
 		return &sdk.Section{Summary: []sdk.Metric{{Key: "x", Value: math.NaN()}}}, nil
+	case "tap":
+		tap.mu.Lock()
+		defer tap.mu.Unlock()
+		sum := sha256.Sum256(tap.fpcap)
+		return &sdk.Section{
+			Summary: []sdk.Metric{{Key: "records", Value: float64(tap.records)}},
+			Rows:    []sdk.Row{},
+			Notes:   []string{hex.EncodeToString(sum[:])},
+		}, nil
 	}
 	sec := &sdk.Section{
 		Title:   "Kept events per plane",
@@ -96,6 +117,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, strings.Repeat("z", 100<<10))
 	case "notlisted", "badsum":
 		mode = "good"
+	case "tap":
+		cfg := sdk.ServeConfig(analyzer{mode: mode}, nil)
+		cfg.GRPCServer = func(opts []grpc.ServerOption) *grpc.Server {
+			return grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(sdk.MaxMessageBytes),
+				grpc.ForceServerCodecV2(tapCodec{encoding.GetCodecV2("proto")}))...)
+		}
+		plugin.Serve(cfg)
+		return
 	case "oldproto":
 		cfg := sdk.ServeConfig(analyzer{mode: mode}, nil)
 		cfg.ProtocolVersion = 99
@@ -103,4 +132,55 @@ func main() {
 		return
 	}
 	sdk.Serve(analyzer{mode: mode})
+}
+
+// tap holds the capture records as they came on the wire.
+var tap struct {
+	mu      sync.Mutex
+	fpcap   []byte // the records framed as an .fpcap file
+	records int
+}
+
+// tapCodec is protobuf, recording each AnalyzeRequest's capture records
+// (field 2, whose records are field 1) before decoding it.
+type tapCodec struct{ encoding.CodecV2 }
+
+func (c tapCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	if _, ok := v.(*pluginv1.AnalyzeRequest); ok {
+		b := data.Materialize()
+		tap.mu.Lock()
+		if tap.fpcap == nil {
+			tap.fpcap = []byte(fpcap.Magic)
+		}
+		for _, chunk := range fields(b, 2) {
+			for _, rec := range fields(chunk, 1) {
+				tap.fpcap = protowire.AppendBytes(tap.fpcap, rec)
+				tap.records++
+			}
+		}
+		tap.mu.Unlock()
+	}
+	return c.CodecV2.Unmarshal(data, v)
+}
+
+// fields returns the values of the length-delimited fields num of b.
+func fields(b []byte, num protowire.Number) [][]byte {
+	var out [][]byte
+	for len(b) > 0 {
+		n, typ, k := protowire.ConsumeTag(b)
+		if k < 0 {
+			return out
+		}
+		b = b[k:]
+		k = protowire.ConsumeFieldValue(n, typ, b)
+		if k < 0 {
+			return out
+		}
+		if n == num && typ == protowire.BytesType {
+			v, _ := protowire.ConsumeBytes(b)
+			out = append(out, v)
+		}
+		b = b[k:]
+	}
+	return out
 }
