@@ -253,9 +253,10 @@ type input struct {
 	decoded *capture.Capture
 }
 
-// load reads what analyzing a stored capture takes. The .fpcap is copied
-// out of the store, so no read transaction stays open while plugins run.
-func (a *Analysis) load(ctx context.Context, id string) (*input, error) {
+// load reads what analyzing a stored capture takes; the .fpcap only with
+// records (for plugins). It is copied out of the store, so no read
+// transaction stays open while plugins run.
+func (a *Analysis) load(ctx context.Context, id string, records bool) (*input, error) {
 	in := &input{}
 	err := a.cfg.Store.View(ctx, func(r *store.Reader) error {
 		var err error
@@ -265,6 +266,10 @@ func (a *Analysis) load(ctx context.Context, id string) (*input, error) {
 		if len(in.rec.Tally) == 0 || len(in.rec.Summary) == 0 ||
 			json.Unmarshal(in.rec.Tally, &in.tally) != nil || json.Unmarshal(in.rec.Summary, &in.summary) != nil {
 			return nil // decoded below
+		}
+		if !records {
+			in.fpcap = []byte{}
+			return nil
 		}
 		var buf bytes.Buffer
 		buf.Grow(int(in.rec.SizeBytes))
@@ -304,7 +309,7 @@ func (a *Analysis) Analyze(ctx context.Context, id string, names []string, opts 
 		}
 		host = pluginhost.New(chosen, a.cfg.Host)
 	}
-	in, err := a.load(ctx, id)
+	in, err := a.load(ctx, id, len(host.Plugins()) > 0)
 	if err != nil {
 		return nil, err
 	}

@@ -27,7 +27,7 @@ import (
 
 // plugins builds the plugin host's test plugin under the given names, with
 // an allowlist.
-func plugins(t *testing.T, names ...string) []pluginhost.Plugin {
+func plugins(t testing.TB, names ...string) []pluginhost.Plugin {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(t.TempDir(), "testplugin")
@@ -150,7 +150,7 @@ func TestFailingPluginsNeverBlockIngest(t *testing.T) {
 
 // commitTallied stores data as ingest does: with the summary and the tally
 // of its one parse.
-func commitTallied(t *testing.T, db *store.DB, id string, data []byte) {
+func commitTallied(t testing.TB, db *store.DB, id string, data []byte) {
 	t.Helper()
 	tally, c, err := fpcap.ReadTally(bytes.NewReader(data), fpcap.Options{SkipEvents: true})
 	if err != nil {
@@ -160,8 +160,14 @@ func commitTallied(t *testing.T, db *store.DB, id string, data []byte) {
 	s.EventsKept = tally.Events
 	summary, _ := json.Marshal(s)
 	tb, _ := json.Marshal(tally)
+	commitData(t, db, id, data, summary, tb)
+}
+
+// commitData stores data with a summary and a tally (either may be nil).
+func commitData(t testing.TB, db *store.DB, id string, data, summary, tb []byte) {
+	t.Helper()
 	sum := sha256.Sum256(data)
-	err = db.Group(context.Background(), func(w *store.Writer) error {
+	err := db.Group(context.Background(), func(w *store.Writer) error {
 		if _, err := w.BeginUpload(&store.Upload{CaptureID: id, AgentID: "a", Bytes: int64(len(data)), SHA256: sum[:]}); err != nil {
 			return err
 		}
