@@ -22,7 +22,6 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/server"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/tracejson"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 )
 
@@ -315,7 +314,6 @@ func TestCollectorCommands(t *testing.T) {
 	if fi, err := os.Stat(tj); err != nil || fi.Size() == 0 {
 		t.Errorf("exported trace: %v", err)
 	}
-	_ = tracejson.Write // the trace reader's own tests cover the format
 
 	// Diff score against generate: attention grew by 20 µs (10 → 30), so
 	// matmul (the default rules' component of both dots) by 20 µs (30 → 50).

@@ -15,9 +15,9 @@ import (
 
 	xplanev1 "github.com/fleetprof/fleetprof/proto/fleetprof/xplane/v1"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/tracejsonw"
+	"github.com/fleetprof/fleetprof/plugins/capture/xplanew"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/tracejson"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/xplane"
 )
 
 // RunFolderLayout is the run folder's name format (local time), as the
@@ -55,7 +55,7 @@ func writeRunFolder(outputDir, host string, c *capture.Capture, now time.Time, e
 		noSession.Session = capture.Interval{}
 		return writeFile(js, func(f *os.File) error {
 			zw := gzip.NewWriter(f)
-			if err := tracejson.Write(zw, &noSession); err != nil {
+			if err := tracejsonw.Write(zw, &noSession); err != nil {
 				return err
 			}
 			return zw.Close()
@@ -74,7 +74,7 @@ func writeXPlaneFile(path string, c *capture.Capture) error {
 	}
 	return writeFile(path, func(f *os.File) error {
 		bw := bufio.NewWriterSize(f, 1<<20)
-		if err := xplane.Write(bw, c); err != nil {
+		if err := xplanew.Write(bw, c); err != nil {
 			return err
 		}
 		return bw.Flush()
@@ -101,7 +101,7 @@ func writeFile(path string, fill func(*os.File) error) error {
 // xplane writer's bytes.
 func toXSpace(c *capture.Capture) (*xplanev1.XSpace, error) {
 	var buf bytes.Buffer
-	if err := xplane.Write(&buf, c); err != nil {
+	if err := xplanew.Write(&buf, c); err != nil {
 		return nil, err
 	}
 	space := &xplanev1.XSpace{}

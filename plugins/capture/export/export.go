@@ -12,10 +12,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/tracejsonw"
+	"github.com/fleetprof/fleetprof/plugins/capture/xplanew"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/tracejson"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/xplane"
 )
 
 // Format is an output format.
@@ -52,11 +52,11 @@ func FormatOf(name string) (Format, error) {
 func Write(w io.Writer, f Format, c *capture.Capture) error {
 	switch f {
 	case TraceJSON:
-		return tracejson.Write(w, c)
+		return tracejsonw.Write(w, c)
 	case TraceJSONGz:
-		return writeGzip(w, func(w io.Writer) error { return tracejson.Write(w, c) })
+		return writeGzip(w, func(w io.Writer) error { return tracejsonw.Write(w, c) })
 	case XPlane:
-		return xplane.Write(w, c)
+		return xplanew.Write(w, c)
 	case Fpcap:
 		return fpcap.Write(w, c)
 	}

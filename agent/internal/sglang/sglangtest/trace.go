@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/xplanew"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture/xplane"
 )
 
 // CPUOnlyXPlane returns an XSpace with a host plane only, as an unpatched
@@ -26,7 +26,7 @@ func CPUOnlyXPlane(tb testing.TB, n int) []byte {
 		Planes: []*capture.Plane{{ID: 701, Name: "/host:CPU", Lines: []*capture.Line{line}}},
 	}
 	var buf bytes.Buffer
-	if err := xplane.Write(&buf, c); err != nil {
+	if err := xplanew.Write(&buf, c); err != nil {
 		tb.Fatalf("write the CPU-only XSpace: %v", err)
 	}
 	return buf.Bytes()

@@ -191,16 +191,3 @@ func quoteShort(b []byte) string {
 	}
 	return strconv.Quote(string(b))
 }
-
-// appendMicros appends us.ps as a decimal number of microseconds with six
-// decimals, exactly. us and ps must not be negative; ps is below 1,000,000.
-func appendMicros(dst []byte, us, ps int64) []byte {
-	dst = strconv.AppendInt(dst, us, 10)
-	dst = append(dst, '.')
-	var d [6]byte
-	for i := 5; i >= 0; i-- {
-		d[i] = byte('0' + ps%10)
-		ps /= 10
-	}
-	return append(dst, d[:]...)
-}

@@ -107,25 +107,3 @@ func TestParseTimeRejects(t *testing.T) {
 		}
 	}
 }
-
-func TestAppendMicros(t *testing.T) {
-	tests := []struct {
-		us, ps int64
-		want   string
-	}{
-		{0, 0, "0.000000"},
-		{0, 1, "0.000001"},
-		{17, 470000, "17.470000"},
-		{1770323795654, 17629, "1770323795654.017629"},
-		{1770323795654, 999999, "1770323795654.999999"},
-	}
-	for _, tt := range tests {
-		if got := string(appendMicros(nil, tt.us, tt.ps)); got != tt.want {
-			t.Errorf("appendMicros(%d, %d) = %q, want %q", tt.us, tt.ps, got, tt.want)
-		}
-		us, ps, what := parseTime([]byte(tt.want))
-		if what != "" || us != tt.us || ps != tt.ps {
-			t.Errorf("parseTime(appendMicros(%d, %d)) = %d, %d, %q", tt.us, tt.ps, us, ps, what)
-		}
-	}
-}

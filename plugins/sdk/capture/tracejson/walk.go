@@ -1,12 +1,12 @@
-// Package tracejson reads and writes the Chrome trace JSON that the TSL
-// profiler converter writes: *.trace.json, *.trace.json.gz, and jax's
+// Package tracejson reads the Chrome trace JSON that the TSL profiler
+// converter writes: *.trace.json, *.trace.json.gz, and jax's
 // perfetto_trace.json.gz (the same without "metadata").
 //
 // Walk streams the uncompressed JSON once, handing each complete ("X") event
 // to a capture.Visitor with its name, exact times and the byte range it
 // occupies, without building objects; a Loader reads any event back in full
-// from that range. Write turns a trimmed capture back into trace JSON that
-// Perfetto and chrome://tracing open, with the removed idle stretches marked.
+// from that range. (fleetprof's writer of trace JSON, which marks the idle
+// stretches trimming removed, is not part of the SDK.)
 //
 // Times are decimal microseconds with up to six decimals; they are parsed
 // from their text into integer picoseconds, never through float64 (a 2026
@@ -30,8 +30,10 @@ const (
 	maxMaxDepth          = 4096
 )
 
-// SkipProcess is the name of the process Walk skips: Write's markers for
-// the idle stretches it removed.
+// SkipProcess is the name of the process whose events Walk skips: the one
+// on which fleetprof marks the idle stretches trimming removed. The
+// profiling session fleetprof records there (an X event whose cat is
+// "Trace") is still taken as the session.
 const SkipProcess = "fleetprof"
 
 // WalkOptions tune Walk. The zero value works.

@@ -141,6 +141,7 @@ func TestWalkMetadata(t *testing.T) {
 		return `{"ph":"X","pid":` + itoa(pid) + `,"tid":` + itoa(tid) + `,"ts":` + ts + `,"dur":1,"name":"e"}`
 	}
 	doc := func(evs ...string) string { return `{"traceEvents":[` + join(evs) + `]}` }
+	const marker = 0x7fff0000 // the pid fleetprof writes its markers on
 	tests := []struct {
 		name    string
 		in      string
@@ -171,8 +172,8 @@ func TestWalkMetadata(t *testing.T) {
 			doc(m(2, -1, "process_name", "/device:TPU:1"), x(1, 9, "10"), m(2, -1, "process_name", "/device:TPU:2"), m(2, -1, "process_name", "/device:TPU:1")),
 			[]string{"/device:TPU:1 []", "pid 1 [tid 9]"}, 1, 1, 0},
 		{"fleetprof markers skipped",
-			doc(m(MarkerPID, -1, "process_name", SkipProcess), m(MarkerPID, 1, "thread_name", MarkerThread), m(1, -1, "process_name", "/host:CPU"),
-				x(MarkerPID, 1, "5"), x(1, 9, "10"), x(MarkerPID, 1, "50")),
+			doc(m(marker, -1, "process_name", SkipProcess), m(marker, 1, "thread_name", "idle removed"), m(1, -1, "process_name", "/host:CPU"),
+				x(marker, 1, "5"), x(1, 9, "10"), x(marker, 1, "50")),
 			[]string{"/host:CPU [tid 9]"}, 1, 0, 2},
 	}
 	for _, tt := range tests {

@@ -19,8 +19,6 @@ var (
 	// ErrRef is returned by Load for a Ref that does not lie inside a plane
 	// of the file.
 	ErrRef = errors.New("xplane: ref does not point into a plane of this file")
-	// ErrCapture is returned by Write for a capture it cannot represent.
-	ErrCapture = errors.New("xplane: capture cannot be written as an XSpace")
 )
 
 // FormatError reports malformed bytes at an offset of the file. It wraps

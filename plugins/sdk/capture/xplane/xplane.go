@@ -1,14 +1,11 @@
-// Package xplane reads and writes XSpace protobuf files (`*.xplane.pb`), the
-// profiles the TSL/XLA profiler writes for JAX, TensorFlow and sglang-jax.
+// Package xplane reads XSpace protobuf files (`*.xplane.pb`), the profiles
+// the TSL/XLA profiler writes for JAX, TensorFlow and sglang-jax.
 //
 // The reader decodes the wire format by hand, through a fixed buffer over an
 // io.ReaderAt: Open reads the structure (planes, their metadata tables and
 // stats, skipping the lines), Walk streams every event once to a
 // capture.Visitor without allocating per event, and Load reads one event again
 // in full. Memory grows with the metadata, not with the events.
-//
-// The writer turns a (small, trimmed) capture.Capture back into an XSpace that
-// XProf and TensorBoard open.
 package xplane
 
 import (

@@ -1,6 +1,10 @@
-package xplane
+// Package xplanew writes a (small, trimmed) capture as an XSpace protobuf
+// (`*.xplane.pb`) that XProf and TensorBoard open and the SDK's reader
+// (plugins/sdk/capture/xplane) reads back.
+package xplanew
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -11,6 +15,13 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/xplane"
+)
+
+// Errors returned by this package.
+var (
+	// ErrCapture is returned by Write for a capture it cannot represent.
+	ErrCapture = errors.New("xplanew: capture cannot be written as an XSpace")
 )
 
 // Write writes a capture as an XSpace that XProf and TensorBoard open: each
@@ -37,10 +48,10 @@ func Write(w io.Writer, c *capture.Capture) error {
 	}
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(space)
 	if err != nil {
-		return fmt.Errorf("xplane: write: marshal: %w", err)
+		return fmt.Errorf("xplanew: write: marshal: %w", err)
 	}
 	if _, err := w.Write(b); err != nil {
-		return fmt.Errorf("xplane: write: %w", err)
+		return fmt.Errorf("xplanew: write: %w", err)
 	}
 	return nil
 }
@@ -53,7 +64,7 @@ func toSpace(c *capture.Capture) (*xplanev1.XSpace, error) {
 	}
 	sess, hasSess := sessionStats(c)
 	for _, p := range c.Planes {
-		if hasSess && p.Name == TaskEnvPlane {
+		if hasSess && p.Name == xplane.TaskEnvPlane {
 			p = withSession(p, sess)
 			hasSess = false
 		}
@@ -64,7 +75,7 @@ func toSpace(c *capture.Capture) (*xplanev1.XSpace, error) {
 		space.Planes = append(space.Planes, xp)
 	}
 	if hasSess {
-		xp, err := toPlane(c.BaseNS, &capture.Plane{Name: TaskEnvPlane, Stats: sess})
+		xp, err := toPlane(c.BaseNS, &capture.Plane{Name: xplane.TaskEnvPlane, Stats: sess})
 		if err != nil {
 			return nil, err
 		}
@@ -85,8 +96,8 @@ func sessionStats(c *capture.Capture) ([]capture.Stat, bool) {
 		return nil, false
 	}
 	return []capture.Stat{
-		{Name: StartTimeStat, Kind: capture.StatUint, Uint: uint64(start)},
-		{Name: StopTimeStat, Kind: capture.StatUint, Uint: uint64(stop)},
+		{Name: xplane.StartTimeStat, Kind: capture.StatUint, Uint: uint64(start)},
+		{Name: xplane.StopTimeStat, Kind: capture.StatUint, Uint: uint64(stop)},
 	}, true
 }
 
@@ -95,8 +106,8 @@ func sessionStats(c *capture.Capture) ([]capture.Stat, bool) {
 func withSession(p *capture.Plane, sess []capture.Stat) *capture.Plane {
 	var haveStart, haveStop bool
 	for _, s := range p.Stats {
-		haveStart = haveStart || s.Name == StartTimeStat
-		haveStop = haveStop || s.Name == StopTimeStat
+		haveStart = haveStart || s.Name == xplane.StartTimeStat
+		haveStop = haveStop || s.Name == xplane.StopTimeStat
 	}
 	if haveStart && haveStop {
 		return p
@@ -104,12 +115,18 @@ func withSession(p *capture.Plane, sess []capture.Stat) *capture.Plane {
 	q := *p
 	q.Stats = nil
 	for _, s := range p.Stats {
-		if s.Name != StartTimeStat && s.Name != StopTimeStat {
+		if s.Name != xplane.StartTimeStat && s.Name != xplane.StopTimeStat {
 			q.Stats = append(q.Stats, s)
 		}
 	}
 	q.Stats = append(q.Stats, sess...)
 	return &q
+}
+
+// add returns a+b and whether it did not overflow.
+func add(a, b int64) (int64, bool) {
+	c := a + b
+	return c, (c > a) == (b > 0)
 }
 
 // floorDiv divides rounding towards minus infinity.

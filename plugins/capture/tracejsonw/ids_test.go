@@ -1,4 +1,4 @@
-package tracejson
+package tracejsonw
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/tracejson"
 	"github.com/fleetprof/fleetprof/plugins/sdk/ops"
 )
 
@@ -131,7 +132,7 @@ func TestWriteIDs(t *testing.T) {
 
 	// Walk reads back every plane and line, in order, with their events.
 	var got collector
-	if _, err := Walk(context.Background(), bytes.NewReader(buf.Bytes()), &got, WalkOptions{}); err != nil {
+	if _, err := tracejson.Walk(context.Background(), bytes.NewReader(buf.Bytes()), &got, tracejson.WalkOptions{}); err != nil {
 		t.Fatalf("Walk: %v", err)
 	}
 	type placed struct{ Plane, Line, Event string }
@@ -220,7 +221,7 @@ func TestWriteSession(t *testing.T) {
 			if tt.want {
 				us, ps := c.AbsPS(tt.session.Start)
 				want = []string{fmt.Sprintf("%d %s %s+%s", MarkerPID, SessionName,
-					appendMicros(nil, us, ps), appendMicros(nil, tt.session.Len()/psPerUS, tt.session.Len()%psPerUS))}
+					appendMicros(nil, us, ps), appendMicros(nil, tt.session.Len()/capture.Microsecond, tt.session.Len()%capture.Microsecond))}
 			}
 			if diff := cmp.Diff(want, sess); diff != "" {
 				t.Errorf("session events (-want +got):\n%s", diff)
@@ -229,7 +230,7 @@ func TestWriteSession(t *testing.T) {
 			// Read back: the session (at the same absolute time), the same
 			// events on the same planes, and no marker among them.
 			var got sessionCollector
-			if _, err := Walk(context.Background(), bytes.NewReader(buf.Bytes()), &got, WalkOptions{}); err != nil {
+			if _, err := tracejson.Walk(context.Background(), bytes.NewReader(buf.Bytes()), &got, tracejson.WalkOptions{}); err != nil {
 				t.Fatalf("Walk: %v", err)
 			}
 			var gotSess []capture.Interval
@@ -284,14 +285,14 @@ func TestWriteCat(t *testing.T) {
 		t.Errorf("X events = %q, want %q", x, want)
 	}
 	var got collector
-	if _, err := Walk(context.Background(), bytes.NewReader(buf.Bytes()), &got, WalkOptions{}); err != nil {
+	if _, err := tracejson.Walk(context.Background(), bytes.NewReader(buf.Bytes()), &got, tracejson.WalkOptions{}); err != nil {
 		t.Fatalf("Walk: %v", err)
 	}
 	if len(got.events) != 1 {
 		t.Fatalf("read back %d events, want 1", len(got.events))
 	}
 	var ev capture.Event
-	if err := NewLoader(bytes.NewReader(buf.Bytes())).Load(got.events[0].ref, &ev); err != nil {
+	if err := tracejson.NewLoader(bytes.NewReader(buf.Bytes())).Load(got.events[0].ref, &ev); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(c.Planes[0].Lines[0].Events[0].Stats, ev.Stats); diff != "" {

@@ -1,22 +1,36 @@
-package tracejson
+// Package tracejsonw writes a trimmed capture as Chrome trace JSON in the
+// TSL converter's shape, which Perfetto and chrome://tracing open and the
+// SDK's reader (plugins/sdk/capture/tracejson) reads back with exactly the
+// kept events, with the idle stretches trimming removed marked.
+package tracejsonw
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"unicode/utf8"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/tracejson"
 	"github.com/fleetprof/fleetprof/plugins/sdk/ops"
+)
+
+// Errors returned by this package.
+var (
+	// ErrBadTime is returned by Write for an event or idle stretch whose
+	// time it cannot write: a negative duration, or a start before 1970.
+	ErrBadTime = errors.New("tracejsonw: time cannot be written as trace JSON")
 )
 
 // Pids and tids that Write uses besides the planes' and lines' own.
 const (
 	// HostPID is the host plane's pid, as the TSL converter writes it.
 	HostPID = 701
-	// MarkerPID is the pid of the SkipProcess process that marks the idle
-	// stretches Write removed and carries the profiling session.
+	// MarkerPID is the pid of the process named tracejson.SkipProcess,
+	// which marks the idle stretches trimming removed and carries the
+	// profiling session.
 	MarkerPID = 0x7fff0000
 	// markerTID is the marker thread's tid.
 	markerTID = 1
@@ -50,8 +64,8 @@ const (
 // other line of the plane took it, else the smallest free positive one
 // (line ids may be 64-bit, negative or shared), named by a thread_name M
 // event with its display name, or its name when it has none, as the TSL
-// converter does. Walk reads every plane and line back, in order, even
-// those without events.
+// converter does. tracejson.Walk reads every plane and line back, in order,
+// even those without events.
 //
 // Each kept event is an X event with ts and dur in microseconds with six
 // decimals, computed exactly from c.BaseNS and the picosecond times; its
@@ -61,9 +75,9 @@ const (
 //
 // Every idle stretch that trimming removed (between windows, and before the
 // first and after the last within c.Span) becomes one slice named like
-// "idle removed: 384.95 ms" on the "idle removed" thread of a process named
-// SkipProcess, so a person opening the file in Perfetto or chrome://tracing
-// sees the cut. The slice is a pair of B and E events, not an X event, so
+// "idle removed: 384.95 ms" on the "idle removed" thread of the process
+// named tracejson.SkipProcess (which readers skip), so a person opening the
+// file in Perfetto or chrome://tracing sees the cut. The slice is a pair of B and E events, not an X event, so
 // that no reader of X events (fleetprof's included, in either of its ways of
 // reading: TSL or kineto) takes it for an event. When c.Session is known, it is
 // written on the same process as an X event with cat "Trace" (SessionCat)
@@ -76,7 +90,7 @@ func Write(w io.Writer, c *capture.Capture) error {
 		return err
 	}
 	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("tracejson: write: %w", err)
+		return fmt.Errorf("tracejsonw: write: %w", err)
 	}
 	return nil
 }
@@ -111,7 +125,7 @@ func (e *encoder) all() error {
 	gaps := idleGaps(e.c)
 	session, hasSession := e.session()
 	if len(gaps) > 0 || hasSession {
-		e.meta(MarkerPID, -1, "process_name", SkipProcess)
+		e.meta(MarkerPID, -1, "process_name", tracejson.SkipProcess)
 		e.sortIndex(MarkerPID, -1)
 		if len(gaps) > 0 {
 			e.meta(MarkerPID, markerTID, "thread_name", MarkerThread)
@@ -126,7 +140,7 @@ func (e *encoder) all() error {
 			tid := tids[i][j]
 			for k := range l.Events {
 				if err := e.event(pid, tid, &l.Events[k]); err != nil {
-					return fmt.Errorf("tracejson: write plane %q line %q event %d: %w", p.Name, l.Name, k, err)
+					return fmt.Errorf("tracejsonw: write plane %q line %q event %d: %w", p.Name, l.Name, k, err)
 				}
 				if len(e.b) >= 128<<10 {
 					if err := e.flush(); err != nil {
@@ -138,12 +152,12 @@ func (e *encoder) all() error {
 	}
 	for _, g := range gaps {
 		if err := e.marker(g); err != nil {
-			return fmt.Errorf("tracejson: write idle marker: %w", err)
+			return fmt.Errorf("tracejsonw: write idle marker: %w", err)
 		}
 	}
 	if hasSession {
 		if err := e.event(MarkerPID, sessionTID, &session); err != nil {
-			return fmt.Errorf("tracejson: write session: %w", err)
+			return fmt.Errorf("tracejsonw: write session: %w", err)
 		}
 	}
 	e.sep()
@@ -262,7 +276,7 @@ func assignIDs(c *capture.Capture) (pids []int64, tids [][]int64) {
 
 func (e *encoder) flush() error {
 	if _, err := e.w.Write(e.b); err != nil {
-		return fmt.Errorf("tracejson: write: %w", err)
+		return fmt.Errorf("tracejsonw: write: %w", err)
 	}
 	e.b = e.b[:0]
 	return nil
@@ -317,7 +331,7 @@ func (e *encoder) event(pid, tid int64, ev *capture.Event) error {
 	e.b = append(e.b, `,"ts":`...)
 	e.b = appendMicros(e.b, us, ps)
 	e.b = append(e.b, `,"dur":`...)
-	e.b = appendMicros(e.b, ev.Dur/psPerUS, ev.Dur%psPerUS)
+	e.b = appendMicros(e.b, ev.Dur/capture.Microsecond, ev.Dur%capture.Microsecond)
 	e.b = append(e.b, `,"name":`...)
 	e.b = appendString(e.b, ev.Name)
 	cat := -1
@@ -445,4 +459,17 @@ func appendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// appendMicros appends us.ps as a decimal number of microseconds with six
+// decimals, exactly. us and ps must not be negative; ps is below 1,000,000.
+func appendMicros(dst []byte, us, ps int64) []byte {
+	dst = strconv.AppendInt(dst, us, 10)
+	dst = append(dst, '.')
+	var d [6]byte
+	for i := 5; i >= 0; i-- {
+		d[i] = byte('0' + ps%10)
+		ps /= 10
+	}
+	return append(dst, d[:]...)
 }

@@ -1,9 +1,13 @@
-package xplane
+package xplanew
 
 import (
 	"bytes"
 	"errors"
 	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -11,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/xplane"
 	xplanev1 "github.com/fleetprof/fleetprof/proto/fleetprof/xplane/v1"
 )
 
@@ -88,7 +93,7 @@ func writeBytes(t *testing.T, c *capture.Capture) []byte {
 func TestWriteRoundTrip(t *testing.T) {
 	c := handCapture()
 	b := writeBytes(t, c)
-	f, err := Open(bytes.NewReader(b), int64(len(b)))
+	f, err := xplane.Open(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +151,7 @@ func TestWriteRoundTrip(t *testing.T) {
 }
 
 // captureOf reads a whole file into a capture, every event loaded.
-func captureOf(t *testing.T, f *File) *capture.Capture {
+func captureOf(t *testing.T, f *xplane.File) *capture.Capture {
 	t.Helper()
 	r, evs := walkLoad(t, f)
 	c := &capture.Capture{BaseNS: r.base}
@@ -168,11 +173,11 @@ func captureOf(t *testing.T, f *File) *capture.Capture {
 
 // TestWriteFixtures reads the shared files, writes them and reads them back.
 func TestWriteFixtures(t *testing.T) {
-	for _, fx := range []fixture{fixtures[0], fixtures[2]} {
+	for _, fx := range fixtures {
 		t.Run(fx.name, func(t *testing.T) {
 			c := captureOf(t, openFile(t, fx.path(t)))
 			b := writeBytes(t, c)
-			f, err := Open(bytes.NewReader(b), int64(len(b)))
+			f, err := xplane.Open(bytes.NewReader(b), int64(len(b)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -222,5 +227,38 @@ func TestWriteInvalidUTF8(t *testing.T) {
 	r, got := walkLoadBytes(t, b)
 	if r.planes[0].Name != "p\uFFFD" || got[0].Name != "e\uFFFD" || got[0].Stats[0].Str != "v\uFFFD" {
 		t.Errorf("plane %q, event %+v: want U+FFFD for bad bytes", r.planes[0].Name, got[0])
+	}
+}
+
+// seedPath is the SDK reader's FuzzRead seed that Write wrote.
+var seedPath = filepath.Join("..", "..", "sdk", "capture", "xplane", "testdata", "fuzz", "FuzzRead", "written")
+
+// TestFuzzSeed rewrites, with -update, the SDK reader's FuzzRead seed
+// "written" from handCapture; without it, it checks that the seed reads as
+// handCapture.
+func TestFuzzSeed(t *testing.T) {
+	b := writeBytes(t, handCapture())
+	if *update {
+		body := "go test fuzz v1\n[]byte(" + strconv.Quote(string(b)) + ")\n"
+		if err := os.WriteFile(seedPath, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	raw, err := os.ReadFile(seedPath)
+	if err != nil {
+		t.Fatalf("%v (go test -update writes it)", err)
+	}
+	_, quoted, ok := strings.Cut(strings.TrimSpace(string(raw)), "[]byte(")
+	if !ok || !strings.HasSuffix(quoted, ")") {
+		t.Fatalf("%s: not a []byte fuzz seed", seedPath)
+	}
+	seed, err := strconv.Unquote(strings.TrimSuffix(quoted, ")"))
+	if err != nil {
+		t.Fatalf("%s: %v", seedPath, err)
+	}
+	_, got := walkLoadBytes(t, []byte(seed))
+	if diff := cmp.Diff(expected(handCapture()), got, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("%s reads back (-handCapture +seed; go test -update rewrites it):\n%s", seedPath, diff)
 	}
 }

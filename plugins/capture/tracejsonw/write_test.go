@@ -1,9 +1,10 @@
-package tracejson
+package tracejsonw
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture/tracejson"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -150,7 +152,8 @@ func TestWriteShape(t *testing.T) {
 	}
 }
 
-// TestWriteRoundTrip writes a capture and reads it back with Walk and Load:
+// TestWriteRoundTrip writes a capture and reads it back with the SDK's
+// reader (tracejson.Walk and Loader.Load):
 // the same events, to the picosecond, with their stats as strings, and no
 // idle markers.
 func TestWriteRoundTrip(t *testing.T) {
@@ -161,7 +164,7 @@ func TestWriteRoundTrip(t *testing.T) {
 	}
 	data := buf.Bytes()
 	var got collector
-	st, err := Walk(context.Background(), bytes.NewReader(data), &got, WalkOptions{})
+	st, err := tracejson.Walk(context.Background(), bytes.NewReader(data), &got, tracejson.WalkOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +172,7 @@ func TestWriteRoundTrip(t *testing.T) {
 		t.Errorf("Stats = %+v, want 3 markers (B and E), none skipped, no late metadata", st)
 	}
 	back := &capture.Capture{BaseNS: got.baseNS}
-	ld := NewLoader(bytes.NewReader(data))
+	ld := tracejson.NewLoader(bytes.NewReader(data))
 	type flat struct {
 		Plane, Line string
 		Event       capture.Event
@@ -229,14 +232,14 @@ func TestWriteRoundTrip(t *testing.T) {
 func TestWriteErrors(t *testing.T) {
 	c := sampleCapture()
 	c.Planes[0].Lines[0].Events[0].Dur = -1
-	if err := Write(&bytes.Buffer{}, c); err == nil || !strings.Contains(err.Error(), "negative duration") {
-		t.Errorf("Write(negative dur) = %v, want an error", err)
+	if err := Write(&bytes.Buffer{}, c); !errors.Is(err, ErrBadTime) || !strings.Contains(err.Error(), "negative duration") {
+		t.Errorf("Write(negative dur) = %v, want ErrBadTime", err)
 	}
 	c = sampleCapture()
 	c.BaseNS = 0
 	c.Planes[0].Lines[0].Events[0].Start = -capture.Second
-	if err := Write(&bytes.Buffer{}, c); err == nil || !strings.Contains(err.Error(), "before 1970") {
-		t.Errorf("Write(start before 1970) = %v, want an error", err)
+	if err := Write(&bytes.Buffer{}, c); !errors.Is(err, ErrBadTime) || !strings.Contains(err.Error(), "before 1970") {
+		t.Errorf("Write(start before 1970) = %v, want ErrBadTime", err)
 	}
 }
 
@@ -255,6 +258,24 @@ func TestFormatDur(t *testing.T) {
 	for _, tt := range tests {
 		if got := formatDur(tt.ps); got != tt.want {
 			t.Errorf("formatDur(%d) = %q, want %q", tt.ps, got, tt.want)
+		}
+	}
+}
+
+func TestAppendMicros(t *testing.T) {
+	tests := []struct {
+		us, ps int64
+		want   string
+	}{
+		{0, 0, "0.000000"},
+		{0, 1, "0.000001"},
+		{17, 470000, "17.470000"},
+		{1770323795654, 17629, "1770323795654.017629"},
+		{1770323795654, 999999, "1770323795654.999999"},
+	}
+	for _, tt := range tests {
+		if got := string(appendMicros(nil, tt.us, tt.ps)); got != tt.want {
+			t.Errorf("appendMicros(%d, %d) = %q, want %q", tt.us, tt.ps, got, tt.want)
 		}
 	}
 }
