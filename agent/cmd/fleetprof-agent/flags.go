@@ -41,6 +41,9 @@ type Config struct {
 	// UploadPause pauses before each upload chunk and end (fault tests only).
 	UploadPause time.Duration
 	HTTPAddr    string
+	// AddrFile, if set, is where the daemon writes its bound --http
+	// address once listening (transport.WriteAddrFile).
+	AddrFile    string
 	WorkDir     string
 	SpoolDir    string
 	SpoolMax    int64
@@ -221,6 +224,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.DurationVar(&cfg.ReconnectMax, "reconnect-max-backoff", 30*time.Second, "longest delay between reconnects to the collector (it starts at 500ms and doubles)")
 	fs.DurationVar(&cfg.UploadPause, "upload-pause", 0, "testing only: pause this long before each upload chunk and the upload's end, so fault tests can interrupt an upload (default: none)")
 	fs.StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:7072", "serve /metrics and /healthz here (daemon mode; empty: off)")
+	fs.StringVar(&cfg.AddrFile, "addr-file", "", `daemon mode: once listening, write the bound address to this file as JSON, {"http":"127.0.0.1:7072"} (atomically; --http 127.0.0.1:0 picks a free port, read back here)`)
 	fs.StringVar(&cfg.WorkDir, "work-dir", "", "raw profiler output goes under DIR/raw (default: the folder holding --spool, else /var/lib/fleetprof-agent; -o DIR/.raw for capture)")
 	fs.StringVar(&cfg.SpoolDir, "spool", "", "captures wait here until the collector commits them (default: WORK-DIR/spool)")
 	fs.Var(sizeFlag{&cfg.SpoolMax}, "spool-max-bytes", "bound on the spool, e.g. 10GiB; the oldest capture is dropped when full (default 10GiB)")
@@ -296,6 +300,8 @@ func (cfg *Config) validate() error {
 		return bad("no model server: give --attach URL, --wrap -- CMD ..., or --profiler-addr HOST:PORT")
 	case cfg.Mode == "capture" && cfg.Out == "":
 		return bad("capture needs -o DIR")
+	case cfg.Mode == "capture" && cfg.AddrFile != "":
+		return bad("capture listens on nothing: drop --addr-file")
 	case cfg.Mode == "capture" && cfg.Collector != "":
 		return bad("capture is standalone: drop --collector (use \"fleetprof capture\" to capture through the collector)")
 	case cfg.Mode == "daemon" && cfg.Collector == "":

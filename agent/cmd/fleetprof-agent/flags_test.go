@@ -97,6 +97,13 @@ func TestParseFlags(t *testing.T) {
 				}
 			}},
 		{"negative steps", []string{"capture", "--attach", "http://h:1", "-o", "x", "--steps", "-1"}, "--steps -1", nil},
+		{"addr file", []string{"--collector", "c:7070", "--attach", "http://h:1", "--http", "127.0.0.1:0", "--addr-file", "a.json"}, "",
+			func(t *testing.T, c *Config) {
+				if c.HTTPAddr != "127.0.0.1:0" || c.AddrFile != "a.json" {
+					t.Errorf("HTTPAddr %q, AddrFile %q", c.HTTPAddr, c.AddrFile)
+				}
+			}},
+		{"addr file in capture", []string{"capture", "--attach", "http://h:1", "-o", "x", "--addr-file", "a.json"}, "--addr-file", nil},
 		{"bad policy", []string{"capture", "--attach", "http://h:1", "-o", "o", "--config", bad}, "capture.backend", nil},
 		{"no server", []string{"--collector", "c:1"}, "no model server", nil},
 		{"no collector", []string{"--attach", "http://h:1"}, "no --collector", nil},

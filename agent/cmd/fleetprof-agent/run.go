@@ -236,13 +236,23 @@ func runDaemon(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	}
 
 	var lis net.Listener
+	addrs := map[string]string{}
 	if cfg.HTTPAddr != "" {
 		if lis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 			return fmt.Errorf("listen --http %s: %w", cfg.HTTPAddr, err)
 		}
+		addrs["http"] = lis.Addr().String()
 	}
 	log.Info("fleetprof-agent starting", "id", cfg.ID, "version", version, "collector", cfg.Collector,
-		"backends", ag.BackendNames(), "spool", spoolDir, "pending", len(sp.IDs()), "http", cfg.HTTPAddr)
+		"backends", ag.BackendNames(), "spool", spoolDir, "pending", len(sp.IDs()), "http", addrs["http"])
+	if cfg.AddrFile != "" {
+		if err := transport.WriteAddrFile(cfg.AddrFile, addrs); err != nil {
+			if lis != nil {
+				lis.Close()
+			}
+			return err
+		}
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	if srv.sup != nil {

@@ -76,6 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, slog.Level, err
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:7070", "gRPC address for agents and the CLI")
 	fs.StringVar(&cfg.APIListen, "api-listen", "", "separate gRPC address for people and tools (the API); --listen then serves only agents and requires their certificates in the TLS handshake (default: both on --listen)")
 	fs.StringVar(&cfg.HTTP, "http", "127.0.0.1:7071", "HTTP address for /metrics, /healthz and the web UI (- disables)")
+	fs.StringVar(&cfg.AddrFile, "addr-file", "", `once listening, write the bound addresses to this file as JSON, {"grpc":"127.0.0.1:7070","api":...,"http":...} (atomically; port 0 in --listen, --api-listen or --http picks a free port, read back here)`)
 	fs.StringVar(&cfg.DataDir, "data", "", "folder for the bbolt file (fleetprof.db) and state (required)")
 	fs.StringVar(&cfg.PluginsDir, "plugins", defaultPlugins(), "folder of analyzer plugin binaries with their plugins.sha256 allowlist")
 	fs.StringVar(&cfg.RulesFile, "rules", "", "component bucketing rules for reports and diff: a built-in set (default, seed) or a rules file, YAML or JSON (default: the built-in default set)")

@@ -76,6 +76,10 @@ type Config struct {
 	// HTTP is the HTTP address for /metrics, /healthz and the web UI. Empty
 	// means 127.0.0.1:7071; "-" disables it.
 	HTTP string
+	// AddrFile, if set, is where Run writes the bound addresses (grpc, api
+	// and, unless disabled, http) before serving, as transport.WriteAddrFile
+	// does: with port 0 in the addresses above, the ports the kernel picked.
+	AddrFile string
 	// DataDir holds the bbolt file and state. Required.
 	DataDir string
 	// PluginsDir holds the analyzer binaries and their allowlist. Empty or
@@ -479,6 +483,10 @@ func (s *Server) Store() *store.DB { return s.db }
 // shutdown timeout), analyses canceled (they are redone on the next start),
 // and the store closed last.
 func (s *Server) Run(ctx context.Context) error {
+	if err := s.writeAddrFile(); err != nil {
+		s.Close()
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	g.Go(func() error {
@@ -525,6 +533,18 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.log.Info("collector stopped")
 	return err
+}
+
+// writeAddrFile writes the bound addresses to Config.AddrFile, if set.
+func (s *Server) writeAddrFile() error {
+	if s.cfg.AddrFile == "" {
+		return nil
+	}
+	addrs := map[string]string{"grpc": s.Addr(), "api": s.APIAddr()}
+	if a := s.HTTPAddr(); a != "" {
+		addrs["http"] = a
+	}
+	return transport.WriteAddrFile(s.cfg.AddrFile, addrs)
 }
 
 // stop stops the servers gracefully, then forcibly after the timeout.

@@ -12,10 +12,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 
@@ -24,8 +25,12 @@ import (
 
 // Config is the emulator's configuration.
 type Config struct {
-	// Addr is host:port to listen on; it must be a loopback address.
+	// Addr is host:port to listen on; it must be a loopback address. Port
+	// 0 picks a free port (see AddrFile).
 	Addr string
+	// AddrFile, if set, is where run writes the bound address ("http")
+	// once listening, as transport.WriteAddrFile does.
+	AddrFile string
 	// Root is the folder objects persist in; empty keeps them in memory.
 	Root string
 	// Buckets are created at start.
@@ -35,7 +40,8 @@ type Config struct {
 func main() {
 	var cfg Config
 	var buckets string
-	flag.StringVar(&cfg.Addr, "addr", "127.0.0.1:4443", "loopback address to listen on")
+	flag.StringVar(&cfg.Addr, "addr", "127.0.0.1:4443", "loopback address to listen on; port 0 picks a free one (see --addr-file)")
+	flag.StringVar(&cfg.AddrFile, "addr-file", "", `once listening, write the bound address to this file as JSON, {"http":"127.0.0.1:4443"} (atomically)`)
 	flag.StringVar(&cfg.Root, "root", "", "folder to persist objects in (default: memory)")
 	flag.StringVar(&buckets, "bucket", "fleetprof-demo", "bucket to create at start")
 	flag.Usage = func() {
@@ -57,18 +63,23 @@ func main() {
 }
 
 func run(ctx context.Context, cfg Config, log *slog.Logger) error {
-	host, portText, err := net.SplitHostPort(cfg.Addr)
+	host, _, err := net.SplitHostPort(cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("--addr %q: %w", cfg.Addr, err)
 	}
 	if !transport.Loopback(host) {
 		return errors.New("--addr must be a loopback address: this emulator has no authentication")
 	}
-	port, err := strconv.ParseUint(portText, 10, 16)
+	// Listen first, so the emulator knows the address it answers as
+	// (its PublicHost) even when the kernel picks the port.
+	var lc net.ListenConfig
+	lis, err := lc.Listen(ctx, "tcp", cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("--addr port %q: %w", portText, err)
+		return fmt.Errorf("listen --addr %s: %w", cfg.Addr, err)
 	}
-	opts := fakestorage.Options{Host: host, Port: uint16(port), Scheme: "http", PublicHost: cfg.Addr, Writer: io.Discard}
+	defer lis.Close()
+	addr := lis.Addr().String()
+	opts := fakestorage.Options{Scheme: "http", PublicHost: addr, ExternalURL: "http://" + addr, Writer: io.Discard, NoListener: true}
 	if cfg.Root != "" {
 		if err := os.MkdirAll(cfg.Root, 0o755); err != nil {
 			return err
@@ -83,7 +94,27 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	for _, b := range cfg.Buckets {
 		srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: b})
 	}
-	log.Info("GCS emulator serving", "url", srv.URL(), "root", cfg.Root, "buckets", cfg.Buckets)
-	<-ctx.Done()
+	hs := &http.Server{Handler: srv.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(lis) }()
+	log.Info("GCS emulator serving", "url", "http://"+addr, "root", cfg.Root, "buckets", cfg.Buckets)
+	if cfg.AddrFile != "" {
+		if err := transport.WriteAddrFile(cfg.AddrFile, map[string]string{"http": addr}); err != nil {
+			hs.Close()
+			<-errc
+			return err
+		}
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(sctx)
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
 	return nil
 }

@@ -23,17 +23,7 @@ func main() {
 	var cfg simserver.Config
 	fs := flag.NewFlagSet("fleetprof-simserver", flag.ContinueOnError)
 	fs.StringVar(&cfg.Host, "host", "127.0.0.1", "HTTP listen host")
-	fs.Func("port", "HTTP listen port; 0 picks a free one, logged as http=ADDR (default 30000)", func(v string) error {
-		p, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("--port %q: %w", v, err)
-		}
-		cfg.Port = p
-		if p == 0 {
-			cfg.Port = simserver.AnyPort
-		}
-		return nil
-	})
+	fs.Func("port", "HTTP listen port; 0 picks a free one (see --addr-file) (default 30000)", portFlag("port", &cfg.Port))
 	fs.StringVar(&cfg.ModelPath, "model-path", "Qwen/Qwen3-0.6B", "model the server claims to serve")
 	fs.StringVar(&cfg.APIKey, "api-key", "", "require Authorization: Bearer <key> (except /health* and /metrics*)")
 	fs.StringVar(&cfg.Hostname, "hostname", "", "host name used in profile file names (default: the OS host name)")
@@ -46,7 +36,8 @@ func main() {
 		`when a num_steps profile stops: "eager" after its last step, "next-step" when the next step begins (as sglang-jax)`)
 	fs.BoolVar(&cfg.EmptyXPlane, "empty-xplane", false,
 		"write 0-byte .xplane.pb files while reporting success, as sglang-jax does for an XSpace over 2 GB")
-	fs.IntVar(&cfg.ProfilerPort, "profiler-port", 0, "also serve the JAX profiler gRPC service on 127.0.0.1:P")
+	fs.Func("profiler-port", "also serve the JAX profiler gRPC service on 127.0.0.1:P; 0 picks a free one (see --addr-file) (default: not served)", portFlag("profiler-port", &cfg.ProfilerPort))
+	fs.StringVar(&cfg.AddrFile, "addr-file", "", `once listening, write the bound addresses to this file as JSON, {"http":"127.0.0.1:30000","profiler":...} (atomically)`)
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed for op order, gaps and scores")
 	fs.Func("slowdown", `make matching ops slower, e.g. "attention=1.4" (comma-separated PATTERN=FACTOR; PATTERN is a case-insensitive regexp on the op's name or type)`, func(v string) error {
 		sl, err := simserver.ParseSlowdown(v)
@@ -73,6 +64,23 @@ func main() {
 		cfg.Logger.Error("fleetprof-simserver", "err", err)
 		stop()
 		os.Exit(1)
+	}
+}
+
+// portFlag parses a port flag into *port: 0 is simserver.AnyPort (the
+// kernel picks one), so that a flag not given keeps the zero value's
+// default.
+func portFlag(name string, port *int) func(string) error {
+	return func(v string) error {
+		p, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("--%s %q: %w", name, v, err)
+		}
+		*port = p
+		if p == 0 {
+			*port = simserver.AnyPort
+		}
+		return nil
 	}
 }
 

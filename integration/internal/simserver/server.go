@@ -27,6 +27,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
+	"github.com/fleetprof/fleetprof/plugins/transport"
 	tensorflowpb "github.com/fleetprof/fleetprof/proto/tensorflow"
 )
 
@@ -65,7 +66,8 @@ const (
 	AutoStopNextStep = "next-step"
 )
 
-// AnyPort as Config.Port serves HTTP on a port the kernel picks.
+// AnyPort as Config.Port or Config.ProfilerPort serves on a port the
+// kernel picks, which the "serving" log line and Config.AddrFile report.
 const AnyPort = -1
 
 // Config configures a Server. The zero value works.
@@ -73,7 +75,7 @@ type Config struct {
 	// Host is the HTTP listen address for Run. Empty means 127.0.0.1.
 	Host string
 	// Port is the HTTP port for Run. Zero means 30000; AnyPort lets the
-	// kernel pick a free one, which the "serving" log line reports (http=).
+	// kernel pick a free one.
 	Port int
 	// ModelPath is the model the server claims to serve. Empty means
 	// Qwen/Qwen3-0.6B.
@@ -99,9 +101,13 @@ type Config struct {
 	EmptyXPlane bool
 	// AutoStop is AutoStopEager (the default when empty) or AutoStopNextStep.
 	AutoStop string
-	// ProfilerPort, if positive, makes Run serve the JAX profiler's gRPC
-	// service on 127.0.0.1 at that port.
+	// ProfilerPort, if positive or AnyPort, makes Run serve the JAX
+	// profiler's gRPC service on 127.0.0.1 at that port. Zero means none.
 	ProfilerPort int
+	// AddrFile, if set, is where Serve writes the bound addresses ("http"
+	// and, if served, "profiler") before serving, as
+	// transport.WriteAddrFile does.
+	AddrFile string
 	// Seed makes the op order, gaps and scores of a run reproducible.
 	Seed uint64
 	// StepGap is how long the scheduler idles after each forward step, so
@@ -149,7 +155,7 @@ func (c *Config) setDefaults() error {
 	switch {
 	case (c.Port < 0 && c.Port != AnyPort) || c.Port > 65535:
 		return fmt.Errorf("%w: port %d is outside 1..65535", ErrConfig, c.Port)
-	case c.ProfilerPort < 0 || c.ProfilerPort > 65535:
+	case (c.ProfilerPort < 0 && c.ProfilerPort != AnyPort) || c.ProfilerPort > 65535:
 		return fmt.Errorf("%w: profiler port %d is outside 1..65535", ErrConfig, c.ProfilerPort)
 	case c.Devices < 0 || c.Devices > 64:
 		return fmt.Errorf("%w: devices %d is outside 1..64", ErrConfig, c.Devices)
@@ -219,7 +225,7 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Run listens on cfg.Host:cfg.Port (and on 127.0.0.1:cfg.ProfilerPort when
-// set) and serves until ctx is done (returning nil) or the server crashes
+// set; AnyPort for either picks a free port) and serves until ctx is done (returning nil) or the server crashes
 // on purpose (returning ErrCrashed).
 func (s *Server) Run(ctx context.Context) error {
 	var lc net.ListenConfig
@@ -228,8 +234,8 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("simserver: listen: %w", err)
 	}
 	var gl net.Listener
-	if s.cfg.ProfilerPort > 0 {
-		gl, err = lc.Listen(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(s.cfg.ProfilerPort)))
+	if s.cfg.ProfilerPort != 0 {
+		gl, err = lc.Listen(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(max(s.cfg.ProfilerPort, 0))))
 		if err != nil {
 			hl.Close()
 			return fmt.Errorf("simserver: listen for the profiler service: %w", err)
@@ -240,8 +246,22 @@ func (s *Server) Run(ctx context.Context) error {
 
 // Serve serves HTTP on hl and, if gl is not nil, the JAX profiler's gRPC
 // service on gl, until ctx is done (returning nil) or the server crashes on
-// purpose (returning ErrCrashed). It closes both listeners.
+// purpose (returning ErrCrashed). It closes both listeners. It first
+// writes their addresses to Config.AddrFile, if set.
 func (s *Server) Serve(ctx context.Context, hl, gl net.Listener) error {
+	if s.cfg.AddrFile != "" {
+		addrs := map[string]string{"http": hl.Addr().String()}
+		if gl != nil {
+			addrs["profiler"] = gl.Addr().String()
+		}
+		if err := transport.WriteAddrFile(s.cfg.AddrFile, addrs); err != nil {
+			hl.Close()
+			if gl != nil {
+				gl.Close()
+			}
+			return fmt.Errorf("simserver: %w", err)
+		}
+	}
 	hs := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -3,7 +3,11 @@ package transporttest
 import (
 	"fmt"
 	"net"
+	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/fleetprof/fleetprof/plugins/transport"
 )
 
 func TestFreePort(t *testing.T) {
@@ -21,4 +25,16 @@ func TestFreePort(t *testing.T) {
 		t.Fatalf("listen on FreePort's %d: %v", p, err)
 	}
 	l.Close()
+}
+
+func TestWaitAddrs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "addrs.json")
+	want := map[string]string{"http": "127.0.0.1:41234"}
+	go func() {
+		time.Sleep(50 * time.Millisecond) // the daemon binds, then writes
+		_ = transport.WriteAddrFile(path, want)
+	}()
+	if got := WaitAddrs(t, path, nil); got["http"] != want["http"] || len(got) != 1 {
+		t.Errorf("WaitAddrs = %v, want %v", got, want)
+	}
 }
