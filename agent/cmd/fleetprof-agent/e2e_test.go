@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -156,20 +155,21 @@ type proc struct {
 	cmd    *exec.Cmd
 	stderr *syncBuffer
 	done   chan error
+	exited chan struct{} // closed when it has exited
 }
 
 func start(t testing.TB, name string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, name), args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	p := &proc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &proc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1), exited: make(chan struct{})}
 	cmd.Stdout = p.stderr
 	cmd.Stderr = p.stderr
 	cmd.Env = append(os.Environ(), "FLEETPROF_METADATA_URL=off")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.done <- cmd.Wait() }()
+	go func() { p.done <- cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		select {
@@ -203,27 +203,32 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// servingRE finds the address the simulated server logs it serves on.
-var servingRE = regexp.MustCompile(`msg=serving .*?\bhttp=(\S+)`)
-
-// startSim starts the simulated server on a port the kernel picks, reads
-// the address back from its log and returns its URL once /health answers.
-func startSim(t *testing.T, args ...string) string {
+// startSim starts the simulated server on a port the kernel picks and
+// returns its URL, read back from its --addr-file, once /health answers.
+func startSim(t testing.TB, args ...string) string {
 	t.Helper()
-	p := start(t, "fleetprof-simserver", append([]string{"--port", "0"}, args...)...)
-	var addr string
-	waitFor(t, "the simulated server to listen", 20*time.Second, func() bool {
-		if m := servingRE.FindStringSubmatch(p.stderr.String()); m != nil {
-			addr = m[1]
-		}
-		return addr != ""
-	})
-	url := "http://" + addr
-	waitHTTP(t, url+"/health", 20*time.Second)
-	return url
+	return "http://" + startSimAddrs(t, args...)["http"]
 }
 
-func waitHTTP(t *testing.T, url string, d time.Duration) {
+// startSimAddrs is startSim returning every address the server listens on
+// by name: "http" and, with --profiler-port 0, "profiler".
+func startSimAddrs(t testing.TB, args ...string) map[string]string {
+	t.Helper()
+	addrs, _ := startListening(t, "fleetprof-simserver", append([]string{"--port", "0"}, args...)...)
+	waitHTTP(t, "http://"+addrs["http"]+"/health", 20*time.Second)
+	return addrs
+}
+
+// startListening starts a daemon with --addr-file (its listen flags in
+// args on port 0) and returns the addresses it listens on, once it does.
+func startListening(t testing.TB, name string, args ...string) (map[string]string, *proc) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "addrs.json")
+	p := start(t, name, append([]string{"--addr-file", file}, args...)...)
+	return transporttest.WaitAddrs(t, file, p.exited), p
+}
+
+func waitHTTP(t testing.TB, url string, d time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
@@ -241,7 +246,7 @@ func waitHTTP(t *testing.T, url string, d time.Duration) {
 	}
 }
 
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -282,6 +287,8 @@ func onlyRun(t *testing.T, dir string) string {
 
 func TestStandaloneWrapHTTP(t *testing.T) {
 	needBins(t)
+	// The agent is told the wrapped server's URL before it starts it: the
+	// port is picked here, not by the server.
 	port := transporttest.FreePort(t)
 	out, work := t.TempDir(), t.TempDir()
 	a := start(t, "fleetprof-agent", "capture", "--attach", fmt.Sprintf("http://127.0.0.1:%d", port),
@@ -331,12 +338,10 @@ func TestStandaloneWrapHTTP(t *testing.T) {
 
 func TestStandaloneGRPC(t *testing.T) {
 	needBins(t)
-	port, pport := transporttest.FreePort(t), transporttest.FreePort(t)
-	start(t, "fleetprof-simserver", "--port", fmt.Sprint(port), "--profiler-port", fmt.Sprint(pport), "--hostname", "grpc-host")
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitHTTP(t, url+"/health", 20*time.Second)
+	sim := startSimAddrs(t, "--profiler-port", "0", "--hostname", "grpc-host")
+	url := "http://" + sim["http"]
 	out, work := t.TempDir(), t.TempDir()
-	a := start(t, "fleetprof-agent", "capture", "--attach", url, "--profiler-addr", fmt.Sprintf("127.0.0.1:%d", pport),
+	a := start(t, "fleetprof-agent", "capture", "--attach", url, "--profiler-addr", sim["profiler"],
 		"--backend", "grpc", "--duration", "700ms", "--workload-body", seedBody(t), "--warmups", "1", "--requests", "2",
 		"--keep-raw", "--work-dir", work, "-o", out)
 	if err := a.wait(t, 90*time.Second); err != nil {
@@ -451,6 +456,7 @@ func TestStandaloneZeroByteXSpace(t *testing.T) {
 
 func TestStandaloneWrapDies(t *testing.T) {
 	needBins(t)
+	// A port nothing listens on: the wrapped server dies before binding it.
 	a := start(t, "fleetprof-agent", "capture", "--attach", fmt.Sprintf("http://127.0.0.1:%d", transporttest.FreePort(t)), "-o", t.TempDir(),
 		"--restart-backoff", "10ms", "--wrap", "--", filepath.Join(binDir, "fleetprof-simserver"), "--no-such-flag")
 	err := a.wait(t, 30*time.Second)
@@ -487,16 +493,18 @@ func captureCmd(id string, body []byte) *agentv1.ControlResponse {
 func TestDaemonWrapCrashAndSignal(t *testing.T) {
 	needBins(t)
 	fc := uplinktest.Start(t, uplinktest.Options{HeartbeatMS: 100})
-	port, hport := transporttest.FreePort(t), transporttest.FreePort(t)
+	// The agent is told the wrapped server's URL before it starts it, and
+	// restarts it on the same port: the port is picked here.
+	port := transporttest.FreePort(t)
 	work := t.TempDir()
-	metrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", hport)
-	a := start(t, "fleetprof-agent", "--collector", fc.Addr, "--insecure", "--id", "e2e-agent", "--label", "model=qwen3",
-		"--http", fmt.Sprintf("127.0.0.1:%d", hport), "--work-dir", work, "--attach", fmt.Sprintf("http://127.0.0.1:%d", port),
+	addrs, a := startListening(t, "fleetprof-agent", "--collector", fc.Addr, "--insecure", "--id", "e2e-agent", "--label", "model=qwen3",
+		"--http", "127.0.0.1:0", "--work-dir", work, "--attach", fmt.Sprintf("http://127.0.0.1:%d", port),
 		"--restart-backoff", "100ms", "--grace", "5s",
 		"--wrap", "--", filepath.Join(binDir, "fleetprof-simserver"), "--port", fmt.Sprint(port), "--crash-after", "40")
 	if !fc.Wait(30*time.Second, func() bool { return len(fc.Registers()) > 0 }) {
 		t.Fatalf("the agent never registered\n%s", tail(a.stderr.String(), 30))
 	}
+	metrics := "http://" + addrs["http"] + "/metrics"
 	reg := fc.Registers()[0]
 	if reg.GetAgentId() != "e2e-agent" || reg.GetLabels()["model"] != "qwen3" || len(reg.GetBackends()) != 1 {
 		t.Errorf("Register = %v", reg)
@@ -655,25 +663,16 @@ func fleetprof(t *testing.T, collector string, args ...string) (string, error) {
 func TestRealCollectorKilled(t *testing.T) {
 	needBins(t)
 	data := t.TempDir()
-	gport := transporttest.FreePort(t)
-	collector := fmt.Sprintf("127.0.0.1:%d", gport)
+	collector := "127.0.0.1:0" // the kernel picks the port; restarts listen on the same
 	startCollector := func() *proc {
-		p := start(t, "fleetprof-collector", "--data", data, "--insecure", "--listen", collector, "--http", "-",
+		addrs, p := startListening(t, "fleetprof-collector", "--data", data, "--insecure", "--listen", collector, "--http", "-",
 			"--heartbeat", "200ms", "--plugins", filepath.Join(binDir, "plugins"))
-		waitFor(t, "the collector to listen", 20*time.Second, func() bool {
-			c, err := net.Dial("tcp", collector)
-			if err == nil {
-				c.Close()
-			}
-			return err == nil
-		})
+		collector = addrs["grpc"]
 		return p
 	}
 	col := startCollector()
-	port := transporttest.FreePort(t)
 	a := start(t, "fleetprof-agent", "--collector", collector, "--insecure", "--id", "vm-0", "--label", "model=qwen3",
-		"--http", "", "--work-dir", t.TempDir(), "--attach", fmt.Sprintf("http://127.0.0.1:%d", port), "--reconnect-max-backoff", "1s",
-		"--wrap", "--", filepath.Join(binDir, "fleetprof-simserver"), "--port", fmt.Sprint(port))
+		"--http", "", "--work-dir", t.TempDir(), "--attach", startSim(t), "--reconnect-max-backoff", "1s")
 	waitFor(t, "the agent to connect with a healthy server", 30*time.Second, func() bool {
 		out, _ := fleetprof(t, collector, "agents")
 		return strings.Contains(out, "vm-0") && strings.Contains(out, "healthy")

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/fleetprof/fleetprof/agent/internal/uplink/uplinktest"
-
-	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 )
 
 // BenchmarkIdleAgent measures an idle agent daemon (registered, attached,
@@ -26,10 +24,8 @@ func BenchmarkIdleAgent(b *testing.B) {
 		b.Skip("binaries not built")
 	}
 	fc := uplinktest.Start(b, uplinktest.Options{HeartbeatMS: 1000})
-	port := transporttest.FreePort(b)
-	start(b, "fleetprof-simserver", "--port", fmt.Sprint(port))
-	a := start(b, "fleetprof-agent", "--collector", fc.Addr, "--insecure", "--http", fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(b)),
-		"--work-dir", b.TempDir(), "--attach", fmt.Sprintf("http://127.0.0.1:%d", port))
+	a := start(b, "fleetprof-agent", "--collector", fc.Addr, "--insecure", "--http", "127.0.0.1:0",
+		"--work-dir", b.TempDir(), "--attach", startSim(b))
 	if !fc.Wait(30*time.Second, func() bool { return len(fc.Registers()) > 0 }) {
 		b.Fatal("the agent never registered")
 	}

@@ -4,7 +4,6 @@ package backend
 // the real server's bare HTTP 500s and its profiler service.
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"syscall"
 	"testing"
 	"time"
@@ -68,54 +66,40 @@ func buildSim(dir string) (string, error) {
 	return out, nil
 }
 
-// servingRE finds the address the simulated server logs it serves on.
-var servingRE = regexp.MustCompile(`msg=serving .*?\bhttp=(\S+)`)
-
 // startSim runs the simulated server on a port the kernel picks and
-// returns its HTTP URL, read back from its log, once /health answers.
+// returns its HTTP URL, read back from its --addr-file, once /health
+// answers.
 func startSim(t *testing.T, args ...string) string {
+	t.Helper()
+	return "http://" + startSimAddrs(t, args...)["http"]
+}
+
+// startSimAddrs is startSim returning every address the server listens on
+// by name: "http" and, with --profiler-port 0, "profiler".
+func startSimAddrs(t *testing.T, args ...string) map[string]string {
 	t.Helper()
 	if simBin == "" {
 		t.Skip("simulated server not built")
 	}
-	cmd := exec.Command(simBin, append([]string{"--port", "0", "--hostname", "sim"}, args...)...)
+	file := filepath.Join(t.TempDir(), "addrs.json")
+	cmd := exec.Command(simBin, append([]string{"--port", "0", "--addr-file", file, "--hostname", "sim"}, args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
+		<-exited
 	})
-	addr := make(chan string, 1)
-	go func() { // ends when the server does: its stderr closes
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
-	var url string
-	select {
-	case a := <-addr:
-		url = "http://" + a
-	case <-time.After(20 * time.Second):
-		t.Fatal("simulated server did not log its address")
-	}
+	addrs := transporttest.WaitAddrs(t, file, exited)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if resp, err := http.Get(url + "/health"); err == nil {
+		if resp, err := http.Get("http://" + addrs["http"] + "/health"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return url
+				return addrs
 			}
 		}
 		if time.Now().After(deadline) {
@@ -228,10 +212,9 @@ func TestSimHTTPErrors(t *testing.T) {
 }
 
 func TestSimGRPC(t *testing.T) {
-	pport := transporttest.FreePort(t)
-	url := startSim(t, "--profiler-port", fmt.Sprint(pport))
-	c := newClient(t, url, "")
-	g, err := NewGRPC(fmt.Sprintf("127.0.0.1:%d", pport), GRPCOptions{HostName: "sim"})
+	sim := startSimAddrs(t, "--profiler-port", "0")
+	c := newClient(t, "http://"+sim["http"], "")
+	g, err := NewGRPC(sim["profiler"], GRPCOptions{HostName: "sim"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -69,25 +67,29 @@ func TestMain(m *testing.M) {
 type proc struct {
 	cmd    *exec.Cmd
 	url    string
+	addrs  map[string]string // what it listens on, by name, from --addr-file
 	stderr *bytes.Buffer
 	exited chan error
 }
 
-// servingRE finds the address the server logs it serves on.
-var servingRE = regexp.MustCompile(`msg=serving .*?\bhttp=(\S+)`)
-
 // start runs the binary with args on a port the kernel picks, reads the
-// address back from its log and waits until /health answers 200.
+// addresses back from its --addr-file and waits until /health answers 200.
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(build(t), append([]string{"--port", "0"}, args...)...)
+	file := filepath.Join(t.TempDir(), "addrs.json")
+	cmd := exec.Command(build(t), append([]string{"--port", "0", "--addr-file", file}, args...)...)
 	p := &proc{cmd: cmd, stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
 	lw := &lockedWriter{w: p.stderr}
 	cmd.Stderr = lw
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.exited <- cmd.Wait() }()
+	gone := make(chan struct{})
+	go func() {
+		err := cmd.Wait()
+		close(gone)
+		p.exited <- err
+	}()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		<-p.exited
@@ -98,18 +100,10 @@ func start(t *testing.T, args ...string) *proc {
 			t.Logf("simserver log:\n%s", p.stderr.String())
 		}
 	})
+	p.addrs = transporttest.WaitAddrs(t, file, gone)
+	p.url = "http://" + p.addrs["http"]
 	deadline := time.Now().Add(20 * time.Second)
-	for p.url == "" && time.Now().Before(deadline) { // the port the kernel picked, from the log
-		lw.mu.Lock()
-		m := servingRE.FindStringSubmatch(p.stderr.String())
-		lw.mu.Unlock()
-		if m != nil {
-			p.url = "http://" + m[1]
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	for p.url != "" && time.Now().Before(deadline) {
+	for time.Now().Before(deadline) {
 		resp, err := http.Get(p.url + "/health")
 		if err == nil {
 			resp.Body.Close()
@@ -192,8 +186,7 @@ func seedFile(t *testing.T, name string) []byte {
 }
 
 func TestBinarySeedWorkload(t *testing.T) {
-	gport := transporttest.FreePort(t)
-	p := start(t, "--hostname", "bin:host", "--profiler-port", strconv.Itoa(gport), "--startup-delay", "200ms")
+	p := start(t, "--hostname", "bin:host", "--profiler-port", "0", "--startup-delay", "200ms")
 	out := t.TempDir()
 	var cfg map[string]any
 	if err := json.Unmarshal(seedFile(t, "profile_config.json"), &cfg); err != nil {
@@ -239,7 +232,7 @@ func TestBinarySeedWorkload(t *testing.T) {
 	}
 
 	// The profiler service on loopback.
-	conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", gport), grpc.WithTransportCredentials(insecure.NewCredentials()),
+	conn, err := grpc.NewClient(p.addrs["profiler"], grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30)))
 	if err != nil {
 		t.Fatal(err)
@@ -308,7 +301,7 @@ func TestBinaryDeviceTracerIgnored(t *testing.T) {
 }
 
 func TestBinaryBadFlags(t *testing.T) {
-	cmd := exec.Command(build(t), "--device-tracer", "sometimes", "--port", strconv.Itoa(transporttest.FreePort(t)))
+	cmd := exec.Command(build(t), "--device-tracer", "sometimes", "--port", "0")
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !bytes.Contains(out, []byte("device tracer")) {
