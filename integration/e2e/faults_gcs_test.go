@@ -1,12 +1,8 @@
 package e2e
 
 import (
-	"fmt"
-	"net"
 	"testing"
 	"time"
-
-	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 )
 
 // TestFaultGCSDown backs captures up to a GCS emulator (fleetprof-gcsemu,
@@ -18,17 +14,11 @@ func TestFaultGCSDown(t *testing.T) {
 		t.Skip("real binaries")
 	}
 	ctx := deadline(t, 2*time.Minute)
-	gcsAddr := fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t))
+	gcsAddr := "127.0.0.1:0" // the kernel picks the port; the restart listens on the same
 	root := t.TempDir()
 	startGCS := func() *proc {
-		p := startProc(t, "fleetprof-gcsemu", "--addr", gcsAddr, "--bucket", "fp-test", "--root", root)
-		waitFor(ctx, t, "the GCS emulator", func() bool {
-			c, err := net.Dial("tcp", gcsAddr)
-			if err == nil {
-				c.Close()
-			}
-			return err == nil
-		})
+		p, addr := startGCSEmu(t, gcsAddr, "--bucket", "fp-test", "--root", root)
+		gcsAddr = addr
 		return p
 	}
 	gcs := startGCS()

@@ -3,7 +3,6 @@ package e2e
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -42,11 +41,14 @@ func TestFaultRogueAgentIdentity(t *testing.T) {
 	must("fleetprof", "certs", "issue", "--dir", pki, "--name", "collector", "--kind", "collector", "--host", "127.0.0.1,localhost")
 	must("fleetprof", "certs", "issue", "--dir", pki, "--name", "sec-a", "--kind", "agent")
 	token := strings.SplitN(must("fleetprof-collector", "token", "create", "--data", data, "--role", "viewer", "--name", "e2e"), "\n", 2)[0]
-	agentsAddr := fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t))
-	c := &collector{t: t, addr: fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t)), http: fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t)), data: data}
-	c.p = startProc(t, "fleetprof-collector", "--data", data, "--listen", agentsAddr, "--api-listen", c.addr, "--http", c.http,
-		"--tls-cert", filepath.Join(pki, "collector.pem"), "--tls-key", filepath.Join(pki, "collector-key.pem"),
+	c := &collector{t: t, data: data}
+	file := addrFile(t)
+	c.p = startProc(t, "fleetprof-collector", "--data", data, "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
+		"--addr-file", file, "--tls-cert", filepath.Join(pki, "collector.pem"), "--tls-key", filepath.Join(pki, "collector-key.pem"),
 		"--tls-client-ca", filepath.Join(pki, "ca.pem"), "--plugins", filepath.Join(bins, "plugins"), "--snapshot-interval", "0")
+	addrs := transporttest.WaitAddrs(t, file, c.p.done)
+	agentsAddr := addrs["grpc"]
+	c.addr, c.http = addrs["api"], addrs["http"]
 	tlsArgs := []string{"--tls-ca", filepath.Join(pki, "ca.pem"), "--token", token}
 	waitFor(ctx, t, "the collector's API", func() bool {
 		_, _, code := cli(ctx, t, c, append([]string{"captures"}, tlsArgs...)...)

@@ -20,8 +20,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
-
-	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 )
 
 // startCapture starts a fleet capture without waiting and returns the
@@ -126,11 +124,10 @@ func TestFaultAgentKilledMidUpload(t *testing.T) {
 	ctx := deadline(t, 2*time.Minute)
 	c := newCollector(ctx, t, "")
 	// The server runs on its own (--attach), so it outlives the agent.
-	port := transporttest.FreePort(t)
-	startProc(t, "fleetprof-simserver", "--port", fmt.Sprint(port), "--hostname", "vm-k")
-	a := &agent{id: "vm-k", port: port, work: t.TempDir()}
+	sim := startSim(t, "--hostname", "vm-k")
+	a := &agent{id: "vm-k", work: t.TempDir()}
 	a.args = []string{"--collector", c.addr, "--insecure", "--id", a.id, "--http", "", "--work-dir", a.work,
-		"--attach", fmt.Sprintf("http://127.0.0.1:%d", port), "--label", "vm=k", "--upload-pause", "1500ms",
+		"--attach", "http://" + sim, "--label", "vm=k", "--upload-pause", "1500ms",
 		"--reconnect-max-backoff", "500ms", "--health-timeout", "30s"}
 	a.start(ctx, t, c)
 	_, ids := startCapture(ctx, t, c, "vm=k")

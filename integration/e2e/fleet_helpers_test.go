@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -124,12 +123,12 @@ func seedBody(t testing.TB) string {
 	return filepath.Join(testdata(t), "seed-run", "inputs", "score_request.json")
 }
 
-// collector is a fleetprof-collector on fixed loopback ports, restartable
-// on the same data folder.
+// collector is a fleetprof-collector on loopback, restartable on the same
+// data folder and addresses.
 type collector struct {
 	t       testing.TB
-	addr    string // gRPC
-	http    string // /metrics
+	addr    string // gRPC; 127.0.0.1:0 until started
+	http    string // /metrics; 127.0.0.1:0 until started
 	data    string
 	plugins string
 	extra   []string
@@ -144,31 +143,43 @@ func newCollector(ctx context.Context, t testing.TB, plugins string, extra ...st
 		plugins = filepath.Join(bins, "plugins")
 	}
 	c := &collector{
-		t: t, addr: fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t)), http: fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t)),
-		data: t.TempDir(), plugins: plugins, extra: extra,
+		t: t, addr: "127.0.0.1:0", http: "127.0.0.1:0", data: t.TempDir(), plugins: plugins, extra: extra,
 	}
 	c.start(ctx)
 	return c
 }
 
-// start runs the collector and waits for its gRPC port.
+// start runs the collector and waits until it listens. The first start
+// binds ports the kernel picks; later ones (restarts) bind the same.
 func (c *collector) start(ctx context.Context) {
 	c.t.Helper()
-	args := append([]string{"--data", c.data, "--insecure", "--listen", c.addr, "--http", c.http,
+	file := addrFile(c.t)
+	args := append([]string{"--data", c.data, "--insecure", "--listen", c.addr, "--http", c.http, "--addr-file", file,
 		"--heartbeat", "200ms", "--plugins", c.plugins, "--shutdown-timeout", "2s", "--snapshot-interval", "0"}, c.extra...)
 	c.p = startProc(c.t, "fleetprof-collector", args...)
-	waitFor(ctx, c.t, "the collector to listen on "+c.addr, func() bool {
-		select {
-		case <-c.p.done:
-			c.t.Fatalf("the collector exited: %v\n%s", c.p.err, tail(c.p.out.String(), 30))
-		default:
-		}
-		conn, err := net.Dial("tcp", c.addr)
-		if err == nil {
-			conn.Close()
-		}
-		return err == nil
-	})
+	addrs := transporttest.WaitAddrs(c.t, file, c.p.done)
+	c.addr, c.http = addrs["grpc"], addrs["http"]
+}
+
+// addrFile is a fresh path for a daemon's --addr-file.
+func addrFile(t testing.TB) string { return filepath.Join(t.TempDir(), "addrs.json") }
+
+// startSim starts fleetprof-simserver on its own, on a port the kernel
+// picks, and returns the address it listens on, once it does.
+func startSim(t testing.TB, args ...string) string {
+	t.Helper()
+	file := addrFile(t)
+	p := startProc(t, "fleetprof-simserver", append([]string{"--port", "0", "--addr-file", file}, args...)...)
+	return transporttest.WaitAddrs(t, file, p.done)["http"]
+}
+
+// startGCSEmu starts fleetprof-gcsemu on addr (port 0: one the kernel
+// picks) and returns it with the address it listens on, once it does.
+func startGCSEmu(t testing.TB, addr string, args ...string) (*proc, string) {
+	t.Helper()
+	file := addrFile(t)
+	p := startProc(t, "fleetprof-gcsemu", append([]string{"--addr", addr, "--addr-file", file}, args...)...)
+	return p, transporttest.WaitAddrs(t, file, p.done)["http"]
 }
 
 // kill9 kills the collector with SIGKILL and waits for it to exit.
@@ -202,12 +213,13 @@ func metric(url, name string) string {
 
 // agent is a fleetprof-agent daemon wrapping a fleetprof-simserver.
 type agent struct {
-	id      string
-	port    int    // the simulated server's HTTP port
-	metrics string // the agent's /metrics URL
-	work    string
-	args    []string
-	p       *proc
+	id       string
+	port     int    // the wrapped simulated server's HTTP port (0: none wrapped)
+	metrics  string // the agent's /metrics URL, from addrFile
+	addrFile string // the agent's --addr-file, if it has one
+	work     string
+	args     []string
+	p        *proc
 }
 
 // agentOpts configures newAgent.
@@ -221,10 +233,10 @@ type agentOpts struct {
 // waits until the collector lists it healthy.
 func newAgent(ctx context.Context, t testing.TB, c *collector, id string, o agentOpts) *agent {
 	t.Helper()
-	a := &agent{id: id, port: transporttest.FreePort(t), work: t.TempDir()}
-	hport := transporttest.FreePort(t)
-	a.metrics = fmt.Sprintf("http://127.0.0.1:%d/metrics", hport)
-	a.args = []string{"--collector", c.addr, "--insecure", "--id", id, "--http", fmt.Sprintf("127.0.0.1:%d", hport),
+	// The agent is told the wrapped server's URL before it starts it, and
+	// restarts it on the same port: the port is picked here, not by the server.
+	a := &agent{id: id, port: transporttest.FreePort(t), addrFile: addrFile(t), work: t.TempDir()}
+	a.args = []string{"--collector", c.addr, "--insecure", "--id", id, "--http", "127.0.0.1:0", "--addr-file", a.addrFile,
 		"--work-dir", a.work, "--attach", fmt.Sprintf("http://127.0.0.1:%d", a.port),
 		"--restart-backoff", "100ms", "--grace", "2s", "--health-timeout", "30s"}
 	for _, l := range o.labels {
@@ -247,12 +259,17 @@ func (a *agent) start(ctx context.Context, t testing.TB, c *collector) {
 	})
 }
 
-// run starts the agent process. The wrapped server runs in its own process
-// group, so the cleanup (registered after startProc's, so run before it)
-// stops the agent with SIGTERM, which stops the server too, and then kills
-// whatever server is left, as after a SIGKILL of the agent.
+// run starts the agent process; with an addrFile, it waits until the agent
+// listens and points metrics at it (a restart picks a new port). The
+// wrapped server runs in its own process group, so the cleanup (registered
+// after startProc's, so run before it) stops the agent with SIGTERM, which
+// stops the server too, and then kills whatever server is left, as after
+// a SIGKILL of the agent.
 func (a *agent) run(t testing.TB) {
 	t.Helper()
+	if a.addrFile != "" {
+		_ = os.Remove(a.addrFile) // the last run's
+	}
 	p := startProc(t, "fleetprof-agent", a.args...)
 	a.p = p
 	t.Cleanup(func() {
@@ -260,11 +277,17 @@ func (a *agent) run(t testing.TB) {
 		p.wait(5 * time.Second)
 		killStray(a.port)
 	})
+	if a.addrFile != "" {
+		a.metrics = "http://" + transporttest.WaitAddrs(t, a.addrFile, p.done)["http"] + "/metrics"
+	}
 }
 
 // killStray kills a fleetprof-simserver we built that still serves port
-// (its agent died with SIGKILL and could not stop it).
+// (its agent died with SIGKILL and could not stop it); 0 is none.
 func killStray(port int) {
+	if port == 0 {
+		return
+	}
 	exe := filepath.Join(bins, "fleetprof-simserver")
 	pids, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, f := range pids {

@@ -22,8 +22,6 @@ import (
 
 	"github.com/fleetprof/fleetprof/integration/internal/hostile"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
-
-	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 )
 
 // dialInsecure connects to a collector in loopback development mode.
@@ -182,16 +180,8 @@ func TestHostileDamagedStore(t *testing.T) {
 		t.Skip("real binaries")
 	}
 	ctx := deadline(t, 3*time.Minute)
-	gcsAddr := fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t))
-	startProc(t, "fleetprof-gcsemu", "--addr", gcsAddr, "--bucket", "fp", "--root", t.TempDir())
+	_, gcsAddr := startGCSEmu(t, "127.0.0.1:0", "--bucket", "fp", "--root", t.TempDir())
 	gcsFlags := []string{"--gcs-bucket", "fp", "--gcs-prefix", "p", "--gcs-endpoint", "http://" + gcsAddr}
-	waitFor(ctx, t, "the GCS emulator", func() bool {
-		resp, err := http.Get("http://" + gcsAddr + "/storage/v1/b")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil
-	})
 	c := newCollector(ctx, t, "", append(gcsFlags, "--snapshot-interval", "500ms")...)
 	cc := dialInsecure(t, c.addr)
 	for i := range 4 {

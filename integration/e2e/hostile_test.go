@@ -31,7 +31,7 @@ import (
 type secure struct {
 	c      *collector
 	pki    string
-	agents string   // the agents' address (--listen)
+	agents string   // the agents' address (--listen); 127.0.0.1:0 until started
 	tls    []string // the CLI's flags: --tls-ca and an admin --token
 	bin    string   // the collector binary under bins
 	flags  []string // its flags besides the addresses, TLS and data
@@ -42,7 +42,7 @@ type secure struct {
 // bins, "" for fleetprof-collector) with extra flags.
 func startSecure(ctx context.Context, t *testing.T, bin string, ids []string, extra ...string) *secure {
 	t.Helper()
-	s := &secure{pki: t.TempDir(), agents: fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t)), bin: bin, flags: extra}
+	s := &secure{pki: t.TempDir(), agents: "127.0.0.1:0", bin: bin, flags: extra}
 	if s.bin == "" {
 		s.bin = "fleetprof-collector"
 	}
@@ -62,19 +62,23 @@ func startSecure(ctx context.Context, t *testing.T, bin string, ids []string, ex
 	}
 	token := strings.SplitN(must("fleetprof-collector", "token", "create", "--data", data, "--role", "admin", "--name", "e2e"), "\n", 2)[0]
 	s.tls = []string{"--tls-ca", filepath.Join(s.pki, "ca.pem"), "--token", token}
-	s.c = &collector{t: t, addr: fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t)), http: fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t)), data: data}
+	s.c = &collector{t: t, addr: "127.0.0.1:0", http: "127.0.0.1:0", data: data}
 	s.start(ctx, t)
 	return s
 }
 
-// start runs the collector on its addresses and data, and waits for its API.
+// start runs the collector on its addresses (the first start on ports the
+// kernel picks, later ones on the same) and data, and waits for its API.
 func (s *secure) start(ctx context.Context, t *testing.T) {
 	t.Helper()
-	args := append([]string{"--data", s.c.data, "--listen", s.agents, "--api-listen", s.c.addr, "--http", s.c.http,
+	file := addrFile(t)
+	args := append([]string{"--data", s.c.data, "--listen", s.agents, "--api-listen", s.c.addr, "--http", s.c.http, "--addr-file", file,
 		"--tls-cert", filepath.Join(s.pki, "collector.pem"), "--tls-key", filepath.Join(s.pki, "collector-key.pem"),
 		"--tls-client-ca", filepath.Join(s.pki, "ca.pem"), "--heartbeat", "200ms", "--plugins", filepath.Join(bins, "plugins"),
 		"--shutdown-timeout", "2s", "--snapshot-interval", "0"}, s.flags...)
 	s.c.p = startProc(t, s.bin, args...)
+	addrs := transporttest.WaitAddrs(t, file, s.c.p.done)
+	s.agents, s.c.addr, s.c.http = addrs["grpc"], addrs["api"], addrs["http"]
 	waitFor(ctx, t, "the collector's API", func() bool {
 		select {
 		case <-s.c.p.done:
@@ -103,15 +107,15 @@ func (s *secure) dial(t *testing.T, id string) *grpc.ClientConn {
 // waits until the collector lists it healthy.
 func (s *secure) agent(ctx context.Context, t *testing.T, id, label string, prepare func(work string)) *agent {
 	t.Helper()
-	a := &agent{id: id, port: transporttest.FreePort(t), work: t.TempDir()}
-	hport := transporttest.FreePort(t)
-	a.metrics = fmt.Sprintf("http://127.0.0.1:%d/metrics", hport)
+	// The agent is told the wrapped server's URL before it starts it: the
+	// port is picked here, not by the server.
+	a := &agent{id: id, port: transporttest.FreePort(t), addrFile: addrFile(t), work: t.TempDir()}
 	if prepare != nil {
 		prepare(a.work)
 	}
 	a.args = []string{"--collector", s.agents, "--tls-cert", filepath.Join(s.pki, id+".pem"),
 		"--tls-key", filepath.Join(s.pki, id+"-key.pem"), "--tls-ca", filepath.Join(s.pki, "ca.pem"),
-		"--http", fmt.Sprintf("127.0.0.1:%d", hport), "--work-dir", a.work,
+		"--http", "127.0.0.1:0", "--addr-file", a.addrFile, "--work-dir", a.work,
 		"--attach", fmt.Sprintf("http://127.0.0.1:%d", a.port), "--restart-backoff", "100ms", "--grace", "2s",
 		"--health-timeout", "30s", "--reconnect-max-backoff", "1s", "--label", label,
 		"--wrap", "--", filepath.Join(bins, "fleetprof-simserver"), "--port", fmt.Sprint(a.port), "--hostname", id}

@@ -57,12 +57,15 @@ func TestSecureFleet(t *testing.T) {
 		t.Fatalf("token create printed %q", token)
 	}
 
-	agentsAddr := fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t))
-	c := &collector{t: t, addr: fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t)), http: fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t)), data: data}
-	c.p = startProc(t, "fleetprof-collector", "--data", data, "--listen", agentsAddr, "--api-listen", c.addr, "--http", c.http,
-		"--tls-cert", filepath.Join(pki, "collector.pem"), "--tls-key", filepath.Join(pki, "collector-key.pem"),
+	c := &collector{t: t, data: data}
+	file := addrFile(t)
+	c.p = startProc(t, "fleetprof-collector", "--data", data, "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
+		"--addr-file", file, "--tls-cert", filepath.Join(pki, "collector.pem"), "--tls-key", filepath.Join(pki, "collector-key.pem"),
 		"--tls-client-ca", filepath.Join(pki, "ca.pem"), "--heartbeat", "200ms",
 		"--plugins", filepath.Join(bins, "plugins"), "--shutdown-timeout", "2s", "--snapshot-interval", "0")
+	addrs := transporttest.WaitAddrs(t, file, c.p.done)
+	agentsAddr := addrs["grpc"]
+	c.addr, c.http = addrs["api"], addrs["http"]
 	tlsArgs := []string{"--tls-ca", filepath.Join(pki, "ca.pem"), "--token", token}
 	connected := func() map[string]bool {
 		out, _, code := cli(ctx, t, c, append([]string{"agents", "--all", "--format", "json"}, tlsArgs...)...)
@@ -87,10 +90,12 @@ func TestSecureFleet(t *testing.T) {
 	}
 
 	startAgent := func(certDir string, extra ...string) *agent {
+		// The agent is told the wrapped server's URL before it starts it:
+		// the port is picked here, not by the server.
 		a := &agent{id: "sec-a", port: transporttest.FreePort(t), work: t.TempDir()}
 		a.args = append([]string{"--collector", agentsAddr, "--tls-cert", filepath.Join(certDir, "sec-a.pem"),
 			"--tls-key", filepath.Join(certDir, "sec-a-key.pem"), "--tls-ca", filepath.Join(pki, "ca.pem"),
-			"--http", fmt.Sprintf("127.0.0.1:%d", transporttest.FreePort(t)), "--work-dir", a.work,
+			"--http", "127.0.0.1:0", "--work-dir", a.work,
 			"--attach", fmt.Sprintf("http://127.0.0.1:%d", a.port), "--restart-backoff", "100ms", "--grace", "2s",
 			"--health-timeout", "30s", "--label", "suite=security"}, extra...)
 		a.args = append(a.args, "--wrap", "--", filepath.Join(bins, "fleetprof-simserver"), "--port", fmt.Sprint(a.port), "--hostname", "sec-a")
