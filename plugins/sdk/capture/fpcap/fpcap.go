@@ -197,17 +197,7 @@ func readInto(r io.Reader, b *Builder, headerOnly bool) (int64, *capture.Capture
 		}
 		at := off
 		off += int64(protowire.SizeVarint(n)) + int64(n)
-		if err := b.Admit(buf); err != nil {
-			return 0, nil, fmt.Errorf("record at byte %d: %w", at, err)
-		}
-		if b.addEventsWire(buf) {
-			continue // checked and counted without decoding (SkipEvents)
-		}
-		rec := &capturev1.Record{}
-		if err := proto.Unmarshal(buf, rec); err != nil {
-			return 0, nil, fmt.Errorf("%w: record at byte %d: %v", ErrMalformed, at, err)
-		}
-		if err := b.Add(rec); err != nil {
+		if err := b.addWire(buf); err != nil {
 			return 0, nil, fmt.Errorf("record at byte %d: %w", at, err)
 		}
 		if headerOnly {

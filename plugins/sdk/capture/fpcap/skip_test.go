@@ -37,22 +37,7 @@ func readBoth(t *testing.T, b []byte, lim Limits) {
 
 // readWith is read with a given Builder, for the tests' Tally.
 func readWith(b []byte, bl *Builder) (int64, *Builder, error) {
-	var err error
-	walkErr := EachRecord(b, func(wire []byte) error {
-		if err = bl.Admit(wire); err != nil {
-			return err
-		}
-		if bl.addEventsWire(wire) {
-			return nil
-		}
-		rec := &capturev1.Record{}
-		if err = proto.Unmarshal(wire, rec); err != nil {
-			err = fmt.Errorf("%w: %v", ErrMalformed, err)
-			return err
-		}
-		err = bl.Add(rec)
-		return err
-	})
+	walkErr := EachRecord(b, bl.addWire)
 	if walkErr != nil {
 		return 0, bl, walkErr
 	}
