@@ -1,8 +1,8 @@
 // Package ingest receives captures from agents: the Upload stream stages
 // chunks durably (group commits), tells a restarted upload where to resume,
-// and at UploadEnd checks the size and SHA-256, parses the .fpcap under size
-// limits and commits the capture, its index entries and its summary in one
-// transaction. Each capture id is bound to one agent (the one it was
+// and parses the .fpcap under size limits as it is staged; at UploadEnd it
+// checks the size and SHA-256 and commits the capture, its index entries,
+// its summary and its tally in one transaction. Each capture id is bound to one agent (the one it was
 // commanded to, or the first to stage it); streams are bounded in number
 // (per agent and in all) and in time (a first-message and an idle deadline).
 package ingest
@@ -347,12 +347,6 @@ func (in *Ingest) serve(stream UploadStream, r *receiver, slotByStart bool) erro
 	if err != nil {
 		return err
 	}
-	finished := false
-	defer func() {
-		if !finished {
-			p.abort()
-		}
-	}()
 	if err := stream.Send(&agentv1.UploadResponse{NextSeq: u.NextSeq}); err != nil {
 		return err
 	}
@@ -423,7 +417,6 @@ func (in *Ingest) serve(stream UploadStream, r *receiver, slotByStart bool) erro
 			if u.NextOffset != u.Bytes || (msg.End.GetChunks() != 0 && msg.End.GetChunks() != u.NextSeq) {
 				return fmt.Errorf("%w: %s has %d bytes in %d chunks staged, announced %d bytes, end says %d chunks", ErrSize, id, u.NextOffset, u.NextSeq, u.Bytes, msg.End.GetChunks())
 			}
-			finished = true
 			rec, err := in.commit(ctx, u, p.finish())
 			if err != nil {
 				return err
@@ -463,8 +456,6 @@ func (in *Ingest) commit(ctx context.Context, u *store.Upload, res parsed) (*sto
 	var checkErr error
 	var summary, tally []byte
 	switch {
-	case res.readErr != nil:
-		return nil, fmt.Errorf("check upload %s: %w", u.CaptureID, res.readErr)
 	case !bytes.Equal(res.sum, u.SHA256):
 		checkErr = fmt.Errorf("%w (capture %s)", ErrChecksum, u.CaptureID)
 	case errors.Is(res.err, fpcap.ErrLimit):

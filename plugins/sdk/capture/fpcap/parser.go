@@ -26,7 +26,9 @@ type Parser struct {
 }
 
 // NewParser returns a Parser with o's limits and choices.
-func NewParser(o Options) *Parser { return &Parser{b: NewBuilderWith(o), magic: make([]byte, 0, len(Magic))} }
+func NewParser(o Options) *Parser {
+	return &Parser{b: NewBuilderWith(o), magic: make([]byte, 0, len(Magic))}
+}
 
 // Write parses the next bytes of the file. It always takes all of p; the
 // error, once there is one, is the parse's (and Err's): a capture past the
