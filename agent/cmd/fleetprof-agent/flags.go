@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/fleetprof/fleetprof/plugins/flagusage"
 	"io"
 	"maps"
 	"os"
@@ -200,7 +201,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	}
 	fs.Usage = func() {
 		fmt.Fprint(stderr, help)
-		printDefaults(stderr, fs)
+		flagusage.PrintDefaults(stderr, fs)
 	}
 	host, _ := os.Hostname()
 	wrap := fs.Bool("wrap", false, "start the model server given after -- as a child and supervise it")
@@ -324,20 +325,4 @@ func (cfg *Config) validate() error {
 		return bad("--insecure is allowed only for a loopback collector address (got %s): use --tls-cert/--tls-key/--tls-ca", cfg.Collector)
 	}
 	return nil
-}
-
-// printDefaults prints fs's flags as PrintDefaults does, spelled --flag as
-// the README and the examples write them (the flag package accepts both).
-func printDefaults(w io.Writer, fs *flag.FlagSet) {
-	var b strings.Builder
-	out := fs.Output()
-	fs.SetOutput(&b)
-	fs.PrintDefaults()
-	fs.SetOutput(out)
-	for line := range strings.Lines(b.String()) {
-		if name, ok := strings.CutPrefix(line, "  -"); ok && len(strings.Fields(name)) > 0 && len(strings.Fields(name)[0]) > 1 {
-			line = "  --" + name // one-letter flags such as -o keep one dash
-		}
-		fmt.Fprint(w, line)
-	}
 }

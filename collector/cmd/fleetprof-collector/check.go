@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/fleetprof/fleetprof/plugins/flagusage"
 	"io"
 	"os"
 	"path/filepath"
@@ -26,7 +27,7 @@ func checkMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			"Checks the database in DIR as the collector does at start, without changing it: that it is\n"+
 			"not empty or truncated, bbolt's consistency check, and the schema's invariants. Stop the\n"+
 			"collector first (a running one holds the file).\n\n")
-		fs.PrintDefaults()
+		flagusage.PrintDefaults(stderr, fs)
 	}
 	fs.StringVar(&data, "data", "", "the collector's data folder (required)")
 	fs.DurationVar(&timeout, "timeout", 0, "time limit of the check (0: none)")

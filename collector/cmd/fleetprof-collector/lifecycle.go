@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/fleetprof/fleetprof/plugins/flagusage"
 	"io"
 	"log/slog"
 	"os"
@@ -117,7 +118,7 @@ func parseRestoreFlags(args []string, stderr io.Writer) (restoreConfig, slog.Lev
 			"Downloads a database snapshot from PREFIX/snapshots/ into DIR/fleetprof.db, after checking it\n"+
 			"opens and is consistent. Stop the collector first; an existing database is refused unless\n"+
 			"--force, which keeps it as fleetprof.db.replaced-<time>.\n\n")
-		fs.PrintDefaults()
+		flagusage.PrintDefaults(stderr, fs)
 	}
 	fs.StringVar(&cfg.Bucket, "gcs-bucket", "", "GCS bucket holding the snapshots (required)")
 	fs.StringVar(&cfg.Prefix, "gcs-prefix", "", "object name prefix the collector used")

@@ -12,12 +12,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/fleetprof/fleetprof/plugins/flagusage"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -71,7 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, slog.Level, err
 			"       fleetprof-collector restore --gcs-bucket BUCKET --data DIR [flags]\n"+
 			"       fleetprof-collector token create|list|revoke --data DIR [flags]   (on a stopped collector)\n"+
 			"       fleetprof-collector check --data DIR [--timeout D]   (on a stopped collector)\n\n")
-		printDefaults(stderr, fs)
+		flagusage.PrintDefaults(stderr, fs)
 	}
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:7070", "gRPC address for agents and the CLI")
 	fs.StringVar(&cfg.APIListen, "api-listen", "", "separate gRPC address for people and tools (the API); --listen then serves only agents and requires their certificates in the TLS handshake (default: both on --listen)")
@@ -156,20 +156,4 @@ func run(ctx context.Context, cfg server.Config) error {
 		return err
 	}
 	return s.Run(ctx)
-}
-
-// printDefaults prints fs's flags as PrintDefaults does, spelled --flag as
-// the README and the examples write them (the flag package accepts both).
-func printDefaults(w io.Writer, fs *flag.FlagSet) {
-	var b strings.Builder
-	out := fs.Output()
-	fs.SetOutput(&b)
-	fs.PrintDefaults()
-	fs.SetOutput(out)
-	for line := range strings.Lines(b.String()) {
-		if name, ok := strings.CutPrefix(line, "  -"); ok && len(strings.Fields(name)) > 0 && len(strings.Fields(name)[0]) > 1 {
-			line = "  --" + name // one-letter flags such as -o keep one dash
-		}
-		fmt.Fprint(w, line)
-	}
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/fleetprof/fleetprof/plugins/flagusage"
 	"io"
 	"log/slog"
 	"net"
@@ -46,7 +47,7 @@ func main() {
 	flag.StringVar(&buckets, "bucket", "fleetprof-demo", "bucket to create at start")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "fleetprof-gcsemu runs a Google Cloud Storage emulator on loopback for demos and tests.\n\nPoint the collector at it with --gcs-endpoint http://ADDR --gcs-bucket BUCKET.\n\nFlags:\n")
-		flag.PrintDefaults()
+		flagusage.PrintDefaults(flag.CommandLine.Output(), flag.CommandLine)
 	}
 	flag.Parse()
 	if buckets != "" {

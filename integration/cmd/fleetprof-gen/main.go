@@ -15,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/fleetprof/fleetprof/plugins/flagusage"
 	"io"
 	"log/slog"
 	"os"
@@ -50,7 +51,7 @@ func main() {
 		fmt.Fprintf(fs.Output(), "usage: fleetprof-gen -o OUT [-o OUT2] [-events N] [-seed S] [-devices D] [-bursts B]\n\n"+
 			"Writes a generated capture to each OUT (.trace.json, .trace.json.gz or .xplane.pb,\n"+
 			"the same events in each) and its truth.json beside them.\n\n")
-		printDefaults(fs.Output(), fs)
+		flagusage.PrintDefaults(fs.Output(), fs)
 	}
 	fs.Func("o", "output file; repeat for several formats of the same capture", func(s string) error {
 		cfg.Outputs = append(cfg.Outputs, s)
@@ -209,20 +210,4 @@ func (c ctxWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.w.Write(p)
-}
-
-// printDefaults prints fs's flags as PrintDefaults does, spelled --flag as
-// the README and the examples write them (the flag package accepts both).
-func printDefaults(w io.Writer, fs *flag.FlagSet) {
-	var b strings.Builder
-	out := fs.Output()
-	fs.SetOutput(&b)
-	fs.PrintDefaults()
-	fs.SetOutput(out)
-	for line := range strings.Lines(b.String()) {
-		if name, ok := strings.CutPrefix(line, "  -"); ok && len(strings.Fields(name)) > 0 && len(strings.Fields(name)[0]) > 1 {
-			line = "  --" + name // one-letter flags such as -o keep one dash
-		}
-		fmt.Fprint(w, line)
-	}
 }

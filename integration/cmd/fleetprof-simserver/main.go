@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/fleetprof/fleetprof/plugins/flagusage"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -45,6 +46,12 @@ func main() {
 		return err
 	})
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "fleetprof-simserver is a simulated sglang-jax server for demos and tests: the HTTP API\n"+
+			"(/health, /v1/score, /generate, /start_profile, /stop_profile) and, with --profiler-port, the\n"+
+			"JAX profiler gRPC service; its profiles are real XPlane and trace JSON files.\n\nFlags:\n")
+		flagusage.PrintDefaults(fs.Output(), fs)
+	}
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
