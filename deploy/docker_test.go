@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 )
 
 // instruction is one Dockerfile instruction with continuation lines joined.
@@ -102,7 +104,7 @@ var (
 // builds (CGO_ENABLED=0), a distroless or non-root final stage, and that
 // what they copy and build exists.
 func TestDockerfiles(t *testing.T) {
-	root := repoRoot(t)
+	root := fixtures.Root(t)
 	goVersion := goDirectve.FindStringSubmatch(string(readFile(t, filepath.Join(root, "go.mod"))))[1]
 	tests := []struct {
 		file       string

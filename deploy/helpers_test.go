@@ -12,26 +12,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-)
 
-// repoRoot is the folder holding go.mod, found by walking up from here.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's folder")
-		}
-		dir = parent
-	}
-}
+	"github.com/fleetprof/fleetprof/integration/fixtures"
+)
 
 // readFile reads a file under deploy/ (the test's folder).
 func readFile(t *testing.T, name string) []byte {
@@ -101,7 +84,7 @@ func buildBinaries(t *testing.T) string {
 		built.dir = dir
 		cmd := exec.Command(goTool(), "build", "-o", dir+string(filepath.Separator),
 			"./agent/cmd/fleetprof-agent", "./collector/cmd/fleetprof-collector", "./integration/cmd/fleetprof-simserver")
-		cmd.Dir = repoRoot(t)
+		cmd.Dir = fixtures.Root(t)
 		built.out, built.err = cmd.CombinedOutput()
 	})
 	if built.err != nil {

@@ -2,12 +2,13 @@ package e2e
 
 import (
 	"encoding/json"
-	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 )
 
 type truthFile struct {
@@ -33,49 +34,26 @@ type truthFile struct {
 // truthCaptures finds every capture file (.xplane.pb, .json, .json.gz) in
 // every folder of the shared testdata that holds a truth.json: captures
 // added with their truth.json join the tests without a change here.
-func truthCaptures(t *testing.T, td string) []struct{ dir, file string } {
+func truthCaptures(t *testing.T) []struct{ dir, file string } {
 	t.Helper()
+	td := fixtures.Dir(t)
 	var out []struct{ dir, file string }
-	err := filepath.WalkDir(td, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || !d.IsDir() {
-			return err
-		}
-		if _, err := os.Stat(filepath.Join(path, "truth.json")); err != nil {
-			return nil
-		}
-		rel, err := filepath.Rel(td, path)
+	for _, dir := range fixtures.Folders(t) {
+		entries, err := os.ReadDir(filepath.Join(td, dir))
 		if err != nil {
-			return err
-		}
-		entries, err := os.ReadDir(path)
-		if err != nil {
-			return err
+			t.Fatal(err)
 		}
 		for _, e := range entries {
 			n := e.Name()
-			if !e.IsDir() && n != "truth.json" && (strings.HasSuffix(n, ".xplane.pb") || strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".json.gz")) {
-				out = append(out, struct{ dir, file string }{filepath.ToSlash(rel), n})
+			if !e.IsDir() && n != fixtures.TruthFile && (strings.HasSuffix(n, ".xplane.pb") || strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".json.gz")) {
+				out = append(out, struct{ dir, file string }{dir, n})
 			}
 		}
-		return nil
-	})
-	if err != nil || len(out) == 0 {
-		t.Fatalf("find captures with a truth.json under %s: %v (%d found)", td, err, len(out))
+	}
+	if len(out) == 0 {
+		t.Fatalf("no capture beside a truth.json under %s", td)
 	}
 	return out
-}
-
-func readTruth(t *testing.T, path string) truthFile {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tr truthFile
-	if err := json.Unmarshal(b, &tr); err != nil {
-		t.Fatal(err)
-	}
-	return tr
 }
 
 func near(t *testing.T, what string, got, want, tol float64) {
@@ -88,10 +66,10 @@ func near(t *testing.T, what string, got, want, tol float64) {
 // TestInspectJSONMatchesTruth runs `fleetprof inspect --format json` on every
 // fixture and checks every field truth.json gives.
 func TestInspectJSONMatchesTruth(t *testing.T) {
-	td := testdata(t)
-	for _, c := range truthCaptures(t, td) {
+	td := fixtures.Dir(t)
+	for _, c := range truthCaptures(t) {
 		t.Run(c.dir+"/"+c.file, func(t *testing.T) {
-			tr := readTruth(t, filepath.Join(td, c.dir, "truth.json"))
+			tr := fixtures.ReadTruth[truthFile](t, c.dir)
 			out, errOut, code := fleetprof(t, "inspect", filepath.Join(td, c.dir, c.file), "--format", "json")
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, errOut)
@@ -149,10 +127,10 @@ func TestInspectJSONMatchesTruth(t *testing.T) {
 // against truth.json: components with the seed rules are its
 // seed_components.
 func TestAnalyzeWithPluginProcesses(t *testing.T) {
-	td := testdata(t)
-	for _, c := range truthCaptures(t, td) {
+	td := fixtures.Dir(t)
+	for _, c := range truthCaptures(t) {
 		t.Run(c.dir+"/"+c.file, func(t *testing.T) {
-			tr := readTruth(t, filepath.Join(td, c.dir, "truth.json"))
+			tr := fixtures.ReadTruth[truthFile](t, c.dir)
 			out, errOut, code := fleetprof(t, "analyze", filepath.Join(td, c.dir, c.file), "--format", "json", "--rules", "seed", "--plugins", filepath.Join(bins, "plugins"))
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, errOut)
@@ -294,8 +272,8 @@ func TestCLIErrors(t *testing.T) {
 // TestTrimThenAnalyzeFpcap trims to .fpcap and checks the analysis of the
 // trimmed capture still has the whole host picture (dropped summaries).
 func TestTrimThenAnalyzeFpcap(t *testing.T) {
-	td := testdata(t)
-	tr := readTruth(t, filepath.Join(td, "seed-replica", "truth.json"))
+	td := fixtures.Dir(t)
+	tr := fixtures.ReadTruth[truthFile](t, "seed-replica")
 	out := filepath.Join(t.TempDir(), "seed.fpcap")
 	stdout, errOut, code := fleetprof(t, "trim", filepath.Join(td, "seed-replica", "t1v-n-3d21a6bb-w-0.trace.json.gz"), "-o", out)
 	if code != 0 {

@@ -24,6 +24,7 @@ import (
 
 	"google.golang.org/grpc/status"
 
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 )
 
@@ -120,7 +121,7 @@ func waitFor(ctx context.Context, t testing.TB, what string, cond func() bool) {
 // seedBody is the seed run's /v1/score request.
 func seedBody(t testing.TB) string {
 	t.Helper()
-	return filepath.Join(testdata(t), "seed-run", "inputs", "score_request.json")
+	return filepath.Join(fixtures.Dir(t), "seed-run", "inputs", "score_request.json")
 }
 
 // collector is a fleetprof-collector on loopback, restartable on the same

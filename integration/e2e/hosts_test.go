@@ -6,13 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 )
 
 // TestAnalyzeHosts runs `fleetprof analyze --host all` on a run folder that
 // holds two hosts (copied fixtures): one report per host, from real plugin
 // processes, and a side-by-side summary.
 func TestAnalyzeHosts(t *testing.T) {
-	td := testdata(t)
+	td := fixtures.Dir(t)
 	root := t.TempDir()
 	run := filepath.Join(root, "plugins", "profile", "2026_02_05_20_15_30")
 	if err := os.MkdirAll(run, 0o755); err != nil {

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 )
 
 // bins is where TestMain built the binaries; plugins is bins/plugins.
@@ -93,27 +95,11 @@ func writeAllowlist(dir string) error {
 }
 
 func repoRoot() string {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "."
-		}
-		dir = parent
+	root, err := fixtures.ModuleRoot(".")
+	if err != nil {
+		return "."
 	}
-}
-
-// testdata returns ../shared/testdata beside the checkout, or skips.
-func testdata(t testing.TB) string {
-	t.Helper()
-	td := filepath.Join(repoRoot(), "..", "shared", "testdata")
-	if _, err := os.Stat(td); err != nil {
-		t.Skipf("shared test data not found at %s", td)
-	}
-	return td
+	return root
 }
 
 // fleetprof runs the CLI and returns stdout, stderr and the exit code.

@@ -28,6 +28,7 @@ import (
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 )
 
@@ -57,7 +58,7 @@ func buildBinaries(dir string) error {
 	if err != nil {
 		return err
 	}
-	root, err := repoRoot()
+	root, err := fixtures.ModuleRoot(".")
 	if err != nil {
 		return err
 	}
@@ -95,23 +96,6 @@ func buildBinaries(dir string) error {
 	return os.WriteFile(filepath.Join(plugins, "plugins.sha256"), []byte(list.String()), 0o644)
 }
 
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above %s", dir)
-		}
-		dir = parent
-	}
-}
-
 func needBins(t *testing.T) {
 	t.Helper()
 	if binDir == "" {
@@ -119,17 +103,10 @@ func needBins(t *testing.T) {
 	}
 }
 
+// seedBody returns the seed run's score request, or skips.
 func seedBody(t *testing.T) string {
 	t.Helper()
-	root, err := repoRoot()
-	if err != nil {
-		t.Skip(err)
-	}
-	p := filepath.Join(root, "..", "shared", "testdata", "seed-run", "inputs", "score_request.json")
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared test data missing: %v", err)
-	}
-	return p
+	return fixtures.Path(t, "seed-run", "inputs", "score_request.json")
 }
 
 // syncBuffer is a bytes.Buffer safe for a process to write while tests read.

@@ -18,29 +18,10 @@ import (
 	"github.com/fleetprof/fleetprof/agent/internal/sglang/sglangtest"
 	"github.com/fleetprof/fleetprof/agent/internal/spool"
 	"github.com/fleetprof/fleetprof/agent/internal/workload"
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 )
-
-func testdata(t *testing.T) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package")
-		}
-		dir = parent
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(td); err != nil {
-		t.Skipf("shared test data missing at %s", td)
-	}
-	return td
-}
 
 type progressLog struct {
 	mu sync.Mutex
@@ -105,7 +86,7 @@ func newFixture(t *testing.T, xp []byte, withSpool bool) *fixture {
 }
 
 func seedWorkload(t *testing.T) *workload.Spec {
-	body, err := os.ReadFile(filepath.Join(testdata(t), "seed-run", "inputs", "score_request.json"))
+	body, err := os.ReadFile(filepath.Join(fixtures.Dir(t), "seed-run", "inputs", "score_request.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +94,7 @@ func seedWorkload(t *testing.T) *workload.Spec {
 }
 
 func TestDo(t *testing.T) {
-	td := testdata(t)
+	td := fixtures.Dir(t)
 	tiny, _ := os.ReadFile(filepath.Join(td, "tiny", "tiny-host.xplane.pb"))
 	f := newFixture(t, tiny, true)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
@@ -218,7 +199,7 @@ func TestCPUOnlyKept(t *testing.T) {
 }
 
 func TestBusy(t *testing.T) {
-	td := testdata(t)
+	td := fixtures.Dir(t)
 	tiny, _ := os.ReadFile(filepath.Join(td, "tiny", "tiny-host.xplane.pb"))
 	f := newFixture(t, tiny, true)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -262,7 +243,7 @@ func TestBusy(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
-	td := testdata(t)
+	td := fixtures.Dir(t)
 	tiny, _ := os.ReadFile(filepath.Join(td, "tiny", "tiny-host.xplane.pb"))
 	f := newFixture(t, tiny, true)
 	ctx, cancel := context.WithCancel(t.Context())

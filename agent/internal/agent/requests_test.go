@@ -7,13 +7,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 )
 
 // TestRequestsFromAnotherClock: the tiny fixture's profile was written long
 // ago, so the workload's requests (sent now) cannot be placed on its
 // timeline: they are left out and the capture says so.
 func TestRequestsFromAnotherClock(t *testing.T) {
-	tiny, err := os.ReadFile(filepath.Join(testdata(t), "tiny", "tiny-host.xplane.pb"))
+	tiny, err := os.ReadFile(filepath.Join(fixtures.Dir(t), "tiny", "tiny-host.xplane.pb"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,37 +19,15 @@ import (
 
 	"github.com/fleetprof/fleetprof/agent/internal/sglang"
 	"github.com/fleetprof/fleetprof/agent/internal/sglang/sglangtest"
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	xplanev1 "github.com/fleetprof/fleetprof/proto/fleetprof/xplane/v1"
 	tensorflowpb "github.com/fleetprof/fleetprof/proto/tensorflow"
 )
 
 func ptr(v int32) *int32 { return &v }
 
-func testdata(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package")
-		}
-		dir = parent
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(td); err != nil {
-		t.Skipf("shared test data missing at %s", td)
-	}
-	return td
-}
-
 func tinyXPlane(t *testing.T) []byte {
-	b, err := os.ReadFile(filepath.Join(testdata(t), "tiny", "tiny-host.xplane.pb"))
+	b, err := os.ReadFile(filepath.Join(fixtures.Dir(t), "tiny", "tiny-host.xplane.pb"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/fleetprof/fleetprof/agent/internal/sglang"
 	"github.com/fleetprof/fleetprof/plugins/capture/load"
 
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 )
 
@@ -45,15 +46,9 @@ func buildSim(dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	root, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(root) == root {
-			return "", errors.New("no go.mod")
-		}
-		root = filepath.Dir(root)
+	root, err := fixtures.ModuleRoot(".")
+	if err != nil {
+		return "", err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -8,31 +8,12 @@ import (
 	"testing"
 
 	"github.com/fleetprof/fleetprof/agent/internal/sglang/sglangtest"
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
 
-func testdata(t *testing.T) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package")
-		}
-		dir = parent
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(td); err != nil {
-		t.Skipf("shared test data missing at %s", td)
-	}
-	return td
-}
-
 func TestLoad(t *testing.T) {
-	td := testdata(t)
+	td := fixtures.Dir(t)
 	tiny, _ := os.ReadFile(filepath.Join(td, "tiny", "tiny-host.xplane.pb"))
 	tinyGz, _ := os.ReadFile(filepath.Join(td, "tiny", "tiny-host.trace.json.gz"))
 	cpu := sglangtest.CPUOnlyXPlane(t, 10)

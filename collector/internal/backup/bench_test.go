@@ -3,41 +3,16 @@ package backup
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/fleetprof/fleetprof/collector/internal/capturetest"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/capture/load"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
-
-// fixture returns the path of a shared test fixture, skipping when the
-// shared folder is missing.
-func fixture(tb testing.TB, rel string) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Skip("no go.mod above the package: cannot find ../shared/testdata")
-		}
-		dir = parent
-	}
-	path := filepath.Join(dir, "..", "shared", "testdata", rel)
-	if _, err := os.Stat(path); err != nil {
-		tb.Skipf("fixture %s missing (the shared folder sits beside the checkout): %v", rel, err)
-	}
-	return path
-}
 
 // BenchmarkCapture backs up fixtures (trimmed, as an agent would upload
 // them) to the emulator: "first" uploads every object, "again" finds them
@@ -47,7 +22,7 @@ func BenchmarkCapture(b *testing.B) {
 		{"seed-replica", "seed-replica/t1v-n-3d21a6bb-w-0.xplane.pb"},
 		{"gpu-multi-worker", "real/xprof-gpu-multi-worker/34.83.195.179_6003.xplane.pb"},
 	} {
-		b.Run(f.name, func(b *testing.B) { benchCapture(b, fixture(b, f.path)) })
+		b.Run(f.name, func(b *testing.B) { benchCapture(b, fixtures.Path(b, f.path)) })
 	}
 }
 

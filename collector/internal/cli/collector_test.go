@@ -20,36 +20,18 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/agenttest"
 	"github.com/fleetprof/fleetprof/collector/internal/capturetest"
 	"github.com/fleetprof/fleetprof/collector/internal/server"
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 )
-
-// repoRoot walks up from the package folder to the folder holding go.mod.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the package")
-		}
-		dir = parent
-	}
-}
 
 // buildPlugins builds the built-in analyzers into a folder with their allowlist.
 func buildPlugins(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	cmd := exec.Command("go", "build", "-o", dir+"/", "./plugins/cmd/...")
-	cmd.Dir = repoRoot(t)
+	cmd.Dir = fixtures.Root(t)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build plugins: %v\n%s", err, out)
 	}

@@ -10,32 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/capture/load"
 )
-
-// sharedTestdata returns ../shared/testdata beside the checkout, or skips.
-func sharedTestdata(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test")
-		}
-		dir = parent
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(td); err != nil {
-		t.Skipf("shared test data not found at %s", td)
-	}
-	return td
-}
 
 // twoHostRun builds a profile root with one run folder holding two hosts'
 // captures, copied from the fixtures: host-a the tiny TPU XPlane, host-b a
@@ -43,7 +20,7 @@ func sharedTestdata(t *testing.T) string {
 // the XPlane wins over).
 func twoHostRun(t *testing.T) (root string, events map[string]int64) {
 	t.Helper()
-	td := sharedTestdata(t)
+	td := fixtures.Dir(t)
 	root = t.TempDir()
 	run := filepath.Join(root, "plugins", "profile", "2026_02_05_20_15_30")
 	if err := os.MkdirAll(run, 0o755); err != nil {

@@ -8,33 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/sdk"
 	"github.com/google/go-cmp/cmp"
 )
-
-// sharedTestdata returns ../shared/testdata beside the module root, or skips.
-func sharedTestdata(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test's folder")
-		}
-		dir = parent
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(td); err != nil {
-		t.Skipf("shared fixtures not found at %s: %v", td, err)
-	}
-	return td
-}
 
 // tables returns a Markdown document's tables keyed by the heading above
 // them, each as rows of cells with code spans unwrapped.
@@ -71,7 +48,7 @@ func tables(md string) map[string][][]string {
 // the top 10 ops (the seed cut long operation names, and printed occurrences
 // as floats); idle is the corrected 99.97 %, not the seed's 99.98 %.
 func TestMarkdownMatchesSeed(t *testing.T) {
-	seedMD, err := os.ReadFile(filepath.Join(sharedTestdata(t), "seed-run", "report.md"))
+	seedMD, err := os.ReadFile(filepath.Join(fixtures.Dir(t), "seed-run", "report.md"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/agenttest"
 	"github.com/fleetprof/fleetprof/collector/internal/server"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/capture/load"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
@@ -31,25 +32,6 @@ import (
 )
 
 var screenshots = flag.Bool("screenshots", false, "write the browser test's screenshots to docs/images (ui-captures.png, ui-report.png)")
-
-// repoRoot walks up from the package folder to the folder holding go.mod.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the package")
-		}
-		dir = parent
-	}
-}
 
 // buildPlugins builds the built-in analyzers into a folder with their
 // allowlist.
@@ -92,11 +74,8 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Skip("no chromium on PATH: install Debian's chromium package (apt-get install -y chromium; .ci/run does) to run the browser test")
 	}
-	root := repoRoot(t)
-	tiny := filepath.Join(root, "..", "shared", "testdata", "tiny", "tiny-host.xplane.pb")
-	if _, err := os.Stat(tiny); err != nil {
-		t.Skipf("fixture missing (%v): the shared test data sits beside the checkout", err)
-	}
+	root := fixtures.Root(t)
+	tiny := fixtures.Path(t, "tiny", "tiny-host.xplane.pb")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	tinyCap, err := load.File(ctx, tiny, load.Options{})
@@ -105,7 +84,7 @@ func TestBrowser(t *testing.T) {
 	}
 	// The third agent serves another model run (the seed replica), so the
 	// diff page has differences to show.
-	seedCap, err := load.File(ctx, filepath.Join(root, "..", "shared", "testdata", "seed-replica", "t1v-n-3d21a6bb-w-0.xplane.pb"), load.Options{})
+	seedCap, err := load.File(ctx, filepath.Join(fixtures.Dir(t), "seed-replica", "t1v-n-3d21a6bb-w-0.xplane.pb"), load.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

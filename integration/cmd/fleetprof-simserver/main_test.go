@@ -20,6 +20,7 @@ import (
 
 	tensorflowpb "github.com/fleetprof/fleetprof/proto/tensorflow"
 
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/capture/load"
 	"github.com/fleetprof/fleetprof/plugins/capture/trim"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
@@ -168,19 +169,9 @@ func post(t *testing.T, method, url string, body []byte) (int, string) {
 // seedFile reads a file of the seed run's inputs, or skips.
 func seedFile(t *testing.T, name string) []byte {
 	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			t.Skip("no go.mod above the package")
-		}
-		dir = filepath.Dir(dir)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "..", "shared", "testdata", "seed-run", "inputs", name))
+	b, err := os.ReadFile(fixtures.Path(t, "seed-run", "inputs", name))
 	if err != nil {
-		t.Skipf("seed inputs missing: %v", err)
+		t.Fatal(err)
 	}
 	return b
 }

@@ -17,6 +17,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	xplanev1 "github.com/fleetprof/fleetprof/proto/fleetprof/xplane/v1"
 )
@@ -463,7 +464,7 @@ func TestEventCounts(t *testing.T) {
 // TestOpsTable checks the embedded op table against the seed run's xprof
 // output it was taken from.
 func TestOpsTable(t *testing.T) {
-	path := filepath.Join(sharedTestdata(t), "seed-run", "artifacts", "derived", "device", "framework_op_stats_device.json")
+	path := filepath.Join(fixtures.Dir(t), "seed-run", "artifacts", "derived", "device", "framework_op_stats_device.json")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -509,28 +510,4 @@ func TestOpsTable(t *testing.T) {
 	if p.opsPerStep() != 620 {
 		t.Errorf("a step runs %d ops, want 620", p.opsPerStep())
 	}
-}
-
-// sharedTestdata finds ../shared/testdata beside the checkout.
-func sharedTestdata(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package dir")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared test data not found at %s (it sits beside the checkout): %v", p, err)
-	}
-	return p
 }

@@ -9,36 +9,14 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-)
 
-// seedInputs returns the seed run's inputs folder, or skips.
-func seedInputs(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package: cannot find ../shared/testdata")
-		}
-		dir = parent
-	}
-	in := filepath.Join(dir, "..", "shared", "testdata", "seed-run", "inputs")
-	if _, err := os.Stat(in); err != nil {
-		t.Skipf("seed inputs missing (%v): the shared test data sits beside the checkout", err)
-	}
-	return in
-}
+	"github.com/fleetprof/fleetprof/integration/fixtures"
+)
 
 // readInput reads one of the seed's input files.
 func readInput(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(seedInputs(t), name))
+	b, err := os.ReadFile(filepath.Join(fixtures.Path(t, "seed-run", "inputs"), name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/capture/load"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
@@ -38,14 +39,7 @@ func TestFormatOf(t *testing.T) {
 // seedReplica returns the seed replica's XPlane, or skips.
 func seedReplica(t *testing.T) string {
 	t.Helper()
-	p, err := filepath.Abs("../../../../shared/testdata/seed-replica/t1v-n-3d21a6bb-w-0.xplane.pb")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("fixture missing: %v", err)
-	}
-	return p
+	return fixtures.Path(t, "seed-replica", "t1v-n-3d21a6bb-w-0.xplane.pb")
 }
 
 // TestRoundTripEveryFormat reads the seed replica, trims it, writes every

@@ -16,35 +16,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/capture/load"
 	"github.com/fleetprof/fleetprof/plugins/capture/trim"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/tracejson"
 )
-
-// sharedTestdata returns ../shared/testdata beside the checkout, or skips.
-func sharedTestdata(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test")
-		}
-		dir = parent
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(td); err != nil {
-		t.Skipf("shared test data not found at %s", td)
-	}
-	return td
-}
 
 // captureFiles finds every capture file under root, in folders found by
 // walking (real captures join the test by being added).
@@ -81,7 +58,7 @@ func captureFiles(t *testing.T, root string) []string {
 // session. The JSON must also read with encoding/json and, when python3 is
 // there, Python's json module, with the same events per process and thread.
 func TestRoundTripReal(t *testing.T) {
-	td := sharedTestdata(t)
+	td := fixtures.Dir(t)
 	files := captureFiles(t, filepath.Join(td, "real"))
 	for _, src := range files {
 		rel, _ := filepath.Rel(filepath.Join(td, "real"), src)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 )
 
 // wholeFileTrace is a trace JSON of n host events (nested, with args of
@@ -137,7 +139,7 @@ func TestLoadCancelled(t *testing.T) {
 		write(t, filepath.Join(dir, "c.trace.json"), raw),
 		write(t, filepath.Join(dir, "c.trace.json.gz"), gz(raw)),
 	}
-	if td := testdataDirOrEmpty(t); td != "" {
+	if td, err := fixtures.Find("."); err == nil {
 		if m, _ := filepath.Glob(filepath.Join(td, "seed-replica", "*.xplane.pb")); len(m) > 0 {
 			files = append(files, m[0])
 		}
@@ -173,27 +175,4 @@ func TestLoadCancelled(t *testing.T) {
 		buf := make([]byte, 1<<16)
 		t.Errorf("%d goroutines left behind:\n%s", n-before, buf[:runtime.Stack(buf, true)])
 	}
-}
-
-// testdataDirOrEmpty is testdata without the skip: "" when it is missing.
-func testdataDirOrEmpty(t *testing.T) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(td); err != nil {
-		return ""
-	}
-	return td
 }

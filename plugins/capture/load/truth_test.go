@@ -2,13 +2,13 @@ package load
 
 import (
 	"context"
-	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
 
@@ -30,43 +30,6 @@ type truth struct {
 	NonIdleOpUS    float64      `json:"non_idle_op_us"`
 }
 
-// testdata returns ../shared/testdata beside the checkout, or skips.
-func testdata(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test")
-		}
-		dir = parent
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(td); err != nil {
-		t.Skipf("shared test data not found at %s", td)
-	}
-	return td
-}
-
-func readTruth(t *testing.T, path string) truth {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tr truth
-	if err := json.Unmarshal(b, &tr); err != nil {
-		t.Fatal(err)
-	}
-	return tr
-}
-
 // fixture is a folder of ../shared/testdata with a truth.json and the
 // capture files it describes.
 type fixture struct {
@@ -74,48 +37,37 @@ type fixture struct {
 	files []string
 }
 
-// fixtures finds every folder under td that holds a truth.json, and the
-// capture files in it (every format present). Folders are found, not
-// listed: new real captures join the tests by being added.
-func fixtures(t testing.TB, td string) []fixture {
+// truthFixtures lists every folder that holds a truth.json, and the capture
+// files in it (every format present). Folders are found, not listed: new
+// real captures join the tests by being added.
+func truthFixtures(t testing.TB) []fixture {
 	t.Helper()
+	td := fixtures.Dir(t)
 	var out []fixture
-	err := filepath.WalkDir(td, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() != "truth.json" {
-			return err
-		}
-		dir := filepath.Dir(path)
-		ents, err := os.ReadDir(dir)
+	for _, dir := range fixtures.Folders(t) {
+		ents, err := os.ReadDir(filepath.Join(td, dir))
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
-		rel, _ := filepath.Rel(td, dir)
-		fx := fixture{dir: filepath.ToSlash(rel)}
+		fx := fixture{dir: dir}
 		for _, e := range ents {
 			n := e.Name()
-			if e.Type().IsRegular() && n != "truth.json" && isCaptureName(n) {
+			if e.Type().IsRegular() && n != fixtures.TruthFile && isCaptureName(n) {
 				fx.files = append(fx.files, n)
 			}
 		}
 		if len(fx.files) == 0 {
-			t.Errorf("%s has a truth.json but no capture file", rel)
+			t.Errorf("%s has a truth.json but no capture file", dir)
 		}
 		out = append(out, fx)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(out) == 0 {
-		t.Fatalf("no truth.json under %s", td)
 	}
 	return out
 }
 
 func TestFixturesMatchTruth(t *testing.T) {
-	td := testdata(t)
-	for _, fx := range fixtures(t, td) {
-		tr := readTruth(t, filepath.Join(td, fx.dir, "truth.json"))
+	td := fixtures.Dir(t)
+	for _, fx := range truthFixtures(t) {
+		tr := fixtures.ReadTruth[truth](t, fx.dir)
 		for _, f := range fx.files {
 			t.Run(fx.dir+"/"+f, func(t *testing.T) {
 				c, err := File(context.Background(), filepath.Join(td, fx.dir, f), Options{TempDir: t.TempDir()})

@@ -14,39 +14,16 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/capture/load"
 	"github.com/fleetprof/fleetprof/plugins/capture/trim"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	xplanev1 "github.com/fleetprof/fleetprof/proto/fleetprof/xplane/v1"
 )
 
-// testdata returns ../shared/testdata beside the checkout, or skips.
-func testdata(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test")
-		}
-		dir = parent
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(td); err != nil {
-		t.Skipf("shared test data not found at %s", td)
-	}
-	return td
-}
-
 // TestKindOfFixtures: every real capture is told apart by its contents.
 func TestKindOfFixtures(t *testing.T) {
-	td := testdata(t)
+	td := fixtures.Dir(t)
 	tests := []struct {
 		path string
 		want trim.TraceKind
@@ -134,7 +111,7 @@ func gpuWork(ev map[string]any) bool {
 // TestNoDeviceWords: a trace with no device work says which kind of trace
 // it is and what would have captured device work, not one fixed hint.
 func TestNoDeviceWords(t *testing.T) {
-	td := testdata(t)
+	td := fixtures.Dir(t)
 	hostOnlyXPlane := func(path string) []byte {
 		var space xplanev1.XSpace
 		if err := proto.Unmarshal(readAll(t, filepath.Join(td, path)), &space); err != nil {

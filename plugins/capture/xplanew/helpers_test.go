@@ -9,50 +9,26 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/xplane"
 )
 
 var update = flag.Bool("update", false, "rewrite the FuzzRead seed that the SDK's xplane reader takes from Write")
 
-// testdataDir returns the shared fixtures folder beside the checkout, or
-// skips the test when it is missing.
-func testdataDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package: cannot find ../shared/testdata")
-		}
-		dir = parent
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(td); err != nil {
-		t.Skipf("shared fixtures missing (%v): they sit beside the checkout in ../shared/testdata", err)
-	}
-	return td
-}
-
 // fixture is one shared capture.
 type fixture struct {
 	name, dir, file string
 }
 
-// fixtures are the shared captures the writer reads, writes and reads back.
-var fixtures = []fixture{
+// captures are the shared captures the writer reads, writes and reads back.
+var captures = []fixture{
 	{"tiny", "tiny", "tiny-host.xplane.pb"},
 	{"gpu", "real/xprof-gpu-multi-worker", "34.83.195.179_6003.xplane.pb"},
 }
 
 func (fx fixture) path(t testing.TB) string {
-	return filepath.Join(testdataDir(t), fx.dir, fx.file)
+	return filepath.Join(fixtures.Dir(t), fx.dir, fx.file)
 }
 
 // openFile opens a file on disk with the SDK's reader.

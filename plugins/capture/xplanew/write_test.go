@@ -173,7 +173,7 @@ func captureOf(t *testing.T, f *xplane.File) *capture.Capture {
 
 // TestWriteFixtures reads the shared files, writes them and reads them back.
 func TestWriteFixtures(t *testing.T) {
-	for _, fx := range fixtures {
+	for _, fx := range captures {
 		t.Run(fx.name, func(t *testing.T) {
 			c := captureOf(t, openFile(t, fx.path(t)))
 			b := writeBytes(t, c)

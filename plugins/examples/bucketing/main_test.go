@@ -3,12 +3,11 @@ package main
 import (
 	"context"
 	"math"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/capture/load"
 	"github.com/fleetprof/fleetprof/plugins/sdk"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
@@ -49,30 +48,6 @@ func TestBucket(t *testing.T) {
 			t.Errorf("bucket(%q, %q, %q) = %q, want %q", tt.operation, tt.opType, tt.category, got, tt.want)
 		}
 	}
-}
-
-// fixture returns a file of ../shared/testdata, beside the repository.
-func fixture(t *testing.T, name string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if parent := filepath.Dir(dir); parent != dir {
-			dir = parent
-			continue
-		}
-		t.Skip("no go.mod above the package")
-	}
-	path := filepath.Join(dir, "..", "shared", "testdata", name)
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("shared test data not found: %v", err)
-	}
-	return path
 }
 
 // The test's own reading of the rules, written as regular expressions and
@@ -130,7 +105,7 @@ func expected(c *capture.Capture) (total, count map[string]int64, all int64) {
 }
 
 func TestAnalyzeTiny(t *testing.T) {
-	path := fixture(t, "tiny/tiny-host.xplane.pb")
+	path := fixtures.Path(t, "tiny", "tiny-host.xplane.pb")
 	sec := sdktest.Run(t, analyzer{}, path, nil)
 
 	c, err := load.File(context.Background(), path, load.Options{})

@@ -4,49 +4,17 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/capture/load"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
-
-// TestdataDir returns the shared fixtures folder, ../shared/testdata beside
-// the module root, or skips the test when it is missing.
-func TestdataDir(t testing.TB) string {
-	t.Helper()
-	td := filepath.Join(moduleRoot(t), "..", "shared", "testdata")
-	if _, err := os.Stat(filepath.Join(td, "README.md")); err != nil {
-		t.Skipf("shared fixtures not found at %s (they sit beside the checkout): %v", td, err)
-	}
-	return td
-}
-
-// moduleRoot returns the folder holding go.mod above the test's folder.
-func moduleRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test's folder: cannot find ../shared/testdata")
-		}
-		dir = parent
-	}
-	return dir
-}
 
 // Fixture is one capture file of the shared fixtures.
 type Fixture struct {
@@ -75,60 +43,50 @@ func captureFormat(name string) string {
 	return ""
 }
 
-var fixtures struct {
+var found struct {
 	sync.Once
 	list []Fixture
 	err  error
 }
 
 // Fixtures returns every capture file of every folder under the shared
-// testdata that holds a truth.json, in every format present there. Folders
-// are found by walking, not listed: a capture added with its truth.json
-// joins every test that ranges over them.
+// testdata that holds a truth.json (fixtures.Folders), in every format
+// present there: a capture added with its truth.json joins every test that
+// ranges over them.
 func Fixtures(t testing.TB) []Fixture {
 	t.Helper()
-	td := TestdataDir(t)
-	fixtures.Do(func() {
-		fixtures.err = filepath.WalkDir(td, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || !d.IsDir() {
-				return err
-			}
-			if _, err := os.Stat(filepath.Join(path, "truth.json")); err != nil {
-				return nil
-			}
-			rel, err := filepath.Rel(td, path)
+	td := fixtures.Dir(t)
+	folders := fixtures.Folders(t)
+	found.Do(func() {
+		for _, rel := range folders {
+			entries, err := os.ReadDir(filepath.Join(td, rel))
 			if err != nil {
-				return err
-			}
-			rel = filepath.ToSlash(rel)
-			entries, err := os.ReadDir(path)
-			if err != nil {
-				return err
+				found.err = err
+				return
 			}
 			byFormat := map[string]int{}
-			var found []Fixture
+			var list []Fixture
 			for _, e := range entries {
 				if f := captureFormat(e.Name()); f != "" && !e.IsDir() {
 					byFormat[f]++
-					found = append(found, Fixture{Name: rel + "/" + f, Dir: rel, File: e.Name()})
+					list = append(list, Fixture{Name: rel + "/" + f, Dir: rel, File: e.Name()})
 				}
 			}
-			for i, f := range found {
+			for i, f := range list {
 				if byFormat[captureFormat(f.File)] > 1 { // several hosts: name them by file
-					found[i].Name = rel + "/" + f.File
+					list[i].Name = rel + "/" + f.File
 				}
 			}
-			fixtures.list = append(fixtures.list, found...)
-			return nil
-		})
+			found.list = append(found.list, list...)
+		}
 	})
-	if fixtures.err != nil {
-		t.Fatalf("find fixtures under %s: %v", td, fixtures.err)
+	if found.err != nil {
+		t.Fatalf("find fixtures under %s: %v", td, found.err)
 	}
-	if len(fixtures.list) == 0 {
+	if len(found.list) == 0 {
 		t.Fatalf("no folder under %s holds a truth.json and a capture", td)
 	}
-	return fixtures.list
+	return found.list
 }
 
 // FixtureNamed returns the fixture of that name, or fails the test.
@@ -149,7 +107,7 @@ func IsKineto(t testing.TB, f Fixture) bool {
 	if captureFormat(f.File) != "json" && captureFormat(f.File) != "json.gz" {
 		return false
 	}
-	r, err := os.Open(filepath.Join(TestdataDir(t), f.Dir, f.File))
+	r, err := os.Open(filepath.Join(fixtures.Dir(t), f.Dir, f.File))
 	if err != nil {
 		return false
 	}
@@ -177,7 +135,7 @@ var cache struct {
 // Load loads a fixture with the default gap and pad, once per test binary.
 func Load(t testing.TB, f Fixture) *capture.Capture {
 	t.Helper()
-	path := filepath.Join(TestdataDir(t), f.Dir, f.File)
+	path := filepath.Join(fixtures.Dir(t), f.Dir, f.File)
 	cache.Lock()
 	defer cache.Unlock()
 	if c, ok := cache.m[path]; ok {
@@ -224,14 +182,7 @@ type Truth struct {
 // LoadTruth reads a fixture folder's truth.json.
 func LoadTruth(t testing.TB, f Fixture) *Truth {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(TestdataDir(t), f.Dir, "truth.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tr Truth
-	if err := json.Unmarshal(b, &tr); err != nil {
-		t.Fatalf("%s/truth.json: %v", f.Dir, err)
-	}
+	tr := fixtures.ReadTruth[Truth](t, f.Dir)
 	return &tr
 }
 
@@ -250,7 +201,7 @@ func Near(a, b, tol float64) bool { return a-b <= tol && b-a <= tol }
 // table's header, as their data lines.
 func seedTables(t *testing.T) map[string][]string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(TestdataDir(t), "seed-run", "report.md"))
+	b, err := os.ReadFile(filepath.Join(fixtures.Dir(t), "seed-run", "report.md"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/internal/builtin/builtintest"
 	"github.com/fleetprof/fleetprof/plugins/internal/builtin/categories"
 	"github.com/fleetprof/fleetprof/plugins/internal/builtin/components"
@@ -56,7 +57,7 @@ func TestReportInputs(t *testing.T) {
 				t.Fatal(err)
 			}
 			got = append(got, '\n')
-			path := filepath.Join(moduleRoot(t), "collector", "internal", "report", "testdata", tc.out)
+			path := filepath.Join(fixtures.Root(t), "collector", "internal", "report", "testdata", tc.out)
 			if *update {
 				if err := os.WriteFile(path, got, 0o644); err != nil {
 					t.Fatal(err)

@@ -6,13 +6,15 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 )
 
 // BenchmarkWalk measures Walk over JSON already in memory (the caller
 // decompresses), in MB/s of JSON.
 func BenchmarkWalk(b *testing.B) {
 	b.Run("seed-replica", func(b *testing.B) {
-		data := readFixture(b, filepath.Join(testdataDir(b), "seed-replica", "t1v-n-3d21a6bb-w-0.trace.json.gz"))
+		data := readFixture(b, filepath.Join(fixtures.Dir(b), "seed-replica", "t1v-n-3d21a6bb-w-0.trace.json.gz"))
 		benchWalk(b, data)
 	})
 	b.Run("synthetic-100MB", func(b *testing.B) {

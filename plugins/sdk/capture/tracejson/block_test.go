@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 )
 
 // blocks is a BlockReader over data cut into blocks of the given size. It
@@ -72,7 +74,7 @@ func walkBoth(t *testing.T, data []byte, opts WalkOptions, sizes ...int) {
 // gives, whatever the block size, on real and generated fixtures, on every
 // malformed input of TestWalkErrors and on truncated input.
 func TestWalkBlockReader(t *testing.T) {
-	td := testdataDir(t)
+	td := fixtures.Dir(t)
 	files, _ := filepath.Glob(filepath.Join(td, "*", "*.json*"))
 	real, _ := filepath.Glob(filepath.Join(td, "real", "*", "*.json*"))
 	for _, f := range append(files, real...) {

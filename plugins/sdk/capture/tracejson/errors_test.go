@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
 
@@ -196,7 +197,7 @@ func TestWalkTruncated(t *testing.T) {
 	}
 	t.Run("sample", func(t *testing.T) { check(t, []byte(sample), 1) })
 	t.Run("tiny", func(t *testing.T) {
-		doc := readFixture(t, filepath.Join(testdataDir(t), "tiny", "tiny-host.trace.json"))
+		doc := readFixture(t, filepath.Join(fixtures.Dir(t), "tiny", "tiny-host.trace.json"))
 		check(t, doc, 499)
 	})
 }

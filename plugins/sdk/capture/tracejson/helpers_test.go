@@ -37,31 +37,6 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
-// testdataDir returns the shared fixtures folder beside the checkout, or
-// skips the test.
-func testdataDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package: cannot find ../shared/testdata")
-		}
-		dir = parent
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(td); err != nil {
-		t.Skipf("shared fixtures missing (%v): they sit beside the checkout in ../shared/testdata", err)
-	}
-	return td
-}
-
 // readFixture returns a fixture's uncompressed bytes.
 func readFixture(t testing.TB, path string) []byte {
 	t.Helper()
@@ -88,21 +63,6 @@ type truth struct {
 	SpanUS         json.Number `json:"span_us"`
 	EventsTotal    int64       `json:"events_total"`
 	DeviceOpEvents int64       `json:"device_op_events"`
-}
-
-func readTruth(t testing.TB, dir string) truth {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(dir, "truth.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	var tr truth
-	if err := d.Decode(&tr); err != nil {
-		t.Fatal(err)
-	}
-	return tr
 }
 
 // collector is a capture.Visitor that keeps everything it is told.

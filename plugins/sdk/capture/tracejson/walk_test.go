@@ -11,11 +11,12 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
 
 func TestWalkFixtures(t *testing.T) {
-	td := testdataDir(t)
+	td := fixtures.Dir(t)
 	tests := []struct {
 		dir, file string
 		loadAll   bool
@@ -26,9 +27,8 @@ func TestWalkFixtures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			dir := filepath.Join(td, tt.dir)
-			data := readFixture(t, filepath.Join(dir, tt.file))
-			want := readTruth(t, dir)
+			data := readFixture(t, filepath.Join(td, tt.dir, tt.file))
+			want := fixtures.ReadTruth[truth](t, tt.dir)
 			var c collector
 			st, err := Walk(context.Background(), bytes.NewReader(data), &c, WalkOptions{})
 			if err != nil {
@@ -90,7 +90,7 @@ func TestWalkFixtures(t *testing.T) {
 // TestWalkSplitReads checks that the result does not depend on how the
 // stream is cut into reads and blocks.
 func TestWalkSplitReads(t *testing.T) {
-	data := readFixture(t, filepath.Join(testdataDir(t), "tiny", "tiny-host.trace.json"))
+	data := readFixture(t, filepath.Join(fixtures.Dir(t), "tiny", "tiny-host.trace.json"))
 	var want collector
 	if _, err := Walk(context.Background(), bytes.NewReader(data), &want, WalkOptions{}); err != nil {
 		t.Fatal(err)
@@ -212,7 +212,7 @@ func join(s []string) string { return strings.Join(s, ",") }
 // TestWalkGolden records what Walk and Load make of the tiny fixture:
 // planes, lines, event counts and the first events of each line in full.
 func TestWalkGolden(t *testing.T) {
-	data := readFixture(t, filepath.Join(testdataDir(t), "tiny", "tiny-host.trace.json"))
+	data := readFixture(t, filepath.Join(fixtures.Dir(t), "tiny", "tiny-host.trace.json"))
 	var c collector
 	st, err := Walk(context.Background(), bytes.NewReader(data), &c, WalkOptions{})
 	if err != nil {

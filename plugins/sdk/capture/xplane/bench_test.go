@@ -144,15 +144,15 @@ func BenchmarkWalkSynthetic(b *testing.B) {
 }
 
 // BenchmarkWalkSeedReplica walks the seed replica (356,442 events).
-func BenchmarkWalkSeedReplica(b *testing.B) { benchWalkFile(b, fixtures[1].path(b)) }
+func BenchmarkWalkSeedReplica(b *testing.B) { benchWalkFile(b, captures[1].path(b)) }
 
 // BenchmarkWalkGPU walks the real GPU capture (23,128 events, heavy stats).
-func BenchmarkWalkGPU(b *testing.B) { benchWalkFile(b, fixtures[2].path(b)) }
+func BenchmarkWalkGPU(b *testing.B) { benchWalkFile(b, captures[2].path(b)) }
 
 // BenchmarkUnmarshalSeedReplica is the baseline: proto.Unmarshal of the
 // whole seed replica through the generated types.
 func BenchmarkUnmarshalSeedReplica(b *testing.B) {
-	data, err := os.ReadFile(fixtures[1].path(b))
+	data, err := os.ReadFile(captures[1].path(b))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func BenchmarkUnmarshalSeedReplica(b *testing.B) {
 // BenchmarkLoadGPU loads every event of the GPU capture (about 4 stats
 // each).
 func BenchmarkLoadGPU(b *testing.B) {
-	data, err := os.ReadFile(fixtures[2].path(b))
+	data, err := os.ReadFile(captures[2].path(b))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -155,7 +155,7 @@ func topLevelEnds(t *testing.T, b []byte) map[int]bool {
 // a valid, smaller XSpace; any other must give a FormatError at or before
 // the cut.
 func TestTruncated(t *testing.T) {
-	b, err := os.ReadFile(fixtures[0].path(t))
+	b, err := os.ReadFile(captures[0].path(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestTruncated(t *testing.T) {
 // TestGarbage feeds random bytes and mutated copies of tiny: no panic, no
 // hang, and any error is ErrMalformed.
 func TestGarbage(t *testing.T) {
-	tiny, err := os.ReadFile(fixtures[0].path(t))
+	tiny, err := os.ReadFile(captures[0].path(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,7 +74,7 @@ func TestSeedCorpus(t *testing.T) {
 	if !*update {
 		t.Skip("run with -update to rewrite the FuzzRead seed corpus")
 	}
-	tiny, err := os.ReadFile(fixtures[0].path(t))
+	tiny, err := os.ReadFile(captures[0].path(t))
 	if err != nil {
 		t.Fatal(err)
 	}

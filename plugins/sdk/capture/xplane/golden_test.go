@@ -59,7 +59,7 @@ func dumpStats(b *strings.Builder, indent string, stats []capture.Stat) {
 // TestGolden compares a dump of each small fixture with testdata/*.golden;
 // -update rewrites them.
 func TestGolden(t *testing.T) {
-	for _, fx := range []fixture{fixtures[0], fixtures[2]} {
+	for _, fx := range []fixture{captures[0], captures[2]} {
 		t.Run(fx.name, func(t *testing.T) {
 			got := dump(t, openFile(t, fx.path(t)))
 			path := filepath.Join("testdata", fx.name+".golden")

@@ -13,47 +13,23 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
-
-// testdataDir returns the shared fixtures folder beside the checkout, or
-// skips the test when it is missing.
-func testdataDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package: cannot find ../shared/testdata")
-		}
-		dir = parent
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(td); err != nil {
-		t.Skipf("shared fixtures missing (%v): they sit beside the checkout in ../shared/testdata", err)
-	}
-	return td
-}
 
 // fixture is one shared capture and its truth.
 type fixture struct {
 	name, dir, file string
 }
 
-var fixtures = []fixture{
+var captures = []fixture{
 	{"tiny", "tiny", "tiny-host.xplane.pb"},
 	{"seed-replica", "seed-replica", "t1v-n-3d21a6bb-w-0.xplane.pb"},
 	{"gpu", "real/xprof-gpu-multi-worker", "34.83.195.179_6003.xplane.pb"},
 }
 
 func (fx fixture) path(t testing.TB) string {
-	return filepath.Join(testdataDir(t), fx.dir, fx.file)
+	return filepath.Join(fixtures.Dir(t), fx.dir, fx.file)
 }
 
 // truth is the part of truth.json these tests check.
@@ -67,17 +43,7 @@ type truth struct {
 
 func (fx fixture) truth(t testing.TB) truth {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testdataDir(t), fx.dir, "truth.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	var tr truth
-	if err := d.Decode(&tr); err != nil {
-		t.Fatal(err)
-	}
-	return tr
+	return fixtures.ReadTruth[truth](t, fx.dir)
 }
 
 // microsToPS parses a decimal number of microseconds exactly into

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/capture/trim"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/ops"
@@ -80,7 +81,7 @@ func TestInstructionName(t *testing.T) {
 // TestXLAOpNames: device ops of real captures that carry their HLO modules
 // get the op_name of their instruction's metadata, by program id.
 func TestXLAOpNames(t *testing.T) {
-	td := testdataDir(t)
+	td := fixtures.Dir(t)
 	tests := []struct {
 		file string
 		// want maps an op (hlo_op, else instruction name) to the xla_op_name

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
 
@@ -99,7 +100,7 @@ func TestWalkSession(t *testing.T) {
 // JAX files record one that misses their rebased events (span_from
 // "events" in their truth), the generated ones none.
 func TestSessionFixtures(t *testing.T) {
-	td := testdataDir(t)
+	td := fixtures.Dir(t)
 	tests := []struct {
 		path        string
 		recorded    bool

@@ -26,9 +26,9 @@ func TestFixtures(t *testing.T) {
 		wantPlanes int
 		wantHosts  []string
 	}{
-		{fixtures[0], 1472, 3, []string{"tiny-host"}},
-		{fixtures[1], 356442, 2, []string{"t1v-n-3d21a6bb-w-0"}},
-		{fixtures[2], 23128, 9, []string{"34.83.195.179:6003"}},
+		{captures[0], 1472, 3, []string{"tiny-host"}},
+		{captures[1], 356442, 2, []string{"t1v-n-3d21a6bb-w-0"}},
+		{captures[2], 23128, 9, []string{"34.83.195.179:6003"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fx.name, func(t *testing.T) {
@@ -118,7 +118,7 @@ func (c *counter) Event(e *capture.RawEvent) error {
 // TestOracle compares Walk and Load with proto.Unmarshal through the
 // generated types, event by event.
 func TestOracle(t *testing.T) {
-	for _, fx := range fixtures {
+	for _, fx := range captures {
 		t.Run(fx.name, func(t *testing.T) {
 			if testing.Short() && fx.name == "seed-replica" {
 				t.Skip("short: skipping the 356k-event oracle")
@@ -217,7 +217,7 @@ func oracle(t testing.TB, b []byte) []loaded {
 // TestBufferSizes walks with tiny buffers, which take the slow paths, and
 // expects what the default buffer gives.
 func TestBufferSizes(t *testing.T) {
-	b, err := os.ReadFile(fixtures[2].path(t))
+	b, err := os.ReadFile(captures[2].path(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestBufferSizes(t *testing.T) {
 
 // TestPlanes checks what Open reports of the planes, without walking.
 func TestPlanes(t *testing.T) {
-	f := openFile(t, fixtures[0].path(t))
+	f := openFile(t, captures[0].path(t))
 	type row struct {
 		ID                  int64
 		Name                string
@@ -276,7 +276,7 @@ func TestPlanes(t *testing.T) {
 // TestConcurrent walks and loads one File from several goroutines (run
 // with -race).
 func TestConcurrent(t *testing.T) {
-	f := openFile(t, fixtures[0].path(t))
+	f := openFile(t, captures[0].path(t))
 	errs := make(chan error, 4)
 	counts := make(chan int, 4)
 	for range 4 {
