@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fsouza/fake-gcs-server/fakestorage"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/fleetprof/fleetprof/collector/internal/capturetest"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
@@ -60,8 +61,11 @@ func TestStartChecksStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Truncated: refused with the restore command.
-	if err := os.WriteFile(db, b[:len(b)/2/4096*4096], 0o600); err != nil {
+	// Truncated to half of the pages in use (the file is longer: bbolt grows
+	// it in steps, and a cut in that tail loses nothing): refused with the
+	// restore command.
+	cut := usedBytes(t, db) / 2 / 4096 * 4096
+	if err := os.WriteFile(db, b[:cut], 0o600); err != nil {
 		t.Fatal(err)
 	}
 	err = newServer(Config{DataDir: dir})
@@ -69,7 +73,7 @@ func TestStartChecksStore(t *testing.T) {
 		!strings.Contains(err.Error(), "truncated") || !strings.Contains(err.Error(), "fleetprof-collector restore --gcs-bucket BUCKET") {
 		t.Errorf("New over a truncated database = %v, want ErrDamagedStore naming the truncation and the restore command", err)
 	}
-	if st, _ := os.Stat(db); st.Size() != int64(len(b)/2/4096*4096) {
+	if st, _ := os.Stat(db); st.Size() != cut {
 		t.Errorf("the refused file was changed: %d bytes", st.Size())
 	}
 
@@ -161,4 +165,19 @@ func TestStartBackupWithoutSnapshot(t *testing.T) {
 	if !errors.Is(err, ErrStoreGone) || !strings.Contains(err.Error(), "no database snapshot is") || strings.Contains(err.Error(), "restore it with") {
 		t.Errorf("New over capture folders without a snapshot = %v", err)
 	}
+}
+
+// usedBytes returns how much of the (closed) bbolt file at path its pages use.
+func usedBytes(t *testing.T, path string) int64 {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int64
+	if err := db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
