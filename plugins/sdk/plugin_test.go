@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"path/filepath"
 	"reflect"
 	"sync"
@@ -213,30 +213,6 @@ func TestInputIterators(t *testing.T) {
 	}
 }
 
-// fixtures finds ../shared/testdata beside the repository.
-func fixtures(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package")
-		}
-		dir = parent
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(td); err != nil {
-		t.Skipf("shared test data not found at %s", td)
-	}
-	return td
-}
-
 // counter counts kept events and device ops.
 type counter struct{}
 
@@ -261,7 +237,7 @@ func (counter) Analyze(_ context.Context, in *sdk.Input) (*sdk.Section, error) {
 }
 
 func TestRunFixture(t *testing.T) {
-	td := fixtures(t)
+	td := fixtures.Dir(t)
 	for _, f := range []string{"tiny/tiny-host.xplane.pb", "tiny/tiny-host.trace.json.gz"} {
 		t.Run(f, func(t *testing.T) {
 			sec := sdktest.Run(t, counter{}, filepath.Join(td, f), nil)

@@ -3,6 +3,7 @@ package fpcap_test
 import (
 	"bytes"
 	"context"
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"path/filepath"
 	"testing"
 
@@ -15,7 +16,7 @@ import (
 // none may come near a bound. The log shows how far each is from the
 // expansion bound (BENCHMARKS.md).
 func TestRealCapturesWithinLimits(t *testing.T) {
-	root := filepath.Join("..", "..", "..", "..", "..", "shared", "testdata")
+	root := fixtures.Dir(t)
 	var files []string
 	for _, pat := range []string{"real/*/*.xplane.pb", "real/*/*.json.gz", "real/*/*.json", "seed-replica/*.xplane.pb", "tiny/*.xplane.pb"} {
 		m, _ := filepath.Glob(filepath.Join(root, pat))
