@@ -3,10 +3,10 @@ package fpcap_test
 import (
 	"bytes"
 	"context"
-	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"path/filepath"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/capture/load"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
 )
