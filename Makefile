@@ -46,7 +46,7 @@ check-generate: generate
 
 ## bench: Go benchmarks and the side-by-side comparison script (see BENCHMARKS.md)
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./plugins/sdk/capture/...
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./plugins/sdk/capture/... ./plugins/capture/...
 	bash integration/bench/trim_vs_gzip.sh
 	bash integration/bench/load.sh
 
