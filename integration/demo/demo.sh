@@ -51,7 +51,8 @@ free_port() {
 }
 # wait_http waits until a URL answers 200.
 wait_http() {
-  for _ in $(seq 1 200); do
+  local until=$((SECONDS + 60))
+  while [ "$SECONDS" -lt "$until" ]; do
     if (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; then return 0; fi
     sleep 0.1
   done
@@ -94,21 +95,24 @@ start_agent() {
   pids+=($!)
   printf -v "agent_pid_$name" '%s' "$!"
 }
-# wait_agents N waits until N agents are connected with a healthy server.
+# wait_agents N waits until N agents are connected with a healthy server,
+# for up to 120 s (a loaded machine starts three servers slowly).
 wait_agents() {
-  for _ in $(seq 1 150); do
+  local until=$((SECONDS + 120)) n=0
+  while [ "$SECONDS" -lt "$until" ]; do
     n=$("$bin"/fleetprof agents --selector model=qwen3 --format json 2>/dev/null | grep -c '"server_healthy": *true' || true)
     [ "$n" -ge "$1" ] && return 0
     sleep 0.2
   done
-  echo "demo: only $n of $1 agents are ready; see $out/logs" >&2
+  echo "demo: only $n of $1 agents are ready after 120 s; see $out/logs" >&2
   return 1
 }
 # wait_analyzed waits until every capture is analyzed.
 wait_analyzed() {
   local want done_n
   want=$("$bin"/fleetprof captures --format json | grep -c '"capture_id"' || true)
-  for _ in $(seq 1 300); do
+  local until=$((SECONDS + 120))
+  while [ "$SECONDS" -lt "$until" ]; do
     done_n=$("$bin"/fleetprof captures --format json | grep -cE '"status": *"(analyzed|analysis_failed)"' || true)
     [ "$done_n" -ge "$want" ] && return 0
     sleep 0.2
