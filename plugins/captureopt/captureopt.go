@@ -238,6 +238,22 @@ func (o *Options) Register(fs FlagSet) {
 	}
 }
 
+// RegisterOnly is Register for the named options alone, for a command
+// whose other settings mean something else (`fleetprof experiment` varies
+// the workload per cell); o's other fields are left as they are (start from
+// Defaults()). A name that is not an option's panics: it is a mistake in
+// the caller, found by its first test.
+func (o *Options) RegisterOnly(fs FlagSet, names ...string) {
+	def := Defaults()
+	for _, name := range names {
+		opt, ok := lookup(name)
+		if !ok || opt.name != name {
+			panic("captureopt: RegisterOnly: no option named " + name)
+		}
+		register(fs, opt.name, opt.help, opt.field(o), opt.field(&def))
+	}
+}
+
 func register(fs FlagSet, name, help string, p, def any) {
 	switch p := p.(type) {
 	case *string:

@@ -300,3 +300,37 @@ func TestToProtoErrors(t *testing.T) {
 		t.Errorf("ToProto with --backend ftp = %v, want ErrBackend", err)
 	}
 }
+
+// TestRegisterOnly: the named options alone, with the same flags as
+// Register gives them; an unknown name (or an alias) panics.
+func TestRegisterOnly(t *testing.T) {
+	var all Options
+	_, full := pFlags(&all)
+	o := Defaults()
+	fs := pflag.NewFlagSet("experiment", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	o.RegisterOnly(fs, "duration", "host-tracer-level", "gap")
+	got := map[string]flagInfo{}
+	fs.VisitAll(func(f *pflag.Flag) { got[f.Name] = flagInfo{f.DefValue, f.Usage} })
+	want := map[string]flagInfo{"duration": full["duration"], "host-tracer-level": full["host-tracer-level"], "gap": full["gap"]}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("RegisterOnly flags (-want +got):\n%s", diff)
+	}
+	if err := fs.Parse([]string{"--duration", "3s", "--host-tracer-level", "3"}); err != nil {
+		t.Fatal(err)
+	}
+	if o.Duration != 3*time.Second || o.HostTracerLevel != 3 || o.DeviceTracerLevel != Defaults().DeviceTracerLevel {
+		t.Errorf("after parsing: %+v", o)
+	}
+	for _, bad := range []string{"no-such-option", "num-steps"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("RegisterOnly(%q) did not panic", bad)
+				}
+			}()
+			var o Options
+			o.RegisterOnly(pflag.NewFlagSet("x", pflag.ContinueOnError), bad)
+		}()
+	}
+}

@@ -16,8 +16,7 @@ import (
 
 	"github.com/fleetprof/fleetprof/collector/internal/experiment"
 	"github.com/fleetprof/fleetprof/collector/internal/report"
-	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
-	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
+	"github.com/fleetprof/fleetprof/plugins/captureopt"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
 )
 
@@ -29,16 +28,21 @@ const experimentPoll = 500 * time.Millisecond
 
 // experimentFlags are the flags of `fleetprof experiment`.
 type experimentFlags struct {
-	name, selector, body, format, backend string
-	vary, endpoints, labels               []string
-	repeat, warmups                       int32
-	hostLevel, deviceLevel, pythonLevel   int32
-	duration, gap, pad                    time.Duration
-	wait                                  bool
-	out, reportFormat                     string
-	cron, scheduleName                    string
-	skipIfBusy                            bool
+	name, selector, body, format string
+	vary, endpoints, labels      []string
+	repeat, warmups              int32
+	// opts holds the capture options an experiment takes (experimentOpts),
+	// defined as every command defines them (package captureopt).
+	opts               captureopt.Options
+	wait               bool
+	out, reportFormat  string
+	cron, scheduleName string
+	skipIfBusy         bool
 }
+
+// experimentOpts are the capture options `fleetprof experiment` takes; the
+// workload's are its own (--workload-body, --vary, --warmups, --repeat).
+var experimentOpts = []string{"backend", "duration", "host-tracer-level", "device-tracer-level", "python-tracer-level", "gap", "pad"}
 
 // callExperiment runs fn with an ExperimentService client, turning gRPC
 // errors into plain sentences.
@@ -146,13 +150,8 @@ schedule that runs the experiment instead, so a scaling curve becomes a trend.`,
 	fs.Int32Var(&f.warmups, "warmups", 1, "requests per cell sent before profiling (0: none)")
 	fs.StringVar(&f.name, "name", "", "a name for the experiment")
 	fs.StringArrayVar(&f.labels, "label", nil, "label key=value to put on the captures (repeatable)")
-	fs.StringVar(&f.backend, "backend", "", "capture backend: http or grpc; default: the agent's")
-	fs.DurationVar(&f.duration, "duration", 0, "how long to profile each cell (0: as long as its workload)")
-	fs.Int32Var(&f.hostLevel, "host-tracer-level", 2, "host tracer level (0-3)")
-	fs.Int32Var(&f.deviceLevel, "device-tracer-level", 1, "device tracer level (0-2)")
-	fs.Int32Var(&f.pythonLevel, "python-tracer-level", 0, "python tracer level (0-1)")
-	fs.DurationVar(&f.gap, "gap", 0, "window gap threshold (0: the default 1ms)")
-	fs.DurationVar(&f.pad, "pad", 0, "window pad (0: the default 100us)")
+	f.opts = captureopt.Defaults()
+	f.opts.RegisterOnly(fs, experimentOpts...)
 	fs.BoolVarP(&f.wait, "wait", "w", false, "follow the experiment and print its report when every capture is analyzed")
 	fs.StringVar(&f.format, "format", "table", "output format: table or json")
 	fs.StringVarP(&f.out, "output", "o", "", "with --wait, also write the report into this folder")
@@ -175,8 +174,12 @@ func (f *experimentFlags) spec() (*collectorv1.ExperimentSpec, error) {
 	if len(f.vary) == 0 {
 		return nil, fmt.Errorf("%w: --vary is required, e.g. --vary input_len=128,512,2048 --vary batch=1,4", errUsage)
 	}
-	if f.duration < 0 || f.gap < 0 || f.pad < 0 || f.repeat < 1 || f.warmups < 0 {
-		return nil, fmt.Errorf("%w: durations and --warmups must not be negative, --repeat at least 1", errUsage)
+	if f.repeat < 1 || f.warmups < 0 {
+		return nil, fmt.Errorf("%w: --warmups must not be negative, --repeat at least 1", errUsage)
+	}
+	opts, err := f.opts.ToProto(nil)
+	if err != nil {
+		return nil, usageErr(err)
 	}
 	body, err := os.ReadFile(f.body)
 	if err != nil {
@@ -188,11 +191,7 @@ func (f *experimentFlags) spec() (*collectorv1.ExperimentSpec, error) {
 	spec := &collectorv1.ExperimentSpec{
 		Name: f.name, Selector: f.selector, WorkloadBody: body, Endpoints: f.endpoints, Repeat: f.repeat,
 		Warmups: f.warmups, Labels: map[string]string{},
-		Options: &agentv1.CaptureOptions{
-			Backend: f.backend, DurationMs: f.duration.Milliseconds(),
-			HostTracerLevel: f.hostLevel, DeviceTracerLevel: f.deviceLevel, PythonTracerLevel: f.pythonLevel,
-			GapPs: f.gap.Nanoseconds() * capture.Nanosecond, PadPs: f.pad.Nanoseconds() * capture.Nanosecond,
-		},
+		Options: opts,
 	}
 	if f.warmups == 0 {
 		spec.Warmups = -1 // none; 0 on the wire means the default, one

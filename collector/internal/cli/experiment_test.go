@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/testing/protocmp"
 
+	"github.com/fleetprof/fleetprof/plugins/captureopt"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
 )
@@ -22,9 +23,11 @@ func TestExperimentSpec(t *testing.T) {
 	if err := os.WriteFile(body, []byte(scoreBody), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	opts := captureopt.Defaults()
+	opts.HostTracerLevel, opts.DeviceTracerLevel = 2, 1
 	f := experimentFlags{
 		name: "scaling", selector: "model=qwen3", body: body, vary: []string{"input_len=128,512", "batch=1,4"},
-		endpoints: []string{"/v1/score", "/generate"}, repeat: 2, warmups: 0, hostLevel: 2, deviceLevel: 1,
+		endpoints: []string{"/v1/score", "/generate"}, repeat: 2, warmups: 0, opts: opts,
 		labels: []string{"team=perf"},
 	}
 	got, err := f.spec()
@@ -35,7 +38,7 @@ func TestExperimentSpec(t *testing.T) {
 		Name: "scaling", Selector: "model=qwen3", WorkloadBody: []byte(scoreBody), Endpoints: []string{"/v1/score", "/generate"},
 		Repeat: 2, Warmups: -1, Labels: map[string]string{"team": "perf"},
 		Vary:    []*collectorv1.Parameter{{Name: "input_len", Values: []int64{128, 512}}, {Name: "batch", Values: []int64{1, 4}}},
-		Options: &agentv1.CaptureOptions{HostTracerLevel: 2, DeviceTracerLevel: 1},
+		Options: &agentv1.CaptureOptions{HostTracerLevel: 2, DeviceTracerLevel: 1, PythonTracerLevel: -1},
 	}
 	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
 		t.Errorf("spec (-want +got):\n%s", diff)
@@ -58,6 +61,9 @@ func TestExperimentUsage(t *testing.T) {
 		{"no body", []string{"-l", "a=b", "--vary", "batch=1"}, "--workload-body is required"},
 		{"no vary", []string{"-l", "a=b", "--workload-body", body}, "--vary is required"},
 		{"bad vary", []string{"-l", "a=b", "--workload-body", body, "--vary", "batch"}, "want name=v1,v2"},
+		{"negative duration", []string{"-l", "a=b", "--workload-body", body, "--vary", "batch=1", "--duration", "-1s"}, "--duration"},
+		{"tracer level out of range", []string{"-l", "a=b", "--workload-body", body, "--vary", "batch=1", "--device-tracer-level", "7"}, "--device-tracer-level"},
+		{"level 0 cannot be sent", []string{"-l", "a=b", "--workload-body", body, "--vary", "batch=1", "--host-tracer-level", "0"}, "--host-tracer-level"},
 		{"unknown param", []string{"-l", "a=b", "--workload-body", body, "--vary", "temperature=1"}, `unknown parameter "temperature"`},
 		{"bad endpoint", []string{"-l", "a=b", "--workload-body", body, "--vary", "batch=1", "--endpoints", "/v1/chat"}, `endpoint "/v1/chat"`},
 		{"repeat", []string{"-l", "a=b", "--workload-body", body, "--vary", "batch=1", "--repeat", "0"}, "--repeat at least 1"},
