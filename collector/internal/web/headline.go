@@ -115,8 +115,8 @@ func options(o *agentv1.CaptureOptions) *optionsView {
 	v := &optionsView{}
 	add := func(k, val string) { v.Rows = append(v.Rows, kv{k, val}) }
 	level := func(n int32) string {
-		if n < 0 {
-			return "server default"
+		if n <= 0 { // unset (a command cannot carry 0): the agent's policy, else the server's default
+			return "agent's default"
 		}
 		return strconv.Itoa(int(n))
 	}

@@ -129,7 +129,10 @@ func (f scheduleForm) schedule() (store.Schedule, error) {
 	if dur < 0 {
 		return s, fmt.Errorf("%w: duration must not be negative", errForm)
 	}
-	s.Options, err = proto.Marshal(&agentv1.CaptureOptions{DurationMs: dur.Milliseconds(), HostTracerLevel: 2, DeviceTracerLevel: 1})
+	// The tracer levels are left to each agent's policy, as the CLI's
+	// capture, schedule add and experiment leave them by default
+	// (package captureopt: -1 is unset).
+	s.Options, err = proto.Marshal(&agentv1.CaptureOptions{DurationMs: dur.Milliseconds(), HostTracerLevel: -1, DeviceTracerLevel: -1, PythonTracerLevel: -1})
 	return s, err
 }
 
