@@ -436,8 +436,14 @@ func TestHostileDiskFull(t *testing.T) {
 	if strings.Contains(err.Error(), s.c.data) {
 		t.Errorf("the status names the collector's files: %v", err)
 	}
-	if log := s.c.p.out.String(); !strings.Contains(log, "collector storage exhausted") {
-		t.Errorf("the collector's log does not say its storage is exhausted:\n%s", tail(log, 20))
+	// The log line may reach the process's output a moment after the
+	// status reached the agent.
+	logged := func() bool { return strings.Contains(s.c.p.out.String(), "collector storage exhausted") }
+	for end := time.Now().Add(10 * time.Second); !logged() && time.Now().Before(end); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !logged() {
+		t.Errorf("the collector's log does not say its storage is exhausted:\n%s", tail(s.c.p.out.String(), 20))
 	}
 	if n := num(s.c.metric(`fleetprof_collector_ingest_rejected_total{reason="storage"}`)); n != 1 {
 		t.Errorf("ingest_rejected_total{reason=storage} = %v, want 1", n)
