@@ -204,18 +204,20 @@ func (a *Agent) Run(ctx context.Context, cc *grpc.ClientConn) error {
 				a.mu.Unlock()
 				_ = progress(agentv1.CaptureState_CAPTURE_STATE_PROFILING, "")
 				c := a.capture(cmd)
+				// Free once the capture is taken, as a real agent is once
+				// it has spooled it: the upload runs beside the next
+				// capture, and the collector, which finishes a fleet
+				// capture at the commit, may send the next command before
+				// the commit's answer reaches this agent.
+				busyMu.Lock()
+				busy = false
+				busyMu.Unlock()
 				_ = progress(agentv1.CaptureState_CAPTURE_STATE_UPLOADING, "")
 				data, sum := capturetest.Fpcap(c)
 				if _, err := Upload(ctx, cc, UploadSpec{CaptureID: cmd.GetCaptureId(), AgentID: a.ID, Data: data, SHA256: sum}); err != nil {
 					_ = progress(agentv1.CaptureState_CAPTURE_STATE_FAILED, err.Error())
 					return
 				}
-				// Free before saying done: the collector may finish the
-				// fleet capture at the commit and send the next command
-				// before this progress arrives, as a real agent's would.
-				busyMu.Lock()
-				busy = false
-				busyMu.Unlock()
 				_ = progress(agentv1.CaptureState_CAPTURE_STATE_DONE, "")
 			})
 		}
