@@ -17,10 +17,10 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/fleetprof/fleetprof/integration/bolttest"
 	"github.com/fleetprof/fleetprof/integration/internal/hostile"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 )
@@ -218,7 +218,7 @@ func TestHostileDamagedStore(t *testing.T) {
 	}
 	// Half of the pages in use (the file is longer: bbolt grows it in
 	// steps, and a cut in that tail loses nothing).
-	if err := os.WriteFile(db, b[:usedBytes(t, db)/2/4096*4096], 0o600); err != nil {
+	if err := os.WriteFile(db, b[:bolttest.UsedBytes(t, db)/2/4096*4096], 0o600); err != nil {
 		t.Fatal(err)
 	}
 	refused("truncated", "truncated", "fleetprof-collector restore --gcs-bucket fp --gcs-prefix p")
@@ -296,19 +296,4 @@ func TestHostileBucketHangs(t *testing.T) {
 		t.Errorf("/healthz while the bucket hangs: %d in %s: %q", code, took, body)
 	}
 	t.Logf("/healthz in %s:\n%s", took.Round(time.Millisecond), body)
-}
-
-// usedBytes returns how much of the (closed) bbolt file at path its pages use.
-func usedBytes(t *testing.T, path string) int64 {
-	t.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var n int64
-	if err := db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	return n
 }

@@ -7,12 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/fleetprof/fleetprof/collector/internal/auth"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/integration/bolttest"
 )
 
 // TestCheckCommand: `fleetprof-collector check` on a sound, a truncated, a
@@ -47,7 +45,7 @@ func TestCheckCommand(t *testing.T) {
 	}{
 		// Half of the pages in use: the file itself is longer (bbolt grows
 		// it in steps), and a cut in that tail loses nothing.
-		{"truncated", b[:usedBytes(t, path)/2/4096*4096], "truncated"},
+		{"truncated", b[:bolttest.UsedBytes(t, path)/2/4096*4096], "truncated"},
 		{"0 bytes", []byte{}, "empty (0 bytes)"},
 		{"missing", nil, "no such file"},
 	} {
@@ -68,19 +66,4 @@ func TestCheckCommand(t *testing.T) {
 	if _, _, code := run(); code != 2 {
 		t.Errorf("check without --data: exit %d, want 2", code)
 	}
-}
-
-// usedBytes returns how much of the bbolt file at path its pages use.
-func usedBytes(t *testing.T, path string) int64 {
-	t.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var n int64
-	if err := db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	return n
 }

@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/fsouza/fake-gcs-server/fakestorage"
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/fleetprof/fleetprof/collector/internal/capturetest"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/integration/bolttest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
 
@@ -64,7 +64,7 @@ func TestStartChecksStore(t *testing.T) {
 	// Truncated to half of the pages in use (the file is longer: bbolt grows
 	// it in steps, and a cut in that tail loses nothing): refused with the
 	// restore command.
-	cut := usedBytes(t, db) / 2 / 4096 * 4096
+	cut := bolttest.UsedBytes(t, db) / 2 / 4096 * 4096
 	if err := os.WriteFile(db, b[:cut], 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -165,19 +165,4 @@ func TestStartBackupWithoutSnapshot(t *testing.T) {
 	if !errors.Is(err, ErrStoreGone) || !strings.Contains(err.Error(), "no database snapshot is") || strings.Contains(err.Error(), "restore it with") {
 		t.Errorf("New over capture folders without a snapshot = %v", err)
 	}
-}
-
-// usedBytes returns how much of the (closed) bbolt file at path its pages use.
-func usedBytes(t *testing.T, path string) int64 {
-	t.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var n int64
-	if err := db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
