@@ -96,26 +96,16 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: b})
 	}
 	hs := &http.Server{Handler: srv.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(lis) }()
-	log.Info("GCS emulator serving", "url", "http://"+addr, "root", cfg.Root, "buckets", cfg.Buckets)
+	// The listener is bound: connections wait in its backlog until
+	// ServeHTTP accepts them.
 	if cfg.AddrFile != "" {
 		if err := transport.WriteAddrFile(cfg.AddrFile, map[string]string{"http": addr}); err != nil {
-			hs.Close()
-			<-errc
 			return err
 		}
 	}
-	select {
-	case err := <-errc:
+	log.Info("GCS emulator serving", "url", "http://"+addr, "root", cfg.Root, "buckets", cfg.Buckets)
+	if err := transport.ServeHTTP(ctx, hs, lis); err != nil {
 		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	_ = hs.Shutdown(sctx)
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
 	}
 	return nil
 }
