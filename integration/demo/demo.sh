@@ -35,12 +35,17 @@ keeping=0
 trap 'if [ "$keeping" = 1 ]; then exit 0; fi; exit 130' INT TERM
 
 # free_port VAR sets VAR to a loopback port nobody listens on and no earlier
-# call handed out (the processes start listening only later).
+# call handed out (the processes start listening only later). It is taken
+# below the kernel's ephemeral range, so that no outgoing connection can
+# take it in between (seen with two test suites at once).
 used=" "
+eph_low=32768
+read -r eph_low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+[ "$eph_low" -gt 12000 ] 2>/dev/null || eph_low=32768
 free_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 20000))
+    p=$((10000 + RANDOM % (eph_low - 10000)))
     case "$used" in *" $p "*) continue ;; esac
     if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
       used="$used$p "
