@@ -54,19 +54,7 @@ func Charts(r *Report) []Chart {
 	}
 	var out []Chart
 	for _, ep := range r.Endpoints {
-		var order []string
-		groups := map[string][]*CellReport{}
-		for i := range r.Cells {
-			c := &r.Cells[i]
-			if c.Endpoint != ep || c.Requests == 0 {
-				continue
-			}
-			k := fixedKey(c.Params, param)
-			if _, ok := groups[k]; !ok {
-				order = append(order, k)
-			}
-			groups[k] = append(groups[k], c)
-		}
+		order, groups := groupCells(r, ep, param)
 		for _, k := range order {
 			cells := groups[k]
 			slices.SortFunc(cells, func(a, b *CellReport) int { return int(a.Params[param] - b.Params[param]) })

@@ -304,25 +304,31 @@ func fixedKey(params map[string]int64, except string) string {
 	return strings.Join(parts, ",")
 }
 
+// groupCells groups endpoint ep's cells with requests by the values of
+// every parameter but param; order is the groups' keys as first met.
+func groupCells(r *Report, ep, param string) (order []string, groups map[string][]*CellReport) {
+	groups = map[string][]*CellReport{}
+	for i := range r.Cells {
+		c := &r.Cells[i]
+		if c.Endpoint != ep || c.Requests == 0 {
+			continue
+		}
+		k := fixedKey(c.Params, param)
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], c)
+	}
+	return order, groups
+}
+
 // fits fits every metric against every parameter, per endpoint and per
 // combination of the other parameters, over the cells with requests.
 func fits(r *Report) []FitRow {
 	out := []FitRow{}
 	for _, ep := range r.Endpoints {
 		for _, p := range r.Params {
-			var order []string
-			groups := map[string][]*CellReport{}
-			for i := range r.Cells {
-				c := &r.Cells[i]
-				if c.Endpoint != ep || c.Requests == 0 {
-					continue
-				}
-				k := fixedKey(c.Params, p)
-				if _, ok := groups[k]; !ok {
-					order = append(order, k)
-				}
-				groups[k] = append(groups[k], c)
-			}
+			order, groups := groupCells(r, ep, p)
 			for _, k := range order {
 				cells := groups[k]
 				fixed := map[string]int64{}
