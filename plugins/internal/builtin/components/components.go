@@ -9,6 +9,7 @@ import (
 	"github.com/fleetprof/fleetprof/plugins/internal/builtin/figure"
 	"github.com/fleetprof/fleetprof/plugins/sdk"
 	"github.com/fleetprof/fleetprof/plugins/sdk/bucket"
+	"github.com/fleetprof/fleetprof/plugins/sdk/ops"
 )
 
 // RulesOption is the Input.Options key that holds the bucketing rules: the
@@ -22,23 +23,18 @@ const RulesOption = "rules"
 // type, category or kernel name.
 type Analyzer struct{}
 
-// Info implements sdk.Analyzer.
-func (Analyzer) Info() sdk.Info {
-	return sdk.Info{
-		Name:        "components",
-		Title:       "Device time by component",
-		Version:     figure.Version,
-		Description: "Device op time by component (matmul, attention, collectives, data movement, control flow, ...), from ordered bucketing rules.",
-		Order:       30,
-	}
-}
-
 var breakdown = figure.Breakdown{
 	Name: "components", Title: "Device time by component",
 	Key: "component", KeyLabel: "Component",
 	Count: "components", CountLabel: "Components",
 	Chart: "Device op time by component",
+
+	Order:       30,
+	Description: "Device op time by component (matmul, attention, collectives, data movement, control flow, ...), from ordered bucketing rules.",
 }
+
+// Info implements sdk.Analyzer.
+func (Analyzer) Info() sdk.Info { return breakdown.Info() }
 
 // Analyze implements sdk.Analyzer.
 func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error) {
@@ -49,15 +45,9 @@ func (Analyzer) Analyze(ctx context.Context, in *sdk.Input) (*sdk.Section, error
 	if err != nil {
 		return nil, fmt.Errorf("components: read the %q option: %w", RulesOption, err)
 	}
-	s, groups, _ := breakdown.Section(in.Capture, rules.Component)
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if len(groups) == 0 {
-		return s, nil
-	}
-	s.Notes = append(s.Notes, "Ops are bucketed with "+source+"; the first rule that matches an op's operation name, type, category or kernel wins. Change them with fleetprof analyze --rules FILE, or --rules seed for the seed report's components.")
-	return s, nil
+	return breakdown.Analyze(ctx, in.Capture, rules.Component, func([]ops.Group[string], int64) []string {
+		return []string{"Ops are bucketed with " + source + "; the first rule that matches an op's operation name, type, category or kernel wins. Change them with fleetprof analyze --rules FILE, or --rules seed for the seed report's components."}
+	})
 }
 
 // Rules returns the rules an option value asks for, and words for people

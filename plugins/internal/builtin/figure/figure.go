@@ -5,6 +5,7 @@ package figure
 
 import (
 	"cmp"
+	"context"
 	"slices"
 
 	"github.com/fleetprof/fleetprof/plugins/numfmt"
@@ -108,12 +109,15 @@ func isKineto(c *capture.Capture) bool {
 	return false
 }
 
-// Breakdown describes a section that sums device op time by one key (op
-// type, category, component): one row per key, largest first, with its
-// total and share, a bar chart and the count of keys.
+// Breakdown describes an analyzer whose section sums device op time by one
+// key (op type, category, component): one row per key, largest first, with
+// its total and share, a bar chart and the count of keys.
 type Breakdown struct {
-	// Name and Title are the section's.
+	// Name and Title are the analyzer's and its section's.
 	Name, Title string
+	// Description and Order are the analyzer's (see sdk.Info).
+	Description string
+	Order       int
 	// Key and KeyLabel name the row key's column ("type", "Op type").
 	Key, KeyLabel string
 	// Count and CountLabel name the summary metric counting the keys
@@ -121,6 +125,35 @@ type Breakdown struct {
 	Count, CountLabel string
 	// Chart is the bar chart's title.
 	Chart string
+}
+
+// Info returns the analyzer's sdk.Info, at Version.
+func (b Breakdown) Info() sdk.Info {
+	return sdk.Info{
+		Name:        b.Name,
+		Title:       b.Title,
+		Version:     Version,
+		Description: b.Description,
+		Order:       b.Order,
+	}
+}
+
+// Analyze is the analyzer's Analyze over the capture c: the Section of c's
+// device ops summed by key and, when there are any, the notes that notes
+// (if not nil) makes of the sums. It returns ctx's error if ctx has ended
+// before or after the summing.
+func (b Breakdown) Analyze(ctx context.Context, c *capture.Capture, key func(ops.Op) string, notes func(groups []ops.Group[string], total int64) []string) (*sdk.Section, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s, groups, total := b.Section(c, key)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(groups) > 0 && notes != nil {
+		s.Notes = append(s.Notes, notes(groups, total)...)
+	}
+	return s, nil
 }
 
 // Section sums the capture's device ops by key into a section. With no
