@@ -11,6 +11,7 @@ import (
 
 	"github.com/fleetprof/fleetprof/plugins/capture/load"
 	"github.com/fleetprof/fleetprof/plugins/capture/trim"
+	"github.com/fleetprof/fleetprof/plugins/hugeheap"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
 
@@ -56,6 +57,10 @@ func toPS(d time.Duration) int64 {
 	return d.Nanoseconds() * capture.Nanosecond
 }
 
+// hugeHeapEnv turns the heap's huge pages off when "0" (for comparing; see
+// BENCHMARKS.md, "Huge pages for the heap").
+const hugeHeapEnv = "FLEETPROF_HUGEHEAP"
+
 // loadCapture loads path with progress on stderr once it takes over a second.
 func (f *loadFlags) loadCapture(ctx context.Context, e *env, path string) (*load.Result, error) {
 	o, err := f.options(e)
@@ -83,6 +88,11 @@ func (f *loadFlags) loadCapture(ctx context.Context, e *env, path string) (*load
 			}
 		}
 	}
+	e.heapOnce.Do(func() {
+		if os.Getenv(hugeHeapEnv) != "0" {
+			hugeheap.Advise(hugeheap.Reserve)
+		}
+	})
 	res, err := load.FileResult(ctx, path, o)
 	if shown && tty {
 		fmt.Fprintf(e.stderr, "\rread %s in %.1fs%20s\n", shortPath(path), time.Since(start).Seconds(), "")

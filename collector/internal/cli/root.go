@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 
 	"github.com/spf13/cobra"
 )
@@ -26,6 +27,9 @@ type env struct {
 	stdout, stderr io.Writer
 	logger         *slog.Logger
 	verbose        bool
+	// heapOnce advises the heap's huge pages before the first capture is
+	// read (loadCapture).
+	heapOnce sync.Once
 }
 
 // Main runs the command line with args and returns the exit code.

@@ -1,0 +1,84 @@
+package hugeheap
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	// arena is the granularity in which the Go runtime maps heap address
+	// space on 64-bit Linux (heapArenaBytes).
+	arena = 64 << 20
+	// huge is the size of a transparent huge page on amd64 and arm64.
+	huge = 2 << 20
+	// madvPopulateWrite is MADV_POPULATE_WRITE (Linux 5.14).
+	madvPopulateWrite = 23
+)
+
+// Advise makes the runtime map at least reserve bytes of heap address
+// space, advises all of it and the heap already mapped MADV_HUGEPAGE, and
+// hands the memory back untouched (no page of it is faulted in: a fresh
+// allocation from the OS is not zeroed again). The heap then grows into the
+// advised range, a huge page per fault.
+//
+// The heap's first huge-page-sized stretches already hold what package
+// initialisation allocated, in small pages, and cannot become huge pages;
+// their remaining pages are faulted in at once (MADV_POPULATE_WRITE, one
+// system call instead of a fault each).
+//
+// It reports whether the kernel took the advice; where it did not (THP
+// "never", an old kernel) nothing changed. Call it once, early, from
+// main; it costs one garbage collection of a small heap.
+func Advise(reserve int) bool {
+	if reserve <= 0 {
+		return false
+	}
+	first := new([64]byte) // a small object, near the heap's low end
+	big := make([]byte, reserve)
+	pf := uintptr(unsafe.Pointer(first))
+	pb := uintptr(unsafe.Pointer(unsafe.SliceData(big)))
+	lo := min(pf, pb) &^ (arena - 1)
+	hi := (max(pf, pb+uintptr(reserve)) + arena - 1) &^ (arena - 1)
+	runtime.KeepAlive(big)
+	// Holes in the range (address space the runtime has not mapped) make
+	// madvise answer ENOMEM after it advised the mapped parts.
+	_, _, errno := unix.Syscall(unix.SYS_MADVISE, lo, hi-lo, unix.MADV_HUGEPAGE)
+	big = nil
+	debug.FreeOSMemory()
+	if start, end, ok := mapping(pf); ok {
+		n := min(end, (start+huge-1)&^(huge-1)+huge) - start
+		unix.Syscall(unix.SYS_MADVISE, start, n, madvPopulateWrite)
+	}
+	runtime.KeepAlive(first)
+	return errno == 0 || errno == unix.ENOMEM
+}
+
+// mapping returns the bounds of the mapping holding address p, from
+// /proc/self/maps.
+func mapping(p uintptr) (start, end uintptr, ok bool) {
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return 0, 0, false
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		rng, _, _ := bytes.Cut(sc.Bytes(), []byte(" "))
+		s, e, found := bytes.Cut(rng, []byte("-"))
+		if !found {
+			continue
+		}
+		a, err1 := strconv.ParseUint(string(s), 16, 64)
+		z, err2 := strconv.ParseUint(string(e), 16, 64)
+		if err1 == nil && err2 == nil && uintptr(a) <= p && p < uintptr(z) {
+			return uintptr(a), uintptr(z), true
+		}
+	}
+	return 0, 0, false
+}
