@@ -13,6 +13,19 @@ import (
 	"strings"
 )
 
+// NewFlagSet returns a flag set named name that returns its parse errors
+// (flag.ContinueOnError) and writes to w; its usage is the text usage, as
+// given, followed by the flags as PrintDefaults writes them.
+func NewFlagSet(name, usage string, w io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(w)
+	fs.Usage = func() {
+		fmt.Fprint(w, usage)
+		PrintDefaults(w, fs)
+	}
+	return fs
+}
+
 // PrintDefaults writes what fs.PrintDefaults writes, to w, with each flag
 // of more than one letter spelled --flag; one-letter flags such as -o keep
 // one dash. fs's own output is left as it was.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/fleetprof/fleetprof/plugins/flagusage"
 	"io"
 	"maps"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"github.com/fleetprof/fleetprof/agent/internal/config"
 	"github.com/fleetprof/fleetprof/agent/internal/hostinfo"
 	"github.com/fleetprof/fleetprof/plugins/captureopt"
+	"github.com/fleetprof/fleetprof/plugins/flagusage"
 	"github.com/fleetprof/fleetprof/plugins/size"
 	"github.com/fleetprof/fleetprof/plugins/transport"
 )
@@ -193,16 +193,11 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 		cfg.Wrap = slices.Clone(args[i+1:])
 		args = args[:i]
 	}
-	fs := flag.NewFlagSet("fleetprof-agent", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	help := helpDaemon
 	if cfg.Mode == "capture" {
 		help = helpCapture
 	}
-	fs.Usage = func() {
-		fmt.Fprint(stderr, help)
-		flagusage.PrintDefaults(stderr, fs)
-	}
+	fs := flagusage.NewFlagSet("fleetprof-agent", help, stderr)
 	host, _ := os.Hostname()
 	wrap := fs.Bool("wrap", false, "start the model server given after -- as a child and supervise it")
 	fs.StringVar(&cfg.Attach, "attach", "", "the model server's URL (default http://127.0.0.1:30000 with --wrap)")

@@ -5,30 +5,25 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/fleetprof/fleetprof/plugins/flagusage"
 	"io"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/plugins/flagusage"
 )
 
 // checkMain runs `fleetprof-collector check` and returns the exit code: 0
 // for a sound database, 1 for a damaged one (or one that cannot be
 // checked), 2 for a usage error.
 func checkMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("fleetprof-collector check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flagusage.NewFlagSet("fleetprof-collector check", "Usage: fleetprof-collector check --data DIR [--timeout D]\n\n"+
+		"Checks the database in DIR as the collector does at start, without changing it: that it is\n"+
+		"not empty or truncated, bbolt's consistency check, and the schema's invariants. Stop the\n"+
+		"collector first (a running one holds the file).\n\n", stderr)
 	var data string
 	var timeout time.Duration
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: fleetprof-collector check --data DIR [--timeout D]\n\n"+
-			"Checks the database in DIR as the collector does at start, without changing it: that it is\n"+
-			"not empty or truncated, bbolt's consistency check, and the schema's invariants. Stop the\n"+
-			"collector first (a running one holds the file).\n\n")
-		flagusage.PrintDefaults(stderr, fs)
-	}
 	fs.StringVar(&data, "data", "", "the collector's data folder (required)")
 	fs.DurationVar(&timeout, "timeout", 0, "time limit of the check (0: none)")
 	if err := fs.Parse(args); err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/fleetprof/fleetprof/plugins/flagusage"
 	"io"
 	"log/slog"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/retention"
 	"github.com/fleetprof/fleetprof/collector/internal/server"
 
+	"github.com/fleetprof/fleetprof/plugins/flagusage"
 	"github.com/fleetprof/fleetprof/plugins/size"
 )
 
@@ -111,15 +111,10 @@ type restoreConfig struct {
 func parseRestoreFlags(args []string, stderr io.Writer) (restoreConfig, slog.Level, error) {
 	var cfg restoreConfig
 	var level slog.Level
-	fs := flag.NewFlagSet("fleetprof-collector restore", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: fleetprof-collector restore --gcs-bucket BUCKET [--gcs-prefix PREFIX] [--snapshot NAME|latest] --data DIR [--force]\n\n"+
-			"Downloads a database snapshot from PREFIX/snapshots/ into DIR/fleetprof.db, after checking it\n"+
-			"opens and is consistent. Stop the collector first; an existing database is refused unless\n"+
-			"--force, which keeps it as fleetprof.db.replaced-<time>.\n\n")
-		flagusage.PrintDefaults(stderr, fs)
-	}
+	fs := flagusage.NewFlagSet("fleetprof-collector restore", "Usage: fleetprof-collector restore --gcs-bucket BUCKET [--gcs-prefix PREFIX] [--snapshot NAME|latest] --data DIR [--force]\n\n"+
+		"Downloads a database snapshot from PREFIX/snapshots/ into DIR/fleetprof.db, after checking it\n"+
+		"opens and is consistent. Stop the collector first; an existing database is refused unless\n"+
+		"--force, which keeps it as fleetprof.db.replaced-<time>.\n\n", stderr)
 	fs.StringVar(&cfg.Bucket, "gcs-bucket", "", "GCS bucket holding the snapshots (required)")
 	fs.StringVar(&cfg.Prefix, "gcs-prefix", "", "object name prefix the collector used")
 	fs.StringVar(&cfg.Endpoint, "gcs-endpoint", "", "GCS emulator URL, used without credentials")

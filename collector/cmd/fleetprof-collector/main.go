@@ -12,7 +12,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/fleetprof/fleetprof/plugins/flagusage"
 	"io"
 	"log/slog"
 	"os"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/fleetprof/fleetprof/collector/internal/server"
 
+	"github.com/fleetprof/fleetprof/plugins/flagusage"
 	"github.com/fleetprof/fleetprof/plugins/size"
 )
 
@@ -64,15 +64,10 @@ func main() {
 func parseFlags(args []string, stderr io.Writer) (server.Config, slog.Level, error) {
 	var cfg server.Config
 	var level slog.Level
-	fs := flag.NewFlagSet("fleetprof-collector", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: fleetprof-collector --data DIR [flags]\n"+
-			"       fleetprof-collector restore --gcs-bucket BUCKET --data DIR [flags]\n"+
-			"       fleetprof-collector token create|list|revoke --data DIR [flags]   (on a stopped collector)\n"+
-			"       fleetprof-collector check --data DIR [--timeout D]   (on a stopped collector)\n\n")
-		flagusage.PrintDefaults(stderr, fs)
-	}
+	fs := flagusage.NewFlagSet("fleetprof-collector", "Usage: fleetprof-collector --data DIR [flags]\n"+
+		"       fleetprof-collector restore --gcs-bucket BUCKET --data DIR [flags]\n"+
+		"       fleetprof-collector token create|list|revoke --data DIR [flags]   (on a stopped collector)\n"+
+		"       fleetprof-collector check --data DIR [--timeout D]   (on a stopped collector)\n\n", stderr)
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:7070", "gRPC address for agents and the CLI")
 	fs.StringVar(&cfg.APIListen, "api-listen", "", "separate gRPC address for people and tools (the API); --listen then serves only agents and requires their certificates in the TLS handshake (default: both on --listen)")
 	fs.StringVar(&cfg.HTTP, "http", "127.0.0.1:7071", "HTTP address for /metrics, /healthz and the web UI (- disables)")

@@ -15,7 +15,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/fleetprof/fleetprof/plugins/flagusage"
 	"io"
 	"log/slog"
 	"os"
@@ -27,6 +26,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fleetprof/fleetprof/integration/internal/gen"
+	"github.com/fleetprof/fleetprof/plugins/flagusage"
 )
 
 // Config is what the flags say.
@@ -46,13 +46,9 @@ type Config struct {
 
 func main() {
 	var cfg Config
-	fs := flag.NewFlagSet("fleetprof-gen", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: fleetprof-gen -o OUT [-o OUT2] [-events N] [-seed S] [-devices D] [-bursts B]\n\n"+
-			"Writes a generated capture to each OUT (.trace.json, .trace.json.gz or .xplane.pb,\n"+
-			"the same events in each) and its truth.json beside them.\n\n")
-		flagusage.PrintDefaults(fs.Output(), fs)
-	}
+	fs := flagusage.NewFlagSet("fleetprof-gen", "usage: fleetprof-gen -o OUT [-o OUT2] [-events N] [-seed S] [-devices D] [-bursts B]\n\n"+
+		"Writes a generated capture to each OUT (.trace.json, .trace.json.gz or .xplane.pb,\n"+
+		"the same events in each) and its truth.json beside them.\n\n", os.Stderr)
 	fs.Func("o", "output file; repeat for several formats of the same capture", func(s string) error {
 		cfg.Outputs = append(cfg.Outputs, s)
 		return nil

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/fleetprof/fleetprof/plugins/flagusage"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -18,11 +17,14 @@ import (
 	"syscall"
 
 	"github.com/fleetprof/fleetprof/integration/internal/simserver"
+	"github.com/fleetprof/fleetprof/plugins/flagusage"
 )
 
 func main() {
 	var cfg simserver.Config
-	fs := flag.NewFlagSet("fleetprof-simserver", flag.ContinueOnError)
+	fs := flagusage.NewFlagSet("fleetprof-simserver", "fleetprof-simserver is a simulated sglang-jax server for demos and tests: the HTTP API\n"+
+		"(/health, /v1/score, /generate, /start_profile, /stop_profile) and, with --profiler-port, the\n"+
+		"JAX profiler gRPC service; its profiles are real XPlane and trace JSON files.\n\nFlags:\n", os.Stderr)
 	fs.StringVar(&cfg.Host, "host", "127.0.0.1", "HTTP listen host")
 	fs.Func("port", "HTTP listen port; 0 picks a free one (see --addr-file) (default 30000)", portFlag("port", &cfg.Port))
 	fs.StringVar(&cfg.ModelPath, "model-path", "Qwen/Qwen3-0.6B", "model the server claims to serve")
@@ -46,12 +48,6 @@ func main() {
 		return err
 	})
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "fleetprof-simserver is a simulated sglang-jax server for demos and tests: the HTTP API\n"+
-			"(/health, /v1/score, /generate, /start_profile, /stop_profile) and, with --profiler-port, the\n"+
-			"JAX profiler gRPC service; its profiles are real XPlane and trace JSON files.\n\nFlags:\n")
-		flagusage.PrintDefaults(fs.Output(), fs)
-	}
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
