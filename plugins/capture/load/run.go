@@ -45,14 +45,23 @@ func (l *loader) tempFile(pattern string) (*os.File, func(), error) {
 	return f, func() { f.Close(); os.Remove(f.Name()) }, nil
 }
 
+// indexInMemory is Options.IndexInMemory's default.
+const indexInMemory = 32 << 20
+
 func (l *loader) run() error {
-	idx, cleanup, err := l.tempFile("fleetprof-*.idx")
-	if err != nil {
-		return err
-	}
-	defer cleanup()
 	topts := l.opts.Trim
-	topts.Spill = trim.FileSpill{F: idx}
+	inMemory := l.opts.IndexInMemory
+	if inMemory == 0 {
+		inMemory = indexInMemory
+	}
+	if l.size > inMemory {
+		idx, cleanup, err := l.tempFile("fleetprof-*.idx")
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		topts.Spill = trim.FileSpill{F: idx}
+	}
 	// A trace without device work is trimmed all the same, so that its
 	// summaries tell which profiler wrote it (trim.CheckDevice, below).
 	topts.AllowNoDevice = true
@@ -61,7 +70,10 @@ func (l *loader) run() error {
 	stop := l.progress()
 	defer stop()
 
-	var ld capture.Loader
+	var (
+		ld  capture.Loader
+		err error
+	)
 	switch l.res.Format {
 	case FormatXPlane:
 		ld, err = l.xplane(x)
