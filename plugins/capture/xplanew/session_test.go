@@ -9,19 +9,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/capturetest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/xplane"
 )
-
-// sessionRecorder is a recorder that also takes the session.
-type sessionRecorder struct {
-	recorder
-	sessions []capture.Interval
-}
-
-func (r *sessionRecorder) Session(start, end int64) {
-	r.sessions = append(r.sessions, capture.Interval{Start: start, End: end})
-}
 
 func TestWriteSession(t *testing.T) {
 	const base = 1_770_000_000_000_000_000
@@ -87,13 +78,13 @@ func TestWriteSession(t *testing.T) {
 			}
 			// Read back, the session is the capture's (relative to the
 			// same absolute time).
-			r := &sessionRecorder{}
+			r := &capturetest.SessionRecorder{}
 			if err := f.Walk(context.Background(), r); err != nil {
 				t.Fatal(err)
 			}
 			var sess []capture.Interval
-			for _, s := range r.sessions {
-				shift := (r.base - tt.c.BaseNS) * capture.Nanosecond
+			for _, s := range r.Sessions {
+				shift := (r.BaseNS - tt.c.BaseNS) * capture.Nanosecond
 				sess = append(sess, capture.Interval{Start: s.Start + shift, End: s.End + shift})
 			}
 			if diff := cmp.Diff(tt.wantSess, sess, cmpopts.EquateEmpty()); diff != "" {
@@ -121,7 +112,7 @@ func TestWriteIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, _ := walkLoad(t, f)
+	r, _ := capturetest.WalkLoad(t, f)
 	var gotPlanes, wantPlanes []capture.PlaneInfo
 	var gotLines, wantLines []capture.LineInfo
 	for i, p := range c.Planes {
@@ -133,8 +124,8 @@ func TestWriteIDs(t *testing.T) {
 			}
 			wantLines = append(wantLines, li)
 		}
-		gotPlanes = append(gotPlanes, r.planes[i])
-		gotLines = append(gotLines, r.lines[i]...)
+		gotPlanes = append(gotPlanes, r.Planes[i])
+		gotLines = append(gotLines, r.Lines[i]...)
 	}
 	if diff := cmp.Diff(wantPlanes, gotPlanes, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("planes (-want +got):\n%s", diff)

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/capturetest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/xplane"
 	xplanev1 "github.com/fleetprof/fleetprof/proto/fleetprof/xplane/v1"
@@ -64,14 +65,14 @@ func handCapture() *capture.Capture {
 	}
 }
 
-// expected lists a capture's events as walkLoad lists them.
-func expected(c *capture.Capture) []loaded {
-	var out []loaded
+// expected lists a capture's events as capturetest.WalkLoad lists them.
+func expected(c *capture.Capture) []capturetest.Loaded {
+	var out []capturetest.Loaded
 	for _, p := range c.Planes {
 		for _, l := range p.Lines {
 			for _, e := range l.Events {
-				ns, ps := splitPS(c.BaseNS, e.Start)
-				out = append(out, loaded{
+				ns, ps := capturetest.SplitPS(c.BaseNS, e.Start)
+				out = append(out, capturetest.Loaded{
 					Plane: p.Name, Line: l.Name, Name: e.Name, DisplayName: e.DisplayName,
 					StartNS: ns, StartPS: ps, Dur: e.Dur, Stats: e.Stats,
 				})
@@ -97,7 +98,7 @@ func TestWriteRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, got := walkLoad(t, f)
+	r, got := capturetest.WalkLoad(t, f)
 	want := expected(c)
 	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("round trip (-want +got):\n%s", diff)
@@ -107,13 +108,13 @@ func TestWriteRoundTrip(t *testing.T) {
 	}
 	var gotLines, wantLines []capture.LineInfo
 	for i, p := range c.Planes {
-		if diff := cmp.Diff(capture.PlaneInfo{ID: p.ID, Name: p.Name, Stats: p.Stats}, r.planes[i], cmpopts.EquateEmpty()); diff != "" {
+		if diff := cmp.Diff(capture.PlaneInfo{ID: p.ID, Name: p.Name, Stats: p.Stats}, r.Planes[i], cmpopts.EquateEmpty()); diff != "" {
 			t.Errorf("plane %d (-want +got):\n%s", i, diff)
 		}
 		for _, l := range p.Lines {
 			wantLines = append(wantLines, capture.LineInfo{ID: l.ID, DisplayID: l.DisplayID, Name: l.Name, DisplayName: l.DisplayName})
 		}
-		gotLines = append(gotLines, r.lines[i]...)
+		gotLines = append(gotLines, r.Lines[i]...)
 	}
 	if diff := cmp.Diff(wantLines, gotLines); diff != "" {
 		t.Errorf("lines (-want +got):\n%s", diff)
@@ -153,16 +154,16 @@ func TestWriteRoundTrip(t *testing.T) {
 // captureOf reads a whole file into a capture, every event loaded.
 func captureOf(t *testing.T, f *xplane.File) *capture.Capture {
 	t.Helper()
-	r, evs := walkLoad(t, f)
-	c := &capture.Capture{BaseNS: r.base}
-	for i, pi := range r.planes {
+	r, evs := capturetest.WalkLoad(t, f)
+	c := &capture.Capture{BaseNS: r.BaseNS}
+	for i, pi := range r.Planes {
 		p := &capture.Plane{ID: pi.ID, Name: pi.Name, Stats: pi.Stats}
-		for _, li := range r.lines[i] {
+		for _, li := range r.Lines[i] {
 			p.Lines = append(p.Lines, &capture.Line{ID: li.ID, DisplayID: li.DisplayID, Name: li.Name, DisplayName: li.DisplayName})
 		}
 		c.Planes = append(c.Planes, p)
 	}
-	for i, e := range r.events {
+	for i, e := range r.Events {
 		l := c.Planes[e.Plane].Lines[e.Line]
 		l.Events = append(l.Events, capture.Event{
 			Name: evs[i].Name, DisplayName: evs[i].DisplayName, Start: e.Start, Dur: e.Dur, Stats: evs[i].Stats,
@@ -181,12 +182,12 @@ func TestWriteFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, got := walkLoad(t, f)
+			_, got := capturetest.WalkLoad(t, f)
 			want := expected(c)
 			if len(got) != len(want) {
 				t.Fatalf("read back %d events, wrote %d", len(got), len(want))
 			}
-			if i := firstDiff(want, got); i >= 0 {
+			if i := capturetest.FirstDiff(want, got); i >= 0 {
 				t.Fatalf("event %d (-wrote +read):\n%s", i, cmp.Diff(want[i], got[i], cmpopts.EquateEmpty()))
 			}
 		})
@@ -225,8 +226,8 @@ func TestWriteInvalidUTF8(t *testing.T) {
 		t.Fatalf("proto.Unmarshal: %v", err)
 	}
 	r, got := walkLoadBytes(t, b)
-	if r.planes[0].Name != "p\uFFFD" || got[0].Name != "e\uFFFD" || got[0].Stats[0].Str != "v\uFFFD" {
-		t.Errorf("plane %q, event %+v: want U+FFFD for bad bytes", r.planes[0].Name, got[0])
+	if r.Planes[0].Name != "p\uFFFD" || got[0].Name != "e\uFFFD" || got[0].Stats[0].Str != "v\uFFFD" {
+		t.Errorf("plane %q, event %+v: want U+FFFD for bad bytes", r.Planes[0].Name, got[0])
 	}
 }
 

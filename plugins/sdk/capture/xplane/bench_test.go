@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/capturetest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	xplanev1 "github.com/fleetprof/fleetprof/proto/fleetprof/xplane/v1"
 )
@@ -178,7 +179,7 @@ func BenchmarkLoadGPU(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := &recorder{}
+	r := &capturetest.Recorder{}
 	if err := f.Walk(context.Background(), r); err != nil {
 		b.Fatal(err)
 	}
@@ -186,12 +187,12 @@ func BenchmarkLoadGPU(b *testing.B) {
 	var ev capture.Event
 	var n int
 	for b.Loop() {
-		for _, e := range r.events {
+		for _, e := range r.Events {
 			if err := f.Load(e.Ref, &ev); err != nil {
 				b.Fatal(err)
 			}
 		}
-		n += len(r.events)
+		n += len(r.Events)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/load")
 }

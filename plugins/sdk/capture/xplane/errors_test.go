@@ -15,20 +15,21 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/capturetest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
 
 // readAll opens b, walks it and loads every event, returning the first error.
-func readAll(b []byte) (*recorder, error) {
+func readAll(b []byte) (*capturetest.Recorder, error) {
 	f, err := Open(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
 		return nil, err
 	}
-	r := &recorder{}
+	r := &capturetest.Recorder{}
 	if err := f.Walk(context.Background(), r); err != nil {
 		return r, err
 	}
-	for _, e := range r.events {
+	for _, e := range r.Events {
 		var ev capture.Event
 		if err := f.Load(e.Ref, &ev); err != nil {
 			return r, err
@@ -240,12 +241,12 @@ func TestAggregated(t *testing.T) {
 	if got := f.BaseNS(); got != 200 {
 		t.Errorf("BaseNS() = %d, want 200", got)
 	}
-	r := &recorder{}
+	r := &capturetest.Recorder{}
 	if err := f.Walk(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
 	var got [][2]int64
-	for _, e := range r.events {
+	for _, e := range r.Events {
 		got = append(got, [2]int64{e.Start, e.Dur})
 	}
 	want := [][2]int64{{0, 10}, {2500, 5}, {40, 1}}
@@ -284,19 +285,19 @@ func TestUnknownFields(t *testing.T) {
 			fBytes(6, stat), u)
 		return concat(u, fBytes(1, plane), u, fString(4, "host"), u)
 	}
-	load := func(b []byte) []loaded {
+	load := func(b []byte) []capturetest.Loaded {
 		f, err := Open(bytes.NewReader(b), int64(len(b)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, l := walkLoad(t, f)
+		_, l := capturetest.WalkLoad(t, f)
 		return l
 	}
 	want, got := load(build(nil)), load(build(unknown))
 	if len(want) != 2 || !statsEqual(want[0].Stats, []capture.Stat{{Name: "s", Str: "v"}}) {
 		t.Fatalf("without unknown fields: %+v", want)
 	}
-	if i := firstDiff(want, got); len(got) != len(want) || i >= 0 {
+	if i := capturetest.FirstDiff(want, got); len(got) != len(want) || i >= 0 {
 		t.Errorf("with unknown fields: %+v, want %+v", got, want)
 	}
 }
@@ -329,7 +330,7 @@ func TestLoadStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, got := walkLoad(t, f)
+	_, got := capturetest.WalkLoad(t, f)
 	want := []capture.Stat{
 		{Name: "a", Kind: capture.StatString, Str: "a from event"},
 		{Name: "b", Kind: capture.StatUint, Uint: 99},
@@ -346,7 +347,7 @@ func TestLoadStats(t *testing.T) {
 }
 
 func statsEqual(a, b []capture.Stat) bool {
-	return firstDiff([]loaded{{Stats: a}}, []loaded{{Stats: b}}) < 0
+	return capturetest.FirstDiff([]capturetest.Loaded{{Stats: a}}, []capturetest.Loaded{{Stats: b}}) < 0
 }
 
 // TestMissingMetadata: an event whose metadata id is not in the table has
@@ -359,13 +360,13 @@ func TestMissingMetadata(t *testing.T) {
 	}
 }
 
-func walkLoadBytes(t *testing.T, b []byte) (*recorder, []loaded) {
+func walkLoadBytes(t *testing.T, b []byte) (*capturetest.Recorder, []capturetest.Loaded) {
 	t.Helper()
 	f, err := Open(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return walkLoad(t, f)
+	return capturetest.WalkLoad(t, f)
 }
 
 func TestLoadBadRef(t *testing.T) {
@@ -393,7 +394,7 @@ func TestLoadBadRef(t *testing.T) {
 // errVisit is what a visitor returns to stop a walk.
 var errVisit = errors.New("visitor says stop")
 
-type stopVisitor struct{ recorder }
+type stopVisitor struct{ capturetest.Recorder }
 
 func (v *stopVisitor) Event(*capture.RawEvent) error { return errVisit }
 
@@ -412,12 +413,12 @@ func TestWalkStops(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	r := &recorder{}
+	r := &capturetest.Recorder{}
 	if err := f.Walk(ctx, r); !errors.Is(err, context.Canceled) {
 		t.Errorf("Walk(cancelled) = %v, want context.Canceled", err)
 	}
-	if len(r.events) > ctxEvery {
-		t.Errorf("Walk(cancelled) visited %d events, want at most %d", len(r.events), ctxEvery)
+	if len(r.Events) > ctxEvery {
+		t.Errorf("Walk(cancelled) visited %d events, want at most %d", len(r.Events), ctxEvery)
 	}
 }
 
@@ -439,7 +440,7 @@ func TestLoadManyStats(t *testing.T) {
 		concat(xEventMeta(1, "op", metaStats...), statMeta)))
 	_, got := walkLoadBytes(t, b)
 	want := oracle(t, b)
-	if len(got) != 1 || firstDiff(want, got) >= 0 {
+	if len(got) != 1 || capturetest.FirstDiff(want, got) >= 0 {
 		t.Errorf("stats (-oracle +got):\n%s", cmp.Diff(want, got, cmpopts.EquateEmpty()))
 	}
 	// Event stats s15-s29 and s0-s4 replace metadata stats; s30-s39 are new.

@@ -15,23 +15,24 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/capturetest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files and the FuzzRead seed corpus")
 
 // readWith opens b with a given buffer size, walks it and loads every event.
-func readWith(b []byte, bufSize int) ([]loaded, error) {
+func readWith(b []byte, bufSize int) ([]capturetest.Loaded, error) {
 	f, err := open(bytes.NewReader(b), int64(len(b)), bufSize)
 	if err != nil {
 		return nil, err
 	}
-	r := &recorder{}
+	r := &capturetest.Recorder{}
 	if err := f.Walk(context.Background(), r); err != nil {
 		return nil, err
 	}
-	out := make([]loaded, len(r.events))
-	for i, e := range r.events {
+	out := make([]capturetest.Loaded, len(r.Events))
+	for i, e := range r.Events {
 		var ev capture.Event
 		if err := f.Load(e.Ref, &ev); err != nil {
 			return nil, err
@@ -39,8 +40,8 @@ func readWith(b []byte, bufSize int) ([]loaded, error) {
 		if ev.Name != e.Name {
 			return nil, fmt.Errorf("event %d: Load name %q, Walk name %q", i, ev.Name, e.Name)
 		}
-		ns, ps := splitPS(r.base, e.Start)
-		out[i] = loaded{Name: ev.Name, DisplayName: ev.DisplayName, StartNS: ns, StartPS: ps, Dur: e.Dur, Stats: ev.Stats}
+		ns, ps := capturetest.SplitPS(r.BaseNS, e.Start)
+		out[i] = capturetest.Loaded{Name: ev.Name, DisplayName: ev.DisplayName, StartNS: ns, StartPS: ps, Dur: e.Dur, Stats: ev.Stats}
 	}
 	return out, nil
 }
@@ -59,7 +60,7 @@ func FuzzRead(f *testing.F) {
 		if (err == nil) != (err2 == nil) || (err != nil && err.Error() != err2.Error()) {
 			t.Fatalf("default buffer: %v; smallest buffer: %v", err, err2)
 		}
-		if len(got) != len(small) || firstDiff(got, small) >= 0 {
+		if len(got) != len(small) || capturetest.FirstDiff(got, small) >= 0 {
 			t.Fatalf("buffers disagree (-default +small):\n%s", cmp.Diff(got, small, cmpopts.EquateEmpty()))
 		}
 	})

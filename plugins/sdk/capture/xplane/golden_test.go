@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/capturetest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
 
@@ -16,22 +17,22 @@ import (
 // and the first two and the last event of each line, loaded.
 func dump(t *testing.T, f *File) string {
 	t.Helper()
-	r, evs := walkLoad(t, f)
+	r, evs := capturetest.WalkLoad(t, f)
 	var b strings.Builder
-	fmt.Fprintf(&b, "base_ns %d\nhostnames %q\nerrors %q\nwarnings %q\n", r.base, f.Hostnames(), f.Errors(), f.Warnings())
+	fmt.Fprintf(&b, "base_ns %d\nhostnames %q\nerrors %q\nwarnings %q\n", r.BaseNS, f.Hostnames(), f.Errors(), f.Warnings())
 	type lineKey struct{ plane, line int }
 	byLine := map[lineKey][]int{}
-	for i, e := range r.events {
+	for i, e := range r.Events {
 		k := lineKey{e.Plane, e.Line}
 		byLine[k] = append(byLine[k], i)
 	}
 	planes := f.Planes()
-	for pi, p := range r.planes {
+	for pi, p := range r.Planes {
 		fp := planes[pi]
 		fmt.Fprintf(&b, "plane %d id=%d %q lines=%d event_metadata=%d stat_metadata=%d\n",
 			pi, p.ID, p.Name, fp.Lines, fp.EventMetadata, fp.StatMetadata)
 		dumpStats(&b, "  ", p.Stats)
-		for li, l := range r.lines[pi] {
+		for li, l := range r.Lines[pi] {
 			idx := byLine[lineKey{pi, li}]
 			fmt.Fprintf(&b, "  line %d id=%d display_id=%d %q display_name=%q events=%d\n",
 				li, l.ID, l.DisplayID, l.Name, l.DisplayName, len(idx))
@@ -41,7 +42,7 @@ func dump(t *testing.T, f *File) string {
 				}
 				e := evs[i]
 				fmt.Fprintf(&b, "    event %d start=%d.%03dns dur=%dps %q display=%q ref=%d+%d\n",
-					j, e.StartNS, e.StartPS, e.Dur, e.Name, e.DisplayName, r.events[i].Ref.Off, r.events[i].Ref.Len)
+					j, e.StartNS, e.StartPS, e.Dur, e.Name, e.DisplayName, r.Events[i].Ref.Off, r.Events[i].Ref.Len)
 				dumpStats(&b, "      ", e.Stats)
 			}
 		}

@@ -10,18 +10,9 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/fleetprof/fleetprof/integration/fixtures"
+	"github.com/fleetprof/fleetprof/plugins/capture/capturetest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
-
-// sessionRecorder is a recorder that also takes the session.
-type sessionRecorder struct {
-	recorder
-	sessions []capture.Interval
-}
-
-func (r *sessionRecorder) Session(start, end int64) {
-	r.sessions = append(r.sessions, capture.Interval{Start: start, End: end})
-}
 
 // xStatUint is an XStat with a uint64 value, as real profilers write the
 // session's times.
@@ -81,15 +72,15 @@ func TestWalkSession(t *testing.T) {
 			if ok != tt.wantOK || start != tt.wantStart {
 				t.Errorf("SessionNS() = %d, _, %v, want %d, _, %v", start, ok, tt.wantStart, tt.wantOK)
 			}
-			r := &sessionRecorder{}
+			r := &capturetest.SessionRecorder{}
 			if err := f.Walk(context.Background(), r); err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, r.sessions, cmpopts.EquateEmpty()); diff != "" {
+			if diff := cmp.Diff(tt.want, r.Sessions, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("Session calls (-want +got):\n%s", diff)
 			}
 			// A plain Visitor is walked as before.
-			if err := f.Walk(context.Background(), &recorder{}); err != nil {
+			if err := f.Walk(context.Background(), &capturetest.Recorder{}); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -119,12 +110,12 @@ func TestSessionFixtures(t *testing.T) {
 			if ok != tt.recorded || start != tt.startNS {
 				t.Errorf("SessionNS() = %d, _, %v, want %d, _, %v", start, ok, tt.startNS, tt.recorded)
 			}
-			r := &sessionRecorder{}
+			r := &capturetest.SessionRecorder{}
 			if err := f.Walk(context.Background(), r); err != nil {
 				t.Fatal(err)
 			}
-			if got := len(r.sessions) > 0; got != tt.walkSession {
-				t.Errorf("Walk called Session: %v (%v), want %v", got, r.sessions, tt.walkSession)
+			if got := len(r.Sessions) > 0; got != tt.walkSession {
+				t.Errorf("Walk called Session: %v (%v), want %v", got, r.Sessions, tt.walkSession)
 			}
 		})
 	}

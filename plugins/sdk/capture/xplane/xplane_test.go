@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/capturetest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	xplanev1 "github.com/fleetprof/fleetprof/proto/fleetprof/xplane/v1"
 )
@@ -132,11 +133,11 @@ func TestOracle(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, got := walkLoad(t, f)
+			_, got := capturetest.WalkLoad(t, f)
 			if len(got) != len(want) {
 				t.Fatalf("Walk+Load gave %d events, oracle %d", len(got), len(want))
 			}
-			if i := firstDiff(want, got); i >= 0 {
+			if i := capturetest.FirstDiff(want, got); i >= 0 {
 				t.Fatalf("event %d (-oracle +got):\n%s", i, cmp.Diff(want[i], got[i], cmpopts.EquateEmpty()))
 			}
 		})
@@ -145,13 +146,13 @@ func TestOracle(t *testing.T) {
 
 // oracle decodes a file with proto.Unmarshal and lists its timeline events
 // with the reader's semantics.
-func oracle(t testing.TB, b []byte) []loaded {
+func oracle(t testing.TB, b []byte) []capturetest.Loaded {
 	t.Helper()
 	var space xplanev1.XSpace
 	if err := proto.Unmarshal(b, &space); err != nil {
 		t.Fatalf("proto.Unmarshal: %v", err)
 	}
-	var out []loaded
+	var out []capturetest.Loaded
 	for _, p := range space.GetPlanes() {
 		resolve := func(s *xplanev1.XStat) capture.Stat {
 			st := capture.Stat{Name: p.GetStatMetadata()[s.GetMetadataId()].GetName()}
@@ -202,8 +203,8 @@ func oracle(t testing.TB, b []byte) []loaded {
 						stats = append(stats, st)
 					}
 				}
-				ns, ps := splitPS(l.GetTimestampNs(), e.GetOffsetPs())
-				out = append(out, loaded{
+				ns, ps := capturetest.SplitPS(l.GetTimestampNs(), e.GetOffsetPs())
+				out = append(out, capturetest.Loaded{
 					Plane: p.GetName(), Line: l.GetName(),
 					Name: m.GetName(), DisplayName: m.GetDisplayName(),
 					StartNS: ns, StartPS: ps, Dur: e.GetDurationPs(), Stats: stats,
@@ -226,7 +227,7 @@ func TestBufferSizes(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantPlanes := f.Planes()
-	wantRec, want := walkLoad(t, f)
+	wantRec, want := capturetest.WalkLoad(t, f)
 	for _, size := range []int{1, 16, 17, 64, 1000, 4096} {
 		f, err := open(bytes.NewReader(b), int64(len(b)), size)
 		if err != nil {
@@ -235,14 +236,14 @@ func TestBufferSizes(t *testing.T) {
 		if diff := cmp.Diff(wantPlanes, f.Planes()); diff != "" {
 			t.Fatalf("buffer %d: Planes() (-default +small):\n%s", size, diff)
 		}
-		rec, got := walkLoad(t, f)
-		if diff := cmp.Diff(wantRec.lines, rec.lines); diff != "" {
+		rec, got := capturetest.WalkLoad(t, f)
+		if diff := cmp.Diff(wantRec.Lines, rec.Lines); diff != "" {
 			t.Errorf("buffer %d: lines (-default +small):\n%s", size, diff)
 		}
 		if len(got) != len(want) {
 			t.Fatalf("buffer %d: %d events, want %d", size, len(got), len(want))
 		}
-		if i := firstDiff(want, got); i >= 0 {
+		if i := capturetest.FirstDiff(want, got); i >= 0 {
 			t.Errorf("buffer %d: event %d (-default +small):\n%s", size, i, cmp.Diff(want[i], got[i], cmpopts.EquateEmpty()))
 		}
 	}
@@ -281,19 +282,19 @@ func TestConcurrent(t *testing.T) {
 	counts := make(chan int, 4)
 	for range 4 {
 		go func() {
-			r := &recorder{}
+			r := &capturetest.Recorder{}
 			if err := f.Walk(context.Background(), r); err != nil {
 				errs <- err
 				return
 			}
-			for _, e := range r.events {
+			for _, e := range r.Events {
 				var ev capture.Event
 				if err := f.Load(e.Ref, &ev); err != nil {
 					errs <- err
 					return
 				}
 			}
-			counts <- len(r.events)
+			counts <- len(r.Events)
 		}()
 	}
 	for range 4 {
