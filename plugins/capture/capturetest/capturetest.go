@@ -10,6 +10,7 @@ import (
 	"context"
 	"math"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
@@ -68,6 +69,20 @@ func (r *Recorder) Line(plane int, l capture.LineInfo) int {
 func (r *Recorder) Event(e *capture.RawEvent) error {
 	r.Events = append(r.Events, Event{e.Plane, e.Line, string(e.Name), e.Start, e.Dur, e.Ref})
 	return nil
+}
+
+// PlaneNames lists the planes recorded, each with its lines:
+// "name [line1,line2]".
+func (r *Recorder) PlaneNames() []string {
+	var out []string
+	for i, p := range r.Planes {
+		var ls []string
+		for _, l := range r.Lines[i] {
+			ls = append(ls, l.Name)
+		}
+		out = append(out, p.Name+" ["+strings.Join(ls, ",")+"]")
+	}
+	return out
 }
 
 // SessionRecorder is a Recorder that also takes the profiling session, as a

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/capturetest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/tracejson"
 	"github.com/fleetprof/fleetprof/plugins/sdk/ops"
@@ -131,7 +132,7 @@ func TestWriteIDs(t *testing.T) {
 	}
 
 	// Walk reads back every plane and line, in order, with their events.
-	var got collector
+	var got capturetest.Recorder
 	if _, err := tracejson.Walk(context.Background(), bytes.NewReader(buf.Bytes()), &got, tracejson.WalkOptions{}); err != nil {
 		t.Fatalf("Walk: %v", err)
 	}
@@ -149,17 +150,16 @@ func TestWriteIDs(t *testing.T) {
 			wantNames = append(wantNames, p.Name)
 		}
 	}
-	for _, p := range got.planes {
-		for _, l := range p.lines {
-			gotNames = append(gotNames, p.info.Name+" / "+l.Name)
+	for i, p := range got.Planes {
+		for _, l := range got.Lines[i] {
+			gotNames = append(gotNames, p.Name+" / "+l.Name)
 		}
-		if len(p.lines) == 0 {
-			gotNames = append(gotNames, p.info.Name)
+		if len(got.Lines[i]) == 0 {
+			gotNames = append(gotNames, p.Name)
 		}
 	}
-	for _, e := range got.events {
-		p := got.planes[e.plane]
-		gotEvents = append(gotEvents, placed{p.info.Name, p.lines[e.line].Name, e.name})
+	for _, e := range got.Events {
+		gotEvents = append(gotEvents, placed{got.Planes[e.Plane].Name, got.Lines[e.Plane][e.Line].Name, e.Name})
 	}
 	if diff := cmp.Diff(wantNames, gotNames); diff != "" {
 		t.Errorf("planes and lines read back (-want +got):\n%s", diff)
@@ -180,16 +180,6 @@ func TestAssignIDs(t *testing.T) {
 	if diff := cmp.Diff(wantTIDs, tids); diff != "" {
 		t.Errorf("tids (-want +got):\n%s", diff)
 	}
-}
-
-// sessionCollector is a collector that takes the session too.
-type sessionCollector struct {
-	collector
-	sessions []capture.Interval
-}
-
-func (c *sessionCollector) Session(start, end int64) {
-	c.sessions = append(c.sessions, capture.Interval{Start: start, End: end})
 }
 
 func TestWriteSession(t *testing.T) {
@@ -229,13 +219,13 @@ func TestWriteSession(t *testing.T) {
 
 			// Read back: the session (at the same absolute time), the same
 			// events on the same planes, and no marker among them.
-			var got sessionCollector
+			var got capturetest.SessionRecorder
 			if _, err := tracejson.Walk(context.Background(), bytes.NewReader(buf.Bytes()), &got, tracejson.WalkOptions{}); err != nil {
 				t.Fatalf("Walk: %v", err)
 			}
 			var gotSess []capture.Interval
-			for _, s := range got.sessions {
-				shift := (got.baseNS - c.BaseNS) * capture.Nanosecond
+			for _, s := range got.Sessions {
+				shift := (got.BaseNS - c.BaseNS) * capture.Nanosecond
 				gotSess = append(gotSess, capture.Interval{Start: s.Start + shift, End: s.End + shift})
 			}
 			var wantSess []capture.Interval
@@ -245,10 +235,10 @@ func TestWriteSession(t *testing.T) {
 			if diff := cmp.Diff(wantSess, gotSess); diff != "" {
 				t.Errorf("session read back (-want +got):\n%s", diff)
 			}
-			if n := int(c.EventsKept()); len(got.events) != n {
-				t.Errorf("read back %d events, want %d", len(got.events), n)
+			if n := int(c.EventsKept()); len(got.Events) != n {
+				t.Errorf("read back %d events, want %d", len(got.Events), n)
 			}
-			if names := planeNames(&got.collector); len(names) != 2 || names[1] != "/host:CPU [python3,worker]" {
+			if names := got.PlaneNames(); len(names) != 2 || names[1] != "/host:CPU [python3,worker]" {
 				t.Errorf("planes read back = %q", names)
 			}
 		})
@@ -284,21 +274,21 @@ func TestWriteCat(t *testing.T) {
 	if want := []string{`volta_sgemm cat="kernel" cat-in-args=false`}; !cmp.Equal(x, want) {
 		t.Errorf("X events = %q, want %q", x, want)
 	}
-	var got collector
+	var got capturetest.Recorder
 	if _, err := tracejson.Walk(context.Background(), bytes.NewReader(buf.Bytes()), &got, tracejson.WalkOptions{}); err != nil {
 		t.Fatalf("Walk: %v", err)
 	}
-	if len(got.events) != 1 {
-		t.Fatalf("read back %d events, want 1", len(got.events))
+	if len(got.Events) != 1 {
+		t.Fatalf("read back %d events, want 1", len(got.Events))
 	}
 	var ev capture.Event
-	if err := tracejson.NewLoader(bytes.NewReader(buf.Bytes())).Load(got.events[0].ref, &ev); err != nil {
+	if err := tracejson.NewLoader(bytes.NewReader(buf.Bytes())).Load(got.Events[0].Ref, &ev); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(c.Planes[0].Lines[0].Events[0].Stats, ev.Stats); diff != "" {
 		t.Errorf("stats read back (-want +got):\n%s", diff)
 	}
-	if p := got.planes[got.events[0].plane]; p.info.Name != "/device:GPU:0" || p.lines[got.events[0].line].Name != "Stream #7" {
-		t.Errorf("read back on %q %q, want /device:GPU:0 Stream #7", p.info.Name, p.lines[got.events[0].line].Name)
+	if e := got.Events[0]; got.Planes[e.Plane].Name != "/device:GPU:0" || got.Lines[e.Plane][e.Line].Name != "Stream #7" {
+		t.Errorf("read back on %q %q, want /device:GPU:0 Stream #7", got.Planes[e.Plane].Name, got.Lines[e.Plane][e.Line].Name)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/capturetest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/tracejson"
 	"github.com/google/go-cmp/cmp"
@@ -163,7 +164,7 @@ func TestWriteRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := buf.Bytes()
-	var got collector
+	var got capturetest.Recorder
 	st, err := tracejson.Walk(context.Background(), bytes.NewReader(data), &got, tracejson.WalkOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +172,7 @@ func TestWriteRoundTrip(t *testing.T) {
 	if st.Skipped != 0 || st.LateMetadata != 0 || st.Phases["B"] != 3 || st.Phases["E"] != 3 {
 		t.Errorf("Stats = %+v, want 3 markers (B and E), none skipped, no late metadata", st)
 	}
-	back := &capture.Capture{BaseNS: got.baseNS}
+	back := &capture.Capture{BaseNS: got.BaseNS}
 	ld := tracejson.NewLoader(bytes.NewReader(data))
 	type flat struct {
 		Plane, Line string
@@ -179,18 +180,17 @@ func TestWriteRoundTrip(t *testing.T) {
 		US, PS      int64
 	}
 	var gotFlat, wantFlat []flat
-	for _, e := range got.events {
-		ev := capture.Event{Start: e.start, Dur: e.dur}
-		if err := ld.Load(e.ref, &ev); err != nil {
+	for _, e := range got.Events {
+		ev := capture.Event{Start: e.Start, Dur: e.Dur}
+		if err := ld.Load(e.Ref, &ev); err != nil {
 			t.Fatal(err)
 		}
-		if ev.Name != e.name {
-			t.Errorf("Load name %q, Walk name %q", ev.Name, e.name)
+		if ev.Name != e.Name {
+			t.Errorf("Load name %q, Walk name %q", ev.Name, e.Name)
 		}
-		us, ps := back.AbsPS(e.start)
+		us, ps := back.AbsPS(e.Start)
 		ev.Start = 0
-		p := got.planes[e.plane]
-		gotFlat = append(gotFlat, flat{p.info.Name, p.lines[e.line].Name, ev, us, ps})
+		gotFlat = append(gotFlat, flat{got.Planes[e.Plane].Name, got.Lines[e.Plane][e.Line].Name, ev, us, ps})
 	}
 	for _, p := range c.Planes {
 		for _, l := range p.Lines {
@@ -220,11 +220,11 @@ func TestWriteRoundTrip(t *testing.T) {
 		t.Errorf("round trip mismatch (-want +got):\n%s", diff)
 	}
 	// The plane ids come back as pid-1: the host is 700.
-	if got.planes[1].info.ID != HostPID-1 || got.planes[1].lines[0].DisplayID != 102 {
-		t.Errorf("host plane id %d, line display id %d; want %d, 102", got.planes[1].info.ID, got.planes[1].lines[0].DisplayID, HostPID-1)
+	if got.Planes[1].ID != HostPID-1 || got.Lines[1][0].DisplayID != 102 {
+		t.Errorf("host plane id %d, line display id %d; want %d, 102", got.Planes[1].ID, got.Lines[1][0].DisplayID, HostPID-1)
 	}
 	// The line with no events keeps its display name, declared at the end.
-	if names := planeNames(&got); names[1] != "/host:CPU [python3,worker]" {
+	if names := got.PlaneNames(); names[1] != "/host:CPU [python3,worker]" {
 		t.Errorf("host plane = %q, want its lines python3 and worker", names[1])
 	}
 }
