@@ -39,6 +39,12 @@ func Dial(addr string) (*grpc.ClientConn, error) {
 	return grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 }
 
+// Heartbeat is the heartbeat interval for a collector that a test's fake
+// agents talk to. A fake agent does not reconnect, so the collector's
+// silence limit (three intervals) must outlast a loaded machine's pauses:
+// at 200 ms, two test suites and a browser on two cores ended the streams.
+const Heartbeat = time.Second
+
 // Agent is a fake agent.
 type Agent struct {
 	// ID and Labels are what it registers with.

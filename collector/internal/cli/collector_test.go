@@ -63,7 +63,7 @@ func startCollector(t *testing.T, data, plugins string) *testCollector {
 	t.Helper()
 	srv, err := server.New(server.Config{
 		Listen: "127.0.0.1:0", HTTP: "-", DataDir: data, PluginsDir: plugins, Insecure: true, NoSync: true,
-		HeartbeatInterval: 200 * time.Millisecond, ShutdownTimeout: 2 * time.Second,
+		HeartbeatInterval: agenttest.Heartbeat, ShutdownTimeout: 2 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -63,7 +63,7 @@ func TestFleetTrendRegressionCommands(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	srv, err := server.New(server.Config{
 		Listen: "127.0.0.1:0", HTTP: "-", DataDir: t.TempDir(), PluginsDir: plugins, Insecure: true, NoSync: true,
-		HeartbeatInterval: 200 * time.Millisecond, ShutdownTimeout: 2 * time.Second, Registry: reg,
+		HeartbeatInterval: agenttest.Heartbeat, ShutdownTimeout: 2 * time.Second, Registry: reg,
 		Insight: server.InsightConfig{AlertWebhook: hook.URL},
 	})
 	if err != nil {

@@ -92,7 +92,7 @@ func TestBrowser(t *testing.T) {
 	// A collector with the real analyzers, on loopback.
 	srv, err := server.New(server.Config{
 		Listen: "127.0.0.1:0", HTTP: "127.0.0.1:0", DataDir: t.TempDir(), PluginsDir: buildPlugins(t, root),
-		Insecure: true, NoSync: true, HeartbeatInterval: 200 * time.Millisecond, ShutdownTimeout: 2 * time.Second, AnalysisWorkers: 2,
+		Insecure: true, NoSync: true, HeartbeatInterval: agenttest.Heartbeat, ShutdownTimeout: 2 * time.Second, AnalysisWorkers: 2,
 	})
 	if err != nil {
 		t.Fatal(err)
