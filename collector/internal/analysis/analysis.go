@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/fleetprof/fleetprof/collector/internal/loop"
 	"github.com/fleetprof/fleetprof/collector/internal/pluginhost"
 	"github.com/fleetprof/fleetprof/collector/internal/report"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
@@ -146,34 +147,18 @@ func (a *Analysis) Enqueue(id string) {
 // the captures left unanalyzed.
 func (a *Analysis) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
-	for range a.cfg.Workers {
-		g.Go(func() error {
-			for {
-				select {
-				case <-ctx.Done():
-					return nil
-				case id := <-a.queue:
-					if _, err := a.Analyze(ctx, id, nil, nil, true); err != nil && ctx.Err() == nil {
-						a.log.Warn("analysis failed", "capture_id", id, "error", err)
-					}
-				}
-			}
-		})
-	}
+	loop.Drain(ctx, g, a.cfg.Workers, a.queue, func(ctx context.Context, id string) {
+		if _, err := a.Analyze(ctx, id, nil, nil, true); err != nil && ctx.Err() == nil {
+			a.log.Warn("analysis failed", "capture_id", id, "error", err)
+		}
+	})
 	g.Go(func() error {
 		a.rescan(ctx)
-		t := time.NewTicker(a.cfg.Rescan)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-t.C:
-				if a.overflow.Swap(false) {
-					a.rescan(ctx)
-				}
+		return loop.Every(ctx, a.cfg.Rescan, func(ctx context.Context) {
+			if a.overflow.Swap(false) {
+				a.rescan(ctx)
 			}
-		}
+		})
 	})
 	return g.Wait()
 }

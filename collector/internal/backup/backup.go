@@ -46,6 +46,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/fleetprof/fleetprof/collector/internal/loop"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
 )
 
@@ -276,48 +277,23 @@ func (b *Backup) push(id string) bool {
 // It starts with a rescan, so backups pending at the last stop resume.
 func (b *Backup) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
-	for range b.cfg.Workers {
-		g.Go(func() error {
-			for {
-				select {
-				case <-ctx.Done():
-					return nil
-				case id := <-b.queue:
-					b.process(ctx, id)
-					b.mu.Lock()
-					delete(b.queued, id)
-					b.mu.Unlock()
-				}
-			}
-		})
-	}
+	loop.Drain(ctx, g, b.cfg.Workers, b.queue, func(ctx context.Context, id string) {
+		b.process(ctx, id)
+		b.mu.Lock()
+		delete(b.queued, id)
+		b.mu.Unlock()
+	})
 	g.Go(func() error {
 		b.rescan(ctx)
-		t := time.NewTicker(b.cfg.Rescan)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-t.C:
-				b.rescan(ctx)
-			}
-		}
+		return loop.Every(ctx, b.cfg.Rescan, b.rescan)
 	})
 	if b.cfg.SnapshotInterval > 0 {
 		g.Go(func() error {
-			t := time.NewTicker(b.cfg.SnapshotInterval)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-t.C:
-					if _, _, err := b.Snapshot(ctx); err != nil && ctx.Err() == nil {
-						b.log.Warn("database snapshot failed; next one at the next interval", "error", err)
-					}
+			return loop.Every(ctx, b.cfg.SnapshotInterval, func(ctx context.Context) {
+				if _, _, err := b.Snapshot(ctx); err != nil && ctx.Err() == nil {
+					b.log.Warn("database snapshot failed; next one at the next interval", "error", err)
 				}
-			}
+			})
 		})
 	}
 	return g.Wait()
