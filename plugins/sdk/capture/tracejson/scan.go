@@ -207,48 +207,7 @@ func (s *scanner) skipValue(b []byte, i, depth int) (int, error) {
 
 // skipObject skips the object at b[i].
 func (s *scanner) skipObject(b []byte, i, depth int) (int, error) {
-	if depth > s.maxDepth {
-		return i, s.tooDeep(i)
-	}
-	i = skipWS(b, i+1)
-	if i >= len(b) {
-		return i, errNeedMore
-	}
-	if b[i] == '}' {
-		return i + 1, nil
-	}
-	for {
-		if b[i] != '"' {
-			return i, s.unexpected(b, i, "expected a string key")
-		}
-		j, _, ok := scanString(b, i+1)
-		if !ok {
-			return j, s.strErr(b, j)
-		}
-		if i = skipWS(b, j+1); i >= len(b) {
-			return i, errNeedMore
-		}
-		if b[i] != ':' {
-			return i, s.unexpected(b, i, "expected ':' after a key")
-		}
-		var err error
-		if i, err = s.skipValue(b, skipWS(b, i+1), depth+1); err != nil {
-			return i, err
-		}
-		if i = skipWS(b, i); i >= len(b) {
-			return i, errNeedMore
-		}
-		switch b[i] {
-		case ',':
-			if i = skipWS(b, i+1); i >= len(b) {
-				return i, errNeedMore
-			}
-		case '}':
-			return i + 1, nil
-		default:
-			return i, s.unexpected(b, i, "expected ',' or '}' after a value in an object")
-		}
-	}
+	return s.members(b, i, depth, nil)
 }
 
 // skipArray skips the array at b[i].
@@ -286,7 +245,7 @@ func (s *scanner) skipArray(b []byte, i, depth int) (int, error) {
 
 // members calls fn for each member of the object at b[i] with its key
 // (unescaped; valid only during the call) and the bounds of its raw value.
-// It returns the index just past the object.
+// It returns the index just past the object. A nil fn skips the object.
 func (s *scanner) members(b []byte, i, depth int, fn func(key []byte, vs, ve int) error) (int, error) {
 	if depth > s.maxDepth {
 		return i, s.tooDeep(i)
@@ -313,7 +272,7 @@ func (s *scanner) members(b []byte, i, depth int, fn func(key []byte, vs, ve int
 			return j, s.strErr(b, j)
 		}
 		key := b[i+1 : j]
-		if esc {
+		if esc && fn != nil {
 			if keyBuf, ok = appendUnescaped(keyBuf[:0], key); !ok {
 				return i, s.errAt(i, ErrMalformed, "bad escape in a key")
 			}
@@ -330,8 +289,10 @@ func (s *scanner) members(b []byte, i, depth int, fn func(key []byte, vs, ve int
 		if err != nil {
 			return ve, err
 		}
-		if err := fn(key, vs, ve); err != nil {
-			return vs, err
+		if fn != nil {
+			if err := fn(key, vs, ve); err != nil {
+				return vs, err
+			}
 		}
 		if i = skipWS(b, ve); i >= len(b) {
 			return i, errNeedMore
