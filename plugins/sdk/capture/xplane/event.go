@@ -49,16 +49,7 @@ func decodeEvent(b []byte, off int64) (rawEvent, error) {
 				return e, err
 			}
 			i = j
-			switch t {
-			case tagEventMeta:
-				e.meta = int64(v)
-			case tagEventOffset:
-				e.offset, e.agg = int64(v), false
-			case tagEventDur:
-				e.dur = int64(v)
-			default:
-				e.agg = true
-			}
+			e.set(t, v)
 		default:
 			num, typ := t>>3, byte(t&7)
 			if err := checkEventTag(num, typ, off+int64(at)); err != nil {
@@ -72,6 +63,23 @@ func decodeEvent(b []byte, off int64) (rawEvent, error) {
 		}
 	}
 	return e, nil
+}
+
+// set stores the varint field of whole tag t (one of tagEventMeta,
+// tagEventOffset, tagEventDur, tagEventOccur): an offset makes the event a
+// timeline event, num_occurrences an aggregated one, the later field winning
+// as protobuf's last-one-wins does.
+func (e *rawEvent) set(t, v uint64) {
+	switch t {
+	case tagEventMeta:
+		e.meta = int64(v)
+	case tagEventOffset:
+		e.offset, e.agg = int64(v), false
+	case tagEventDur:
+		e.dur = int64(v)
+	default:
+		e.agg = true
+	}
 }
 
 // checkEventTag rejects a bad field number, or a known XEvent field with the
@@ -105,16 +113,7 @@ func readEvent(s *scanner, end int64, stats *[]rawStat) (rawEvent, error) {
 			if err != nil {
 				return e, err
 			}
-			switch t {
-			case tagEventMeta:
-				e.meta = int64(v)
-			case tagEventOffset:
-				e.offset, e.agg = int64(v), false
-			case tagEventDur:
-				e.dur = int64(v)
-			default:
-				e.agg = true
-			}
+			e.set(t, v)
 		case tagEventStats:
 			n, err := s.length(end)
 			if err != nil {
