@@ -21,6 +21,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/capturetest"
 	"github.com/fleetprof/fleetprof/collector/internal/pluginhost"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/collector/internal/store/storetest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
 )
@@ -79,11 +80,7 @@ func TestFailingPluginsNeverBlockIngest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a plugin and waits for its timeout")
 	}
-	db, err := store.Open(filepath.Join(t.TempDir(), store.FileName), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := storetest.Open(t)
 	// Left from before a restart: committed, never analyzed.
 	commit(t, db, "waiting")
 	const timeout = 3 * time.Second
@@ -190,11 +187,7 @@ func TestAnalyzeSendsStoredRecords(t *testing.T) {
 		t.Skip("builds a plugin")
 	}
 	ctx := context.Background()
-	db, err := store.Open(filepath.Join(t.TempDir(), store.FileName), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := storetest.Open(t)
 	var ops []capturetest.Op
 	for i := range 30 {
 		ops = append(ops, capturetest.Op{TFOp: "jit(run)/mlp/dot_general:dot_general", Start: int64(i) * 3 * capture.Microsecond, Dur: capture.Microsecond})

@@ -3,29 +3,14 @@ package auth
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/collector/internal/store/storetest"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
 )
-
-func openDB(t *testing.T) *store.DB {
-	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), store.FileName), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := db.Check(context.Background()); err != nil {
-			t.Errorf("Check: %v", err)
-		}
-		db.Close()
-	})
-	return db
-}
 
 func TestRoles(t *testing.T) {
 	for _, tt := range []struct {
@@ -57,7 +42,7 @@ func TestRoles(t *testing.T) {
 
 func TestTokenLifecycle(t *testing.T) {
 	ctx := context.Background()
-	db := openDB(t)
+	db := storetest.Open(t)
 	if found, _ := Any(ctx, db); found {
 		t.Error("Any on an empty store = true")
 	}

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/collector/internal/store/storetest"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 )
 
@@ -48,7 +49,7 @@ func TestCaptureUploadsMinimalSetOnce(t *testing.T) {
 	ctx := context.Background()
 	srv := emulator(t)
 	gcs, fl := client(t, srv)
-	db := openStore(t)
+	db := storetest.Open(t)
 	rec := addCapture(t, db, testCapture{
 		id: "cap-1", host: "tpu-host-0", created: created, labels: map[string]string{"model": "qwen3 0.6b"},
 		options: testOptions(t), context: map[string]string{"server.model_path": "Qwen/Qwen3-0.6B", "host": "tpu-host-0"},
@@ -148,7 +149,7 @@ func TestCaptureUploadsMinimalSetOnce(t *testing.T) {
 func TestFailuresMidwayAreRetriedIngestUnaffected(t *testing.T) {
 	srv := emulator(t)
 	gcs, fl := client(t, srv)
-	db := openStore(t)
+	db := storetest.Open(t)
 	addCapture(t, db, testCapture{id: "cap-1", host: "h1", created: created})
 	// Requests 1 (list) and 2–3 (uploads) pass, 4–9 fail: the first try
 	// breaks mid-folder, the next ones fail outright, then the bucket heals.
@@ -208,7 +209,7 @@ func TestFailuresMidwayAreRetriedIngestUnaffected(t *testing.T) {
 func TestPendingBackupsResumeAfterRestart(t *testing.T) {
 	srv := emulator(t)
 	gcs, _ := client(t, srv)
-	db := openStore(t)
+	db := storetest.Open(t)
 	for i, id := range []string{"a", "b", "c"} {
 		addCapture(t, db, testCapture{id: id, host: "h", created: created.Add(time.Duration(i) * time.Minute)})
 	}
@@ -283,7 +284,7 @@ func TestNewCleansTempDir(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := New(Config{Store: openStore(t), Client: gcs, Bucket: testBucket, TempDir: dir}); err != nil {
+	if _, err := New(Config{Store: storetest.Open(t), Client: gcs, Bucket: testBucket, TempDir: dir}); err != nil {
 		t.Fatal(err)
 	}
 	left, _ := os.ReadDir(dir)

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/collector/internal/store/storetest"
 )
 
 // hangingBucket returns a storage client whose endpoint, on loopback, takes
@@ -77,7 +78,7 @@ func grow(db *store.DB, id string, mib int) error {
 func TestSnapshotBucketHangs(t *testing.T) {
 	ctx := context.Background()
 	gcs, requests := hangingBucket(t)
-	db := openStore(t)
+	db := storetest.Open(t)
 	addCapture(t, db, testCapture{id: "a", host: "h", created: created})
 	// Larger than the client's 16 MiB upload buffer: streamed, the copy
 	// would wait for the bucket inside its read transaction.
@@ -142,7 +143,7 @@ func TestSnapshotBucketHangs(t *testing.T) {
 // deadline too, leaving the capture pending for the next try.
 func TestCaptureBackupBucketHangs(t *testing.T) {
 	gcs, _ := hangingBucket(t)
-	db := openStore(t)
+	db := storetest.Open(t)
 	addCapture(t, db, testCapture{id: "a", host: "h", created: created})
 	b, err := New(Config{Store: db, Client: gcs, Bucket: testBucket, TempDir: t.TempDir(), CallTimeout: 200 * time.Millisecond})
 	if err != nil {

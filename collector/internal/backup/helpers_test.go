@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -105,23 +104,6 @@ func client(t *testing.T, srv *fakestorage.Server) (*storage.Client, *flaky) {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c, f
-}
-
-// openStore opens a store in a fresh folder, checked for consistency when
-// the test ends.
-func openStore(t *testing.T) *store.DB {
-	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), store.FileName), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := db.Check(context.Background()); err != nil {
-			t.Errorf("consistency check: %v", err)
-		}
-		db.Close()
-	})
-	return db
 }
 
 // testCapture describes a capture to commit and analyze.

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/collector/internal/store/storetest"
 	"github.com/fleetprof/fleetprof/proto/fleetprof/ids"
 )
 
@@ -12,7 +13,7 @@ import (
 // never reaches an object name.
 func TestHostileIDs(t *testing.T) {
 	c, _ := client(t, emulator(t))
-	b, err := New(Config{Store: openStore(t), Client: c, Bucket: "b"})
+	b, err := New(Config{Store: storetest.Open(t), Client: c, Bucket: "b"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/collector/internal/store/storetest"
 )
 
 // dump is what a store serves: every capture record, blob and report.
@@ -54,7 +55,7 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	srv := emulator(t)
 	gcs, _ := client(t, srv)
-	db := openStore(t)
+	db := storetest.Open(t)
 	for i, id := range []string{"a", "b", "c"} {
 		addCapture(t, db, testCapture{id: id, host: "h", created: created.Add(time.Duration(i) * time.Hour), labels: map[string]string{"model": "m" + id}})
 	}
@@ -174,7 +175,7 @@ func TestSnapshotFailureLeavesNothing(t *testing.T) {
 	ctx := context.Background()
 	srv := emulator(t)
 	gcs, fl := client(t, srv)
-	db := openStore(t)
+	db := storetest.Open(t)
 	addCapture(t, db, testCapture{id: "a", host: "h", created: created})
 	b, err := New(Config{Store: db, Client: gcs, Bucket: testBucket, TempDir: t.TempDir()})
 	if err != nil {
@@ -198,7 +199,7 @@ func TestSnapshotFailureLeavesNothing(t *testing.T) {
 func TestRunSnapshotsEveryInterval(t *testing.T) {
 	srv := emulator(t)
 	gcs, _ := client(t, srv)
-	db := openStore(t)
+	db := storetest.Open(t)
 	b, err := New(Config{Store: db, Client: gcs, Bucket: testBucket, Prefix: "p", SnapshotInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

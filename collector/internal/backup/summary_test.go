@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/collector/internal/store/storetest"
 	"github.com/fleetprof/fleetprof/collector/internal/watch"
 )
 
@@ -15,7 +16,7 @@ func TestSummaryRow(t *testing.T) {
 	ctx := context.Background()
 	srv := emulator(t)
 	gcs, _ := client(t, srv)
-	db := openStore(t)
+	db := storetest.Open(t)
 	addCapture(t, db, testCapture{
 		id: "cap-1", host: "tpu-host-0", created: created, labels: map[string]string{"model": "qwen3"},
 		options: testOptions(t), context: map[string]string{"requests./v1/score": "4 (1 warmup + 3 profiled)"},
@@ -85,7 +86,7 @@ func TestSummaryRowFailureFailsTheTry(t *testing.T) {
 	ctx := context.Background()
 	srv := emulator(t)
 	gcs, _ := client(t, srv)
-	db := openStore(t)
+	db := storetest.Open(t)
 	addCapture(t, db, testCapture{id: "cap-1", host: "h", created: created, options: testOptions(t)})
 	b, err := New(Config{Store: db, Client: gcs, Bucket: testBucket, TempDir: t.TempDir(), Summaries: failingSummaries{}})
 	if err != nil {

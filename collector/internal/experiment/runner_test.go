@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/fleetprof/fleetprof/collector/internal/fleet"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/collector/internal/store/storetest"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
 )
@@ -97,21 +97,6 @@ func commitCapture(ctx context.Context, db *store.DB, id, status string) error {
 	})
 }
 
-func openStore(t *testing.T) *store.DB {
-	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), store.FileName), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := db.Check(context.Background()); err != nil {
-			t.Errorf("store check: %v", err)
-		}
-		db.Close()
-	})
-	return db
-}
-
 // runUntil runs r until the experiment id has finished (or fails the test
 // after 10 s), and returns it.
 func runUntil(t *testing.T, r *Runner, id string) *store.Experiment {
@@ -149,7 +134,7 @@ func smallSpec() *collectorv1.ExperimentSpec {
 }
 
 func TestRun(t *testing.T) {
-	db := openStore(t)
+	db := storetest.Open(t)
 	f := &fakeFleet{db: db, status: store.StatusAnalyzed}
 	r := New(Config{Store: db, Fleet: f, Poll: time.Millisecond})
 	e, err := r.Start(context.Background(), smallSpec(), Origin{})
@@ -226,7 +211,7 @@ func TestRunFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			db := openStore(t)
+			db := storetest.Open(t)
 			f := &fakeFleet{db: db, status: store.StatusAnalyzed, errs: tt.errs, results: tt.results}
 			r := New(Config{Store: db, Fleet: f, Retry: time.Millisecond, Attempts: 3, Poll: time.Millisecond})
 			e, err := r.Start(context.Background(), smallSpec(), Origin{Trigger: "schedule", ScheduleID: "s-1"})
@@ -254,7 +239,7 @@ func TestRunFailures(t *testing.T) {
 // still waiting past AnalysisWait are named in its message.
 func TestAwaitAnalyses(t *testing.T) {
 	t.Run("analyzed meanwhile", func(t *testing.T) {
-		db := openStore(t)
+		db := storetest.Open(t)
 		f := &fakeFleet{db: db, status: store.StatusCommitted}
 		r := New(Config{Store: db, Fleet: f, Poll: time.Millisecond})
 		spec := smallSpec()
@@ -284,7 +269,7 @@ func TestAwaitAnalyses(t *testing.T) {
 		}
 	})
 	t.Run("not analyzed in time", func(t *testing.T) {
-		db := openStore(t)
+		db := storetest.Open(t)
 		f := &fakeFleet{db: db, status: store.StatusCommitted}
 		r := New(Config{Store: db, Fleet: f, Poll: time.Millisecond, AnalysisWait: 20 * time.Millisecond})
 		e, err := r.Start(context.Background(), smallSpec(), Origin{})
@@ -302,7 +287,7 @@ func TestAwaitAnalyses(t *testing.T) {
 // its first unfinished cell; a cell whose fleet capture is still followed
 // is settled from it, not captured again.
 func TestResume(t *testing.T) {
-	db := openStore(t)
+	db := storetest.Open(t)
 	f := &fakeFleet{db: db, status: store.StatusAnalyzed}
 	r := New(Config{Store: db, Fleet: f, Poll: time.Millisecond})
 	ctx := context.Background()
@@ -334,7 +319,7 @@ func TestResume(t *testing.T) {
 }
 
 func TestStartRefused(t *testing.T) {
-	db := openStore(t)
+	db := storetest.Open(t)
 	r := New(Config{Store: db, Fleet: &fakeFleet{db: db}, MaxQueued: 1})
 	ctx := context.Background()
 	if _, err := r.Start(ctx, smallSpec(), Origin{}); err != nil {

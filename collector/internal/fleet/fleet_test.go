@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/registry"
 	"github.com/fleetprof/fleetprof/collector/internal/selector"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/collector/internal/store/storetest"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
 )
@@ -56,11 +56,7 @@ func (f *fakeAgents) sentTo(id string) []*agentv1.ControlResponse {
 
 func newTracker(t *testing.T, ids ...string) (*Tracker, *fakeAgents, *store.DB) {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), store.FileName), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := storetest.Open(t)
 	fa := &fakeAgents{down: map[string]bool{}, sent: map[string][]*agentv1.ControlResponse{}}
 	for _, id := range ids {
 		fa.agents = append(fa.agents, registry.Agent{ID: id, Labels: map[string]string{"pool": "p"}})

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/collector/internal/store/storetest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 )
@@ -206,11 +207,7 @@ func TestUploadScripts(t *testing.T) {
 		{"garbage", whole, bytes.Repeat([]byte("x"), len(valid)), nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			db, err := store.Open(filepath.Join(t.TempDir(), store.FileName), store.Options{NoSync: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
+			db := storetest.Open(t)
 			if got := runScript(t, db, tt.script, tt.payload); !slices.Equal(got, tt.want) {
 				t.Errorf("committed %v, want %v", got, tt.want)
 			}

@@ -3,11 +3,10 @@ package ingest
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/collector/internal/store/storetest"
 )
 
 func TestRates(t *testing.T) {
@@ -53,11 +52,7 @@ func TestRates(t *testing.T) {
 }
 
 func TestMaxUploads(t *testing.T) {
-	db, err := store.Open(filepath.Join(t.TempDir(), store.FileName), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := storetest.Open(t)
 	in := New(Config{Store: db, MaxUploads: 2, MaxUploadsPerAgent: 1})
 	for range 2 {
 		if err := in.slots.take(); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/collector/internal/store/storetest"
 	"go.uber.org/goleak"
 )
 
@@ -36,16 +37,7 @@ type tc struct {
 func openStore(t *testing.T, caps []tc) *store.DB {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(filepath.Join(t.TempDir(), store.FileName), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := db.Check(ctx); err != nil {
-			t.Errorf("consistency check: %v", err)
-		}
-		db.Close()
-	})
+	db := storetest.Open(t)
 	for _, c := range caps {
 		data := bytes.Repeat([]byte{'x'}, c.size)
 		sum := sha256.Sum256(data)

@@ -36,6 +36,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/capturetest"
 	"github.com/fleetprof/fleetprof/collector/internal/certs"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/collector/internal/store/storetest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
@@ -451,11 +452,7 @@ func TestInsecureRefusedOffLoopback(t *testing.T) {
 
 func TestUnaryDeadline(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(filepath.Join(t.TempDir(), store.FileName), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := storetest.Open(t)
 	g := newGuard(db, true, 50*time.Millisecond, time.Hour, discard(), prometheus.NewRegistry())
 	for _, tt := range []struct {
 		method string
@@ -513,11 +510,7 @@ func TestHostileCaptureIDs(t *testing.T) {
 
 func TestWebAuth(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(filepath.Join(t.TempDir(), store.FileName), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := storetest.Open(t)
 	g := newGuard(db, false, time.Second, time.Second, discard(), prometheus.NewRegistry())
 	viewer, _ := auth.Create(ctx, db, "v", auth.Viewer)
 	operator, _ := auth.Create(ctx, db, "o", auth.Operator)

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -18,23 +17,6 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// openStore opens a store in the test's folder, checked and closed on
-// cleanup.
-func openStore(t *testing.T) *store.DB {
-	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), store.FileName), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := db.Check(context.Background()); err != nil {
-			t.Errorf("store check: %v", err)
-		}
-		db.Close()
-	})
-	return db
-}
 
 // cap describes a stored, analyzed capture for tests.
 type cap struct {

@@ -21,6 +21,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/insight"
 	"github.com/fleetprof/fleetprof/collector/internal/selector"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/collector/internal/store/storetest"
 )
 
 // newWatch returns a Watch on db with its own registry.
@@ -51,7 +52,7 @@ func changesOf(t *testing.T, w *Watch, q ChangeQuery) []string {
 
 func TestAnalyzedFindsRegressions(t *testing.T) {
 	ctx := context.Background()
-	db := openStore(t)
+	db := storetest.Open(t)
 	w, reg := newWatch(t, db, Config{})
 	// Five baseline captures, a repeat, then a slower one, then another
 	// agent and another body (their own baselines: nothing to compare).
@@ -111,7 +112,7 @@ func TestAnalyzedFindsRegressions(t *testing.T) {
 
 func TestBaselineSizeAndNoisyHistory(t *testing.T) {
 	ctx := context.Background()
-	db := openStore(t)
+	db := storetest.Open(t)
 	w, _ := newWatch(t, db, Config{BaselineSize: 3})
 	// attention per request: 100, 130, 90, 120, 80; the last 3 (90, 120,
 	// 80) have median 90 and MAD 10 (3 scaled MADs: 44.5).
@@ -138,7 +139,7 @@ func TestBaselineSizeAndNoisyHistory(t *testing.T) {
 
 func TestPinnedBaseline(t *testing.T) {
 	ctx := context.Background()
-	db := openStore(t)
+	db := storetest.Open(t)
 	w, _ := newWatch(t, db, Config{})
 	put(t, db, std("slow", "a", 100, 1.4))
 	w.Analyzed(ctx, "slow")
@@ -181,7 +182,7 @@ func TestPinnedBaseline(t *testing.T) {
 
 func TestPinnedBaselineDeleted(t *testing.T) {
 	ctx := context.Background()
-	db := openStore(t)
+	db := storetest.Open(t)
 	w, _ := newWatch(t, db, Config{})
 	put(t, db, std("p", "a", 100, 1.4))
 	w.Analyzed(ctx, "p")
@@ -209,7 +210,7 @@ func TestPinnedBaselineDeleted(t *testing.T) {
 
 func TestBackfill(t *testing.T) {
 	ctx := context.Background()
-	db := openStore(t)
+	db := storetest.Open(t)
 	for i, s := range []float64{1, 1, 2} {
 		put(t, db, std(fmt.Sprintf("a%d", i), "a", int64(100+i), s))
 	}
@@ -241,7 +242,7 @@ func TestBackfill(t *testing.T) {
 
 func TestFleetQuery(t *testing.T) {
 	ctx := context.Background()
-	db := openStore(t)
+	db := storetest.Open(t)
 	w, _ := newWatch(t, db, Config{})
 	for i, agent := range []string{"a", "b", "c"} {
 		slow := 1.0
@@ -280,7 +281,7 @@ func TestFleetQuery(t *testing.T) {
 
 func TestTrendAndChangeQueries(t *testing.T) {
 	ctx := context.Background()
-	db := openStore(t)
+	db := storetest.Open(t)
 	w, _ := newWatch(t, db, Config{})
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(h int) int64 { return base.Add(time.Duration(h) * time.Hour).UnixNano() }
@@ -398,7 +399,7 @@ func TestWebhook(t *testing.T) {
 			rcv := &receiver{codes: tt.codes, got: make(chan struct{}, 10)}
 			srv := httptest.NewServer(rcv)
 			defer srv.Close()
-			db := openStore(t)
+			db := storetest.Open(t)
 			w, _ := newWatch(t, db, Config{Webhook: WebhookConfig{URL: srv.URL + "/hook", Attempts: tt.attempts, MinBackoff: time.Millisecond, Timeout: 2 * time.Second}})
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error)
@@ -480,7 +481,7 @@ func TestWebhookDeadlineAndQueue(t *testing.T) {
 
 func TestWebhookURL(t *testing.T) {
 	for _, u := range []string{"ftp://x/y", "http://", "/relative", "::bad"} {
-		if _, err := New(Config{Store: openStore(t), Webhook: WebhookConfig{URL: u}}); !errors.Is(err, ErrWebhookURL) {
+		if _, err := New(Config{Store: storetest.Open(t), Webhook: WebhookConfig{URL: u}}); !errors.Is(err, ErrWebhookURL) {
 			t.Errorf("New(webhook %q) = %v, want ErrWebhookURL", u, err)
 		}
 	}

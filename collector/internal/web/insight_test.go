@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/capturetest"
 	"github.com/fleetprof/fleetprof/collector/internal/sched"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/collector/internal/store/storetest"
 	"github.com/fleetprof/fleetprof/collector/internal/watch"
 	"github.com/fleetprof/fleetprof/plugins/sdk"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
@@ -31,16 +31,7 @@ type insightUI struct {
 func newInsightUI(t *testing.T) *insightUI {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(filepath.Join(t.TempDir(), store.FileName), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := db.Check(ctx); err != nil {
-			t.Errorf("consistency check: %v", err)
-		}
-		db.Close()
-	})
+	db := storetest.Open(t)
 	agents := fakeAgents{{ID: "tpu-1", Host: "host-1", Connected: true}}
 	list := sched.New(sched.Config{Store: db, Agents: agents, Starter: noStarter{}})
 	sc, err := list.Add(ctx, store.Schedule{Name: "nightly", Spec: "@daily", Selector: "model=qwen3"})

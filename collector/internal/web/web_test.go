@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -27,6 +26,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/sched"
 	"github.com/fleetprof/fleetprof/collector/internal/selector"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/collector/internal/store/storetest"
 	"github.com/fleetprof/fleetprof/plugins/sdk"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
@@ -73,16 +73,7 @@ type testUI struct {
 func newTestUI(t *testing.T, mw func(http.Handler) http.Handler) *testUI {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(filepath.Join(t.TempDir(), store.FileName), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := db.Check(ctx); err != nil {
-			t.Errorf("consistency check: %v", err)
-		}
-		db.Close()
-	})
+	db := storetest.Open(t)
 	us := capture.Microsecond
 	tu := &testUI{db: db}
 	for i, id := range []string{"cap-a", "cap-b"} {
