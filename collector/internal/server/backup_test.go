@@ -10,7 +10,6 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,54 +19,11 @@ import (
 	"google.golang.org/api/iterator"
 	"google.golang.org/protobuf/testing/protocmp"
 
-	"github.com/fleetprof/fleetprof/collector/internal/agenttest"
 	"github.com/fleetprof/fleetprof/collector/internal/backup"
 	"github.com/fleetprof/fleetprof/collector/internal/capturetest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
 )
-
-// startCollectorWith runs a collector with cfg (on loopback, over a fresh
-// folder unless cfg.DataDir is set) until the test ends or stop is called.
-func startCollectorWith(t *testing.T, cfg Config) *collector {
-	t.Helper()
-	cfg.Listen, cfg.Insecure, cfg.NoSync = "127.0.0.1:0", true, true
-	if cfg.HTTP == "" {
-		cfg.HTTP = "-"
-	}
-	cfg.HeartbeatInterval, cfg.ShutdownTimeout = 100*time.Millisecond, 2*time.Second
-	if cfg.DataDir == "" {
-		cfg.DataDir = t.TempDir()
-	}
-	srv, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	cc, err := agenttest.Dial(srv.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	var stopErr error
-	c := &collector{srv: srv, cc: cc, client: collectorv1.NewCollectorServiceClient(cc)}
-	c.stop = func() error {
-		once.Do(func() {
-			cc.Close()
-			cancel()
-			stopErr = <-done
-		})
-		return stopErr
-	}
-	t.Cleanup(func() {
-		if err := c.stop(); err != nil {
-			t.Errorf("collector Run: %v", err)
-		}
-	})
-	return c
-}
 
 // TestBackupAndRestore: captures ingested over gRPC land in the GCS
 // emulator with a checksums.txt that verifies, their backup status shows in

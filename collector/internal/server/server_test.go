@@ -37,10 +37,22 @@ type collector struct {
 // (or stop is called).
 func startCollector(t *testing.T, dir string) *collector {
 	t.Helper()
-	srv, err := New(Config{
-		Listen: "127.0.0.1:0", HTTP: "127.0.0.1:0", DataDir: dir, Insecure: true, NoSync: true,
-		HeartbeatInterval: 100 * time.Millisecond, ShutdownTimeout: 2 * time.Second,
-	})
+	return startCollectorWith(t, Config{HTTP: "127.0.0.1:0", DataDir: dir})
+}
+
+// startCollectorWith runs a collector with cfg (on loopback, over a fresh
+// folder unless cfg.DataDir is set) until the test ends or stop is called.
+func startCollectorWith(t *testing.T, cfg Config) *collector {
+	t.Helper()
+	cfg.Listen, cfg.Insecure, cfg.NoSync = "127.0.0.1:0", true, true
+	if cfg.HTTP == "" {
+		cfg.HTTP = "-"
+	}
+	cfg.HeartbeatInterval, cfg.ShutdownTimeout = 100*time.Millisecond, 2*time.Second
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
