@@ -30,17 +30,11 @@ var experimentPages = []string{"experiments", "experiment"}
 
 // experimentRoutes are the experiment pages' routes; none without
 // Experiments.
-func (u *UI) experimentRoutes() []struct {
-	pattern string
-	h       http.HandlerFunc
-} {
+func (u *UI) experimentRoutes() []route {
 	if u.cfg.Experiments == nil {
 		return nil
 	}
-	return []struct {
-		pattern string
-		h       http.HandlerFunc
-	}{
+	return []route{
 		{"GET /experiments", u.experiments},
 		{"GET /experiments/{id}", u.experiment},
 	}

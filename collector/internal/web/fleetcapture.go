@@ -42,17 +42,11 @@ type startForm struct {
 var errStopWatch = errors.New("web: one snapshot")
 
 // fleetRoutes are the start-a-capture routes; none without Fleet.
-func (u *UI) fleetRoutes() []struct {
-	pattern string
-	h       http.HandlerFunc
-} {
+func (u *UI) fleetRoutes() []route {
 	if u.cfg.Fleet == nil {
 		return nil
 	}
-	return []struct {
-		pattern string
-		h       http.HandlerFunc
-	}{
+	return []route{
 		{"GET /capture", u.startPage},
 		{"POST /capture", u.startCapture},
 		{"GET /fleet-captures/{id}", u.fleetProgress},

@@ -35,17 +35,11 @@ type Insights interface {
 var insightPages = []string{"fleet", "regressions", "agent", "schedule"}
 
 // insightRoutes are the insight pages' routes; none without Insights.
-func (u *UI) insightRoutes() []struct {
-	pattern string
-	h       http.HandlerFunc
-} {
+func (u *UI) insightRoutes() []route {
 	if u.cfg.Insights == nil {
 		return nil
 	}
-	return []struct {
-		pattern string
-		h       http.HandlerFunc
-	}{
+	return []route{
 		{"GET /fleets/{id}", u.fleet},
 		{"GET /regressions", u.regressions},
 		{"GET /agents/{id}", u.agent},

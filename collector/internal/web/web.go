@@ -126,13 +126,17 @@ func New(cfg Config) (*UI, error) {
 	return u, nil
 }
 
+// route is one of the UI's pages or actions: a ServeMux pattern and its
+// handler.
+type route struct {
+	pattern string
+	h       http.HandlerFunc
+}
+
 // Register adds the UI's routes to mux.
 func (u *UI) Register(mux *http.ServeMux) {
 	cop := http.NewCrossOriginProtection()
-	routes := []struct {
-		pattern string
-		h       http.HandlerFunc
-	}{
+	routes := []route{
 		{"GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/captures", http.StatusFound) }},
 		{"GET /static/", u.static.ServeHTTP},
 		{"GET /agents", u.agents},
