@@ -187,6 +187,28 @@ func captureID(r *http.Request) (string, bool) {
 	return id, store.ValidID(id)
 }
 
+// loadCapture calls load with the capture id in the request's path and
+// returns the id, or answers and returns false: 404 for an id that is not
+// valid or no capture's (load's store.ErrNotFound), 500 for another error
+// of load's.
+func (u *UI) loadCapture(w http.ResponseWriter, r *http.Request, load func(id string) error) (string, bool) {
+	id, ok := captureID(r)
+	if !ok {
+		u.notFound(w, r, "No capture has that id.")
+		return "", false
+	}
+	err := load(id)
+	if errors.Is(err, store.ErrNotFound) {
+		u.notFound(w, r, fmt.Sprintf("No capture has the id %q.", id))
+		return "", false
+	}
+	if err != nil {
+		u.fail(w, r, http.StatusInternalServerError, "", err)
+		return "", false
+	}
+	return id, true
+}
+
 type timelineView struct {
 	Start, End, Label string
 	Windows           []windowView
@@ -239,22 +261,14 @@ func timeline(s capture.Summary, id string, zoom int) *timelineView {
 }
 
 func (u *UI) capture(w http.ResponseWriter, r *http.Request) {
-	id, ok := captureID(r)
-	if !ok {
-		u.notFound(w, r, "No capture has that id.")
-		return
-	}
 	var c *store.Capture
-	err := u.cfg.Store.View(r.Context(), func(rd *store.Reader) (err error) {
-		c, err = rd.Capture(id)
-		return err
+	id, ok := u.loadCapture(w, r, func(id string) error {
+		return u.cfg.Store.View(r.Context(), func(rd *store.Reader) (err error) {
+			c, err = rd.Capture(id)
+			return err
+		})
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		u.notFound(w, r, fmt.Sprintf("No capture has the id %q.", id))
-		return
-	}
-	if err != nil {
-		u.fail(w, r, http.StatusInternalServerError, "", err)
+	if !ok {
 		return
 	}
 	data := struct {
@@ -294,6 +308,7 @@ func (u *UI) capture(w http.ResponseWriter, r *http.Request) {
 			data.Flame = windowFlame(kept, data.Zoom)
 		}
 	}
+	var err error
 	if data.Requests, err = u.requestsSection(r.Context(), r, id); err != nil {
 		u.log.Warn("no requests timeline", "capture_id", id, "error", err)
 	}
@@ -339,18 +354,12 @@ func reportBody(rep *report.Report) (template.HTML, error) {
 
 // trace serves the trimmed capture as Chrome trace JSON, gzipped.
 func (u *UI) trace(w http.ResponseWriter, r *http.Request) {
-	id, ok := captureID(r)
+	var c *capture.Capture
+	id, ok := u.loadCapture(w, r, func(id string) (err error) {
+		c, _, err = analysis.Load(r.Context(), u.cfg.Store, id)
+		return err
+	})
 	if !ok {
-		u.notFound(w, r, "No capture has that id.")
-		return
-	}
-	c, _, err := analysis.Load(r.Context(), u.cfg.Store, id)
-	if errors.Is(err, store.ErrNotFound) {
-		u.notFound(w, r, fmt.Sprintf("No capture has the id %q.", id))
-		return
-	}
-	if err != nil {
-		u.fail(w, r, http.StatusInternalServerError, "", err)
 		return
 	}
 	var b bytes.Buffer
@@ -363,22 +372,14 @@ func (u *UI) trace(w http.ResponseWriter, r *http.Request) {
 
 // fpcap serves the stored .fpcap as it is.
 func (u *UI) fpcap(w http.ResponseWriter, r *http.Request) {
-	id, ok := captureID(r)
-	if !ok {
-		u.notFound(w, r, "No capture has that id.")
-		return
-	}
 	var b bytes.Buffer
-	err := u.cfg.Store.View(r.Context(), func(rd *store.Reader) error {
-		_, err := rd.WriteBlob(id, &b)
-		return err
+	id, ok := u.loadCapture(w, r, func(id string) error {
+		return u.cfg.Store.View(r.Context(), func(rd *store.Reader) error {
+			_, err := rd.WriteBlob(id, &b)
+			return err
+		})
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		u.notFound(w, r, fmt.Sprintf("No capture has the id %q.", id))
-		return
-	}
-	if err != nil {
-		u.fail(w, r, http.StatusInternalServerError, "", err)
+	if !ok {
 		return
 	}
 	download(w, id+".fpcap", "application/octet-stream", b.Bytes())
