@@ -55,16 +55,16 @@ func addCollectorCommands(e *env, root *cobra.Command) {
 // without TLS flags (a development collector), else TLS (with the system's
 // roots unless --tls-ca), so a token never crosses the network in the
 // clear. The connection is lazy: errors show on the first call.
-func (r *remote) dial() (*grpc.ClientConn, collectorv1.CollectorServiceClient, error) {
+func (r *remote) dial() (*grpc.ClientConn, error) {
 	r.addr = collectorAddr(r.addr)
 	creds := insecure.NewCredentials()
 	if r.caFile != "" || r.cert != "" || !transport.Loopback(r.addr) {
 		tc, err := transport.ClientTLS(transport.TLSFiles{CA: r.caFile, Cert: r.cert, Key: r.key}, r.sn)
 		if errors.Is(err, transport.ErrNoPEM) {
-			return nil, nil, fmt.Errorf("%w: --tls-ca: %w", errUsage, err)
+			return nil, fmt.Errorf("%w: --tls-ca: %w", errUsage, err)
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("--tls-ca/--tls-cert/--tls-key: %w", err)
+			return nil, fmt.Errorf("--tls-ca/--tls-cert/--tls-key: %w", err)
 		}
 		creds = credentials.NewTLS(tc)
 	}
@@ -77,9 +77,9 @@ func (r *remote) dial() (*grpc.ClientConn, collectorv1.CollectorServiceClient, e
 	}
 	cc, err := grpc.NewClient(r.addr, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("collector %s: %w", r.addr, err)
+		return nil, fmt.Errorf("collector %s: %w", r.addr, err)
 	}
-	return cc, collectorv1.NewCollectorServiceClient(cc), nil
+	return cc, nil
 }
 
 // bearer sends the API token with every call. It asks for TLS when the
@@ -99,12 +99,19 @@ func (b bearer) RequireTransportSecurity() bool { return b.tls }
 
 // call runs fn with a client, turning gRPC errors into plain sentences.
 func (r *remote) call(fn func(collectorv1.CollectorServiceClient) error) error {
-	cc, client, err := r.dial()
+	return callWith(r, collectorv1.NewCollectorServiceClient, fn)
+}
+
+// callWith runs fn with a client of one of the collector's services, made
+// by newClient (collectorv1.NewScheduleServiceClient, ...) on a connection
+// of dial's, turning gRPC errors into plain sentences.
+func callWith[C any](r *remote, newClient func(grpc.ClientConnInterface) C, fn func(C) error) error {
+	cc, err := r.dial()
 	if err != nil {
 		return err
 	}
 	defer cc.Close()
-	if err := fn(client); err != nil {
+	if err := fn(newClient(cc)); err != nil {
 		if s, ok := status.FromError(err); ok {
 			return fmt.Errorf("collector %s: %s (%s)", r.addr, s.Message(), strings.ToLower(s.Code().String()))
 		}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc/status"
 
 	"github.com/fleetprof/fleetprof/collector/internal/experiment"
 	"github.com/fleetprof/fleetprof/collector/internal/report"
@@ -47,18 +46,7 @@ var experimentOpts = []string{"backend", "duration", "host-tracer-level", "devic
 // callExperiment runs fn with an ExperimentService client, turning gRPC
 // errors into plain sentences.
 func (r *remote) callExperiment(fn func(collectorv1.ExperimentServiceClient) error) error {
-	cc, _, err := r.dial()
-	if err != nil {
-		return err
-	}
-	defer cc.Close()
-	if err := fn(collectorv1.NewExperimentServiceClient(cc)); err != nil {
-		if s, ok := status.FromError(err); ok {
-			return fmt.Errorf("collector %s: %s (%s)", r.addr, s.Message(), strings.ToLower(s.Code().String()))
-		}
-		return err
-	}
-	return nil
+	return callWith(r, collectorv1.NewExperimentServiceClient, fn)
 }
 
 func newExperiment(e *env, r *remote) *cobra.Command {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fleetprof/fleetprof/collector/internal/insight"
@@ -26,18 +25,7 @@ func newInsightCommands(e *env, r *remote) []*cobra.Command {
 // callInsight runs fn with an InsightService client, turning gRPC errors
 // into plain sentences.
 func (r *remote) callInsight(fn func(collectorv1.InsightServiceClient) error) error {
-	cc, _, err := r.dial()
-	if err != nil {
-		return err
-	}
-	defer cc.Close()
-	if err := fn(collectorv1.NewInsightServiceClient(cc)); err != nil {
-		if s, ok := status.FromError(err); ok {
-			return fmt.Errorf("collector %s: %s (%s)", r.addr, s.Message(), strings.ToLower(s.Code().String()))
-		}
-		return err
-	}
-	return nil
+	return callWith(r, collectorv1.NewInsightServiceClient, fn)
 }
 
 // parseSince reads --since: a duration back from now that may count days

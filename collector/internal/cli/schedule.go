@@ -3,12 +3,10 @@ package cli
 import (
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc/status"
 
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
 )
@@ -38,18 +36,7 @@ skipped otherwise (docs/operators.md).`,
 // callSchedule runs fn with a ScheduleService client, turning gRPC errors
 // into plain sentences.
 func (r *remote) callSchedule(fn func(collectorv1.ScheduleServiceClient) error) error {
-	cc, _, err := r.dial()
-	if err != nil {
-		return err
-	}
-	defer cc.Close()
-	if err := fn(collectorv1.NewScheduleServiceClient(cc)); err != nil {
-		if s, ok := status.FromError(err); ok {
-			return fmt.Errorf("collector %s: %s (%s)", r.addr, s.Message(), strings.ToLower(s.Code().String()))
-		}
-		return err
-	}
-	return nil
+	return callWith(r, collectorv1.NewScheduleServiceClient, fn)
 }
 
 func newScheduleAdd(e *env, r *remote) *cobra.Command {

@@ -7,25 +7,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc/status"
 
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
 )
 
 // callAdmin runs fn with an AdminService client.
 func (r *remote) callAdmin(fn func(collectorv1.AdminServiceClient) error) error {
-	cc, _, err := r.dial()
-	if err != nil {
-		return err
-	}
-	defer cc.Close()
-	if err := fn(collectorv1.NewAdminServiceClient(cc)); err != nil {
-		if s, ok := status.FromError(err); ok {
-			return fmt.Errorf("collector %s: %s (%s)", r.addr, s.Message(), strings.ToLower(s.Code().String()))
-		}
-		return err
-	}
-	return nil
+	return callWith(r, collectorv1.NewAdminServiceClient, fn)
 }
 
 // newToken is `fleetprof token create|list|revoke` (admin role).
