@@ -3,13 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,39 +16,11 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/agenttest"
 	"github.com/fleetprof/fleetprof/collector/internal/capturetest"
 	"github.com/fleetprof/fleetprof/collector/internal/server"
-	"github.com/fleetprof/fleetprof/integration/fixtures"
+	"github.com/fleetprof/fleetprof/collector/internal/server/servertest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 )
-
-// buildPlugins builds the built-in analyzers into a folder with their allowlist.
-func buildPlugins(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", dir+"/", "./plugins/cmd/...")
-	cmd.Dir = fixtures.Root(t)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build plugins: %v\n%s", err, out)
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var allow bytes.Buffer
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256(b)
-		fmt.Fprintf(&allow, "%s  %s\n", hex.EncodeToString(sum[:]), e.Name())
-	}
-	if err := os.WriteFile(filepath.Join(dir, "plugins.sha256"), allow.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
 
 type testCollector struct {
 	addr string
@@ -61,28 +29,11 @@ type testCollector struct {
 
 func startCollector(t *testing.T, data, plugins string) *testCollector {
 	t.Helper()
-	srv, err := server.New(server.Config{
+	srv, stop := servertest.Start(t, server.Config{
 		Listen: "127.0.0.1:0", HTTP: "-", DataDir: data, PluginsDir: plugins, Insecure: true, NoSync: true,
 		HeartbeatInterval: agenttest.Heartbeat, ShutdownTimeout: 2 * time.Second,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	var once sync.Once
-	c := &testCollector{addr: srv.Addr()}
-	c.stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("collector: %v", err)
-			}
-		})
-	}
-	t.Cleanup(c.stop)
-	return c
+	return &testCollector{addr: srv.Addr(), stop: stop}
 }
 
 // fleetprof runs the command line and returns its stdout, stderr and code.
@@ -123,7 +74,7 @@ func TestCollectorCommands(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the analyzer plugins")
 	}
-	plugins := buildPlugins(t)
+	plugins := servertest.BuildPlugins(t)
 	data := t.TempDir()
 	c := startCollector(t, data, plugins)
 	cc, err := agenttest.Dial(c.addr)

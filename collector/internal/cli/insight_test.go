@@ -20,6 +20,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/capturetest"
 	"github.com/fleetprof/fleetprof/collector/internal/insight"
 	"github.com/fleetprof/fleetprof/collector/internal/server"
+	"github.com/fleetprof/fleetprof/collector/internal/server/servertest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 )
@@ -47,7 +48,7 @@ func TestFleetTrendRegressionCommands(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the analyzer plugins")
 	}
-	plugins := buildPlugins(t)
+	plugins := servertest.BuildPlugins(t)
 	var hooked sync.Mutex
 	var posts []insight.Change
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -61,23 +62,12 @@ func TestFleetTrendRegressionCommands(t *testing.T) {
 	}))
 	defer hook.Close()
 	reg := prometheus.NewRegistry()
-	srv, err := server.New(server.Config{
+	srv, _ := servertest.Start(t, server.Config{
 		Listen: "127.0.0.1:0", HTTP: "-", DataDir: t.TempDir(), PluginsDir: plugins, Insecure: true, NoSync: true,
 		HeartbeatInterval: agenttest.Heartbeat, ShutdownTimeout: 2 * time.Second, Registry: reg,
 		Insight: server.InsightConfig{AlertWebhook: hook.URL},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("collector: %v", err)
-		}
-	}()
+	ctx := context.Background()
 	cc, err := agenttest.Dial(srv.Addr())
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fleetprof/fleetprof/collector/internal/auth"
 	"github.com/fleetprof/fleetprof/collector/internal/server"
+	"github.com/fleetprof/fleetprof/collector/internal/server/servertest"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
 )
 
@@ -47,18 +48,11 @@ func TestCertsAndTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{
+	srv, _ := servertest.Start(t, server.Config{
 		Listen: "127.0.0.1:0", HTTP: "-", DataDir: data, NoSync: true,
 		TLSCert: filepath.Join(pki, "collector.pem"), TLSKey: filepath.Join(pki, "collector-key.pem"),
 		TLSClientCA: filepath.Join(pki, "ca.pem"), ShutdownTimeout: 2 * time.Second,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(rctx) }()
-	defer func() { cancel(); <-done }()
 	port := srv.Addr()[strings.LastIndexByte(srv.Addr(), ':'):]
 	tlsFlags := []string{"--collector", "localhost" + port, "--tls-ca", filepath.Join(pki, "ca.pem")}
 	with := func(token string, args ...string) []string {

@@ -1,10 +1,7 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -23,6 +20,7 @@ import (
 
 	"github.com/fleetprof/fleetprof/collector/internal/agenttest"
 	"github.com/fleetprof/fleetprof/collector/internal/server"
+	"github.com/fleetprof/fleetprof/collector/internal/server/servertest"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
 	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/capture/load"
@@ -32,35 +30,6 @@ import (
 )
 
 var screenshots = flag.Bool("screenshots", false, "write the browser test's screenshots to docs/images (ui-captures.png, ui-report.png)")
-
-// buildPlugins builds the built-in analyzers into a folder with their
-// allowlist.
-func buildPlugins(t *testing.T, root string) string {
-	t.Helper()
-	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", dir+"/", "./plugins/cmd/...")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build plugins: %v\n%s", err, out)
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var allow bytes.Buffer
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256(b)
-		fmt.Fprintf(&allow, "%s  %s\n", hex.EncodeToString(sum[:]), e.Name())
-	}
-	if err := os.WriteFile(filepath.Join(dir, "plugins.sha256"), allow.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
 
 // TestBrowser drives Debian's headless Chromium against the UI of a real
 // collector holding captures of the tiny fixture made by a fleet capture
@@ -90,22 +59,10 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// A collector with the real analyzers, on loopback.
-	srv, err := server.New(server.Config{
-		Listen: "127.0.0.1:0", HTTP: "127.0.0.1:0", DataDir: t.TempDir(), PluginsDir: buildPlugins(t, root),
+	srv, _ := servertest.Start(t, server.Config{
+		Listen: "127.0.0.1:0", HTTP: "127.0.0.1:0", DataDir: t.TempDir(), PluginsDir: servertest.BuildPlugins(t),
 		Insecure: true, NoSync: true, HeartbeatInterval: agenttest.Heartbeat, ShutdownTimeout: 2 * time.Second, AnalysisWorkers: 2,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stopRun := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(runCtx) }()
-	defer func() {
-		stopRun()
-		if err := <-done; err != nil {
-			t.Errorf("collector: %v", err)
-		}
-	}()
 	cc, err := agenttest.Dial(srv.Addr())
 	if err != nil {
 		t.Fatal(err)
