@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -66,33 +65,8 @@ func TestStartCapture(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	jar := &cookieJar{}
-	jar.cookies = append(jar.cookies, &http.Cookie{Name: "fleetprof_token", Value: "session-1"})
-	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	fetch := func(method, path string, form url.Values, hdr map[string]string) (*http.Response, string) {
-		t.Helper()
-		var body io.Reader
-		if form != nil {
-			body = strings.NewReader(form.Encode())
-		}
-		req, err := http.NewRequest(method, srv.URL+path, body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if form != nil {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-		for k, v := range hdr {
-			req.Header.Set(k, v)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp, string(b)
-	}
+	fc := newFormClient(t, srv.URL, &http.Cookie{Name: "fleetprof_token", Value: "session-1"})
+	jar, fetch := fc.jar, fc.fetch
 	_, page := fetch("GET", "/capture", nil, nil)
 	m := tokenRE.FindStringSubmatch(page)
 	if m == nil || !strings.Contains(page, `name="body"`) {

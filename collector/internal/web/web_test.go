@@ -252,32 +252,8 @@ var tokenRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 func TestScheduleForms(t *testing.T) {
 	tu := newTestUI(t, nil)
-	jar := &cookieJar{}
-	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	fetch := func(method, path string, form url.Values, hdr map[string]string) (*http.Response, string) {
-		t.Helper()
-		var body io.Reader
-		if form != nil {
-			body = strings.NewReader(form.Encode())
-		}
-		req, err := http.NewRequest(method, tu.srv.URL+path, body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if form != nil {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-		for k, v := range hdr {
-			req.Header.Set(k, v)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp, string(b)
-	}
+	fc := newFormClient(t, tu.srv.URL)
+	jar, fetch := fc.jar, fc.fetch
 	_, page := fetch("GET", "/schedules", nil, nil)
 	m := tokenRE.FindStringSubmatch(page)
 	if m == nil || len(jar.cookies) == 0 {
@@ -352,6 +328,52 @@ func TestScheduleForms(t *testing.T) {
 }
 
 func head(s string) string { return s[:min(len(s), 200)] }
+
+// formClient submits the UI's forms as a browser does: it keeps the
+// server's cookies and does not follow redirects.
+type formClient struct {
+	t      *testing.T
+	base   string // the server's URL
+	jar    *cookieJar
+	client *http.Client
+}
+
+// newFormClient returns a formClient for the server at base, holding the
+// given cookies to start with.
+func newFormClient(t *testing.T, base string, cookies ...*http.Cookie) *formClient {
+	jar := &cookieJar{cookies: cookies}
+	return &formClient{t: t, base: base, jar: jar, client: &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// fetch sends a request for path with form (URL-encoded, unless nil) and
+// the headers, and returns the response and its body.
+func (c *formClient) fetch(method, path string, form url.Values, hdr map[string]string) (*http.Response, string) {
+	c.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, c.base+path, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
 
 // cookieJar keeps cookies for one test server.
 type cookieJar struct{ cookies []*http.Cookie }
