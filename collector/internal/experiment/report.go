@@ -129,18 +129,18 @@ func figures(r *report.Report, fallbackRequests int64) captureFigures {
 			haveRequests = len(s.Rows) > 0
 			for _, row := range s.Rows {
 				f.requests++
-				f.deviceUS += 1000 * num(row["device_busy_ms"])
+				f.deviceUS += 1000 * report.Number(row["device_busy_ms"])
 			}
 		case "components":
 			for _, row := range s.Rows {
 				name, _ := row["component"].(string)
-				f.components[name] += num(row["total_us"])
-				opUS += num(row["total_us"])
+				f.components[name] += report.Number(row["total_us"])
+				opUS += report.Number(row["total_us"])
 			}
 		case "top_ops":
 			for _, row := range s.Rows {
 				name, _ := row["operation"].(string)
-				f.ops[name] += num(row["total_us"])
+				f.ops[name] += report.Number(row["total_us"])
 			}
 		}
 	}
@@ -148,19 +148,6 @@ func figures(r *report.Report, fallbackRequests int64) captureFigures {
 		f.requests, f.deviceUS = fallbackRequests, opUS
 	}
 	return f
-}
-
-// num reads a row value as a number.
-func num(v any) float64 {
-	switch x := v.(type) {
-	case float64:
-		return x
-	case int64:
-		return float64(x)
-	case int:
-		return float64(x)
-	}
-	return 0
 }
 
 // Compute builds an experiment's report from its captures' reports (by

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"maps"
 	"math"
 	"regexp"
@@ -13,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fleetprof/fleetprof/collector/internal/report"
 	"github.com/fleetprof/fleetprof/plugins/sdk"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
@@ -301,7 +301,7 @@ func components(rows []sdk.Row) []Figure {
 		if name == "" {
 			continue
 		}
-		sum[name] += number(r["total_us"])
+		sum[name] += report.Number(r["total_us"])
 	}
 	out := make([]Figure, 0, len(sum))
 	for n, v := range sum {
@@ -332,8 +332,8 @@ func topOps(rows []sdk.Row) ([]OpFigure, bool) {
 		} else if typ != "" && !slices.Contains(strings.Split(f.Type, ","), typ) {
 			f.Type += "," + typ
 		}
-		f.US += number(r["total_us"])
-		f.Occurrences += int64(number(r["occurrences"]))
+		f.US += report.Number(r["total_us"])
+		f.Occurrences += int64(report.Number(r["occurrences"]))
 	}
 	out := make([]OpFigure, len(order))
 	for i, f := range order {
@@ -347,26 +347,6 @@ func topOps(rows []sdk.Row) ([]OpFigure, bool) {
 		out = out[:TopOps]
 	}
 	return out, complete
-}
-
-// number reads a row value as a float64: a number of any kind, else 0.
-func number(v any) float64 {
-	switch x := v.(type) {
-	case float64:
-		return x
-	case float32:
-		return float64(x)
-	case int64:
-		return float64(x)
-	case int:
-		return float64(x)
-	case int32:
-		return float64(x)
-	case json.Number:
-		f, _ := x.Float64()
-		return f
-	}
-	return 0
 }
 
 // LabelMap returns the summary's labels as a map.

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -120,6 +121,27 @@ func (l layout) cell(c sdk.Column, v any) string {
 	default:
 		return fmt.Sprint(x)
 	}
+}
+
+// Number reads a value of a section's row (sdk.Row) as a float64: a number
+// of any kind, json.Number included, else 0.
+func Number(v any) float64 {
+	switch x := v.(type) {
+	case float64:
+		return x
+	case float32:
+		return float64(x)
+	case int64:
+		return float64(x)
+	case int:
+		return float64(x)
+	case int32:
+		return float64(x)
+	case json.Number:
+		f, _ := x.Float64()
+		return f
+	}
+	return 0
 }
 
 // pct formats a percentage (numfmt.Pct).

@@ -75,8 +75,8 @@ func topComponents(sections []*sdk.Section) []componentView {
 				at[name] = i
 				figs = append(figs, fig{name: name})
 			}
-			figs[i].us += number(r["total_us"])
-			figs[i].pct += number(r["pct"])
+			figs[i].us += report.Number(r["total_us"])
+			figs[i].pct += report.Number(r["pct"])
 		}
 	}
 	slices.SortFunc(figs, func(a, b fig) int { return cmp.Or(cmp.Compare(b.us, a.us), cmp.Compare(a.name, b.name)) })
@@ -85,22 +85,6 @@ func topComponents(sections []*sdk.Section) []componentView {
 		out = append(out, componentView{Name: f.name, Time: numfmt.Micros(f.us), Pct: numfmt.Pct(f.pct, 1)})
 	}
 	return out
-}
-
-// number reads a JSON number of a report row.
-func number(v any) float64 {
-	switch x := v.(type) {
-	case float64:
-		return x
-	case int64:
-		return float64(x)
-	case int:
-		return float64(x)
-	case json.Number:
-		f, _ := x.Float64()
-		return f
-	}
-	return 0
 }
 
 // optionsView is a capture's options as rows for people, and the workload
