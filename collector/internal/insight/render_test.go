@@ -7,35 +7,20 @@ import (
 	"errors"
 	"flag"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleetprof/fleetprof/integration/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
+// checkGolden compares got with testdata/name, or rewrites it with -update.
+func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (run go test -update after checking):\n%s", name, got)
-	}
+	golden.Check(t, filepath.Join("testdata", name), got, *update)
 }
 
 // sampleFleet is a three-host fleet with host c slower on attention.
@@ -55,18 +40,18 @@ func TestFleetRender(t *testing.T) {
 	if err := WriteFleetText(&text, r, nil); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "fleet.txt", text.Bytes())
+	checkGolden(t, "fleet.txt", text.Bytes())
 	js, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "fleet.json", append(js, '\n'))
+	checkGolden(t, "fleet.json", append(js, '\n'))
 	files := FleetMarkdown(r)
 	if len(files) != 2 || files[0].Name != "fleet.md" || files[1].Name != FleetChartFile {
 		t.Fatalf("FleetMarkdown files = %v", files)
 	}
-	golden(t, "fleet.md", files[0].Data)
-	golden(t, "fleet.svg", files[1].Data)
+	checkGolden(t, "fleet.md", files[0].Data)
+	checkGolden(t, "fleet.svg", files[1].Data)
 	page, err := FleetHTML(r)
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +125,7 @@ func TestTrendAndChangesRender(t *testing.T) {
 	if err := WriteTrendText(&b, tr, nil); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "trend.txt", b.Bytes())
+	checkGolden(t, "trend.txt", b.Bytes())
 	ch := TrendChart(tr, "attention")
 	if len(ch.Series) != 3 || !ch.Series[2].Bold || ch.Series[2].Name != "fleet median" {
 		t.Errorf("TrendChart series = %+v", ch.Series)
@@ -153,7 +138,7 @@ func TestTrendAndChangesRender(t *testing.T) {
 	if err := WriteChangesText(&b, Compare(cur, base, BaselineRolling, Rule{}), nil); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "changes.txt", b.Bytes())
+	checkGolden(t, "changes.txt", b.Bytes())
 	b.Reset()
 	_ = WriteChangesText(&b, nil, nil)
 	if b.String() != "No regressions.\n" {

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/integration/golden"
 	"github.com/fleetprof/fleetprof/plugins/sdk"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
@@ -99,43 +99,11 @@ func exactMicros(t *testing.T, b []byte, s *capture.Summary) {
 	}
 }
 
-// golden compares got with testdata/golden/<name>, or writes it with -update.
-func golden(t *testing.T, name string, got []byte) {
+// checkGolden compares got with testdata/golden/<name>, or writes it with
+// -update.
+func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", "golden", filepath.FromSlash(name))
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to write it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from its golden file (run go test -update and look at the diff):\n%s", name, firstDiff(want, got))
-	}
-}
-
-func firstDiff(want, got []byte) string {
-	wl, gl := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
-	for i := range max(len(wl), len(gl)) {
-		var w, g string
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if w != g {
-			return fmt.Sprintf("line %d:\n want %q\n  got %q", i+1, w, g)
-		}
-	}
-	return "(same lines)"
+	golden.Check(t, filepath.Join("testdata", "golden", filepath.FromSlash(name)), got, *update)
 }
 
 var inputs = []string{"tiny", "seed-replica"}
@@ -151,7 +119,7 @@ func TestMarkdownGolden(t *testing.T) {
 				t.Errorf("first file %q, want %q", files[0].Name, MarkdownName)
 			}
 			for _, f := range files {
-				golden(t, name+"/"+f.Name, f.Data)
+				checkGolden(t, name+"/"+f.Name, f.Data)
 			}
 		})
 	}
@@ -164,7 +132,7 @@ func TestHTMLGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, name+"/"+HTMLName, b)
+			checkGolden(t, name+"/"+HTMLName, b)
 			for _, bad := range []string{"<script", "http://", "https://", "src="} {
 				if bytes.Contains(bytes.ReplaceAll(b, []byte(`xmlns="http://www.w3.org/2000/svg"`), nil), []byte(bad)) {
 					t.Errorf("HTML holds %q: it must be self-contained and script-free", bad)
@@ -181,7 +149,7 @@ func TestJSONGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, name+"/"+JSONName, b)
+			checkGolden(t, name+"/"+JSONName, b)
 		})
 	}
 }

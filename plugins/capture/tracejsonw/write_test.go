@@ -7,11 +7,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/integration/golden"
 	"github.com/fleetprof/fleetprof/plugins/capture/capturetest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/tracejson"
@@ -19,25 +19,6 @@ import (
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got; go test -update rewrites it):\n%s", path, diff)
-	}
-}
 
 // sampleCapture is a trimmed capture with two windows, odd times and every
 // kind of stat.
@@ -88,7 +69,7 @@ func TestWriteGolden(t *testing.T) {
 	if !json.Valid(buf.Bytes()) {
 		t.Fatalf("Write produced invalid JSON:\n%s", buf.Bytes())
 	}
-	golden(t, "write.golden.json", buf.Bytes())
+	golden.Check(t, filepath.Join("testdata", "write.golden.json"), buf.Bytes(), *update)
 }
 
 func TestWriteShape(t *testing.T) {

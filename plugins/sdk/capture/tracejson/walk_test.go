@@ -12,6 +12,7 @@ import (
 	"testing/iotest"
 
 	"github.com/fleetprof/fleetprof/integration/fixtures"
+	"github.com/fleetprof/fleetprof/integration/golden"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
 
@@ -248,7 +249,7 @@ func TestWalkGolden(t *testing.T) {
 			}
 		}
 	}
-	golden(t, "tiny.golden.txt", []byte(out.String()))
+	golden.Check(t, filepath.Join("testdata", "tiny.golden.txt"), []byte(out.String()), *update)
 }
 
 func TestWalkReadError(t *testing.T) {
