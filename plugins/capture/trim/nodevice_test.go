@@ -2,11 +2,9 @@ package trim_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,27 +51,6 @@ func TestKindOfFixtures(t *testing.T) {
 	}
 }
 
-// readAll returns a file's bytes, gunzipped if need be.
-func readAll(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasSuffix(path, ".gz") {
-		return b
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // withoutEvents rewrites a trace JSON without the events drop says.
 func withoutEvents(t *testing.T, raw []byte, drop func(ev map[string]any) bool) []byte {
 	t.Helper()
@@ -114,7 +91,7 @@ func TestNoDeviceWords(t *testing.T) {
 	td := fixtures.Dir(t)
 	hostOnlyXPlane := func(path string) []byte {
 		var space xplanev1.XSpace
-		if err := proto.Unmarshal(readAll(t, filepath.Join(td, path)), &space); err != nil {
+		if err := proto.Unmarshal(fixtures.ReadFile(t, filepath.Join(td, path)), &space); err != nil {
 			t.Fatal(err)
 		}
 		var planes []*xplanev1.XPlane
@@ -146,7 +123,7 @@ func TestNoDeviceWords(t *testing.T) {
 			name: "PyTorch trace recorded without CUDA (real ResNet-50, GPU events removed)",
 			file: "resnet.pt.trace.json",
 			data: func() []byte {
-				return withoutEvents(t, readAll(t, filepath.Join(td, "real/kineto-resnet50/worker0.1623143089861.pt.trace.json.gz")), gpuWork)
+				return withoutEvents(t, fixtures.ReadFile(t, filepath.Join(td, "real/kineto-resnet50/worker0.1623143089861.pt.trace.json.gz")), gpuWork)
 			},
 			want: trim.ErrNoDevicePlane, kind: trim.KindPyTorch,
 			says: []string{"PyTorch profiler (kineto) trace", "ProfilerActivity.CUDA"}, notSays: []string{"device_tracer_level"},
@@ -165,7 +142,7 @@ func TestNoDeviceWords(t *testing.T) {
 			name: "JAX trace JSON without device planes (real vLLM TPU, device planes removed)",
 			file: "vllm.trace.json",
 			data: func() []byte {
-				raw := readAll(t, filepath.Join(td, "real/vllm-tpu-2026-01-11/t1v-n-9eb622fc-w-0.trace.json.gz"))
+				raw := fixtures.ReadFile(t, filepath.Join(td, "real/vllm-tpu-2026-01-11/t1v-n-9eb622fc-w-0.trace.json.gz"))
 				return withoutEvents(t, raw, func(ev map[string]any) bool {
 					n, ok := ev["pid"].(json.Number)
 					pid, _ := n.Int64()

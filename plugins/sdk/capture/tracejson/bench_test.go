@@ -14,7 +14,7 @@ import (
 // decompresses), in MB/s of JSON.
 func BenchmarkWalk(b *testing.B) {
 	b.Run("seed-replica", func(b *testing.B) {
-		data := readFixture(b, filepath.Join(fixtures.Dir(b), "seed-replica", "t1v-n-3d21a6bb-w-0.trace.json.gz"))
+		data := fixtures.ReadFile(b, filepath.Join(fixtures.Dir(b), "seed-replica", "t1v-n-3d21a6bb-w-0.trace.json.gz"))
 		benchWalk(b, data)
 	})
 	b.Run("synthetic-100MB", func(b *testing.B) {

@@ -82,7 +82,7 @@ func TestWalkBlockReader(t *testing.T) {
 			continue
 		}
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			data := readFixture(t, f)
+			data := fixtures.ReadFile(t, f)
 			sizes := []int{4093, 1 << 20}
 			if len(data) < 1<<20 {
 				sizes = append(sizes, 1, 13)

@@ -197,7 +197,7 @@ func TestWalkTruncated(t *testing.T) {
 	}
 	t.Run("sample", func(t *testing.T) { check(t, []byte(sample), 1) })
 	t.Run("tiny", func(t *testing.T) {
-		doc := readFixture(t, filepath.Join(fixtures.Dir(t), "tiny", "tiny-host.trace.json"))
+		doc := fixtures.ReadFile(t, filepath.Join(fixtures.Dir(t), "tiny", "tiny-host.trace.json"))
 		check(t, doc, 499)
 	})
 }

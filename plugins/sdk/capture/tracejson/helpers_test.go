@@ -1,40 +1,13 @@
 package tracejson
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"flag"
-	"io"
-	"os"
-	"strings"
-	"testing"
 
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
-// readFixture returns a fixture's uncompressed bytes.
-func readFixture(t testing.TB, path string) []byte {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasSuffix(path, ".gz") {
-		return raw
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 // truth holds the fields of a fixture's truth.json these tests check.
 type truth struct {

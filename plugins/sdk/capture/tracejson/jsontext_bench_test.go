@@ -36,7 +36,7 @@ func BenchmarkJsontext(b *testing.B) {
 		data func(b *testing.B) []byte
 	}{
 		{"seed-replica", func(b *testing.B) []byte {
-			return readFixture(b, filepath.Join(fixtures.Dir(b), "seed-replica", "t1v-n-3d21a6bb-w-0.trace.json.gz"))
+			return fixtures.ReadFile(b, filepath.Join(fixtures.Dir(b), "seed-replica", "t1v-n-3d21a6bb-w-0.trace.json.gz"))
 		}},
 		{"synthetic-100MB", func(*testing.B) []byte { return synthetic(100 << 20) }},
 	}
@@ -110,7 +110,7 @@ func TestJsontextBaseline(t *testing.T) {
 	}
 	t.Run("synthetic", func(t *testing.T) { check(t, synthetic(1<<20)) })
 	t.Run("seed-replica", func(t *testing.T) {
-		check(t, readFixture(t, filepath.Join(fixtures.Dir(t), "seed-replica", "t1v-n-3d21a6bb-w-0.trace.json.gz")))
+		check(t, fixtures.ReadFile(t, filepath.Join(fixtures.Dir(t), "seed-replica", "t1v-n-3d21a6bb-w-0.trace.json.gz")))
 	})
 }
 

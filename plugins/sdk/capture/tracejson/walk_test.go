@@ -28,7 +28,7 @@ func TestWalkFixtures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			data := readFixture(t, filepath.Join(td, tt.dir, tt.file))
+			data := fixtures.ReadFile(t, filepath.Join(td, tt.dir, tt.file))
 			want := fixtures.ReadTruth[truth](t, tt.dir)
 			var c collector
 			st, err := Walk(context.Background(), bytes.NewReader(data), &c, WalkOptions{})
@@ -91,7 +91,7 @@ func TestWalkFixtures(t *testing.T) {
 // TestWalkSplitReads checks that the result does not depend on how the
 // stream is cut into reads and blocks.
 func TestWalkSplitReads(t *testing.T) {
-	data := readFixture(t, filepath.Join(fixtures.Dir(t), "tiny", "tiny-host.trace.json"))
+	data := fixtures.ReadFile(t, filepath.Join(fixtures.Dir(t), "tiny", "tiny-host.trace.json"))
 	var want collector
 	if _, err := Walk(context.Background(), bytes.NewReader(data), &want, WalkOptions{}); err != nil {
 		t.Fatal(err)
@@ -213,7 +213,7 @@ func join(s []string) string { return strings.Join(s, ",") }
 // TestWalkGolden records what Walk and Load make of the tiny fixture:
 // planes, lines, event counts and the first events of each line in full.
 func TestWalkGolden(t *testing.T) {
-	data := readFixture(t, filepath.Join(fixtures.Dir(t), "tiny", "tiny-host.trace.json"))
+	data := fixtures.ReadFile(t, filepath.Join(fixtures.Dir(t), "tiny", "tiny-host.trace.json"))
 	var c collector
 	st, err := Walk(context.Background(), bytes.NewReader(data), &c, WalkOptions{})
 	if err != nil {
