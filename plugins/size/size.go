@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Errors.
@@ -42,6 +44,20 @@ func Parse(s string) (int64, error) {
 		return 0, fmt.Errorf("%w: %q", ErrRange, s)
 	}
 	return n * k, nil
+}
+
+// Bytes is a byte count in a YAML file, written as a number or as Parse
+// reads it: "10GiB", "500MB".
+type Bytes int64
+
+// UnmarshalYAML parses a size; the error names the line.
+func (b *Bytes) UnmarshalYAML(n *yaml.Node) error {
+	v, err := Parse(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*b = Bytes(v)
+	return nil
 }
 
 // Format writes n for people, in binary units with one decimal: "512 B",

@@ -45,20 +45,7 @@ type Spool struct {
 	// Dir is the spool folder (the --spool flag wins).
 	Dir string `yaml:"dir"`
 	// MaxBytes bounds it: a number of bytes or "10GiB", "500MB".
-	MaxBytes Size `yaml:"max_bytes"`
-}
-
-// Size is a byte count written as a number or "10GiB", "500MB".
-type Size int64
-
-// UnmarshalYAML parses a size.
-func (s *Size) UnmarshalYAML(n *yaml.Node) error {
-	v, err := size.Parse(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	*s = Size(v)
-	return nil
+	MaxBytes size.Bytes `yaml:"max_bytes"`
 }
 
 // Load reads and validates a policy file.

@@ -74,7 +74,7 @@ func addLifecycleFlags(fs *flag.FlagSet, cfg *server.Config) func() error {
 		}
 		if maxAge > 0 || maxBytes > 0 {
 			cfg.Retention.Rules = append(cfg.Retention.Rules, retention.Rule{
-				Name: "flags", MaxAge: retention.Duration(maxAge), MaxBytes: retention.Size(maxBytes),
+				Name: "flags", MaxAge: retention.Duration(maxAge), MaxBytes: size.Bytes(maxBytes),
 			})
 		}
 		return cfg.Retention.Validate()

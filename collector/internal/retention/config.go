@@ -59,7 +59,7 @@ type Rule struct {
 	MaxAge Duration `yaml:"max_age"`
 	// MaxBytes deletes the oldest captures while the selected ones' .fpcap
 	// bytes add up to more, e.g. 50GiB.
-	MaxBytes Size `yaml:"max_bytes"`
+	MaxBytes size.Bytes `yaml:"max_bytes"`
 
 	sel selector.Selector
 }
@@ -185,17 +185,4 @@ func ParseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is not a duration like 720h or 30d", s)
 	}
 	return v, nil
-}
-
-// Size is a byte count written as a number or "50GiB", "500MB".
-type Size int64
-
-// UnmarshalYAML parses a size.
-func (s *Size) UnmarshalYAML(n *yaml.Node) error {
-	v, err := size.Parse(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	*s = Size(v)
-	return nil
 }
