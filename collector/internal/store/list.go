@@ -101,28 +101,7 @@ func (r *Reader) List(f Filter) ([]Capture, string, error) {
 	var out []Capture
 	var next string
 	cur := bucket.Cursor()
-	var k []byte
-	if upper != nil {
-		seek := append(bytes.Clone(prefix), upper...)
-		k, _ = cur.Seek(seek)
-		if k == nil {
-			k, _ = cur.Last()
-		} else {
-			k, _ = cur.Prev() // keys are strictly below the bound
-		}
-	} else if prefix != nil {
-		// The last key with the prefix: seek past it, then step back.
-		end := bytes.Clone(prefix)
-		end[len(end)-1] = 1
-		k, _ = cur.Seek(end)
-		if k == nil {
-			k, _ = cur.Last()
-		} else {
-			k, _ = cur.Prev()
-		}
-	} else {
-		k, _ = cur.Last()
-	}
+	k := seekLast(cur, prefix, upper)
 	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Prev() {
 		ck := k
 		if prefix != nil {
@@ -150,4 +129,31 @@ func (r *Reader) List(f Filter) ([]Capture, string, error) {
 		out = append(out, c)
 	}
 	return out, next, nil
+}
+
+// seekLast moves cur to the last key that has the prefix (an index prefix
+// ending in its 0 separator, or nil for none) and, with upper, sorts below
+// prefix+upper, and returns it: where a newest-first walk with cur.Prev
+// starts. The key returned may lack the prefix when there is none; the
+// walk checks.
+func seekLast(cur *bolt.Cursor, prefix, upper []byte) []byte {
+	var k []byte
+	switch {
+	case upper != nil:
+		k, _ = cur.Seek(append(bytes.Clone(prefix), upper...))
+	case prefix != nil:
+		// Seek past the last key with the prefix, then step back.
+		end := bytes.Clone(prefix)
+		end[len(end)-1] = 1
+		k, _ = cur.Seek(end)
+	default:
+		k, _ = cur.Last()
+		return k
+	}
+	if k == nil {
+		k, _ = cur.Last()
+	} else {
+		k, _ = cur.Prev() // keys are strictly below the bound
+	}
+	return k
 }

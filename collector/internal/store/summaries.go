@@ -132,20 +132,11 @@ func (r *Reader) AgentSummaries(agentID string, beforeNS int64, fn func(id strin
 	sums := r.tx.Bucket(bSummaries)
 	prefix := idxPrefix(agentID)
 	cur := r.tx.Bucket(bIdxAgent).Cursor()
-	var k []byte
+	var upper []byte
 	if beforeNS > 0 {
-		k, _ = cur.Seek(append(bytes.Clone(prefix), u64(uint64(beforeNS))...))
-	} else {
-		end := bytes.Clone(prefix)
-		end[len(end)-1] = 1
-		k, _ = cur.Seek(end)
+		upper = u64(uint64(beforeNS))
 	}
-	if k == nil {
-		k, _ = cur.Last()
-	} else {
-		k, _ = cur.Prev()
-	}
-	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Prev() {
+	for k := seekLast(cur, prefix, upper); k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Prev() {
 		ck := k[len(prefix):]
 		v := sums.Get(ck)
 		if v == nil {
