@@ -11,8 +11,8 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/fleetprof/fleetprof/collector/internal/agenttest"
-	"github.com/fleetprof/fleetprof/collector/internal/capturetest"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/plugins/capture/capturetest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 )

@@ -2,7 +2,8 @@
 // (plugins/sdk/capture/xplane, tracejson) and writers (plugins/capture/xplanew,
 // tracejsonw) share: a Visitor that records everything a Walk tells it, and a
 // walk that loads every event back, exactly, for comparing two readings of
-// the same events.
+// the same events; and captures built to be costly, which the collector's
+// and the end-to-end tests send.
 package capturetest
 
 import (
