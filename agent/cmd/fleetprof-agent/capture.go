@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/fleetprof/fleetprof/agent/internal/agent"
-	"github.com/fleetprof/fleetprof/agent/internal/hostinfo"
 	"github.com/fleetprof/fleetprof/agent/internal/metrics"
 	"github.com/fleetprof/fleetprof/plugins/capture/export"
 )
@@ -71,14 +70,7 @@ func runCapture(ctx context.Context, cfg *Config, log *slog.Logger) error {
 			return err
 		}
 	}
-	info := hostinfo.Collect(ctx, hostinfo.Options{MetadataURL: cfg.MetadataURL})
-	if cfg.Host != "" {
-		info.Host = cfg.Host
-	}
-	labels := info.Labels()
-	for k, v := range cfg.Labels {
-		labels[k] = v
-	}
+	info, labels := describeHost(ctx, cfg)
 	ag, err := agent.New(agent.Options{
 		ID: cfg.ID, Version: version, WorkDir: work, Server: srv.client, Backends: srv.backends,
 		DefaultBackend: cfg.Capture.Backend, Labels: labels, Host: info, Log: srv.logTail(), Metrics: m, Logger: log,

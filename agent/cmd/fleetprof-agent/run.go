@@ -187,14 +187,7 @@ func runDaemon(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 	defer srv.close()
-	info := hostinfo.Collect(ctx, hostinfo.Options{MetadataURL: cfg.MetadataURL})
-	if cfg.Host != "" {
-		info.Host = cfg.Host
-	}
-	labels := info.Labels()
-	for k, v := range cfg.Labels {
-		labels[k] = v
-	}
+	info, labels := describeHost(ctx, cfg)
 	defaults, err := specFromConfig(cfg)
 	if err != nil {
 		return err
@@ -337,4 +330,19 @@ func specFromConfig(cfg *Config) (agent.Spec, error) {
 	s.Workload = &workload.Spec{Endpoint: o.WorkloadEndpoint, Method: o.WorkloadMethod, Body: body,
 		Warmups: o.Warmups, Requests: o.Requests, Concurrency: o.Concurrency, Rate: o.Rate}
 	return s, s.Workload.Validate()
+}
+
+// describeHost collects what the agent says of its host (named --host, when
+// given) and its labels: the host's, with cfg.Labels (--label, then the
+// policy file's) over them.
+func describeHost(ctx context.Context, cfg *Config) (hostinfo.Info, map[string]string) {
+	info := hostinfo.Collect(ctx, hostinfo.Options{MetadataURL: cfg.MetadataURL})
+	if cfg.Host != "" {
+		info.Host = cfg.Host
+	}
+	labels := info.Labels()
+	for k, v := range cfg.Labels {
+		labels[k] = v
+	}
+	return info, labels
 }
