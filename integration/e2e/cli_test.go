@@ -11,26 +11,6 @@ import (
 	"github.com/fleetprof/fleetprof/integration/fixtures"
 )
 
-type truthFile struct {
-	SpanUS   float64 `json:"span_us"`
-	SpanFrom string  `json:"span_from"`
-	Devices  map[string]struct {
-		BusyUS   float64 `json:"busy_us"`
-		IdleUS   float64 `json:"idle_us"`
-		IdlePct  float64 `json:"idle_pct"`
-		OpEvents int64   `json:"op_events"`
-	} `json:"devices"`
-	Windows        [][2]float64     `json:"windows"`
-	EventsTotal    int64            `json:"events_total"`
-	EventsKept     int64            `json:"events_kept"`
-	DeviceOpEvents int64            `json:"device_op_events"`
-	TopOps         []map[string]any `json:"top_ops"`
-	OpTypes        []map[string]any `json:"op_types"`
-	Categories     []map[string]any `json:"categories"`
-	SeedComponents []map[string]any `json:"seed_components"`
-	HostEvents     []map[string]any `json:"host_events"`
-}
-
 // truthCaptures finds every capture file (.xplane.pb, .json, .json.gz) in
 // every folder of the shared testdata that holds a truth.json: captures
 // added with their truth.json join the tests without a change here.
@@ -69,7 +49,7 @@ func TestInspectJSONMatchesTruth(t *testing.T) {
 	td := fixtures.Dir(t)
 	for _, c := range truthCaptures(t) {
 		t.Run(c.dir+"/"+c.file, func(t *testing.T) {
-			tr := fixtures.ReadTruth[truthFile](t, c.dir)
+			tr := fixtures.ReadTruth[fixtures.Truth](t, c.dir)
 			out, errOut, code := fleetprof(t, "inspect", filepath.Join(td, c.dir, c.file), "--format", "json")
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, errOut)
@@ -130,7 +110,7 @@ func TestAnalyzeWithPluginProcesses(t *testing.T) {
 	td := fixtures.Dir(t)
 	for _, c := range truthCaptures(t) {
 		t.Run(c.dir+"/"+c.file, func(t *testing.T) {
-			tr := fixtures.ReadTruth[truthFile](t, c.dir)
+			tr := fixtures.ReadTruth[fixtures.Truth](t, c.dir)
 			out, errOut, code := fleetprof(t, "analyze", filepath.Join(td, c.dir, c.file), "--format", "json", "--rules", "seed", "--plugins", filepath.Join(bins, "plugins"))
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, errOut)
@@ -273,7 +253,7 @@ func TestCLIErrors(t *testing.T) {
 // trimmed capture still has the whole host picture (dropped summaries).
 func TestTrimThenAnalyzeFpcap(t *testing.T) {
 	td := fixtures.Dir(t)
-	tr := fixtures.ReadTruth[truthFile](t, "seed-replica")
+	tr := fixtures.ReadTruth[fixtures.Truth](t, "seed-replica")
 	out := filepath.Join(t.TempDir(), "seed.fpcap")
 	stdout, errOut, code := fleetprof(t, "trim", filepath.Join(td, "seed-replica", "t1v-n-3d21a6bb-w-0.trace.json.gz"), "-o", out)
 	if code != 0 {

@@ -12,24 +12,6 @@ import (
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
 
-// truth is the part of a fixture's truth.json that loading and trimming decide.
-type truth struct {
-	SpanUS   float64 `json:"span_us"`
-	SpanFrom string  `json:"span_from"`
-	Devices  map[string]struct {
-		SpanUS   float64 `json:"span_us"`
-		BusyUS   float64 `json:"busy_us"`
-		IdleUS   float64 `json:"idle_us"`
-		IdlePct  float64 `json:"idle_pct"`
-		OpEvents int64   `json:"op_events"`
-	} `json:"devices"`
-	Windows        [][2]float64 `json:"windows"`
-	EventsTotal    int64        `json:"events_total"`
-	EventsKept     int64        `json:"events_kept"`
-	DeviceOpEvents int64        `json:"device_op_events"`
-	NonIdleOpUS    float64      `json:"non_idle_op_us"`
-}
-
 // fixture is a folder of ../shared/testdata with a truth.json and the
 // capture files it describes.
 type fixture struct {
@@ -67,7 +49,7 @@ func truthFixtures(t testing.TB) []fixture {
 func TestFixturesMatchTruth(t *testing.T) {
 	td := fixtures.Dir(t)
 	for _, fx := range truthFixtures(t) {
-		tr := fixtures.ReadTruth[truth](t, fx.dir)
+		tr := fixtures.ReadTruth[fixtures.Truth](t, fx.dir)
 		for _, f := range fx.files {
 			// The trim index in memory (every fixture is small) and in a
 			// temporary file (as for a large source): the same capture.
@@ -91,7 +73,7 @@ func TestFixturesMatchTruth(t *testing.T) {
 	}
 }
 
-func checkTruth(t *testing.T, c *capture.Capture, tr truth) {
+func checkTruth(t *testing.T, c *capture.Capture, tr fixtures.Truth) {
 	t.Helper()
 	s := capture.Summarize(c)
 	near := func(what string, got, want, tol float64) {

@@ -155,34 +155,10 @@ func Load(t testing.TB, f Fixture) *capture.Capture {
 	return c
 }
 
-// Truth is the part of a fixture's truth.json the analyzers are checked
-// against. Tables are kept as rows of JSON values, keyed as the sections'
-// rows are.
-type Truth struct {
-	SpanUS  float64 `json:"span_us"`
-	Devices map[string]struct {
-		SpanUS   float64 `json:"span_us"`
-		BusyUS   float64 `json:"busy_us"`
-		IdleUS   float64 `json:"idle_us"`
-		IdlePct  float64 `json:"idle_pct"`
-		OpEvents int64   `json:"op_events"`
-	} `json:"devices"`
-	Windows        [][2]float64     `json:"windows"`
-	GapUS          float64          `json:"gap_us"`
-	PadUS          float64          `json:"pad_us"`
-	DeviceOpEvents int64            `json:"device_op_events"`
-	NonIdleOpUS    float64          `json:"non_idle_op_us"`
-	TopOps         []map[string]any `json:"top_ops"`
-	OpTypes        []map[string]any `json:"op_types"`
-	Categories     []map[string]any `json:"categories"`
-	SeedComponents []map[string]any `json:"seed_components"`
-	HostEvents     []map[string]any `json:"host_events"`
-}
-
 // LoadTruth reads a fixture folder's truth.json.
-func LoadTruth(t testing.TB, f Fixture) *Truth {
+func LoadTruth(t testing.TB, f Fixture) *fixtures.Truth {
 	t.Helper()
-	tr := fixtures.ReadTruth[Truth](t, f.Dir)
+	tr := fixtures.ReadTruth[fixtures.Truth](t, f.Dir)
 	return &tr
 }
 
