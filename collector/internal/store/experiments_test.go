@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -80,17 +79,9 @@ func TestExperiments(t *testing.T) {
 
 // TestMigrateToExperiments: a version 5 file gains the experiment buckets.
 func TestMigrateToExperiments(t *testing.T) {
-	path := filepath.Join(t.TempDir(), FileName)
-	if err := SetVersionForTest(path, 5); err != nil {
-		t.Fatal(err)
-	}
-	db, err := Open(path, Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openAtVersion(t, 5)
 	ctx := context.Background()
-	err = db.Update(ctx, func(w *Writer) error {
+	err := db.Update(ctx, func(w *Writer) error {
 		if v := w.Version(); v != 6 {
 			t.Errorf("Version() = %d, want 6", v)
 		}

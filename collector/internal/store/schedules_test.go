@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"testing"
 )
 
@@ -57,15 +56,7 @@ func TestSchedules(t *testing.T) {
 }
 
 func TestMigrationToSchedules(t *testing.T) {
-	path := filepath.Join(t.TempDir(), FileName)
-	if err := SetVersionForTest(path, 2); err != nil {
-		t.Fatal(err)
-	}
-	db, err := Open(path, Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openAtVersion(t, 2)
 	ctx := context.Background()
 	if err := db.Update(ctx, func(w *Writer) error { return w.PutSchedule(&Schedule{ID: "s1", Spec: "@hourly"}) }); err != nil {
 		t.Fatalf("PutSchedule after migrating from version 2: %v", err)

@@ -81,7 +81,7 @@ func stage(t *testing.T, db *DB, id, agent string, chunks ...[]byte) []byte {
 	return all
 }
 
-func commit(t *testing.T, db *DB, c Capture) {
+func commit(t testing.TB, db *DB, c Capture) {
 	t.Helper()
 	err := db.Update(context.Background(), func(w *Writer) error {
 		u, err := w.Upload(c.ID)
@@ -94,6 +94,22 @@ func commit(t *testing.T, db *DB, c Capture) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// openAtVersion opens a store whose file was written at schema version v,
+// so that Open migrates it; it is closed when the test ends.
+func openAtVersion(t *testing.T, v int) *DB {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), FileName)
+	if err := SetVersionForTest(path, v); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 func TestInvisibleUntilCommitted(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -209,15 +208,7 @@ func TestBaselines(t *testing.T) {
 }
 
 func TestMigrationFrom4(t *testing.T) {
-	path := filepath.Join(t.TempDir(), FileName)
-	if err := SetVersionForTest(path, 4); err != nil {
-		t.Fatal(err)
-	}
-	db, err := Open(path, Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openAtVersion(t, 4)
 	_ = db.View(context.Background(), func(r *Reader) error {
 		for _, b := range [][]byte{bSummaries, bSummaryFleet, bChanges, bBaselines} {
 			if r.tx.Bucket(b) == nil {

@@ -25,7 +25,7 @@ func filledStore(t testing.TB, n, size int) string {
 	for i := range n {
 		id := fmt.Sprintf("cap-%05d", i)
 		stageTB(t, db, id, "agent-1", blob[:size/2], blob[size/2:])
-		commitTB(t, db, Capture{ID: id, AgentID: "agent-1", Trigger: "manual", Status: StatusCommitted,
+		commit(t, db, Capture{ID: id, AgentID: "agent-1", Trigger: "manual", Status: StatusCommitted,
 			CreatedNS: time.Unix(1_770_000_000, 0).Add(time.Duration(i) * time.Second).UnixNano(), Chunks: 2,
 			Labels: map[string]string{"model": "qwen3"}})
 	}
@@ -145,21 +145,6 @@ func stageTB(t testing.TB, db *DB, id, agent string, chunks ...[]byte) {
 			off += int64(len(c))
 		}
 		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func commitTB(t testing.TB, db *DB, c Capture) {
-	t.Helper()
-	err := db.Update(context.Background(), func(w *Writer) error {
-		u, err := w.Upload(c.ID)
-		if err != nil {
-			return err
-		}
-		c.SizeBytes = u.NextOffset
-		return w.Commit(&c)
 	})
 	if err != nil {
 		t.Fatal(err)
