@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fleetprof/fleetprof/collector/internal/diff"
 	"github.com/fleetprof/fleetprof/plugins/numfmt"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
 )
@@ -121,20 +122,12 @@ func cut(s string, n int) string {
 	return "…" + string(r[len(r)-n+1:])
 }
 
-// diffRowJSON is a diff row in --format json.
-type diffRowJSON struct {
-	Key      string  `json:"key"`
-	Label    string  `json:"label,omitempty"`
-	A        float64 `json:"a"`
-	B        float64 `json:"b"`
-	Delta    float64 `json:"delta"`
-	DeltaPct float64 `json:"delta_pct"`
-}
-
-func diffJSON(rows []*collectorv1.DiffRow) []diffRowJSON {
-	out := make([]diffRowJSON, 0, len(rows))
+// diffJSON returns a diff table's rows for --format json, as diff.Row
+// writes them.
+func diffJSON(rows []*collectorv1.DiffRow) []diff.Row {
+	out := make([]diff.Row, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, diffRowJSON{r.GetKey(), r.GetLabel(), r.GetA(), r.GetB(), r.GetDelta(), r.GetDeltaPct()})
+		out = append(out, diff.Row{Key: r.GetKey(), Label: r.GetLabel(), A: r.GetA(), B: r.GetB(), Delta: r.GetDelta(), DeltaPct: r.GetDeltaPct()})
 	}
 	return out
 }
