@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -119,6 +120,16 @@ type hostRow struct {
 	TopOp           string  `json:"top_op,omitempty"`
 }
 
+// tops returns the row's top component with its share, "matmul (41.2%)",
+// and its top op, each "-" when the row has none.
+func (r *hostRow) tops() (component, op string) {
+	component, op = "-", cmp.Or(r.TopOp, "-")
+	if r.TopComponent != "" {
+		component = fmt.Sprintf("%s (%s)", r.TopComponent, numfmt.Pct(r.TopComponentPct, 1))
+	}
+	return component, op
+}
+
 // newHostRow fills a row from a capture's summary.
 func newHostRow(host, file string, s capture.Summary) hostRow {
 	r := hostRow{
@@ -173,14 +184,7 @@ func writeHostTable(w io.Writer, rows []hostRow, withReport bool) error {
 			r.Host, numfmt.Fixed(r.SpanUS.Float()/1e6, 3), r.SpanFrom, r.Devices, groupMicros(r.BusyUS), idlePct(r.IdlePct),
 			group(r.DeviceOpEvents), group(r.EventsKept), group(r.EventsTotal), r.Windows)
 		if withReport {
-			top := "-"
-			if r.TopComponent != "" {
-				top = fmt.Sprintf("%s (%s)", r.TopComponent, numfmt.Pct(r.TopComponentPct, 1))
-			}
-			op := r.TopOp
-			if op == "" {
-				op = "-"
-			}
+			top, op := r.tops()
 			fmt.Fprintf(tw, "\t%s\t%s", top, shorten(op, 60))
 		}
 		fmt.Fprintln(tw)
@@ -238,14 +242,7 @@ func hostsMarkdown(path string, rows []hostRow, reportName string) []byte {
 			fmt.Fprintf(&b, "| %s | error: %s | | | | | | | | |\n", cell(r.Host), cell(r.Error))
 			continue
 		}
-		top := "-"
-		if r.TopComponent != "" {
-			top = fmt.Sprintf("%s (%s)", r.TopComponent, numfmt.Pct(r.TopComponentPct, 1))
-		}
-		op := r.TopOp
-		if op == "" {
-			op = "-"
-		}
+		top, op := r.tops()
 		fmt.Fprintf(&b, "| %s | %s s (%s) | %d | %s | %s | %s | %s / %s | %d | %s | `%s` |\n",
 			link, numfmt.Fixed(r.SpanUS.Float()/1e6, 3), r.SpanFrom, r.Devices, groupMicros(r.BusyUS), idlePct(r.IdlePct),
 			group(r.DeviceOpEvents), group(r.EventsKept), group(r.EventsTotal), r.Windows, cell(top), cell(shorten(op, 80)))
