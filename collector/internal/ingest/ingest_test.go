@@ -5,8 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/agenttest"
 	"github.com/fleetprof/fleetprof/collector/internal/capturetest"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/collector/internal/store/storetest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
@@ -68,35 +67,12 @@ func start(t *testing.T, max int64) *env {
 // set here) on loopback.
 func startWith(t *testing.T, cfg Config) *env {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), store.FileName), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t)
 	e := &env{db: db, committed: make(chan *store.Capture, 16)}
 	cfg.Store = db
 	cfg.OnCommit = func(c *store.Capture) { e.committed <- c }
-	in := New(cfg)
-	e.in = in
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer(grpc.MaxRecvMsgSize(4 << 20))
-	agentv1.RegisterAgentServiceServer(srv, &uploadServer{in: in})
-	go srv.Serve(lis)
-	cc, err := agenttest.Dial(lis.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.cc = cc
-	t.Cleanup(func() {
-		cc.Close()
-		srv.Stop()
-		if err := db.Check(context.Background()); err != nil {
-			t.Errorf("store check: %v", err)
-		}
-		db.Close()
-	})
+	e.in = New(cfg)
+	e.cc = serveIngest(t, e.in)
 	return e
 }
 
