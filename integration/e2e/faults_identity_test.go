@@ -29,14 +29,7 @@ func TestFaultRogueAgentIdentity(t *testing.T) {
 	}
 	ctx := deadline(t, 2*time.Minute)
 	pki, data := t.TempDir(), t.TempDir()
-	must := func(name string, args ...string) string {
-		t.Helper()
-		out, errOut, code := runBin(ctx, t, name, args...)
-		if code != 0 {
-			t.Fatalf("%s %s: exit %d\n%s%s", name, strings.Join(args, " "), code, out, errOut)
-		}
-		return out
-	}
+	must := func(name string, args ...string) string { t.Helper(); return mustRunBin(ctx, t, name, args...) }
 	must("fleetprof", "certs", "init", "--dir", pki)
 	must("fleetprof", "certs", "issue", "--dir", pki, "--name", "collector", "--kind", "collector", "--host", "127.0.0.1,localhost")
 	must("fleetprof", "certs", "issue", "--dir", pki, "--name", "sec-a", "--kind", "agent")

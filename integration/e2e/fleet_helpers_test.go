@@ -342,17 +342,7 @@ func cli(ctx context.Context, t testing.TB, c *collector, args ...string) (strin
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(bins, "fleetprof"), append([]string{"--collector", c.addr}, args...)...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run fleetprof %v: %v", args, err)
-	}
-	return out.String(), errb.String(), code
+	return runBin(ctx, t, "fleetprof", append([]string{"--collector", c.addr}, args...)...)
 }
 
 // mustCLI runs fleetprof and fails the test unless it exits 0.

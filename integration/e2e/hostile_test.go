@@ -47,14 +47,7 @@ func startSecure(ctx context.Context, t *testing.T, bin string, ids []string, ex
 		s.bin = "fleetprof-collector"
 	}
 	data := t.TempDir()
-	must := func(name string, args ...string) string {
-		t.Helper()
-		out, errOut, code := runBin(ctx, t, name, args...)
-		if code != 0 {
-			t.Fatalf("%s %s: exit %d\n%s%s", name, strings.Join(args, " "), code, out, errOut)
-		}
-		return out
-	}
+	must := func(name string, args ...string) string { t.Helper(); return mustRunBin(ctx, t, name, args...) }
 	must("fleetprof", "certs", "init", "--dir", s.pki)
 	must("fleetprof", "certs", "issue", "--dir", s.pki, "--name", "collector", "--kind", "collector", "--host", "127.0.0.1,localhost")
 	for _, id := range ids {

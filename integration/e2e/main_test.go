@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -105,15 +106,5 @@ func repoRoot() string {
 // fleetprof runs the CLI and returns stdout, stderr and the exit code.
 func fleetprof(t testing.TB, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(bins, "fleetprof"), args...)
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run fleetprof %v: %v", args, err)
-	}
-	return out.String(), errb.String(), code
+	return runBin(context.Background(), t, "fleetprof", args...)
 }

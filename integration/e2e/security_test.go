@@ -30,6 +30,17 @@ func runBin(ctx context.Context, t testing.TB, name string, args ...string) (str
 	return out.String(), errb.String(), code
 }
 
+// mustRunBin is runBin failing the test unless the binary exits 0; it
+// returns the binary's stdout.
+func mustRunBin(ctx context.Context, t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out, errOut, code := runBin(ctx, t, name, args...)
+	if code != 0 {
+		t.Fatalf("%s %s: exit %d\n%s%s", name, strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
 // TestSecureFleet runs the real binaries with mTLS and tokens on loopback:
 // certificates from `fleetprof certs`, the first admin token from
 // `fleetprof-collector token create`, agents on --listen (certificates
@@ -39,14 +50,7 @@ func runBin(ctx context.Context, t testing.TB, name string, args ...string) (str
 func TestSecureFleet(t *testing.T) {
 	ctx := deadline(t, 3*time.Minute)
 	pki, other, data := t.TempDir(), t.TempDir(), t.TempDir()
-	must := func(name string, args ...string) string {
-		t.Helper()
-		out, errOut, code := runBin(ctx, t, name, args...)
-		if code != 0 {
-			t.Fatalf("%s %s: exit %d\n%s%s", name, strings.Join(args, " "), code, out, errOut)
-		}
-		return out
-	}
+	must := func(name string, args ...string) string { t.Helper(); return mustRunBin(ctx, t, name, args...) }
 	must("fleetprof", "certs", "init", "--dir", pki)
 	must("fleetprof", "certs", "issue", "--dir", pki, "--name", "collector", "--kind", "collector", "--host", "127.0.0.1,localhost")
 	must("fleetprof", "certs", "issue", "--dir", pki, "--name", "sec-a", "--kind", "agent")
