@@ -46,16 +46,29 @@ func sample() *capture.Capture {
 	return c
 }
 
-func TestRoundTrip(t *testing.T) {
-	c := sample()
+// encode writes c as an .fpcap.
+func encode(t testing.TB, c *capture.Capture) []byte {
+	t.Helper()
 	var buf bytes.Buffer
 	if err := Write(&buf, c); err != nil {
 		t.Fatal(err)
 	}
-	got, err := Read(&buf)
+	return buf.Bytes()
+}
+
+// roundTrip writes c as an .fpcap and reads it back.
+func roundTrip(t testing.TB, c *capture.Capture) *capture.Capture {
+	t.Helper()
+	got, err := Read(bytes.NewReader(encode(t, c)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return got
+}
+
+func TestRoundTrip(t *testing.T) {
+	c := sample()
+	got := roundTrip(t, c)
 	if diff := cmp.Diff(c, got); diff != "" {
 		t.Errorf("round trip (-want +got):\n%s", diff)
 	}
@@ -82,25 +95,14 @@ func TestBatchesStayBounded(t *testing.T) {
 	if records < 5 {
 		t.Errorf("%d records for 4 MB of events, want the events cut into batches", records)
 	}
-	var buf bytes.Buffer
-	if err := Write(&buf, c); err != nil {
-		t.Fatal(err)
-	}
-	got, err := Read(bytes.NewReader(buf.Bytes()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := roundTrip(t, c)
 	if got.EventsKept() != c.EventsKept() {
 		t.Errorf("kept = %d, want %d", got.EventsKept(), c.EventsKept())
 	}
 }
 
 func TestReadErrors(t *testing.T) {
-	var buf bytes.Buffer
-	if err := Write(&buf, sample()); err != nil {
-		t.Fatal(err)
-	}
-	full := buf.Bytes()
+	full := encode(t, sample())
 	tests := []struct {
 		name string
 		in   []byte
@@ -131,11 +133,7 @@ func TestReadErrors(t *testing.T) {
 }
 
 func FuzzRead(f *testing.F) {
-	var buf bytes.Buffer
-	if err := Write(&buf, sample()); err != nil {
-		f.Fatal(err)
-	}
-	f.Add(buf.Bytes())
+	f.Add(encode(f, sample()))
 	f.Add([]byte(Magic))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := Read(bytes.NewReader(b))
@@ -158,11 +156,7 @@ var updateCorpus = flag.Bool("update-corpus", false, "rewrite the committed fuzz
 // TestSeedCorpus keeps the committed seed corpus: a whole capture, truncated
 // ones, and damaged ones. With -update-corpus it rewrites them.
 func TestSeedCorpus(t *testing.T) {
-	var buf bytes.Buffer
-	if err := Write(&buf, sample()); err != nil {
-		t.Fatal(err)
-	}
-	full := buf.Bytes()
+	full := encode(t, sample())
 	flipped := append([]byte(nil), full...)
 	flipped[len(flipped)/3] ^= 0xff
 	seeds := map[string][]byte{

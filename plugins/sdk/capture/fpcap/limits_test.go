@@ -129,13 +129,7 @@ func big(n, stats, nameLen int) *capture.Capture {
 }
 
 func TestLimits(t *testing.T) {
-	write := func(c *capture.Capture) []byte {
-		var buf bytes.Buffer
-		if err := Write(&buf, c); err != nil {
-			t.Fatal(err)
-		}
-		return buf.Bytes()
-	}
+	write := func(c *capture.Capture) []byte { return encode(t, c) }
 	planes := &capture.Capture{}
 	for range 5 {
 		planes.Planes = append(planes.Planes, &capture.Plane{Name: "/host:CPU", Lines: []*capture.Line{{Name: "a"}, {Name: "b"}}})
@@ -195,11 +189,7 @@ func TestLimits(t *testing.T) {
 }
 
 func TestSkipEvents(t *testing.T) {
-	var buf bytes.Buffer
-	if err := Write(&buf, sample()); err != nil {
-		t.Fatal(err)
-	}
-	kept, c, err := ReadCount(bytes.NewReader(buf.Bytes()), Options{SkipEvents: true})
+	kept, c, err := ReadCount(bytes.NewReader(encode(t, sample())), Options{SkipEvents: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,11 +39,7 @@ func parseAgrees(t *testing.T, b []byte, o Options, seed uint64) {
 }
 
 func TestParser(t *testing.T) {
-	var buf bytes.Buffer
-	if err := Write(&buf, sample()); err != nil {
-		t.Fatal(err)
-	}
-	full := buf.Bytes()
+	full := encode(t, sample())
 	p := NewParser(Options{})
 	if _, err := p.Write(append(bytes.Clone(full), "after the footer"...)); err != nil {
 		t.Fatal(err)
@@ -71,11 +67,7 @@ func TestParser(t *testing.T) {
 }
 
 func FuzzParser(f *testing.F) {
-	var buf bytes.Buffer
-	if err := Write(&buf, sample()); err != nil {
-		f.Fatal(err)
-	}
-	f.Add(buf.Bytes(), uint64(1))
+	f.Add(encode(f, sample()), uint64(1))
 	f.Fuzz(func(t *testing.T, b []byte, seed uint64) {
 		parseAgrees(t, b, Options{SkipEvents: true}, seed)
 	})

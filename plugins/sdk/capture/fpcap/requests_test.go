@@ -24,14 +24,7 @@ func withRequests() *capture.Capture {
 
 func TestRequestsRoundTrip(t *testing.T) {
 	c := withRequests()
-	var buf bytes.Buffer
-	if err := Write(&buf, c); err != nil {
-		t.Fatal(err)
-	}
-	got, err := Read(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := roundTrip(t, c)
 	if diff := cmp.Diff(c.Requests, got.Requests); diff != "" {
 		t.Errorf("requests after a round trip (-want +got):\n%s", diff)
 	}
