@@ -59,6 +59,12 @@ type fixture struct {
 	work  string
 }
 
+// tinyFixture is newFixture serving the tiny capture, with a spool.
+func tinyFixture(t *testing.T) *fixture {
+	t.Helper()
+	return newFixture(t, fixtures.ReadFile(t, fixtures.Path(t, "tiny", "tiny-host.xplane.pb")), true)
+}
+
 func newFixture(t *testing.T, xp []byte, withSpool bool) *fixture {
 	t.Helper()
 	srv := sglangtest.New(sglangtest.Options{XPlane: xp, ScoreDelay: 2 * time.Millisecond})
@@ -94,9 +100,7 @@ func seedWorkload(t *testing.T) *workload.Spec {
 }
 
 func TestDo(t *testing.T) {
-	td := fixtures.Dir(t)
-	tiny, _ := os.ReadFile(filepath.Join(td, "tiny", "tiny-host.xplane.pb"))
-	f := newFixture(t, tiny, true)
+	f := tinyFixture(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	out, err := f.agent.Do(ctx, Spec{ID: "cap-1", Trigger: "manual", Duration: 50 * time.Millisecond, Workload: seedWorkload(t)})
@@ -199,9 +203,7 @@ func TestCPUOnlyKept(t *testing.T) {
 }
 
 func TestBusy(t *testing.T) {
-	td := fixtures.Dir(t)
-	tiny, _ := os.ReadFile(filepath.Join(td, "tiny", "tiny-host.xplane.pb"))
-	f := newFixture(t, tiny, true)
+	f := tinyFixture(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	runDone := make(chan error, 1)
@@ -243,9 +245,7 @@ func TestBusy(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
-	td := fixtures.Dir(t)
-	tiny, _ := os.ReadFile(filepath.Join(td, "tiny", "tiny-host.xplane.pb"))
-	f := newFixture(t, tiny, true)
+	f := tinyFixture(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	go f.agent.Run(ctx)

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/fleetprof/fleetprof/integration/fixtures"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 	"github.com/fleetprof/fleetprof/proto/fleetprof/ids"
 )
@@ -16,9 +15,7 @@ import (
 // TestHostileCommandIDs: a capture command whose id would escape the work
 // folder is answered FAILED and touches nothing.
 func TestHostileCommandIDs(t *testing.T) {
-	td := fixtures.Dir(t)
-	tiny, _ := os.ReadFile(filepath.Join(td, "tiny", "tiny-host.xplane.pb"))
-	f := newFixture(t, tiny, true)
+	f := tinyFixture(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	go f.agent.Run(ctx)
