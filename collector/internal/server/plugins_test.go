@@ -37,17 +37,10 @@ func TestPluginsAllowlistThroughConfig(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(plugins, "plugins.sha256"), fmt.Appendf(nil, "%x  tampered\n", other), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{
+	srv := runServer(t, Config{
 		Listen: "127.0.0.1:0", HTTP: "-", DataDir: t.TempDir(), Insecure: true, NoSync: true,
 		PluginsDir: plugins, Registry: prometheus.NewRegistry(),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(rctx) }()
-	defer func() { cancel(); <-done }()
 	cc, err := agenttest.Dial(srv.Addr())
 	if err != nil {
 		t.Fatal(err)

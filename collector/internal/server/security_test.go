@@ -89,24 +89,11 @@ func (p *testPKI) cert(t *testing.T, ca *certs.CA, req certs.Request) tls.Certif
 // startTLS runs a collector with mTLS on loopback until the test ends.
 func startTLS(t *testing.T, p *testPKI, data string, log *slog.Logger) *Server {
 	t.Helper()
-	srv, err := New(Config{
+	return runServer(t, Config{
 		Listen: "127.0.0.1:0", HTTP: "-", DataDir: data,
 		TLSCert: filepath.Join(p.dir, "collector.pem"), TLSKey: filepath.Join(p.dir, "collector-key.pem"),
 		TLSClientCA: filepath.Join(p.dir, certs.CAFile), Registry: prometheus.NewRegistry(), Logger: log,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	return srv
 }
 
 // dialTLS connects with optional client certificate and bearer token.
@@ -411,14 +398,7 @@ func TestMethodTableComplete(t *testing.T) {
 // required.
 func TestLoopbackDevMode(t *testing.T) {
 	ctx := context.Background()
-	srv, err := New(Config{Listen: "127.0.0.1:0", HTTP: "-", DataDir: t.TempDir(), Insecure: true, NoSync: true, Registry: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(rctx) }()
-	defer func() { cancel(); <-done }()
+	srv := runServer(t, Config{Listen: "127.0.0.1:0", HTTP: "-", DataDir: t.TempDir(), Insecure: true, NoSync: true, Registry: prometheus.NewRegistry()})
 	cc, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -580,18 +560,11 @@ func peerCtx(ctx context.Context) context.Context {
 func TestSplitListeners(t *testing.T) {
 	ctx := context.Background()
 	p := newTestPKI(t)
-	srv, err := New(Config{
+	srv := runServer(t, Config{
 		Listen: "127.0.0.1:0", APIListen: "127.0.0.1:0", HTTP: "-", DataDir: t.TempDir(), NoSync: true,
 		TLSCert: filepath.Join(p.dir, "collector.pem"), TLSKey: filepath.Join(p.dir, "collector-key.pem"),
 		TLSClientCA: filepath.Join(p.dir, certs.CAFile), Registry: prometheus.NewRegistry(),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(rctx) }()
-	defer func() { cancel(); <-done }()
 	if srv.APIAddr() == srv.Addr() {
 		t.Fatalf("APIAddr = Addr = %s", srv.Addr())
 	}

@@ -33,6 +33,26 @@ type collector struct {
 	stop   func() error
 }
 
+// runServer runs a server of cfg, exactly as configured, until the test
+// ends; an error from Run fails the test.
+func runServer(t *testing.T, cfg Config) *Server {
+	t.Helper()
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("collector Run: %v", err)
+		}
+	})
+	return srv
+}
+
 // startCollector runs a collector on loopback over dir until the test ends
 // (or stop is called).
 func startCollector(t *testing.T, dir string) *collector {
