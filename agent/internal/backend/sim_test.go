@@ -19,6 +19,7 @@ import (
 	"github.com/fleetprof/fleetprof/plugins/capture/load"
 
 	"github.com/fleetprof/fleetprof/integration/fixtures"
+	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 )
 
@@ -143,10 +144,7 @@ func TestSimHTTP(t *testing.T) {
 			if res.DuringErr != nil {
 				t.Errorf("workload: %v", res.DuringErr)
 			}
-			capt, err := load.File(ctx, res.RunDir, load.Options{})
-			if err != nil {
-				t.Fatalf("load %s: %v", res.RunDir, err)
-			}
+			capt := loadRun(ctx, t, res.RunDir)
 			if capt.DeviceOpEvents() == 0 {
 				t.Error("no device ops in the simulated server's trace")
 			}
@@ -165,10 +163,7 @@ func TestSimNumStepsNextStep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	capt, err := load.File(ctx, res.RunDir, load.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	capt := loadRun(ctx, t, res.RunDir)
 	if capt.DeviceOpEvents() == 0 {
 		t.Error("no device ops")
 	}
@@ -220,10 +215,7 @@ func TestSimGRPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	capt, err := load.File(ctx, res.RunDir, load.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	capt := loadRun(ctx, t, res.RunDir)
 	if capt.DeviceOpEvents() == 0 {
 		t.Error("no device ops through the profiler service")
 	}
@@ -235,4 +227,14 @@ func TestSimGRPC(t *testing.T) {
 	if _, err := g.Capture(ctx, Request{ID: "g2", Dir: t.TempDir(), Duration: 100 * time.Millisecond}); !errors.Is(err, ErrAlreadyProfiling) {
 		t.Errorf("gRPC capture during an HTTP session = %v, want ErrAlreadyProfiling", err)
 	}
+}
+
+// loadRun loads the capture a backend wrote to dir.
+func loadRun(ctx context.Context, t *testing.T, dir string) *capture.Capture {
+	t.Helper()
+	c, err := load.File(ctx, dir, load.Options{})
+	if err != nil {
+		t.Fatalf("load %s: %v", dir, err)
+	}
+	return c
 }
