@@ -53,10 +53,10 @@ type Options struct {
 	// stream (about a tenth of its size) the kept events are read back
 	// from. Empty means os.TempDir().
 	TempDir string
-	// IndexInMemory is the largest source (in bytes on disk) whose trim
-	// index is kept in memory instead of a temporary file: the index takes
-	// about as many bytes as an XSpace or a gzipped trace JSON of the same
-	// events. Zero means 32 MiB; negative means always a file.
+	// IndexInMemory is the largest trim index (12 bytes an event, estimated
+	// from the source's size on disk: about that of an XSpace or a plain
+	// trace JSON, four times that of a gzipped one) kept in memory instead
+	// of a temporary file. Zero means 32 MiB; negative means always a file.
 	IndexInMemory int64
 	// Progress, if set, is called now and then with the source bytes read so
 	// far and the source's size.

@@ -54,7 +54,14 @@ func (l *loader) run() error {
 	if inMemory == 0 {
 		inMemory = indexInMemory
 	}
-	if l.size > inMemory {
+	// The index takes about as many bytes as an XSpace or a plain trace
+	// JSON of the same events, and up to four times a gzipped one (which
+	// compresses 20 to 40 times).
+	est := l.size
+	if l.res.Format == FormatGzipJSON {
+		est *= 4
+	}
+	if est > inMemory {
 		idx, cleanup, err := l.tempFile("fleetprof-*.idx")
 		if err != nil {
 			return err
