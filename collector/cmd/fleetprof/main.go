@@ -18,6 +18,12 @@ import (
 // limit makes the collector of garbage keep the process small.
 const memoryLimit = 100 << 20
 
+// gcPercent is the command's GOGC unless the environment sets it: a
+// command's heap is mostly what it keeps, and the memory limit above bounds
+// it anyway, so collecting less often saves CPU (a trim of the seed
+// replica's XSpace: ~20 % less) without a larger peak.
+const gcPercent = 400
+
 // cpuProfileEnv names a file to write the command's CPU profile to (for
 // BENCHMARKS.md's measurements: go tool pprof bin/fleetprof FILE).
 const cpuProfileEnv = "FLEETPROF_CPUPROFILE"
@@ -27,6 +33,9 @@ func main() { os.Exit(run()) }
 func run() int {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(memoryLimit)
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
 	}
 	if p := os.Getenv(cpuProfileEnv); p != "" {
 		f, err := os.Create(p)
