@@ -5,7 +5,6 @@ package e2e
 // group) when the test ends.
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,34 +23,15 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/fleetprof/fleetprof/integration/fixtures"
+	"github.com/fleetprof/fleetprof/integration/logtest"
 	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 )
-
-// logBuffer collects a process's output while tests read it.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-// Write appends p.
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// String returns everything written so far.
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // proc is a started binary in its own process group.
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	out  *logBuffer
+	out  *logtest.Buffer
 	done chan struct{}
 	err  error
 }
@@ -62,7 +41,7 @@ func startProc(t testing.TB, name string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(bins, name), args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	p := &proc{name: name, cmd: cmd, out: &logBuffer{}, done: make(chan struct{})}
+	p := &proc{name: name, cmd: cmd, out: &logtest.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	cmd.Env = append(os.Environ(), "FLEETPROF_METADATA_URL=off")
 	if err := cmd.Start(); err != nil {
@@ -75,7 +54,7 @@ func startProc(t testing.TB, name string, args ...string) *proc {
 			t.Errorf("%s (pid %d) did not exit after SIGKILL", name, cmd.Process.Pid)
 		}
 		if t.Failed() {
-			t.Logf("%s %s output (tail):\n%s", name, strings.Join(args, " "), tail(p.out.String(), 40))
+			t.Logf("%s %s output (tail):\n%s", name, strings.Join(args, " "), logtest.Tail(p.out.String(), 40))
 		}
 	})
 	return p
@@ -95,15 +74,6 @@ func (p *proc) wait(d time.Duration) bool {
 	case <-time.After(d):
 		return false
 	}
-}
-
-// tail returns the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // waitFor polls cond every 25 ms until it holds or ctx ends.

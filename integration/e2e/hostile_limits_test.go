@@ -22,6 +22,7 @@ import (
 
 	"github.com/fleetprof/fleetprof/integration/bolttest"
 	"github.com/fleetprof/fleetprof/integration/internal/hostile"
+	"github.com/fleetprof/fleetprof/integration/logtest"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 )
 
@@ -212,7 +213,7 @@ func TestHostileDamagedStore(t *testing.T) {
 		out := p.out.String()
 		for _, w := range want {
 			if !strings.Contains(out, w) {
-				t.Errorf("the collector refused a %s database without saying %q:\n%s", what, w, tail(out, 10))
+				t.Errorf("the collector refused a %s database without saying %q:\n%s", what, w, logtest.Tail(out, 10))
 			}
 		}
 	}

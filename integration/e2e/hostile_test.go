@@ -23,6 +23,7 @@ import (
 	"github.com/fleetprof/fleetprof/integration/internal/hostile"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 
+	"github.com/fleetprof/fleetprof/integration/logtest"
 	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 )
 
@@ -75,7 +76,7 @@ func (s *secure) start(ctx context.Context, t *testing.T) {
 	waitFor(ctx, t, "the collector's API", func() bool {
 		select {
 		case <-s.c.p.done:
-			t.Fatalf("the collector exited: %v\n%s", s.c.p.err, tail(s.c.p.out.String(), 30))
+			t.Fatalf("the collector exited: %v\n%s", s.c.p.err, logtest.Tail(s.c.p.out.String(), 30))
 		default:
 		}
 		_, _, code := cli(ctx, t, s.c, append([]string{"agents"}, s.tls...)...)
@@ -276,7 +277,7 @@ func TestHostileForgedFleetCapture(t *testing.T) {
 		t.Errorf("auth_denied_total{Upload,identity_mismatch} = %v, want 2", n)
 	}
 	if log := s.c.p.out.String(); !strings.Contains(log, "call denied") || !strings.Contains(log, victimID) {
-		t.Errorf("the collector's log does not name the refused upload of %s:\n%s", victimID, tail(log, 20))
+		t.Errorf("the collector's log does not name the refused upload of %s:\n%s", victimID, logtest.Tail(log, 20))
 	}
 }
 
@@ -368,7 +369,7 @@ func TestHostileUploadSlots(t *testing.T) {
 		}
 	}
 	if log := s.c.p.out.String(); !strings.Contains(log, "upload refused") || !strings.Contains(log, "reason=agent_busy") {
-		t.Errorf("the collector's log has no refused-upload line:\n%s", tail(log, 20))
+		t.Errorf("the collector's log has no refused-upload line:\n%s", logtest.Tail(log, 20))
 	}
 }
 
@@ -436,7 +437,7 @@ func TestHostileDiskFull(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if !logged() {
-		t.Errorf("the collector's log does not say its storage is exhausted:\n%s", tail(s.c.p.out.String(), 20))
+		t.Errorf("the collector's log does not say its storage is exhausted:\n%s", logtest.Tail(s.c.p.out.String(), 20))
 	}
 	if n := num(s.c.metric(`fleetprof_collector_ingest_rejected_total{reason="storage"}`)); n != 1 {
 		t.Errorf("ingest_rejected_total{reason=storage} = %v, want 1", n)

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fleetprof/fleetprof/integration/logtest"
 )
 
 // readmeCommand is one shell command of a fenced block of README.md.
@@ -114,7 +116,7 @@ func TestREADMECommands(t *testing.T) {
 	demo := exec.Command("bash", filepath.Join(root, "integration", "demo", "demo.sh"))
 	demo.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	demo.Env = append(env, "DEMO_KEEP=1", "DEMO_BIN="+bins, "DEMO_OUT="+filepath.Join(main, "demo-out"))
-	out := &logBuffer{}
+	out := &logtest.Buffer{}
 	demo.Stdout, demo.Stderr = out, out
 	if err := demo.Start(); err != nil {
 		t.Fatal(err)
@@ -136,7 +138,7 @@ func TestREADMECommands(t *testing.T) {
 			t.Errorf("demo did not stop within 30 s of SIGINT")
 		}
 		if t.Failed() {
-			t.Logf("demo output (tail):\n%s", tail(out.String(), 60))
+			t.Logf("demo output (tail):\n%s", logtest.Tail(out.String(), 60))
 		}
 	})
 	ready := time.After(8 * time.Minute)
@@ -206,7 +208,7 @@ func TestREADMECommands(t *testing.T) {
 		c.text = strings.Join(fields, " ")
 		got, err := run(c)
 		if err != nil {
-			t.Errorf("README.md:%d: %s: %v\n%s", c.line, c.text, err, tail(got, 20))
+			t.Errorf("README.md:%d: %s: %v\n%s", c.line, c.text, err, logtest.Tail(got, 20))
 			continue
 		}
 		t.Logf("README.md:%d: %s: ok", c.line, c.text)

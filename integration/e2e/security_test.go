@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetprof/fleetprof/integration/logtest"
 	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 )
 
@@ -111,7 +112,7 @@ func TestSecureFleet(t *testing.T) {
 	if !impostor.p.wait(30 * time.Second) {
 		t.Error("an agent with --id sec-b and sec-a's certificate kept running")
 	} else if code := impostor.p.cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(impostor.p.out.String(), `is agent \"sec-a\"`) {
-		t.Errorf("impostor exit %d:\n%s", code, tail(impostor.p.out.String(), 5))
+		t.Errorf("impostor exit %d:\n%s", code, logtest.Tail(impostor.p.out.String(), 5))
 	}
 	// A certificate from another CA: the handshake fails, it never registers.
 	foreign := startAgent(other)

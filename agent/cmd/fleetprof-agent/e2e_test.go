@@ -29,6 +29,7 @@ import (
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 
 	"github.com/fleetprof/fleetprof/integration/fixtures"
+	"github.com/fleetprof/fleetprof/integration/logtest"
 	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 )
 
@@ -109,28 +110,10 @@ func seedBody(t *testing.T) string {
 	return fixtures.Path(t, "seed-run", "inputs", "score_request.json")
 }
 
-// syncBuffer is a bytes.Buffer safe for a process to write while tests read.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // proc is a started binary; it is killed (its whole group) at the test's end.
 type proc struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *logtest.Buffer
 	done   chan error
 	exited chan struct{} // closed when it has exited
 }
@@ -139,7 +122,7 @@ func start(t testing.TB, name string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, name), args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	p := &proc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1), exited: make(chan struct{})}
+	p := &proc{cmd: cmd, stderr: &logtest.Buffer{}, done: make(chan error, 1), exited: make(chan struct{})}
 	cmd.Stdout = p.stderr
 	cmd.Stderr = p.stderr
 	cmd.Env = append(os.Environ(), "FLEETPROF_METADATA_URL=off")
@@ -154,7 +137,7 @@ func start(t testing.TB, name string, args ...string) *proc {
 		case <-time.After(10 * time.Second):
 		}
 		if t.Failed() {
-			t.Logf("%s output:\n%s", name, tail(p.stderr.String(), 60))
+			t.Logf("%s output:\n%s", name, logtest.Tail(p.stderr.String(), 60))
 		}
 	})
 	return p
@@ -170,14 +153,6 @@ func (p *proc) wait(t *testing.T, d time.Duration) error {
 		t.Fatalf("%s did not exit within %v", p.cmd.Path, d)
 		return nil
 	}
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // startSim starts the simulated server on a port the kernel picks and
@@ -273,7 +248,7 @@ func TestStandaloneWrapHTTP(t *testing.T) {
 		"--warmups", "1", "--requests", "2", "--keep-raw", "--work-dir", work, "-o", out, "--label", "model=qwen3",
 		"--wrap", "--", filepath.Join(binDir, "fleetprof-simserver"), "--port", fmt.Sprint(port), "--hostname", "e2e-host", "--seed", "7")
 	if err := a.wait(t, 90*time.Second); err != nil {
-		t.Fatalf("fleetprof-agent capture: %v\n%s", err, tail(a.stderr.String(), 40))
+		t.Fatalf("fleetprof-agent capture: %v\n%s", err, logtest.Tail(a.stderr.String(), 40))
 	}
 	c := readFpcap(t, filepath.Join(out, "capture.fpcap"))
 	for k, want := range map[string]string{
@@ -305,7 +280,7 @@ func TestStandaloneWrapHTTP(t *testing.T) {
 	}
 	report, _ := os.ReadFile(filepath.Join(out, "report.md"))
 	if !strings.Contains(string(report), "Top device ops") {
-		t.Errorf("report.md lacks the top ops section:\n%s", tail(string(report), 20))
+		t.Errorf("report.md lacks the top ops section:\n%s", logtest.Tail(string(report), 20))
 	}
 	// The wrapped server was stopped with the capture.
 	if _, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/health", port)); err == nil {
@@ -322,7 +297,7 @@ func TestStandaloneGRPC(t *testing.T) {
 		"--backend", "grpc", "--duration", "700ms", "--workload-body", seedBody(t), "--warmups", "1", "--requests", "2",
 		"--keep-raw", "--work-dir", work, "-o", out)
 	if err := a.wait(t, 90*time.Second); err != nil {
-		t.Fatalf("fleetprof-agent capture: %v\n%s", err, tail(a.stderr.String(), 40))
+		t.Fatalf("fleetprof-agent capture: %v\n%s", err, logtest.Tail(a.stderr.String(), 40))
 	}
 	c := readFpcap(t, filepath.Join(out, "capture.fpcap"))
 	if c.Context["capture.backend"] != "grpc" || c.Context["requests./v1/score"] != "3 (1 warmup + 2 profiled)" {
@@ -367,7 +342,7 @@ func TestIdleOverTheSession(t *testing.T) {
 				"--warmups", "1", "--requests", "2", "-o", out}, tc.args...)
 			a := start(t, "fleetprof-agent", args...)
 			if err := a.wait(t, 90*time.Second); err != nil {
-				t.Fatalf("fleetprof-agent capture: %v\n%s", err, tail(a.stderr.String(), 40))
+				t.Fatalf("fleetprof-agent capture: %v\n%s", err, logtest.Tail(a.stderr.String(), 40))
 			}
 			c := readFpcap(t, filepath.Join(out, "capture.fpcap"))
 			if c.Source.Format != tc.format {
@@ -422,7 +397,7 @@ func TestStandaloneZeroByteXSpace(t *testing.T) {
 	a := start(t, "fleetprof-agent", "capture", "--attach", url, "--duration", "300ms",
 		"--workload-body", seedBody(t), "--warmups", "1", "--requests", "2", "-o", out)
 	if err := a.wait(t, 90*time.Second); err != nil {
-		t.Fatalf("fleetprof-agent capture: %v\n%s", err, tail(a.stderr.String(), 40))
+		t.Fatalf("fleetprof-agent capture: %v\n%s", err, logtest.Tail(a.stderr.String(), 40))
 	}
 	c := readFpcap(t, filepath.Join(out, "capture.fpcap"))
 	if c.Context["check.zero_byte_xspace"] == "" || c.Source.Format != "trace_json" || c.DeviceOpEvents() == 0 {
@@ -439,7 +414,7 @@ func TestStandaloneWrapDies(t *testing.T) {
 	err := a.wait(t, 30*time.Second)
 	// The agent gives up after a few deaths; how many depends on timing.
 	if err == nil || !regexp.MustCompile(`died [0-9]+ times before answering /health`).MatchString(a.stderr.String()) {
-		t.Errorf("exit %v; want a failure naming the deaths:\n%s", err, tail(a.stderr.String(), 10))
+		t.Errorf("exit %v; want a failure naming the deaths:\n%s", err, logtest.Tail(a.stderr.String(), 10))
 	}
 }
 
@@ -479,7 +454,7 @@ func TestDaemonWrapCrashAndSignal(t *testing.T) {
 		"--restart-backoff", "100ms", "--grace", "5s",
 		"--wrap", "--", filepath.Join(binDir, "fleetprof-simserver"), "--port", fmt.Sprint(port), "--crash-after", "40")
 	if !fc.Wait(30*time.Second, func() bool { return len(fc.Registers()) > 0 }) {
-		t.Fatalf("the agent never registered\n%s", tail(a.stderr.String(), 30))
+		t.Fatalf("the agent never registered\n%s", logtest.Tail(a.stderr.String(), 30))
 	}
 	metrics := "http://" + addrs["http"] + "/metrics"
 	reg := fc.Registers()[0]
@@ -494,7 +469,7 @@ func TestDaemonWrapCrashAndSignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !fc.Wait(60*time.Second, func() bool { _, ok := fc.Committed("cap-1"); return ok }) {
-		t.Fatalf("cap-1 not committed; progress %v\n%s", fc.Progress(), tail(a.stderr.String(), 30))
+		t.Fatalf("cap-1 not committed; progress %v\n%s", fc.Progress(), logtest.Tail(a.stderr.String(), 30))
 	}
 	b, _ := fc.Committed("cap-1")
 	c, err := fpcap.Read(bytes.NewReader(b))
@@ -553,7 +528,7 @@ func TestDaemonWrapCrashAndSignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := a.wait(t, 20*time.Second); err != nil {
-		t.Errorf("agent exit after SIGTERM = %v, want 0\n%s", err, tail(a.stderr.String(), 20))
+		t.Errorf("agent exit after SIGTERM = %v, want 0\n%s", err, logtest.Tail(a.stderr.String(), 20))
 	}
 	if _, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/health", port)); err == nil {
 		t.Error("the wrapped server still answers after the agent stopped")
@@ -592,7 +567,7 @@ func TestDaemonKilledMidUpload(t *testing.T) {
 	select {
 	case <-reached:
 	case <-time.After(60 * time.Second):
-		t.Fatalf("the upload never started\n%s", tail(a.stderr.String(), 30))
+		t.Fatalf("the upload never started\n%s", logtest.Tail(a.stderr.String(), 30))
 	}
 	// Kill -9 mid-upload: the spool holds the capture on disk.
 	if err := a.cmd.Process.Kill(); err != nil {
@@ -608,7 +583,7 @@ func TestDaemonKilledMidUpload(t *testing.T) {
 
 	a2 := start(t, "fleetprof-agent", args...)
 	if !fc.Wait(60*time.Second, func() bool { _, ok := fc.Committed("cap-k"); return ok }) {
-		t.Fatalf("not committed after the agent restarted\n%s", tail(a2.stderr.String(), 30))
+		t.Fatalf("not committed after the agent restarted\n%s", logtest.Tail(a2.stderr.String(), 30))
 	}
 	got, _ := fc.Committed("cap-k")
 	if !bytes.Equal(got, spooled) {
@@ -659,7 +634,7 @@ func TestRealCollectorKilled(t *testing.T) {
 	out, err := fleetprof(t, collector, "capture", "-l", "model=qwen3", "--duration", "500ms", "--workload-body", seedBody(t),
 		"--workload-endpoint", "/v1/score", "--warmups", "1", "--requests", "2", "--wait")
 	if err != nil || !strings.Contains(out, "done") {
-		t.Fatalf("fleetprof capture --wait: %v\n%s\nagent:\n%s", err, out, tail(a.stderr.String(), 20))
+		t.Fatalf("fleetprof capture --wait: %v\n%s\nagent:\n%s", err, out, logtest.Tail(a.stderr.String(), 20))
 	}
 
 	// The collector dies while the agent profiles; the capture waits in the spool.
@@ -687,6 +662,6 @@ func TestRealCollectorKilled(t *testing.T) {
 	id := second[strings.Index(second, "capture_id=")+len("capture_id="):]
 	id = id[:strings.IndexByte(id, ' ')]
 	if out, _ := fleetprof(t, collector, "captures", "--format", "json"); !strings.Contains(out, `"capture_id": "`+id+`"`) {
-		t.Errorf("capture %s missing at the restarted collector:\n%s", id, tail(out, 20))
+		t.Errorf("capture %s missing at the restarted collector:\n%s", id, logtest.Tail(out, 20))
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fleetprof/fleetprof/integration/logtest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
 	capturev1 "github.com/fleetprof/fleetprof/proto/fleetprof/capture/v1"
@@ -94,7 +95,7 @@ func TestRunFpcapSendsStoredRecords(t *testing.T) {
 }
 
 func TestRunFpcapRefusesCostlyCaptures(t *testing.T) {
-	var logs logBuffer
+	var logs logtest.Buffer
 	data, _ := storedFpcap(t, testCapture())
 	tally, _, err := fpcap.ReadTally(bytes.NewReader(data), fpcap.Options{SkipEvents: true})
 	if err != nil {

@@ -1,7 +1,6 @@
 package pluginhost
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -13,12 +12,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/fleetprof/fleetprof/integration/logtest"
 	"github.com/fleetprof/fleetprof/plugins/sdk"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
@@ -115,24 +114,6 @@ func testCapture() *capture.Capture {
 	}
 }
 
-// logBuffer collects a host's log as text, safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func newLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
@@ -147,7 +128,7 @@ func discover(t *testing.T, dir string) []Plugin {
 }
 
 func TestRunGood(t *testing.T) {
-	var logs logBuffer
+	var logs logtest.Buffer
 	h := New(discover(t, pluginDir(t, "good")), Config{Timeout: 30 * time.Second, Logger: newLogger(&logs)})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -175,7 +156,7 @@ func TestRunGood(t *testing.T) {
 func TestRunContainsFailures(t *testing.T) {
 	names := []string{"good", "crash", "gopanic", "panic", "hang", "stall", "garbage", "badlog",
 		"nan", "fail", "badname", "dup", "notlisted", "badsum", "oldproto"}
-	var logs logBuffer
+	var logs logtest.Buffer
 	const timeout = 4 * time.Second
 	h := New(discover(t, pluginDir(t, names...)), Config{
 		Timeout: timeout, StartTimeout: 3 * time.Second, Concurrency: len(names), Logger: newLogger(&logs),

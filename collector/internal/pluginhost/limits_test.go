@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetprof/fleetprof/integration/logtest"
 	"github.com/fleetprof/fleetprof/plugins/sdk"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture/fpcap"
 )
@@ -15,7 +16,7 @@ import (
 // and every section names the bound (issue 13 finding 2: each plugin used
 // ~1.9 GB on 16 MB of empty events).
 func TestRunRefusesCostlyCaptures(t *testing.T) {
-	var logs logBuffer
+	var logs logtest.Buffer
 	h := New(discover(t, pluginDir(t, "good", "panic")), Config{Timeout: 30 * time.Second, Logger: newLogger(&logs), Limits: fpcap.Limits{MaxEvents: 4}})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -17,7 +17,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +36,7 @@ import (
 	"github.com/fleetprof/fleetprof/collector/internal/certs"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
 	"github.com/fleetprof/fleetprof/collector/internal/store/storetest"
+	"github.com/fleetprof/fleetprof/integration/logtest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
@@ -262,7 +262,7 @@ func TestTokenRoles(t *testing.T) {
 	ctx := context.Background()
 	p := newTestPKI(t)
 	data := t.TempDir()
-	var logs syncBuffer
+	var logs logtest.Buffer
 	srv := startTLS(t, p, data, slog.New(slog.NewTextHandler(&logs, nil)))
 	tokens := map[auth.Role]*auth.Created{}
 	for _, r := range []auth.Role{auth.Viewer, auth.Operator, auth.Admin} {
@@ -611,22 +611,4 @@ func TestSplitListeners(t *testing.T) {
 	if _, err := New(Config{Listen: "127.0.0.1:0", APIListen: "0.0.0.0:0", HTTP: "-", DataDir: t.TempDir(), Insecure: true}); err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Errorf("--insecure with a non-loopback --api-listen = %v, want a refusal", err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
