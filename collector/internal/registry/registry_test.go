@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/fleetprof/fleetprof/collector/internal/selector"
 	"github.com/fleetprof/fleetprof/collector/internal/store"
+	"github.com/fleetprof/fleetprof/collector/internal/store/storetest"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 	"github.com/fleetprof/fleetprof/proto/fleetprof/ids"
 )
@@ -57,10 +57,7 @@ type env struct {
 
 func start(t *testing.T, cfg Config) *env {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), store.FileName), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t)
 	cfg.Store = db
 	reg := New(cfg)
 	obs := &recorder{ch: make(chan observed, 64)}
@@ -82,10 +79,6 @@ func start(t *testing.T, cfg Config) *env {
 		cc.Close()
 		reg.Close()
 		gs.Stop()
-		if err := db.Check(context.Background()); err != nil {
-			t.Error(err)
-		}
-		db.Close()
 	})
 	return e
 }
