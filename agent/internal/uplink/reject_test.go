@@ -1,7 +1,6 @@
 package uplink
 
 import (
-	"context"
 	"io"
 	"os"
 	"path/filepath"
@@ -49,10 +48,7 @@ func startWith(t *testing.T, addr string, sp *spool.Spool, m *metrics.Metrics, o
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	r := &runner{c: c, stop: cancel, done: make(chan error, 1)}
-	go func() { r.done <- c.Run(ctx) }()
-	t.Cleanup(func() { r.halt(t) })
+	run(t, c)
 }
 
 // attempts counts upload attempts per capture (each test capture is one chunk).

@@ -69,6 +69,15 @@ type runner struct {
 	done chan error
 }
 
+// run runs c until the test ends (or halt).
+func run(t *testing.T, c *Client) *runner {
+	ctx, cancel := context.WithCancel(t.Context())
+	r := &runner{c: c, stop: cancel, done: make(chan error, 1)}
+	go func() { r.done <- c.Run(ctx) }()
+	t.Cleanup(func() { r.halt(t) })
+	return r
+}
+
 func start(t *testing.T, addr string, sp *spool.Spool, h Handler, committed *atomic.Int32) *runner {
 	t.Helper()
 	c, err := New(Options{Addr: addr, AgentID: "agent-1", Spool: sp, Handler: h,
@@ -81,11 +90,7 @@ func start(t *testing.T, addr string, sp *spool.Spool, h Handler, committed *ato
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	r := &runner{c: c, stop: cancel, done: make(chan error, 1)}
-	go func() { r.done <- c.Run(ctx) }()
-	t.Cleanup(func() { r.halt(t) })
-	return r
+	return run(t, c)
 }
 
 func (r *runner) halt(t *testing.T) {
