@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/fleetprof/fleetprof/integration/fixtures"
+	"github.com/fleetprof/fleetprof/plugins/capture/capturetest"
 )
 
 // blocks is a BlockReader over data cut into blocks of the given size. It
@@ -46,10 +47,10 @@ func (b *blocks) ReadBlock(keep []byte) ([]byte, error) {
 // size, and fails unless every walk gives the same events, stats and error.
 func walkBoth(t *testing.T, data []byte, opts WalkOptions, sizes ...int) {
 	t.Helper()
-	var want collector
+	var want capturetest.Recorder
 	wantSt, wantErr := Walk(context.Background(), bytes.NewReader(data), &want, opts)
 	for _, size := range sizes {
-		var got collector
+		var got capturetest.Recorder
 		st, err := Walk(context.Background(), &blocks{data: data, size: size}, &got, opts)
 		if errString(err) != errString(wantErr) {
 			t.Fatalf("blocks of %d: error %v, want %v", size, err, wantErr)
@@ -59,12 +60,12 @@ func walkBoth(t *testing.T, data []byte, opts WalkOptions, sizes ...int) {
 		if st.X != wantSt.X || st.Events != wantSt.Events || st.Complete != wantSt.Complete || (err == nil && st.Bytes != wantSt.Bytes) {
 			t.Fatalf("blocks of %d: stats %+v, want %+v", size, st, wantSt)
 		}
-		if len(got.events) != len(want.events) || len(got.planes) != len(want.planes) {
-			t.Fatalf("blocks of %d: %d events on %d planes, want %d on %d", size, len(got.events), len(got.planes), len(want.events), len(want.planes))
+		if len(got.Events) != len(want.Events) || len(got.Planes) != len(want.Planes) {
+			t.Fatalf("blocks of %d: %d events on %d planes, want %d on %d", size, len(got.Events), len(got.Planes), len(want.Events), len(want.Planes))
 		}
-		for i := range got.events {
-			if got.events[i] != want.events[i] {
-				t.Fatalf("blocks of %d: event %d = %+v, want %+v", size, i, got.events[i], want.events[i])
+		for i := range got.Events {
+			if got.Events[i] != want.Events[i] {
+				t.Fatalf("blocks of %d: event %d = %+v, want %+v", size, i, got.Events[i], want.Events[i])
 			}
 		}
 	}
@@ -112,7 +113,7 @@ func TestWalkBlockReader(t *testing.T) {
 func TestWalkBlockReaderTooLarge(t *testing.T) {
 	in := `{"traceEvents":[{"ph":"X","ts":1,"name":"` + strings.Repeat("x", 5000) + `"}]}`
 	for _, size := range []int{1, 64, 999} {
-		_, err := Walk(context.Background(), &blocks{data: []byte(in), size: size}, &collector{}, WalkOptions{MaxEventBytes: 1000})
+		_, err := Walk(context.Background(), &blocks{data: []byte(in), size: size}, &capturetest.Recorder{}, WalkOptions{MaxEventBytes: 1000})
 		if !errors.Is(err, ErrTooLarge) {
 			t.Errorf("Walk(blocks of %d, 5000-byte event, MaxEventBytes 1000) = %v, want ErrTooLarge", size, err)
 		}
@@ -132,11 +133,11 @@ func (f failing) Read([]byte) (int, error)         { return 0, f.err }
 func (f failing) ReadBlock([]byte) ([]byte, error) { return nil, f.err }
 
 func TestWalkBlockReaderMisbehaves(t *testing.T) {
-	if _, err := Walk(context.Background(), stuck{}, &collector{}, WalkOptions{}); !errors.Is(err, io.ErrNoProgress) {
+	if _, err := Walk(context.Background(), stuck{}, &capturetest.Recorder{}, WalkOptions{}); !errors.Is(err, io.ErrNoProgress) {
 		t.Errorf("Walk(a block reader that gives nothing) = %v, want io.ErrNoProgress", err)
 	}
 	boom := errors.New("boom")
-	if _, err := Walk(context.Background(), failing{err: boom}, &collector{}, WalkOptions{}); !errors.Is(err, boom) {
+	if _, err := Walk(context.Background(), failing{err: boom}, &capturetest.Recorder{}, WalkOptions{}); !errors.Is(err, boom) {
 		t.Errorf("Walk(a failing block reader) = %v, want its error", err)
 	}
 }

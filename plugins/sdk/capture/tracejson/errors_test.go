@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/fleetprof/fleetprof/integration/fixtures"
+	"github.com/fleetprof/fleetprof/plugins/capture/capturetest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
 
@@ -28,7 +29,7 @@ const sample = `{"otherData":{"a":[1,-2.5e3,true,false,null,{"b":"}]\"{["}],"c":
 	"\n\"displayTimeUnit\":\"ns\",\"metadata\":{\"highres-ticks\":true,\"x\":[[[]]]}}"
 
 func TestWalkSample(t *testing.T) {
-	var c collector
+	var c capturetest.Recorder
 	st, err := Walk(context.Background(), strings.NewReader(sample), &c, WalkOptions{})
 	if err != nil {
 		t.Fatalf("Walk: %v", err)
@@ -37,28 +38,28 @@ func TestWalkSample(t *testing.T) {
 	if st.Events != 8 || st.X != 3 || st.Bytes != int64(len(sample)) || !st.Complete || !equalPhases(st.Phases, wantPhases) {
 		t.Errorf("Stats = %+v, want 8 events, 3 X, %d bytes, complete, phases %v", st, len(sample), wantPhases)
 	}
-	if c.baseNS != 1770323795754_000 {
-		t.Errorf("base = %d ns, want 1770323795754000", c.baseNS)
+	if c.BaseNS != 1770323795754_000 {
+		t.Errorf("base = %d ns, want 1770323795754000", c.BaseNS)
 	}
 	wantPlanes := []string{"/device:TPU:0 [XLA Ops]", "pid 701 [tid 102]"}
-	if got := planeNames(&c); strings.Join(got, ";") != strings.Join(wantPlanes, ";") {
+	if got := c.PlaneNames(); strings.Join(got, ";") != strings.Join(wantPlanes, ";") {
 		t.Errorf("planes = %q, want %q", got, wantPlanes)
 	}
-	if c.planes[0].info.ID != 0 || c.planes[1].info.ID != 700 || c.planes[0].lines[0].DisplayID != 3 {
-		t.Errorf("plane ids %d, %d, line display id %d; want 0, 700, 3", c.planes[0].info.ID, c.planes[1].info.ID, c.planes[0].lines[0].DisplayID)
+	if c.Planes[0].ID != 0 || c.Planes[1].ID != 700 || c.Lines[0][0].DisplayID != 3 {
+		t.Errorf("plane ids %d, %d, line display id %d; want 0, 700, 3", c.Planes[0].ID, c.Planes[1].ID, c.Lines[0][0].DisplayID)
 	}
-	want := []cevent{
-		{0, 0, "fusion.3", 17629, 276250, capture.Ref{}},
-		{1, 0, "a\"b\\c\u00e9\U0001F600", 500000, 7500000, capture.Ref{}},
-		{1, 0, "no dur", 0, 0, capture.Ref{}},
+	want := []capturetest.Event{
+		{Plane: 0, Line: 0, Name: "fusion.3", Start: 17629, Dur: 276250},
+		{Plane: 1, Line: 0, Name: "a\"b\\c\u00e9\U0001F600", Start: 500000, Dur: 7500000},
+		{Plane: 1, Line: 0, Name: "no dur"},
 	}
 	for i := range want {
-		got := c.events[i]
-		got.ref = capture.Ref{}
+		got := c.Events[i]
+		got.Ref = capture.Ref{}
 		if got != want[i] {
 			t.Errorf("event %d = %+v, want %+v", i, got, want[i])
 		}
-		r := c.events[i].ref
+		r := c.Events[i].Ref
 		if ev := sample[r.Off : r.Off+r.Len]; ev[0] != '{' || ev[len(ev)-1] != '}' {
 			t.Errorf("event %d ref %+v holds %q", i, r, ev)
 		}
@@ -75,18 +76,6 @@ func equalPhases(a, b map[string]int64) bool {
 		}
 	}
 	return true
-}
-
-func planeNames(c *collector) []string {
-	var out []string
-	for _, p := range c.planes {
-		var ls []string
-		for _, l := range p.lines {
-			ls = append(ls, l.Name)
-		}
-		out = append(out, p.info.Name+" ["+strings.Join(ls, ",")+"]")
-	}
-	return out
 }
 
 func TestWalkErrors(t *testing.T) {
@@ -138,7 +127,7 @@ func TestWalkErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Walk(context.Background(), strings.NewReader(tt.in), &collector{}, WalkOptions{})
+			_, err := Walk(context.Background(), strings.NewReader(tt.in), &capturetest.Recorder{}, WalkOptions{})
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Walk(%.60q) = %v, want %v", tt.in, err, tt.want)
 			}
@@ -160,13 +149,13 @@ func TestWalkErrors(t *testing.T) {
 
 func TestWalkTooLarge(t *testing.T) {
 	in := `{"traceEvents":[{"ph":"X","ts":1,"name":"` + strings.Repeat("x", 5000) + `"}]}`
-	_, err := Walk(context.Background(), strings.NewReader(in), &collector{}, WalkOptions{BufferSize: 64, MaxEventBytes: 1000})
+	_, err := Walk(context.Background(), strings.NewReader(in), &capturetest.Recorder{}, WalkOptions{BufferSize: 64, MaxEventBytes: 1000})
 	if !errors.Is(err, ErrTooLarge) {
 		t.Errorf("Walk(5000-byte event, MaxEventBytes 1000) = %v, want ErrTooLarge", err)
 	}
 	// A big value outside traceEvents is skipped block by block.
 	in = `{"metadata":"` + strings.Repeat("y", 5000) + `","traceEvents":[{"ph":"X","ts":1}]}`
-	st, err := Walk(context.Background(), strings.NewReader(in), &collector{}, WalkOptions{BufferSize: 64, MaxEventBytes: 1000})
+	st, err := Walk(context.Background(), strings.NewReader(in), &capturetest.Recorder{}, WalkOptions{BufferSize: 64, MaxEventBytes: 1000})
 	if err != nil || st.X != 1 {
 		t.Errorf("Walk(5000-byte metadata, MaxEventBytes 1000) = %+v, %v; want 1 event", st, err)
 	}
@@ -178,7 +167,7 @@ func TestWalkTruncated(t *testing.T) {
 	check := func(t *testing.T, doc []byte, step int) {
 		for n := 0; n < len(doc); n += step {
 			for _, size := range []int{0, 16} {
-				st, err := Walk(context.Background(), bytes.NewReader(doc[:n]), &collector{}, WalkOptions{BufferSize: size})
+				st, err := Walk(context.Background(), bytes.NewReader(doc[:n]), &capturetest.Recorder{}, WalkOptions{BufferSize: size})
 				if n == 0 {
 					if !errors.Is(err, ErrEmpty) {
 						t.Fatalf("Walk(0 bytes) = %v, want ErrEmpty", err)
@@ -204,9 +193,9 @@ func TestWalkTruncated(t *testing.T) {
 
 func TestWalkAllowTruncated(t *testing.T) {
 	cut := strings.Index(sample, `{"ph":"i"`) + 5
-	var c collector
+	var c capturetest.Recorder
 	st, err := Walk(context.Background(), strings.NewReader(sample[:cut]), &c, WalkOptions{AllowTruncated: true})
-	if err != nil || st.Complete || st.X != 2 || len(c.events) != 2 {
+	if err != nil || st.Complete || st.X != 2 || len(c.Events) != 2 {
 		t.Errorf("Walk(truncated, AllowTruncated) = %+v, %v; want 2 events, not complete, no error", st, err)
 	}
 	// Truncated before traceEvents: still an error.

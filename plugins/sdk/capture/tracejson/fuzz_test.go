@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/capturetest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
 
@@ -19,19 +20,19 @@ func FuzzWalk(f *testing.F) {
 	f.Add([]byte(sample))
 	f.Add([]byte(`{"traceEvents":[{"ph":"X","pid":1,"tid":2,"ts":1.5,"dur":2,"name":"a"},{}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var big, small collector
+		var big, small capturetest.Recorder
 		stBig, errBig := Walk(context.Background(), bytes.NewReader(data), &big, WalkOptions{BufferSize: 4096, MaxDepth: 16})
 		size := 1 + len(data)%23
 		stSmall, errSmall := Walk(context.Background(), bytes.NewReader(data), &small, WalkOptions{BufferSize: size, MaxDepth: 16})
 		if errString(errBig) != errString(errSmall) {
 			t.Fatalf("errors differ: buffer 4 KiB: %v; buffer %d: %v", errBig, size, errSmall)
 		}
-		if len(big.events) != len(small.events) || stBig.X != stSmall.X || stBig.Events != stSmall.Events {
+		if len(big.Events) != len(small.Events) || stBig.X != stSmall.X || stBig.Events != stSmall.Events {
 			t.Fatalf("results differ: %+v vs %+v (buffer %d)", stBig, stSmall, size)
 		}
-		for i := range big.events {
-			if big.events[i] != small.events[i] {
-				t.Fatalf("event %d differs: %+v vs %+v (buffer %d)", i, big.events[i], small.events[i], size)
+		for i := range big.Events {
+			if big.Events[i] != small.Events[i] {
+				t.Fatalf("event %d differs: %+v vs %+v (buffer %d)", i, big.Events[i], small.Events[i], size)
 			}
 		}
 		if errBig != nil {
@@ -44,8 +45,8 @@ func FuzzWalk(f *testing.F) {
 			t.Fatalf("success but Stats = %+v for %d bytes", stBig, len(data))
 		}
 		ld := NewLoader(bytes.NewReader(data))
-		for _, e := range big.events {
-			r := e.ref
+		for _, e := range big.Events {
+			r := e.Ref
 			if r.Off < 0 || r.Len < 2 || r.Off+r.Len > int64(len(data)) || data[r.Off] != '{' || data[r.Off+r.Len-1] != '}' {
 				t.Fatalf("ref %+v does not hold an object", r)
 			}
@@ -53,11 +54,11 @@ func FuzzWalk(f *testing.F) {
 			if err := ld.Load(r, &ev); err != nil {
 				t.Fatalf("Load(%+v) = %v", r, err)
 			}
-			if ev.Name != e.name {
-				t.Fatalf("Load(%+v).Name = %q, Walk gave %q", r, ev.Name, e.name)
+			if ev.Name != e.Name {
+				t.Fatalf("Load(%+v).Name = %q, Walk gave %q", r, ev.Name, e.Name)
 			}
-			if e.dur < 0 {
-				t.Fatalf("negative duration %d", e.dur)
+			if e.Dur < 0 {
+				t.Fatalf("negative duration %d", e.Dur)
 			}
 		}
 	})

@@ -16,44 +16,6 @@ type truth struct {
 	DeviceOpEvents int64       `json:"device_op_events"`
 }
 
-// collector is a capture.Visitor that keeps everything it is told.
-type collector struct {
-	baseCalls int
-	baseNS    int64
-	planes    []*cplane
-	events    []cevent
-}
-
-type cplane struct {
-	info  capture.PlaneInfo
-	lines []capture.LineInfo
-}
-
-type cevent struct {
-	plane, line int
-	name        string
-	start, dur  int64
-	ref         capture.Ref
-}
-
-func (c *collector) Base(ns int64) { c.baseCalls++; c.baseNS = ns }
-
-func (c *collector) Plane(p capture.PlaneInfo) int {
-	c.planes = append(c.planes, &cplane{info: p})
-	return len(c.planes) - 1
-}
-
-func (c *collector) Line(plane int, l capture.LineInfo) int {
-	p := c.planes[plane]
-	p.lines = append(p.lines, l)
-	return len(p.lines) - 1
-}
-
-func (c *collector) Event(e *capture.RawEvent) error {
-	c.events = append(c.events, cevent{e.Plane, e.Line, string(e.Name), e.Start, e.Dur, e.Ref})
-	return nil
-}
-
 // counter is a capture.Visitor that only counts, as cheaply as possible.
 type counter struct {
 	n     int64

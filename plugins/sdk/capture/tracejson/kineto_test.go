@@ -7,27 +7,27 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/capturetest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/fleetprof/fleetprof/plugins/sdk/ops"
 )
 
-// renamer is a collector that takes late names and the session.
+// renamer is a Recorder that takes late names and the session.
 type renamer struct {
-	collector
+	capturetest.Recorder
 	session    [2]int64
 	hasSession bool
 }
 
-func (r *renamer) RenamePlane(plane int, name string) { r.planes[plane].info.Name = name }
+func (r *renamer) RenamePlane(plane int, name string) { r.Planes[plane].Name = name }
 func (r *renamer) RenameLine(plane, line int, name string) {
-	r.planes[plane].lines[line].Name = name
+	r.Lines[plane][line].Name = name
 }
 func (r *renamer) Session(start, end int64) { r.session, r.hasSession = [2]int64{start, end}, true }
 
 // lineOf names an event's plane and line, "plane/line".
-func (r *renamer) lineOf(e cevent) string {
-	p := r.planes[e.plane]
-	return p.info.Name + "/" + p.lines[e.line].Name
+func (r *renamer) lineOf(e capturetest.Event) string {
+	return r.Planes[e.Plane].Name + "/" + r.Lines[e.Plane][e.Line].Name
 }
 
 // TestWalkLateMetadataRenames: names that come after the events they name
@@ -47,8 +47,8 @@ func TestWalkLateMetadataRenames(t *testing.T) {
 		t.Errorf("LateMetadata = %d, want 0 (all applied as renames)", st.LateMetadata)
 	}
 	var got []string
-	for _, e := range r.events {
-		got = append(got, r.lineOf(e)+":"+e.name)
+	for _, e := range r.Events {
+		got = append(got, r.lineOf(e)+":"+e.Name)
 	}
 	want := []string{"/device:TPU:0/XLA Ops:op", "/device:TPU:0/tid 9:py"}
 	if !slices.Equal(got, want) {
@@ -66,7 +66,7 @@ func TestWalkStringIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, e := range r.events {
+	for _, e := range r.Events {
 		got = append(got, r.lineOf(e))
 	}
 	want := []string{"pid Spans/tid stream 7", "pid Spans/tid stream 8", "pid Other/tid stream 7"}
@@ -136,9 +136,9 @@ func TestWalkKineto(t *testing.T) {
 				"Stream Sync":             "/device:GPU:0/" + GPUSyncsLine,
 				"step":                    "/device:GPU:1/" + GPUAnnotationsLine,
 			}
-			for _, e := range r.events {
-				if got := r.lineOf(e); got != want[e.name] {
-					t.Errorf("%s on %s, want %s", e.name, got, want[e.name])
+			for _, e := range r.Events {
+				if got := r.lineOf(e); got != want[e.Name] {
+					t.Errorf("%s on %s, want %s", e.Name, got, want[e.Name])
 				}
 			}
 			if !r.hasSession || r.session != [2]int64{-100 * capture.Microsecond, 900 * capture.Microsecond} {
@@ -147,9 +147,9 @@ func TestWalkKineto(t *testing.T) {
 			// The kernel was launched inside aten::cudnn_convolution (the
 			// innermost cpu op holding the launch); the memcpy by no op.
 			var launched []string
-			for _, e := range r.events {
-				if op, ok := st.FrameworkOps[e.ref.Off]; ok {
-					launched = append(launched, e.name+"="+op)
+			for _, e := range r.Events {
+				if op, ok := st.FrameworkOps[e.Ref.Off]; ok {
+					launched = append(launched, e.Name+"="+op)
 				}
 			}
 			if !slices.Equal(launched, []string{"conv_kernel=aten::cudnn_convolution"}) {
@@ -158,12 +158,12 @@ func TestWalkKineto(t *testing.T) {
 			// The loader adds cat and framework_op as stats.
 			ld := NewLoader(strings.NewReader(doc))
 			ld.SetFrameworkOps(st.FrameworkOps)
-			for _, e := range r.events {
-				if e.name != "conv_kernel" {
+			for _, e := range r.Events {
+				if e.Name != "conv_kernel" {
 					continue
 				}
 				var ev capture.Event
-				if err := ld.Load(e.ref, &ev); err != nil {
+				if err := ld.Load(e.Ref, &ev); err != nil {
 					t.Fatal(err)
 				}
 				first, last := ev.Stats[0], ev.Stats[len(ev.Stats)-1]
@@ -186,8 +186,8 @@ func TestWalkTSLWithCategoryStaysTSL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Kineto || r.lineOf(r.events[0]) != "/device:TPU:0/XLA Ops" {
-		t.Errorf("kineto %v, line %s; want a TSL read onto /device:TPU:0/XLA Ops", st.Kineto, r.lineOf(r.events[0]))
+	if st.Kineto || r.lineOf(r.Events[0]) != "/device:TPU:0/XLA Ops" {
+		t.Errorf("kineto %v, line %s; want a TSL read onto /device:TPU:0/XLA Ops", st.Kineto, r.lineOf(r.Events[0]))
 	}
 }
 
@@ -204,8 +204,8 @@ func TestWalkSessionMarker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Kineto || st.X != 1 || r.lineOf(r.events[0]) != "/device:TPU:0/XLA Ops" {
-		t.Errorf("kineto %v, X %d, line %s; want a TSL read with one event", st.Kineto, st.X, r.lineOf(r.events[0]))
+	if st.Kineto || st.X != 1 || r.lineOf(r.Events[0]) != "/device:TPU:0/XLA Ops" {
+		t.Errorf("kineto %v, X %d, line %s; want a TSL read with one event", st.Kineto, st.X, r.lineOf(r.Events[0]))
 	}
 	if want := [2]int64{-5 * capture.Microsecond, 95 * capture.Microsecond}; !r.hasSession || r.session != want {
 		t.Errorf("session = %v (%v), want %v", r.session, r.hasSession, want)
@@ -229,7 +229,7 @@ func TestWalkKinetoNamesFirst(t *testing.T) {
 	if _, err := Walk(context.Background(), strings.NewReader(in), &r, WalkOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if got := r.lineOf(r.events[0]); got != "/host:CPU/thread 42 (python)" {
+	if got := r.lineOf(r.Events[0]); got != "/host:CPU/thread 42 (python)" {
 		t.Errorf("line = %q, want /host:CPU/thread 42 (python)", got)
 	}
 }

@@ -8,12 +8,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/plugins/capture/capturetest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	"github.com/google/go-cmp/cmp"
 )
 
 func TestLoad(t *testing.T) {
-	var c collector
+	var c capturetest.Recorder
 	if _, err := Walk(context.Background(), strings.NewReader(sample), &c, WalkOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -30,9 +31,9 @@ func TestLoad(t *testing.T) {
 		{Name: "no dur"},
 	}
 	ld := NewLoader(strings.NewReader(sample))
-	for i, e := range c.events {
+	for i, e := range c.Events {
 		got := capture.Event{Start: 7, Dur: 9}
-		if err := ld.Load(e.ref, &got); err != nil {
+		if err := ld.Load(e.Ref, &got); err != nil {
 			t.Fatalf("Load(event %d) = %v", i, err)
 		}
 		want[i].Start, want[i].Dur = 7, 9
@@ -91,16 +92,16 @@ func TestLoadMatchesWalk(t *testing.T) {
 		`{"ph":"X","ts":1}`,
 	} {
 		doc := `{"traceEvents":[` + ev + `]}`
-		var c collector
+		var c capturetest.Recorder
 		if _, err := Walk(context.Background(), strings.NewReader(doc), &c, WalkOptions{}); err != nil {
 			t.Fatalf("Walk(%s): %v", ev, err)
 		}
 		var got capture.Event
-		if err := NewLoader(strings.NewReader(doc)).Load(c.events[0].ref, &got); err != nil {
+		if err := NewLoader(strings.NewReader(doc)).Load(c.Events[0].Ref, &got); err != nil {
 			t.Fatalf("Load(%s): %v", ev, err)
 		}
-		if got.Name != c.events[0].name {
-			t.Errorf("%s: Load name %q, Walk name %q", ev, got.Name, c.events[0].name)
+		if got.Name != c.Events[0].Name {
+			t.Errorf("%s: Load name %q, Walk name %q", ev, got.Name, c.Events[0].Name)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/integration/golden"
+	"github.com/fleetprof/fleetprof/plugins/capture/capturetest"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
 
@@ -30,12 +31,12 @@ func TestWalkFixtures(t *testing.T) {
 		t.Run(tt.file, func(t *testing.T) {
 			data := fixtures.ReadFile(t, filepath.Join(td, tt.dir, tt.file))
 			want := fixtures.ReadTruth[truth](t, tt.dir)
-			var c collector
+			var c capturetest.Recorder
 			st, err := Walk(context.Background(), bytes.NewReader(data), &c, WalkOptions{})
 			if err != nil {
 				t.Fatalf("Walk: %v", err)
 			}
-			if got := int64(len(c.events)); got != want.EventsTotal || st.X != want.EventsTotal {
+			if got := int64(len(c.Events)); got != want.EventsTotal || st.X != want.EventsTotal {
 				t.Errorf("events = %d (Stats.X %d), want %d", got, st.X, want.EventsTotal)
 			}
 			if !st.Complete || st.Bytes != int64(len(data)) || st.LateMetadata != 0 || st.Skipped != 0 {
@@ -44,18 +45,17 @@ func TestWalkFixtures(t *testing.T) {
 			if st.Events != st.Phases["X"]+st.Phases["M"]+1 {
 				t.Errorf("Stats.Events = %d, phases %v: want X+M+1 (the trailing {})", st.Events, st.Phases)
 			}
-			if c.baseCalls != 1 {
-				t.Errorf("Base called %d times, want 1", c.baseCalls)
+			if c.Bases != 1 {
+				t.Errorf("Base called %d times, want 1", c.Bases)
 			}
 			var ops int64
-			span := capture.Interval{Start: c.events[0].start, End: c.events[0].start}
-			for _, e := range c.events {
-				p := c.planes[e.plane]
-				if capture.IsDevicePlane(p.info.Name) && capture.IsOpLine(p.lines[e.line].Name) {
+			span := capture.Interval{Start: c.Events[0].Start, End: c.Events[0].Start}
+			for _, e := range c.Events {
+				if capture.IsDevicePlane(c.Planes[e.Plane].Name) && capture.IsOpLine(c.Lines[e.Plane][e.Line].Name) {
 					ops++
 				}
-				span.Start = min(span.Start, e.start)
-				span.End = max(span.End, e.start+e.dur)
+				span.Start = min(span.Start, e.Start)
+				span.End = max(span.End, e.Start+e.Dur)
 			}
 			if ops != want.DeviceOpEvents {
 				t.Errorf("device op events = %d, want %d", ops, want.DeviceOpEvents)
@@ -69,19 +69,19 @@ func TestWalkFixtures(t *testing.T) {
 			}
 			// Every ref holds its event: load all (tiny) or every 97th.
 			ld := NewLoader(bytes.NewReader(data))
-			for i, e := range c.events {
+			for i, e := range c.Events {
 				if !tt.loadAll && i%97 != 0 {
 					continue
 				}
 				var ev capture.Event
-				if err := ld.Load(e.ref, &ev); err != nil {
-					t.Fatalf("Load(%+v): %v", e.ref, err)
+				if err := ld.Load(e.Ref, &ev); err != nil {
+					t.Fatalf("Load(%+v): %v", e.Ref, err)
 				}
-				if ev.Name != e.name {
-					t.Fatalf("Load(%+v).Name = %q, want %q", e.ref, ev.Name, e.name)
+				if ev.Name != e.Name {
+					t.Fatalf("Load(%+v).Name = %q, want %q", e.Ref, ev.Name, e.Name)
 				}
 				if lt, ok := ev.Stat("long_name"); ok && ev.DisplayName != lt.Str {
-					t.Fatalf("Load(%+v).DisplayName = %q, want long_name %q", e.ref, ev.DisplayName, lt.Str)
+					t.Fatalf("Load(%+v).DisplayName = %q, want long_name %q", e.Ref, ev.DisplayName, lt.Str)
 				}
 			}
 		})
@@ -92,13 +92,13 @@ func TestWalkFixtures(t *testing.T) {
 // stream is cut into reads and blocks.
 func TestWalkSplitReads(t *testing.T) {
 	data := fixtures.ReadFile(t, filepath.Join(fixtures.Dir(t), "tiny", "tiny-host.trace.json"))
-	var want collector
+	var want capturetest.Recorder
 	if _, err := Walk(context.Background(), bytes.NewReader(data), &want, WalkOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, size := range []int{1, 7, 64, 333, 4096} {
 		for _, oneByte := range []bool{false, true} {
-			var got collector
+			var got capturetest.Recorder
 			var r = bytes.NewReader(data)
 			var rd interface{ Read([]byte) (int, error) } = r
 			if oneByte {
@@ -108,14 +108,14 @@ func TestWalkSplitReads(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Walk(BufferSize %d, one byte %v): %v", size, oneByte, err)
 			}
-			if st.Bytes != int64(len(data)) || len(got.events) != len(want.events) {
+			if st.Bytes != int64(len(data)) || len(got.Events) != len(want.Events) {
 				t.Fatalf("Walk(BufferSize %d, one byte %v): %d events, %d bytes; want %d, %d",
-					size, oneByte, len(got.events), st.Bytes, len(want.events), len(data))
+					size, oneByte, len(got.Events), st.Bytes, len(want.Events), len(data))
 			}
-			for i := range got.events {
-				if got.events[i] != want.events[i] {
+			for i := range got.Events {
+				if got.Events[i] != want.Events[i] {
 					t.Fatalf("Walk(BufferSize %d, one byte %v): event %d = %+v, want %+v",
-						size, oneByte, i, got.events[i], want.events[i])
+						size, oneByte, i, got.Events[i], want.Events[i])
 				}
 			}
 		}
@@ -125,7 +125,7 @@ func TestWalkSplitReads(t *testing.T) {
 func TestWalkCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := Walk(ctx, bytes.NewReader([]byte(`{"traceEvents":[]}`)), &collector{}, WalkOptions{})
+	_, err := Walk(ctx, bytes.NewReader([]byte(`{"traceEvents":[]}`)), &capturetest.Recorder{}, WalkOptions{})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Walk(cancelled) = %v, want context.Canceled", err)
 	}
@@ -179,19 +179,19 @@ func TestWalkMetadata(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var c collector
+			var c capturetest.Recorder
 			st, err := Walk(context.Background(), strings.NewReader(tt.in), &c, WalkOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := planeNames(&c); strings.Join(got, ";") != strings.Join(tt.planes, ";") {
+			if got := c.PlaneNames(); strings.Join(got, ";") != strings.Join(tt.planes, ";") {
 				t.Errorf("planes = %q, want %q", got, tt.planes)
 			}
-			if len(c.events) != tt.events || st.LateMetadata != tt.late || st.Skipped != tt.skipped {
-				t.Errorf("events %d, late %d, skipped %d; want %d, %d, %d", len(c.events), st.LateMetadata, st.Skipped, tt.events, tt.late, tt.skipped)
+			if len(c.Events) != tt.events || st.LateMetadata != tt.late || st.Skipped != tt.skipped {
+				t.Errorf("events %d, late %d, skipped %d; want %d, %d, %d", len(c.Events), st.LateMetadata, st.Skipped, tt.events, tt.late, tt.skipped)
 			}
-			if c.baseNS != 10_000 {
-				t.Errorf("base = %d ns, want 10000 (the first non-skipped X event)", c.baseNS)
+			if c.BaseNS != 10_000 {
+				t.Errorf("base = %d ns, want 10000 (the first non-skipped X event)", c.BaseNS)
 			}
 		})
 	}
@@ -199,10 +199,10 @@ func TestWalkMetadata(t *testing.T) {
 
 // TestWalkArrayFormat reads the JSON Array Format: a bare array of events.
 func TestWalkArrayFormat(t *testing.T) {
-	var c collector
+	var c capturetest.Recorder
 	st, err := Walk(context.Background(), strings.NewReader(` [{"ph":"X","ts":3.25,"dur":1,"name":"a"},{"ph":"B","ts":4}] `), &c, WalkOptions{})
-	if err != nil || st.X != 1 || st.Phases["B"] != 1 || len(c.events) != 1 || c.events[0].start != 250000 {
-		t.Errorf("Walk(array format) = %+v, %v, events %+v", st, err, c.events)
+	if err != nil || st.X != 1 || st.Phases["B"] != 1 || len(c.Events) != 1 || c.Events[0].Start != 250000 {
+		t.Errorf("Walk(array format) = %+v, %v, events %+v", st, err, c.Events)
 	}
 }
 
@@ -214,7 +214,7 @@ func join(s []string) string { return strings.Join(s, ",") }
 // planes, lines, event counts and the first events of each line in full.
 func TestWalkGolden(t *testing.T) {
 	data := fixtures.ReadFile(t, filepath.Join(fixtures.Dir(t), "tiny", "tiny-host.trace.json"))
-	var c collector
+	var c capturetest.Recorder
 	st, err := Walk(context.Background(), bytes.NewReader(data), &c, WalkOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -222,27 +222,27 @@ func TestWalkGolden(t *testing.T) {
 	ld := NewLoader(bytes.NewReader(data))
 	var out strings.Builder
 	fmt.Fprintf(&out, "base_ns %d\nevents %d x %d phases %v late %d bytes %d complete %v\n",
-		c.baseNS, st.Events, st.X, st.Phases, st.LateMetadata, st.Bytes, st.Complete)
+		c.BaseNS, st.Events, st.X, st.Phases, st.LateMetadata, st.Bytes, st.Complete)
 	type key struct{ plane, line int }
 	count := map[key]int{}
-	for _, e := range c.events {
-		count[key{e.plane, e.line}]++
+	for _, e := range c.Events {
+		count[key{e.Plane, e.Line}]++
 	}
-	for pi, p := range c.planes {
-		fmt.Fprintf(&out, "plane %d id %d %q\n", pi, p.info.ID, p.info.Name)
-		for li, l := range p.lines {
+	for pi, p := range c.Planes {
+		fmt.Fprintf(&out, "plane %d id %d %q\n", pi, p.ID, p.Name)
+		for li, l := range c.Lines[pi] {
 			fmt.Fprintf(&out, "  line %d id %d display %d %q: %d events\n", li, l.ID, l.DisplayID, l.Name, count[key{pi, li}])
 			shown := 0
-			for _, e := range c.events {
-				if e.plane != pi || e.line != li || shown == 3 {
+			for _, e := range c.Events {
+				if e.Plane != pi || e.Line != li || shown == 3 {
 					continue
 				}
 				shown++
 				var ev capture.Event
-				if err := ld.Load(e.ref, &ev); err != nil {
+				if err := ld.Load(e.Ref, &ev); err != nil {
 					t.Fatal(err)
 				}
-				fmt.Fprintf(&out, "    %q start %d dur %d ref %d+%d display %q\n", ev.Name, e.start, e.dur, e.ref.Off, e.ref.Len, ev.DisplayName)
+				fmt.Fprintf(&out, "    %q start %d dur %d ref %d+%d display %q\n", ev.Name, e.Start, e.Dur, e.Ref.Off, e.Ref.Len, ev.DisplayName)
 				for _, s := range ev.Stats {
 					fmt.Fprintf(&out, "      %s = %q\n", s.Name, s.Str)
 				}
@@ -254,7 +254,7 @@ func TestWalkGolden(t *testing.T) {
 
 func TestWalkReadError(t *testing.T) {
 	r := iotest.TimeoutReader(strings.NewReader(sample))
-	_, err := Walk(context.Background(), r, &collector{}, WalkOptions{BufferSize: 32})
+	_, err := Walk(context.Background(), r, &capturetest.Recorder{}, WalkOptions{BufferSize: 32})
 	if !errors.Is(err, iotest.ErrTimeout) {
 		t.Errorf("Walk(failing reader) = %v, want iotest.ErrTimeout", err)
 	}
@@ -262,15 +262,15 @@ func TestWalkReadError(t *testing.T) {
 
 // stopper fails on its second event.
 type stopper struct {
-	collector
+	capturetest.Recorder
 	err error
 }
 
 func (s *stopper) Event(e *capture.RawEvent) error {
-	if len(s.events) == 1 {
+	if len(s.Events) == 1 {
 		return s.err
 	}
-	return s.collector.Event(e)
+	return s.Recorder.Event(e)
 }
 
 func TestWalkVisitorError(t *testing.T) {
