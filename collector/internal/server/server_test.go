@@ -33,9 +33,9 @@ type collector struct {
 	stop   func() error
 }
 
-// runServer runs a server of cfg, exactly as configured, until the test
-// ends; an error from Run fails the test.
-func runServer(t *testing.T, cfg Config) *Server {
+// serve runs a server of cfg, exactly as configured; stop ends it and
+// returns Run's error, and may be called more than once.
+func serve(t *testing.T, cfg Config) (srv *Server, stop func() error) {
 	t.Helper()
 	srv, err := New(cfg)
 	if err != nil {
@@ -44,9 +44,24 @@ func runServer(t *testing.T, cfg Config) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
+	var once sync.Once
+	var runErr error
+	return srv, func() error {
+		once.Do(func() {
+			cancel()
+			runErr = <-done
+		})
+		return runErr
+	}
+}
+
+// runServer runs a server of cfg, exactly as configured, until the test
+// ends; an error from Run fails the test.
+func runServer(t *testing.T, cfg Config) *Server {
+	t.Helper()
+	srv, stop := serve(t, cfg)
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("collector Run: %v", err)
 		}
 	})
@@ -72,27 +87,16 @@ func startCollectorWith(t *testing.T, cfg Config) *collector {
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}
-	srv, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
+	srv, stop := serve(t, cfg)
 	cc, err := agenttest.Dial(srv.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var once sync.Once
-	var stopErr error
 	c := &collector{srv: srv, cc: cc, client: collectorv1.NewCollectorServiceClient(cc)}
 	c.stop = func() error {
-		once.Do(func() {
-			cc.Close()
-			cancel()
-			stopErr = <-done
-		})
-		return stopErr
+		once.Do(func() { cc.Close() })
+		return stop()
 	}
 	t.Cleanup(func() {
 		if err := c.stop(); err != nil {
