@@ -40,14 +40,8 @@ func benchCapture(size int) ([]byte, []byte) {
 func BenchmarkIngest(b *testing.B) {
 	const concurrent = 50
 	data, sum := benchCapture(1 << 20)
-	srv, err := New(Config{Listen: "127.0.0.1:0", HTTP: "-", DataDir: b.TempDir(), Insecure: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	srv := runServer(b, Config{Listen: "127.0.0.1:0", HTTP: "-", DataDir: b.TempDir(), Insecure: true})
+	ctx := context.Background()
 	cc, err := agenttest.Dial(srv.Addr())
 	if err != nil {
 		b.Fatal(err)
@@ -91,14 +85,8 @@ func BenchmarkIngest(b *testing.B) {
 // reports the heap in use and the CPU the process used per second of that.
 func BenchmarkAgents(b *testing.B) {
 	const agents, perConn, hold = 2000, 100, 5 * time.Second
-	srv, err := New(Config{Listen: "127.0.0.1:0", HTTP: "-", DataDir: b.TempDir(), Insecure: true, HeartbeatInterval: time.Second})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	srv := runServer(b, Config{Listen: "127.0.0.1:0", HTTP: "-", DataDir: b.TempDir(), Insecure: true, HeartbeatInterval: time.Second})
+	ctx := context.Background()
 	for range b.N {
 		actx, acancel := context.WithCancel(ctx)
 		var wg sync.WaitGroup

@@ -35,7 +35,7 @@ type collector struct {
 
 // serve runs a server of cfg, exactly as configured; stop ends it and
 // returns Run's error, and may be called more than once.
-func serve(t *testing.T, cfg Config) (srv *Server, stop func() error) {
+func serve(t testing.TB, cfg Config) (srv *Server, stop func() error) {
 	t.Helper()
 	srv, err := New(cfg)
 	if err != nil {
@@ -57,7 +57,7 @@ func serve(t *testing.T, cfg Config) (srv *Server, stop func() error) {
 
 // runServer runs a server of cfg, exactly as configured, until the test
 // ends; an error from Run fails the test.
-func runServer(t *testing.T, cfg Config) *Server {
+func runServer(t testing.TB, cfg Config) *Server {
 	t.Helper()
 	srv, stop := serve(t, cfg)
 	t.Cleanup(func() {
