@@ -167,6 +167,13 @@ func TestLoadCancelled(t *testing.T) {
 			t.Errorf("%s cancelled before: %v, want context.Canceled", filepath.Base(f), err)
 		}
 	}
+	checkGoroutines(t, before)
+}
+
+// checkGoroutines fails the test if, within 5 s, more goroutines run than
+// before, listing them.
+func checkGoroutines(t *testing.T, before int) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)

@@ -130,14 +130,7 @@ func TestBlockPipeStops(t *testing.T) {
 	p = newBlockPipe(context.Background(), slowReader{}, func(err error) error { return err }, nil)
 	p.Close() // while the producer is reading
 
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > before {
-		buf := make([]byte, 1<<16)
-		t.Errorf("%d goroutines left behind:\n%s", n-before, buf[:runtime.Stack(buf, true)])
-	}
+	checkGoroutines(t, before)
 }
 
 type iotestErr struct{ err error }
