@@ -23,8 +23,8 @@ func readInput(t *testing.T, name string) []byte {
 	return b
 }
 
-// startServer serves a new Server over httptest on loopback.
-func startServer(t *testing.T, cfg Config) (*Server, string) {
+// newServer makes a Server of cfg, its Hostname "sim-host" unless set.
+func newServer(t *testing.T, cfg Config) *Server {
 	t.Helper()
 	if cfg.Hostname == "" {
 		cfg.Hostname = "sim-host"
@@ -33,6 +33,13 @@ func startServer(t *testing.T, cfg Config) (*Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// startServer serves a new Server over httptest on loopback.
+func startServer(t *testing.T, cfg Config) (*Server, string) {
+	t.Helper()
+	s := newServer(t, cfg)
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
 	return s, ts.URL

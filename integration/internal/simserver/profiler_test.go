@@ -33,13 +33,7 @@ type served struct {
 // ports until the test ends.
 func serve(t *testing.T, cfg Config) *served {
 	t.Helper()
-	if cfg.Hostname == "" {
-		cfg.Hostname = "sim-host"
-	}
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newServer(t, cfg)
 	hl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
