@@ -242,16 +242,7 @@ func TestNoDevicePlane(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, url := startServer(t, tt.cfg)
-			out := t.TempDir()
-			var body map[string]any
-			if err := json.Unmarshal([]byte(tt.body), &body); err != nil {
-				t.Fatal(err)
-			}
-			body["output_dir"] = out
-			b, _ := json.Marshal(body)
-			mustCall(t, "POST", url+"/start_profile", b, 200)
-			mustCall(t, "POST", url+"/v1/score", readInput(t, "score_request.json"), 200)
-			mustCall(t, "POST", url+"/stop_profile", nil, 200)
+			out := profileOneScore(t, url, tt.body)
 			p := s.LastProfile()
 			if len(p.Devices) != 0 || p.HostEvents == 0 {
 				t.Errorf("truth: %d devices, %d host events; want none and some", len(p.Devices), p.HostEvents)
@@ -281,14 +272,7 @@ func TestTracerLevels(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, url := startServer(t, Config{})
-			out := t.TempDir()
-			var body map[string]any
-			json.Unmarshal([]byte(tt.body), &body)
-			body["output_dir"] = out
-			b, _ := json.Marshal(body)
-			mustCall(t, "POST", url+"/start_profile", b, 200)
-			mustCall(t, "POST", url+"/v1/score", readInput(t, "score_request.json"), 200)
-			mustCall(t, "POST", url+"/stop_profile", nil, 200)
+			profileOneScore(t, url, tt.body)
 			p := s.LastProfile()
 			if p.HostLevel != tt.wantHost || p.PythonLevel != tt.wantPython {
 				t.Errorf("levels host %d python %d, want %d %d", p.HostLevel, p.PythonLevel, tt.wantHost, tt.wantPython)
@@ -350,4 +334,22 @@ func TestEmptyXPlane(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkCapture(t, c, s.LastProfile())
+}
+
+// profileOneScore profiles one /v1/score of the seed run's request, the
+// start_profile body (JSON) given but its output_dir, and returns that
+// folder.
+func profileOneScore(t *testing.T, url, body string) string {
+	t.Helper()
+	out := t.TempDir()
+	var req map[string]any
+	if err := json.Unmarshal([]byte(body), &req); err != nil {
+		t.Fatal(err)
+	}
+	req["output_dir"] = out
+	b, _ := json.Marshal(req)
+	mustCall(t, "POST", url+"/start_profile", b, 200)
+	mustCall(t, "POST", url+"/v1/score", readInput(t, "score_request.json"), 200)
+	mustCall(t, "POST", url+"/stop_profile", nil, 200)
+	return out
 }
