@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 )
 
@@ -215,7 +216,7 @@ func TestFaultSpoolFull(t *testing.T) {
 		return os.IsNotExist(err1) && err2 == nil
 	})
 	waitFor(ctx, t, "the drop counted in /metrics", func() bool {
-		return num(metric(a.metrics, "fleetprof_agent_spool_dropped_total")) == 1
+		return num(transporttest.Metric(a.metrics, "fleetprof_agent_spool_dropped_total")) == 1
 	})
 	// The agent keeps serving: healthy at the collector, and it takes
 	// another capture (which drops the second in turn).
@@ -226,7 +227,7 @@ func TestFaultSpoolFull(t *testing.T) {
 		return err == nil
 	})
 	waitFor(ctx, t, "the second drop counted", func() bool {
-		return num(metric(a.metrics, "fleetprof_agent_spool_dropped_total")) == 2
+		return num(transporttest.Metric(a.metrics, "fleetprof_agent_spool_dropped_total")) == 2
 	})
 }
 
@@ -345,7 +346,7 @@ func TestFaultModelServerCrash(t *testing.T) {
 	}
 	t.Logf("failure: %s", p.Message)
 	waitFor(ctx, t, "the server restarted", func() bool {
-		return num(metric(a.metrics, "fleetprof_agent_server_restarts_total")) >= 1
+		return num(transporttest.Metric(a.metrics, "fleetprof_agent_server_restarts_total")) >= 1
 	})
 	a.waitHealthy(ctx, t, c)
 	if l := listCaptures(ctx, t, c, "--agent", "vm-c"); len(l) != 0 {

@@ -10,8 +10,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -163,23 +161,8 @@ func (c *collector) kill9() {
 }
 
 // metric returns the value of one sample line of the collector's /metrics.
-func (c *collector) metric(name string) string { return metric("http://"+c.http+"/metrics", name) }
-
-// metric returns the value of the sample line name (with its labels, exactly
-// as exposed) at url, or "" when it is not there.
-func metric(url, name string) string {
-	resp, err := http.Get(url)
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			return v
-		}
-	}
-	return ""
+func (c *collector) metric(name string) string {
+	return transporttest.Metric("http://"+c.http+"/metrics", name)
 }
 
 // agent is a fleetprof-agent daemon wrapping a fleetprof-simserver.

@@ -23,6 +23,7 @@ import (
 	"github.com/fleetprof/fleetprof/integration/bolttest"
 	"github.com/fleetprof/fleetprof/integration/internal/hostile"
 	"github.com/fleetprof/fleetprof/integration/logtest"
+	"github.com/fleetprof/fleetprof/plugins/transport/transporttest"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 )
 
@@ -88,7 +89,7 @@ func TestHostileCostlyCapture(t *testing.T) {
 	if l := listCaptures(ctx, t, s.c, s.tls...); len(l) != 0 {
 		t.Errorf("the refused capture is listed: %+v", l)
 	}
-	if v := metric("http://"+s.c.http+"/metrics", `fleetprof_collector_ingest_rejected_total{reason="too_large"}`); v != "2" {
+	if v := transporttest.Metric("http://"+s.c.http+"/metrics", `fleetprof_collector_ingest_rejected_total{reason="too_large"}`); v != "2" {
 		t.Errorf("rejected{reason=too_large} = %q, want 2", v)
 	}
 }
@@ -193,7 +194,7 @@ func TestHostileDamagedStore(t *testing.T) {
 		}
 	}
 	snapshots := func() float64 {
-		return num(metric("http://"+c.http+"/metrics", `fleetprof_collector_snapshots_total{result="done"}`))
+		return num(transporttest.Metric("http://"+c.http+"/metrics", `fleetprof_collector_snapshots_total{result="done"}`))
 	}
 	after := snapshots()
 	waitFor(ctx, t, "a snapshot with the 4 captures", func() bool { return snapshots() >= after+2 })

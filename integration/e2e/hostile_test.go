@@ -496,7 +496,7 @@ func TestHostileRejectedCapture(t *testing.T) {
 		t.Errorf("old-1's reason %q does not name the sha256 mismatch", b)
 	}
 	for label, want := range map[string]float64{"corrupt": 1, "invalid_argument": 1} {
-		if n := num(metric(a.metrics, `fleetprof_agent_uploads_rejected_total{reason="`+label+`"}`)); n != want {
+		if n := num(transporttest.Metric(a.metrics, `fleetprof_agent_uploads_rejected_total{reason="`+label+`"}`)); n != want {
 			t.Errorf("agent's uploads_rejected_total{reason=%s} = %v, want %v", label, n, want)
 		}
 	}

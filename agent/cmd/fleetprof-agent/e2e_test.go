@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"os"
@@ -418,22 +417,6 @@ func TestStandaloneWrapDies(t *testing.T) {
 	}
 }
 
-func metric(t *testing.T, url, name string) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, name+" ") {
-			return strings.TrimPrefix(line, name+" ")
-		}
-	}
-	return ""
-}
-
 func captureCmd(id string, body []byte) *agentv1.ControlResponse {
 	return &agentv1.ControlResponse{Msg: &agentv1.ControlResponse_Capture{Capture: &agentv1.CaptureCommand{
 		CaptureId: id, Trigger: "manual", Options: &agentv1.CaptureOptions{
@@ -499,7 +482,7 @@ func TestDaemonWrapCrashAndSignal(t *testing.T) {
 		}
 	}
 	waitFor(t, "a server restart in /metrics", 20*time.Second, func() bool {
-		return metric(t, metrics, "fleetprof_agent_server_restarts_total") == "1"
+		return transporttest.Metric(metrics, "fleetprof_agent_server_restarts_total") == "1"
 	})
 	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/health", port), 20*time.Second)
 	if err := fc.SendCommand(captureCmd("cap-2", body)); err != nil {
@@ -517,9 +500,9 @@ func TestDaemonWrapCrashAndSignal(t *testing.T) {
 		t.Errorf("cap-2 context: restarts %q, log tail %q", c2.Context["server.restarts"], c2.Context["server.log_tail"])
 	}
 	waitFor(t, `captures_total{status="done"} 2`, 10*time.Second, func() bool {
-		return metric(t, metrics, `fleetprof_agent_captures_total{status="done"}`) == "2"
+		return transporttest.Metric(metrics, `fleetprof_agent_captures_total{status="done"}`) == "2"
 	})
-	if got := metric(t, metrics, `fleetprof_agent_captures_total{status="spooled"}`); got != "2" {
+	if got := transporttest.Metric(metrics, `fleetprof_agent_captures_total{status="spooled"}`); got != "2" {
 		t.Errorf(`captures_total{status="spooled"} = %q, want 2`, got)
 	}
 

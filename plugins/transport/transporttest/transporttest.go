@@ -8,8 +8,11 @@ package transporttest
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"net"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -64,4 +67,22 @@ func FreePort(t testing.TB) int {
 	}
 	t.Fatal("no free loopback port")
 	return 0
+}
+
+// Metric returns the value of the sample line name (with its labels,
+// exactly as exposed) in a daemon's /metrics at url, or "" when it is not
+// there or the daemon does not answer.
+func Metric(url, name string) string {
+	resp, err := http.Get(url)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return v
+		}
+	}
+	return ""
 }
