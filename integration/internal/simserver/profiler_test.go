@@ -62,19 +62,32 @@ func serve(t *testing.T, cfg Config) *served {
 	return &served{s: s, url: "http://" + hl.Addr().String(), client: tensorflowpb.NewProfilerServiceClient(conn), done: done}
 }
 
-// scoreDuring sends n score requests while a profile runs, starting after
-// delay, and waits for them.
-func scoreDuring(t *testing.T, url string, n int, delay time.Duration) func() {
+// scoreDuring sends n score requests once a profile session runs (as soon
+// as the Profile call reaches the server, however loaded the machine), and
+// waits for them.
+func scoreDuring(t *testing.T, sv *served, n int) func() {
 	t.Helper()
 	body := readInput(t, "score_request.json")
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		time.Sleep(delay)
+		for deadline := time.Now().Add(10 * time.Second); !sv.sessionRunning(); time.Sleep(2 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Error("no profile session began within 10 s")
+				return
+			}
+		}
 		for range n {
-			mustCall(t, "POST", url+"/v1/score", body, 200)
+			mustCall(t, "POST", sv.url+"/v1/score", body, 200)
 		}
 	})
 	return wg.Wait
+}
+
+// sessionRunning reports whether a profile session (HTTP or gRPC) runs.
+func (sv *served) sessionRunning() bool {
+	sv.s.mu.Lock()
+	defer sv.s.mu.Unlock()
+	return sv.s.sess != nil
 }
 
 func TestProfilerService(t *testing.T) {
@@ -94,7 +107,7 @@ func TestProfilerService(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			sv := serve(t, Config{Hostname: "sim:host"})
 			repo := t.TempDir()
-			wait := scoreDuring(t, sv.url, 2, 50*time.Millisecond)
+			wait := scoreDuring(t, sv, 2)
 			resp, err := sv.client.Profile(t.Context(), &tensorflowpb.ProfileRequest{
 				DurationMs: 1, // ignored: the server waits on opts.duration_ms
 				Opts:       tt.opts, EmitXspace: tt.emit,
