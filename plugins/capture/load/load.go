@@ -48,16 +48,10 @@ type Options struct {
 	// only one host.
 	Host string
 	// TempDir holds the temporary files, removed before File returns: the
-	// trimmer's index (about 14 bytes per event) of a source over
-	// IndexInMemory bytes and, for gzip input, an S2 copy of the decoded
-	// stream (about a tenth of its size) the kept events are read back
-	// from. Empty means os.TempDir().
+	// trimmer's index (about 14 bytes per event) and, for gzip input, an S2
+	// copy of the decoded stream (about a tenth of its size) the kept events
+	// are read back from. Empty means os.TempDir().
 	TempDir string
-	// IndexInMemory is the largest trim index (12 bytes an event, estimated
-	// from the source's size on disk: about that of an XSpace or a plain
-	// trace JSON, four times that of a gzipped one) kept in memory instead
-	// of a temporary file. Zero means 32 MiB; negative means always a file.
-	IndexInMemory int64
 	// Progress, if set, is called now and then with the source bytes read so
 	// far and the source's size.
 	Progress func(done, total int64)

@@ -45,30 +45,14 @@ func (l *loader) tempFile(pattern string) (*os.File, func(), error) {
 	return f, func() { f.Close(); os.Remove(f.Name()) }, nil
 }
 
-// indexInMemory is Options.IndexInMemory's default.
-const indexInMemory = 32 << 20
-
 func (l *loader) run() error {
+	idx, cleanup, err := l.tempFile("fleetprof-*.idx")
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	topts := l.opts.Trim
-	inMemory := l.opts.IndexInMemory
-	if inMemory == 0 {
-		inMemory = indexInMemory
-	}
-	// The index takes about as many bytes as an XSpace or a plain trace
-	// JSON of the same events, and up to four times a gzipped one (which
-	// compresses 20 to 40 times).
-	est := l.size
-	if l.res.Format == FormatGzipJSON {
-		est *= 4
-	}
-	if est > inMemory {
-		idx, cleanup, err := l.tempFile("fleetprof-*.idx")
-		if err != nil {
-			return err
-		}
-		defer cleanup()
-		topts.Spill = trim.FileSpill{F: idx}
-	}
+	topts.Spill = trim.FileSpill{F: idx}
 	// A trace without device work is trimmed all the same, so that its
 	// summaries tell which profiler wrote it (trim.CheckDevice, below).
 	topts.AllowNoDevice = true
@@ -77,10 +61,7 @@ func (l *loader) run() error {
 	stop := l.progress()
 	defer stop()
 
-	var (
-		ld  capture.Loader
-		err error
-	)
+	var ld capture.Loader
 	switch l.res.Format {
 	case FormatXPlane:
 		ld, err = l.xplane(x)

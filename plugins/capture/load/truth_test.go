@@ -51,24 +51,17 @@ func TestFixturesMatchTruth(t *testing.T) {
 	for _, fx := range truthFixtures(t) {
 		tr := fixtures.ReadTruth[fixtures.Truth](t, fx.dir)
 		for _, f := range fx.files {
-			// The trim index in memory (every fixture is small) and in a
-			// temporary file (as for a large source): the same capture.
-			for _, mode := range []struct {
-				name     string
-				inMemory int64
-			}{{"index-in-memory", 0}, {"index-in-file", -1}} {
-				t.Run(fx.dir+"/"+f+"/"+mode.name, func(t *testing.T) {
-					tmp := t.TempDir()
-					c, err := File(context.Background(), filepath.Join(td, fx.dir, f), Options{TempDir: tmp, IndexInMemory: mode.inMemory})
-					if err != nil {
-						t.Fatal(err)
-					}
-					checkTruth(t, c, tr)
-					if left, _ := os.ReadDir(tmp); len(left) != 0 {
-						t.Errorf("temporary files left behind: %v", left)
-					}
-				})
-			}
+			t.Run(fx.dir+"/"+f, func(t *testing.T) {
+				tmp := t.TempDir()
+				c, err := File(context.Background(), filepath.Join(td, fx.dir, f), Options{TempDir: tmp})
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkTruth(t, c, tr)
+				if left, _ := os.ReadDir(tmp); len(left) != 0 {
+					t.Errorf("temporary files left behind: %v", left)
+				}
+			})
 		}
 	}
 }
