@@ -1,14 +1,13 @@
 package builtin_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/fleetprof/fleetprof/integration/fixtures"
+	"github.com/fleetprof/fleetprof/integration/golden"
 	"github.com/fleetprof/fleetprof/plugins/internal/builtin/builtintest"
 	"github.com/fleetprof/fleetprof/plugins/internal/builtin/categories"
 	"github.com/fleetprof/fleetprof/plugins/internal/builtin/components"
@@ -58,18 +57,9 @@ func TestReportInputs(t *testing.T) {
 			}
 			got = append(got, '\n')
 			path := filepath.Join(fixtures.Root(t), "collector", "internal", "report", "testdata", tc.out)
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to write it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s is out of date: run go test ./plugins/internal/builtin -run TestReportInputs -update, then update the report goldens", path)
+			golden.Check(t, path, got, *update)
+			if t.Failed() {
+				t.Logf("then update the report goldens (go test ./collector/internal/report -update)")
 			}
 		})
 	}
