@@ -3,6 +3,7 @@ package hugeheap
 import (
 	"bufio"
 	"bytes"
+	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -25,8 +26,8 @@ const (
 // Advise makes the runtime map at least reserve bytes of heap address
 // space, advises all of it and the heap already mapped MADV_HUGEPAGE, and
 // hands the memory back untouched (no page of it is faulted in: a fresh
-// allocation from the OS is not zeroed again). The heap then grows into the
-// advised range, a huge page per fault.
+// allocation from the OS is not zeroed again). The next collection frees it,
+// and the heap then grows into the advised range, a huge page per fault.
 //
 // The heap's first huge-page-sized stretches already hold what package
 // initialisation allocated, in small pages, and cannot become huge pages;
@@ -35,12 +36,17 @@ const (
 //
 // It reports whether the kernel took the advice; where it did not (THP
 // "never", an old kernel) nothing changed. Call it once, early, from
-// main; it costs one garbage collection of a small heap.
+// main; it costs a collection of a small heap, which runs beside the
+// caller's work.
 func Advise(reserve int) bool {
 	if reserve <= 0 {
 		return false
 	}
 	first := new([64]byte) // a small object, near the heap's low end
+	// The reservation is garbage at once: neither GOGC nor the memory
+	// limit may start a collection for it.
+	gcPercent := debug.SetGCPercent(-1)
+	limit := debug.SetMemoryLimit(math.MaxInt64)
 	big := make([]byte, reserve)
 	pf := uintptr(unsafe.Pointer(first))
 	pb := uintptr(unsafe.Pointer(unsafe.SliceData(big)))
@@ -51,7 +57,8 @@ func Advise(reserve int) bool {
 	// madvise answer ENOMEM after it advised the mapped parts.
 	_, _, errno := unix.Syscall(unix.SYS_MADVISE, lo, hi-lo, unix.MADV_HUGEPAGE)
 	big = nil
-	debug.FreeOSMemory()
+	debug.SetMemoryLimit(limit)
+	debug.SetGCPercent(gcPercent)
 	if start, end, ok := mapping(pf); ok {
 		n := min(end, (start+huge-1)&^(huge-1)+huge) - start
 		unix.Syscall(unix.SYS_MADVISE, start, n, madvPopulateWrite)
