@@ -21,6 +21,7 @@ import (
 	tensorflowpb "github.com/fleetprof/fleetprof/proto/tensorflow"
 
 	"github.com/fleetprof/fleetprof/integration/fixtures"
+	"github.com/fleetprof/fleetprof/integration/logtest"
 	"github.com/fleetprof/fleetprof/plugins/capture/load"
 	"github.com/fleetprof/fleetprof/plugins/capture/trim"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
@@ -69,7 +70,7 @@ type proc struct {
 	cmd    *exec.Cmd
 	url    string
 	addrs  map[string]string // what it listens on, by name, from --addr-file
-	stderr *bytes.Buffer
+	stderr *logtest.Buffer
 	exited chan error
 }
 
@@ -79,9 +80,8 @@ func start(t *testing.T, args ...string) *proc {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "addrs.json")
 	cmd := exec.Command(build(t), append([]string{"--port", "0", "--addr-file", file}, args...)...)
-	p := &proc{cmd: cmd, stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
-	lw := &lockedWriter{w: p.stderr}
-	cmd.Stderr = lw
+	p := &proc{cmd: cmd, stderr: &logtest.Buffer{}, exited: make(chan error, 1)}
+	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -96,8 +96,6 @@ func start(t *testing.T, args ...string) *proc {
 		<-p.exited
 		p.exited <- nil
 		if t.Failed() {
-			lw.mu.Lock()
-			defer lw.mu.Unlock()
 			t.Logf("simserver log:\n%s", p.stderr.String())
 		}
 	})
@@ -136,17 +134,6 @@ func (p *proc) wait(t *testing.T, timeout time.Duration) int {
 		t.Fatalf("simserver did not exit within %v", timeout)
 		return -1
 	}
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
 }
 
 // post sends a request and returns its status and body.
