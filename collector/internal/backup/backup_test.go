@@ -201,7 +201,11 @@ func TestFailuresMidwayAreRetriedIngestUnaffected(t *testing.T) {
 		id := "late-" + string(rune('a'+i))
 		waitFor(t, id+" backed up", func() bool { return backupStatus(t, db, id) == store.BackupDone })
 	}
-	if got := testutil.ToFloat64(b.captures.WithLabelValues("done")); got != 21 {
+	// The metric follows the store's status by a moment: wait for it, and
+	// check that it stops at 21.
+	done := func() float64 { return testutil.ToFloat64(b.captures.WithLabelValues("done")) }
+	waitFor(t, "done metric at 21", func() bool { return done() >= 21 })
+	if got := done(); got != 21 {
 		t.Errorf("done metric = %v, want 21", got)
 	}
 }
