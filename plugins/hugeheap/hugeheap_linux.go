@@ -35,9 +35,10 @@ const (
 // system call instead of a fault each).
 //
 // It reports whether the kernel took the advice; where it did not (THP
-// "never", an old kernel) nothing changed. Call it once, early, from
-// main; it costs a collection of a small heap, which runs beside the
-// caller's work.
+// "never", an old kernel) nothing changed. Call it once, before the work
+// that grows the heap (the CLI calls it before it reads the first
+// capture); it costs a collection of a small heap, which runs beside that
+// work.
 func Advise(reserve int) bool {
 	if reserve <= 0 {
 		return false
