@@ -98,10 +98,12 @@ func (l *loader) run() error {
 	return nil
 }
 
-// xplane walks an XSpace into x, indexing on a goroutine of its own, and
-// returns the file as the loader of its kept events, which it reads through
-// a block cache: they come in file order, a few hundred bytes each.
-func (l *loader) xplane(x indexer) (capture.Loader, error) {
+// xplane walks an XSpace into x, on this goroutine (handing each event to
+// an indexing goroutine cost more than indexing it: BENCHMARKS.md, "One
+// goroutine fewer"), and returns the file as the loader of its kept
+// events, which it reads through a block cache: they come in file order, a
+// few hundred bytes each.
+func (l *loader) xplane(x *trim.Indexer) (capture.Loader, error) {
 	open := func() (*xplane.File, error) {
 		return xplane.Open(countingReaderAt{newBlockCache(l.f, l.size), &l.read}, l.size)
 	}
@@ -109,12 +111,7 @@ func (l *loader) xplane(x indexer) (capture.Loader, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := startAsync(l.ctx, x)
-	err = xf.Walk(l.ctx, v)
-	if cerr := v.close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := xf.Walk(l.ctx, x); err != nil {
 		return nil, err
 	}
 	return &xplaneLoader{File: xf, open: open}, nil
@@ -142,12 +139,11 @@ type failedLoader struct{ err error }
 func (f failedLoader) Load(capture.Ref, *capture.Event) error { return f.err }
 
 // traceJSON walks a trace JSON, gzipped or not, into x: the file is read
-// (and decoded) on one goroutine, walked on this one and indexed on a
-// third. Gzip input is decoded once: as each block is decoded, the reading
+// (and decoded) on one goroutine, walked and indexed on this one. Gzip input is decoded once: as each block is decoded, the reading
 // goroutine also copies it, compressed with S2, to a temporary file
 // (s2Copy), from which the kept events are loaded. done removes that file;
 // the caller calls it once the kept events are loaded, whatever happened.
-func (l *loader) traceJSON(x indexer, gz bool) (_ capture.Loader, done func(), err error) {
+func (l *loader) traceJSON(x *trim.Indexer, gz bool) (_ capture.Loader, done func(), err error) {
 	done = func() {}
 	var src io.Reader = countingReader{l.f, &l.read}
 	wrapErr := func(err error) error { return err }
@@ -169,12 +165,8 @@ func (l *loader) traceJSON(x indexer, gz bool) (_ capture.Loader, done func(), e
 		copy = cp.write
 	}
 	pipe := newBlockPipe(l.ctx, src, wrapErr, copy)
-	v := startAsync(l.ctx, x)
-	st, err := tracejson.Walk(l.ctx, pipe, v, tracejson.WalkOptions{})
+	st, err := tracejson.Walk(l.ctx, pipe, x, tracejson.WalkOptions{})
 	pipe.Close()
-	if verr := v.close(); err == nil {
-		err = verr
-	}
 	if err != nil {
 		return nil, done, err
 	}
