@@ -2,15 +2,20 @@ package export
 
 import (
 	"io"
+	"slices"
 	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 )
 
-// Sizes of the compressing writer's buffers.
+// Sizes of the compressing writer's buffers. They are made as the output
+// needs them, the first one growing from firstBlock: a trimmed capture is
+// often a few kilobytes, and each fresh page of a short command's heap
+// costs a fault (10-40 µs on a VM).
 const (
 	gzipBlock  = 1 << 20
 	gzipBlocks = 3
+	firstBlock = 64 << 10
 )
 
 // writeGzip writes what write produces to w, gzipped at the fastest level,
@@ -22,10 +27,7 @@ func writeGzip(w io.Writer, write func(io.Writer) error) error {
 		return err
 	}
 	bw := &blockWriter{full: make(chan []byte, gzipBlocks), free: make(chan []byte, gzipBlocks), done: make(chan struct{})}
-	for range gzipBlocks {
-		bw.free <- make([]byte, 0, gzipBlock)
-	}
-	bw.cur = <-bw.free
+	bw.cur, bw.made = make([]byte, 0, firstBlock), 1
 	go func() {
 		defer close(bw.done)
 		for b := range bw.full {
@@ -58,6 +60,7 @@ func writeGzip(w io.Writer, write func(io.Writer) error) error {
 type blockWriter struct {
 	full, free chan []byte
 	cur        []byte
+	made       int // blocks made
 	done       chan struct{}
 	failed     atomic.Bool
 	err        error
@@ -74,9 +77,27 @@ func (bw *blockWriter) Write(p []byte) (int, error) {
 		bw.cur = bw.cur[:len(bw.cur)+k]
 		p = p[k:]
 		if len(bw.cur) == cap(bw.cur) {
+			if cap(bw.cur) < gzipBlock {
+				bw.cur = slices.Grow(bw.cur, min(2*cap(bw.cur), gzipBlock)-len(bw.cur))
+				continue
+			}
 			bw.full <- bw.cur
-			bw.cur = <-bw.free
+			bw.cur = bw.next()
 		}
 	}
 	return n, nil
+}
+
+// next returns a free block, making one while fewer than gzipBlocks exist.
+func (bw *blockWriter) next() []byte {
+	select {
+	case b := <-bw.free:
+		return b
+	default:
+	}
+	if bw.made < gzipBlocks {
+		bw.made++
+		return make([]byte, 0, gzipBlock)
+	}
+	return <-bw.free
 }

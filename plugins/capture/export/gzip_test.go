@@ -11,26 +11,29 @@ import (
 )
 
 func TestWriteGzip(t *testing.T) {
-	want := strings.Repeat("fleetprof trace json 0123456789 ", 200_000) // 6.4 MB: several blocks
-	var buf bytes.Buffer
-	err := writeGzip(&buf, func(w io.Writer) error {
-		for i := 0; i < len(want); i += 7777 {
-			if _, err := io.WriteString(w, want[i:min(i+7777, len(want))]); err != nil {
-				return err
+	long := strings.Repeat("fleetprof trace json 0123456789 ", 200_000) // 6.4 MB: several blocks
+	for _, n := range []int{0, 1, firstBlock - 1, firstBlock, firstBlock + 1, gzipBlock + 1, len(long)} {
+		want := long[:n]
+		var buf bytes.Buffer
+		err := writeGzip(&buf, func(w io.Writer) error {
+			for i := 0; i < len(want); i += 7777 {
+				if _, err := io.WriteString(w, want[i:min(i+7777, len(want))]); err != nil {
+					return err
+				}
 			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	zr, err := gzip.NewReader(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := io.ReadAll(zr)
-	if err != nil || string(got) != want {
-		t.Fatalf("round trip: %d bytes, %v; want %d bytes", len(got), err, len(want))
+		zr, err := gzip.NewReader(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(zr)
+		if err != nil || string(got) != want {
+			t.Fatalf("round trip of %d bytes: %d bytes, %v", n, len(got), err)
+		}
 	}
 }
 

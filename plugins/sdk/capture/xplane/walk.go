@@ -21,7 +21,13 @@ const ctxEvery = 4096
 // stops at the first error, including one returned by v.Event or by ctx.
 // It allocates per plane and line, never per event.
 func (f *File) Walk(ctx context.Context, v capture.Visitor) error {
-	w := &walker{f: f, s: newScanner(f.r, f.size, f.bufSize), v: v}
+	s := &scanner{r: f.r, size: f.size}
+	if b := f.spare.Swap(nil); b != nil && len(*b) == f.bufSize {
+		s.buf = *b
+	} else {
+		s.buf = make([]byte, f.bufSize)
+	}
+	w := &walker{f: f, s: s, v: v}
 	v.Base(f.base)
 	if sv, ok := v.(capture.SessionVisitor); ok {
 		if start, end, ok := f.session(); ok {

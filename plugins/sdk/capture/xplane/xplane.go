@@ -51,6 +51,10 @@ type File struct {
 	// slab is where Load carves stats from (see File.stats).
 	slabMu sync.Mutex
 	slab   []capture.Stat
+
+	// spare is Open's read buffer, which the first Walk reuses: each
+	// fresh page of a short command's heap costs a fault.
+	spare atomic.Pointer[[]byte]
 }
 
 // Plane describes one plane of the file as Open found it.
@@ -138,6 +142,7 @@ func open(r io.ReaderAt, size int64, bufSize int) (*File, error) {
 			}
 		}
 	}
+	f.spare.Store(&s.buf)
 	return f, nil
 }
 
