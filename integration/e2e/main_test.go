@@ -41,7 +41,7 @@ func run(m *testing.M) int {
 		return cmd.Run()
 	}
 	// The CLI, and the daemons the fleet tests run (fleet_test.go).
-	if err := build(dir, "./collector/cmd/fleetprof", "./collector/cmd/fleetprof-collector",
+	if err := build(dir, "./collector/cmd/fleetprof", "./collector/cmd/fleetprof-cli", "./collector/cmd/fleetprof-collector",
 		"./agent/cmd/fleetprof-agent", "./integration/cmd/fleetprof-simserver", "./integration/cmd/fleetprof-gcsemu",
 		"./integration/cmd/fleetprof-gen", "./integration/bench/loadgen"); err != nil {
 		fmt.Fprintln(os.Stderr, "build binaries:", err)

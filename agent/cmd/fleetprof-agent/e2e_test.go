@@ -72,7 +72,7 @@ func buildBinaries(dir string) error {
 		}
 		return nil
 	}
-	if err := build(dir, "./agent/cmd/fleetprof-agent", "./integration/cmd/fleetprof-simserver", "./collector/cmd/fleetprof",
+	if err := build(dir, "./agent/cmd/fleetprof-agent", "./integration/cmd/fleetprof-simserver", "./collector/cmd/fleetprof", "./collector/cmd/fleetprof-cli",
 		"./collector/cmd/fleetprof-collector"); err != nil {
 		return err
 	}

@@ -1,55 +1,66 @@
 // Command fleetprof is fleetprof's command-line interface: offline commands
-// on capture files (inspect, trim, analyze) and, with --collector, the fleet's.
+// on capture files (inspect, trim, analyze) and, with --collector, the
+// fleet's.
+//
+// This binary holds only inspect and trim, which read capture files on
+// their own, so that they start in milliseconds; every other command line
+// runs fleetprof-cli, the whole CLI, found beside this binary or on PATH
+// (BENCHMARKS.md, "A lighter fleetprof").
 package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
-	"os/signal"
-	"runtime/debug"
-	"runtime/pprof"
-	"syscall"
+	"os/exec"
+	"path/filepath"
 
-	"github.com/fleetprof/fleetprof/collector/internal/cli"
+	"github.com/fleetprof/fleetprof/collector/internal/filecmd"
 )
 
-// memoryLimit is the soft heap limit of one fleetprof command unless
-// GOMEMLIMIT says otherwise: trimming keeps only what it must, and a tight
-// limit makes the collector of garbage keep the process small.
-const memoryLimit = 100 << 20
+// cliName is the binary that runs every command but inspect and trim.
+const cliName = "fleetprof-cli"
 
-// gcPercent is the command's GOGC unless the environment sets it: a
-// command's heap is mostly what it keeps, and the memory limit above bounds
-// it anyway, so collecting less often saves CPU (a trim of the seed
-// replica's XSpace: ~20 % less) without a larger peak.
-const gcPercent = 400
-
-// cpuProfileEnv names a file to write the command's CPU profile to (for
-// BENCHMARKS.md's measurements: go tool pprof bin/fleetprof FILE).
-const cpuProfileEnv = "FLEETPROF_CPUPROFILE"
-
-func main() { os.Exit(run()) }
-
-func run() int {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(memoryLimit)
+func main() {
+	args := os.Args[1:]
+	if !filecmd.Handles(args) {
+		os.Exit(runCLI(args))
 	}
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
+	os.Exit(filecmd.Process(func(ctx context.Context) int {
+		return filecmd.Main(ctx, args, os.Stdout, os.Stderr, nil)
+	}))
+}
+
+// runCLI runs fleetprof-cli with args in place of this process (where the
+// system allows; otherwise as a child whose exit code it returns).
+func runCLI(args []string) int {
+	path, err := cliPath()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "fleetprof: %v\n", err)
+		return filecmd.ExitError
 	}
-	if p := os.Getenv(cpuProfileEnv); p != "" {
-		f, err := os.Create(p)
-		if err == nil {
-			err = pprof.StartCPUProfile(f)
+	return execCLI(path, args)
+}
+
+// errNoCLI means fleetprof-cli is neither beside this binary nor on PATH.
+var errNoCLI = errors.New(cliName + " not found")
+
+// cliPath finds fleetprof-cli: beside this binary (symbolic links
+// followed), else on PATH.
+func cliPath() (string, error) {
+	exe, err := os.Executable()
+	if err == nil {
+		if real, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = real
 		}
-		if err != nil {
-			os.Stderr.WriteString("fleetprof: " + cpuProfileEnv + ": " + err.Error() + "\n")
-			return 1
+		p := filepath.Join(filepath.Dir(exe), cliName)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p, nil
 		}
-		defer f.Close()
-		defer pprof.StopCPUProfile()
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	if p, err := exec.LookPath(cliName); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("%w beside %s nor on PATH: fleetprof runs inspect and trim itself and every other command through %s; install both (make build puts them in bin/)", errNoCLI, exe, cliName)
 }

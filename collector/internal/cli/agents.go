@@ -8,6 +8,8 @@ import (
 	"github.com/spf13/cobra"
 
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
+
+	"github.com/fleetprof/fleetprof/collector/internal/filecmd"
 )
 
 func newAgents(e *env, r *remote) *cobra.Command {
@@ -20,7 +22,7 @@ func newAgents(e *env, r *remote) *cobra.Command {
 key=value, key!=value, key (set) or !key (not set), all of which must hold.`,
 		Example: `  fleetprof agents --selector model=qwen3,zone=us-east5-b
   fleetprof agents --all --format json`,
-		Args: usageArgs(0),
+		Args: filecmd.UsageArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := outFormat(format); err != nil {
 				return err
@@ -34,9 +36,9 @@ key=value, key!=value, key (set) or !key (not set), all of which must hold.`,
 				return err
 			}
 			if format == "json" {
-				return printJSON(e.stdout, agentsJSON(resp.GetAgents()))
+				return printJSON(e.Stdout, agentsJSON(resp.GetAgents()))
 			}
-			tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+			tw := tabwriter.NewWriter(e.Stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "AGENT\tHOST\tCONNECTED\tLAST SEEN\tSERVER\tACTIVE\tLABELS")
 			for _, a := range resp.GetAgents() {
 				seen := "-"
@@ -50,13 +52,13 @@ key=value, key!=value, key (set) or !key (not set), all of which must hold.`,
 				if !a.GetConnected() {
 					health = "-"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", escape(a.GetAgentId()), escape(a.GetHost()), yesNo(a.GetConnected()), seen, health, escape(dash(a.GetActiveCapture())), labelText(a.GetLabels()))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", filecmd.Escape(a.GetAgentId()), filecmd.Escape(a.GetHost()), yesNo(a.GetConnected()), seen, health, filecmd.Escape(dash(a.GetActiveCapture())), labelText(a.GetLabels()))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
 			}
 			if len(resp.GetAgents()) == 0 {
-				fmt.Fprintln(e.stderr, "no agent matches")
+				fmt.Fprintln(e.Stderr, "no agent matches")
 			}
 			return nil
 		},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fleetprof/fleetprof/collector/internal/filecmd"
 	"github.com/fleetprof/fleetprof/collector/internal/pluginhost"
 	"github.com/fleetprof/fleetprof/collector/internal/report"
 	"github.com/fleetprof/fleetprof/plugins/sdk/bucket"
@@ -17,7 +18,7 @@ import (
 )
 
 func newAnalyze(e *env) *cobra.Command {
-	var lf loadFlags
+	var lf filecmd.LoadFlags
 	var formats, out, rules, pluginsDir string
 	var timeout time.Duration
 	cmd := &cobra.Command{
@@ -56,14 +57,14 @@ plugins/README.md). A file named like a set is read as ./seed.`,
   fleetprof analyze /tmp/profile -o out --format md,html,json --rules my-buckets.yaml
   fleetprof analyze capture.xplane.pb --rules seed --format json | jq '.sections.components.rows'
   fleetprof analyze /tmp/profile --host all -o report/`,
-		Args: usageArgs(1),
+		Args: filecmd.UsageArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fs, err := parseFormats(formats)
 			if err != nil {
 				return err
 			}
 			if out == "" && len(fs) != 1 {
-				return fmt.Errorf("%w: without -o DIR, --format takes one format", errUsage)
+				return fmt.Errorf("%w: without -o DIR, --format takes one format", filecmd.ErrUsage)
 			}
 			opts := map[string]string{}
 			if rules != "" {
@@ -73,12 +74,12 @@ plugins/README.md). A file named like a set is read as ./seed.`,
 				}
 				opts["rules"] = doc
 			}
-			hosts, err := lf.hostsAsked(args[0])
+			hosts, err := lf.HostsAsked(args[0])
 			if err != nil {
 				return err
 			}
 			if hosts != nil && out == "" {
-				return fmt.Errorf("%w: --host %s writes a report per host: give -o DIR", errUsage, lf.host)
+				return fmt.Errorf("%w: --host %s writes a report per host: give -o DIR", filecmd.ErrUsage, lf.Host())
 			}
 			dir := pluginsDir
 			if dir == "" {
@@ -89,14 +90,14 @@ plugins/README.md). A file named like a set is read as ./seed.`,
 				return fmt.Errorf("find analyzer plugins: %w (build them with 'make build', or point --plugins at their folder)", err)
 			}
 			if hosts != nil {
-				ph := pluginhost.New(plugins, pluginhost.Config{Timeout: timeout, Logger: e.logger})
+				ph := pluginhost.New(plugins, pluginhost.Config{Timeout: timeout, Logger: e.Logger})
 				return analyzeHosts(cmd.Context(), e, &lf, args[0], hosts, ph, opts, fs, out)
 			}
-			res, err := lf.loadCapture(cmd.Context(), e, args[0])
+			res, err := lf.LoadCapture(cmd.Context(), e, args[0])
 			if err != nil {
 				return err
 			}
-			host := pluginhost.New(plugins, pluginhost.Config{Timeout: timeout, Logger: e.logger})
+			host := pluginhost.New(plugins, pluginhost.Config{Timeout: timeout, Logger: e.Logger})
 			sections := host.Run(cmd.Context(), res.Capture, opts)
 			rep := &report.Report{Summary: capture.Summarize(res.Capture), Sections: sections}
 			files, err := render(rep, fs)
@@ -104,7 +105,7 @@ plugins/README.md). A file named like a set is read as ./seed.`,
 				return err
 			}
 			if out == "" {
-				_, err := e.stdout.Write(files[0].Data)
+				_, err := e.Stdout.Write(files[0].Data)
 				return err
 			}
 			if err := report.Write(out, files); err != nil {
@@ -112,18 +113,18 @@ plugins/README.md). A file named like a set is read as ./seed.`,
 			}
 			for _, f := range files {
 				if !strings.HasPrefix(f.Name, "images/") {
-					fmt.Fprintf(e.stdout, "wrote %s\n", filepath.Join(out, filepath.FromSlash(f.Name)))
+					fmt.Fprintf(e.Stdout, "wrote %s\n", filepath.Join(out, filepath.FromSlash(f.Name)))
 				}
 			}
 			for _, s := range sections {
 				if s.Error != "" {
-					fmt.Fprintf(e.stderr, "warning: analyzer %s failed: %s\n", s.Name, s.Error)
+					fmt.Fprintf(e.Stderr, "warning: analyzer %s failed: %s\n", s.Name, s.Error)
 				}
 			}
 			return nil
 		},
 	}
-	lf.register(cmd)
+	lf.Register(cmd)
 	f := cmd.Flags()
 	f.StringVar(&formats, "format", "md", "report formats, comma-separated: md, html, json")
 	f.StringVarP(&out, "output", "o", "", "write the report files into this folder")
@@ -150,7 +151,7 @@ func parseFormats(s string) ([]string, error) {
 			f = "md"
 		case "html", "json":
 		default:
-			return nil, fmt.Errorf("%w: unknown report format %q (md, html or json)", errUsage, f)
+			return nil, fmt.Errorf("%w: unknown report format %q (md, html or json)", filecmd.ErrUsage, f)
 		}
 		if !slices.Contains(out, f) {
 			out = append(out, f)

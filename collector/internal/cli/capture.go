@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fleetprof/fleetprof/collector/internal/filecmd"
 	"github.com/fleetprof/fleetprof/plugins/captureopt"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
@@ -46,7 +47,7 @@ agent is done.`,
 		Example: `  fleetprof capture --selector model=qwen3 --duration 2s --wait
   fleetprof capture --selector zone=us-east5-b --workload-body score.json \
       --workload-endpoint /v1/score --warmups 1 --requests 2 --wait`,
-		Args: usageArgs(0),
+		Args: filecmd.UsageArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := outFormat(f.format); err != nil {
 				return err
@@ -62,13 +63,13 @@ agent is done.`,
 				}
 				if !f.wait {
 					if f.format == "json" {
-						return printJSON(e.stdout, fleetJSON(resp.GetFleetId(), resp.GetAgents(), false))
+						return printJSON(e.Stdout, fleetJSON(resp.GetFleetId(), resp.GetAgents(), false))
 					}
-					fmt.Fprintf(e.stdout, "fleet capture %s started on %d agent(s)\n", resp.GetFleetId(), len(resp.GetAgents()))
-					return printParts(e.stdout, resp.GetAgents())
+					fmt.Fprintf(e.Stdout, "fleet capture %s started on %d agent(s)\n", resp.GetFleetId(), len(resp.GetAgents()))
+					return printParts(e.Stdout, resp.GetAgents())
 				}
 				if f.format == "table" {
-					fmt.Fprintf(e.stderr, "fleet capture %s: %d agent(s), starting in %s\n", resp.GetFleetId(), len(resp.GetAgents()), f.startDelay)
+					fmt.Fprintf(e.Stderr, "fleet capture %s: %d agent(s), starting in %s\n", resp.GetFleetId(), len(resp.GetAgents()), f.startDelay)
 				}
 				stream, err := c.WatchFleetCapture(cmd.Context(), &collectorv1.WatchFleetCaptureRequest{FleetId: resp.GetFleetId()})
 				if err != nil {
@@ -89,7 +90,7 @@ agent is done.`,
 						line := partText(a)
 						if seen[a.GetAgentId()] != line {
 							seen[a.GetAgentId()] = line
-							fmt.Fprintf(e.stderr, "%s  %-20s %s\n", time.Now().Format("15:04:05.000"), escape(a.GetAgentId()), escape(line))
+							fmt.Fprintf(e.Stderr, "%s  %-20s %s\n", time.Now().Format("15:04:05.000"), filecmd.Escape(a.GetAgentId()), filecmd.Escape(line))
 						}
 					}
 					if m.GetDone() {
@@ -100,10 +101,10 @@ agent is done.`,
 					return errors.New("the collector ended the watch without a state")
 				}
 				if f.format == "json" {
-					if err := printJSON(e.stdout, fleetJSON(last.GetFleetId(), last.GetAgents(), last.GetDone())); err != nil {
+					if err := printJSON(e.Stdout, fleetJSON(last.GetFleetId(), last.GetAgents(), last.GetDone())); err != nil {
 						return err
 					}
-				} else if err := printParts(e.stdout, last.GetAgents()); err != nil {
+				} else if err := printParts(e.Stdout, last.GetAgents()); err != nil {
 					return err
 				}
 				var notDone []string
@@ -133,10 +134,10 @@ agent is done.`,
 // request builds the StartCapture request from the flags.
 func (f *captureFlags) request() (*collectorv1.StartCaptureRequest, error) {
 	if f.selector == "" {
-		return nil, fmt.Errorf("%w: --selector is required: name the agents, e.g. --selector model=qwen3", errUsage)
+		return nil, fmt.Errorf("%w: --selector is required: name the agents, e.g. --selector model=qwen3", filecmd.ErrUsage)
 	}
 	if f.startDelay < 0 || f.deadline < 0 {
-		return nil, fmt.Errorf("%w: --start-delay and --deadline must not be negative", errUsage)
+		return nil, fmt.Errorf("%w: --start-delay and --deadline must not be negative", filecmd.ErrUsage)
 	}
 	body, err := f.opts.ReadBody(captureopt.MaxCommandBodyBytes)
 	if err != nil {
@@ -150,7 +151,7 @@ func (f *captureFlags) request() (*collectorv1.StartCaptureRequest, error) {
 	for _, l := range f.labels {
 		k, v, ok := strings.Cut(l, "=")
 		if !ok || k == "" {
-			return nil, fmt.Errorf("%w: --label %q: want key=value", errUsage, l)
+			return nil, fmt.Errorf("%w: --label %q: want key=value", filecmd.ErrUsage, l)
 		}
 		labels[k] = v
 	}
@@ -163,7 +164,7 @@ func (f *captureFlags) request() (*collectorv1.StartCaptureRequest, error) {
 // usageErr marks a bad capture option as a usage error.
 func usageErr(err error) error {
 	if _, ok := errors.AsType[*captureopt.OptionError](err); ok {
-		return fmt.Errorf("%w: %w", errUsage, err)
+		return fmt.Errorf("%w: %w", filecmd.ErrUsage, err)
 	}
 	return err
 }
@@ -195,7 +196,7 @@ func printParts(w io.Writer, parts []*collectorv1.AgentCapture) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "AGENT\tCAPTURE\tRESULT\tSTATE\tMESSAGE")
 	for _, a := range parts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", escape(a.GetAgentId()), escape(a.GetCaptureId()), resultText(a.GetResult()), dash(stateText(a.GetState())), escape(a.GetMessage()))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", filecmd.Escape(a.GetAgentId()), filecmd.Escape(a.GetCaptureId()), resultText(a.GetResult()), dash(stateText(a.GetState())), filecmd.Escape(a.GetMessage()))
 	}
 	return tw.Flush()
 }

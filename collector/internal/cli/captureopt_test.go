@@ -5,13 +5,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/collector/internal/filecmd"
 	"github.com/fleetprof/fleetprof/plugins/captureopt"
 )
 
 // TestCaptureOptionFlags: capture and schedule add take the capture options
 // with one name, default and help each.
 func TestCaptureOptionFlags(t *testing.T) {
-	root := newRoot(&env{stdout: io.Discard, stderr: io.Discard})
+	root := newRoot(&env{Stdout: io.Discard, Stderr: io.Discard})
 	capture, _, err := root.Find([]string{"capture"})
 	if err != nil {
 		t.Fatal(err)
@@ -56,8 +57,8 @@ func TestCaptureRequest(t *testing.T) {
 		for _, verb := range [][]string{{"capture"}, {"schedule", "add", "s", "--cron", "@hourly"}} {
 			args := append(append(verb, "--collector=127.0.0.1:1", "--selector", "model=qwen3"), tt.args...)
 			_, errOut, code := fleetprof(t, args...)
-			if code != exitUsage || !strings.Contains(errOut, tt.want) {
-				t.Errorf("fleetprof %q: exit %d, stderr %q; want %d naming %q", args, code, errOut, exitUsage, tt.want)
+			if code != filecmd.ExitUsage || !strings.Contains(errOut, tt.want) {
+				t.Errorf("fleetprof %q: exit %d, stderr %q; want %d naming %q", args, code, errOut, filecmd.ExitUsage, tt.want)
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/fleetprof/fleetprof/collector/internal/filecmd"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
 )
@@ -28,7 +29,7 @@ time. --since and --until take a duration back from now (1h, 30m) or a time
 failed (retried; --format json says why) or - when backup is off.`,
 		Example: `  fleetprof captures --selector model=qwen3 --since 24h
   fleetprof captures --trigger fleet --format json`,
-		Args: usageArgs(0),
+		Args: filecmd.UsageArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := outFormat(format); err != nil {
 				return err
@@ -44,7 +45,7 @@ failed (retried; --format json says why) or - when backup is off.`,
 				}
 				t, err := parseWhen(b.v, now)
 				if err != nil {
-					return fmt.Errorf("%w: --%s: %v", errUsage, b.flag, err)
+					return fmt.Errorf("%w: --%s: %v", filecmd.ErrUsage, b.flag, err)
 				}
 				*b.dst = timestamppb.New(t)
 			}
@@ -64,26 +65,26 @@ failed (retried; --format json says why) or - when backup is off.`,
 				for _, c := range resp.GetCaptures() {
 					out.Captures = append(out.Captures, toCaptureJSON(c))
 				}
-				return printJSON(e.stdout, out)
+				return printJSON(e.Stdout, out)
 			}
-			tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+			tw := tabwriter.NewWriter(e.Stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "CAPTURE\tAGENT\tCREATED\tTRIGGER\tSTATUS\tBACKUP\tSIZE\tDEVICE BUSY µs\tIDLE %\tLABELS")
 			for _, c := range resp.GetCaptures() {
 				busy, idle := "-", "-"
 				var s capture.Summary
 				if json.Unmarshal(c.GetSummaryJson(), &s) == nil && len(s.DeviceOrder) > 0 {
 					d := s.Devices[s.DeviceOrder[0]]
-					busy, idle = groupMicros(d.BusyUS), idlePct(d.IdlePct)
+					busy, idle = filecmd.GroupMicros(d.BusyUS), filecmd.IdlePct(d.IdlePct)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", escape(c.GetCaptureId()), escape(c.GetAgentId()),
-					c.GetCreatedAt().AsTime().Local().Format("2006-01-02 15:04:05"), escape(c.GetTrigger()), escape(c.GetStatus()),
-					escape(backupText(c.GetBackupStatus())), human(c.GetSizeBytes()), busy, idle, labelText(c.GetLabels()))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", filecmd.Escape(c.GetCaptureId()), filecmd.Escape(c.GetAgentId()),
+					c.GetCreatedAt().AsTime().Local().Format("2006-01-02 15:04:05"), filecmd.Escape(c.GetTrigger()), filecmd.Escape(c.GetStatus()),
+					filecmd.Escape(backupText(c.GetBackupStatus())), filecmd.Human(c.GetSizeBytes()), busy, idle, labelText(c.GetLabels()))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
 			}
 			if resp.GetNextPageToken() != "" {
-				fmt.Fprintf(e.stderr, "more captures: narrow the filters or raise --limit\n")
+				fmt.Fprintf(e.Stderr, "more captures: narrow the filters or raise --limit\n")
 			}
 			return nil
 		},

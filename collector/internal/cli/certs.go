@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fleetprof/fleetprof/collector/internal/certs"
+	"github.com/fleetprof/fleetprof/collector/internal/filecmd"
 	"github.com/fleetprof/fleetprof/proto/fleetprof/ids"
 )
 
@@ -42,16 +43,16 @@ func newCertsInit(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "init --dir DIR",
 		Short: "Create a development CA (ECDSA P-256, valid one year) in DIR",
-		Args:  usageArgs(0),
+		Args:  filecmd.UsageArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {
-				return fmt.Errorf("%w: --dir is required", errUsage)
+				return fmt.Errorf("%w: --dir is required", filecmd.ErrUsage)
 			}
 			ca, err := certs.Init(dir, force, time.Now())
 			if err != nil {
 				return certsErr(err)
 			}
-			fmt.Fprintf(e.stdout, "CA %s valid until %s\nwrote %s/%s and %s/%s (keep the key secret)\n",
+			fmt.Fprintf(e.Stdout, "CA %s valid until %s\nwrote %s/%s and %s/%s (keep the key secret)\n",
 				ca.Cert.Subject.CommonName, ca.Cert.NotAfter.UTC().Format(time.RFC3339), dir, certs.CAFile, dir, certs.CAKeyFile)
 			return nil
 		},
@@ -70,10 +71,10 @@ func newCertsIssue(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "issue --dir DIR --name NAME --kind agent|collector|client",
 		Short: "Issue a certificate signed by the CA in DIR: DIR/NAME.pem and DIR/NAME-key.pem",
-		Args:  usageArgs(0),
+		Args:  filecmd.UsageArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" || name == "" || kind == "" {
-				return fmt.Errorf("%w: --dir, --name and --kind are required", errUsage)
+				return fmt.Errorf("%w: --dir, --name and --kind are required", filecmd.ErrUsage)
 			}
 			ca, err := certs.Load(dir)
 			if err != nil {
@@ -87,7 +88,7 @@ func newCertsIssue(e *env) *cobra.Command {
 			if err != nil {
 				return certsErr(err)
 			}
-			fmt.Fprintf(e.stdout, "%s certificate %s (%s) valid until %s\nwrote %s and %s\n",
+			fmt.Fprintf(e.Stdout, "%s certificate %s (%s) valid until %s\nwrote %s and %s\n",
 				kind, is.Cert.URIs[0], is.Cert.Subject.CommonName, is.Cert.NotAfter.UTC().Format(time.RFC3339), is.CertFile, is.KeyFile)
 			return nil
 		},
@@ -107,7 +108,7 @@ func newCertsIssue(e *env) *cobra.Command {
 // certsErr marks request errors as usage errors.
 func certsErr(err error) error {
 	if errors.Is(err, certs.ErrBadRequest) {
-		return fmt.Errorf("%w: %w", errUsage, err)
+		return fmt.Errorf("%w: %w", filecmd.ErrUsage, err)
 	}
 	return err
 }

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/fleetprof/fleetprof/collector/internal/filecmd"
 	"github.com/fleetprof/fleetprof/plugins/transport"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
 )
@@ -61,7 +62,7 @@ func (r *remote) dial() (*grpc.ClientConn, error) {
 	if r.caFile != "" || r.cert != "" || !transport.Loopback(r.addr) {
 		tc, err := transport.ClientTLS(transport.TLSFiles{CA: r.caFile, Cert: r.cert, Key: r.key}, r.sn)
 		if errors.Is(err, transport.ErrNoPEM) {
-			return nil, fmt.Errorf("%w: --tls-ca: %w", errUsage, err)
+			return nil, fmt.Errorf("%w: --tls-ca: %w", filecmd.ErrUsage, err)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("--tls-ca/--tls-cert/--tls-key: %w", err)
@@ -123,7 +124,7 @@ func callWith[C any](r *remote, newClient func(grpc.ClientConnInterface) C, fn f
 // outFormat checks a table/json --format flag.
 func outFormat(f string) error {
 	if f != "table" && f != "json" {
-		return fmt.Errorf("%w: --format must be table or json, not %q", errUsage, f)
+		return fmt.Errorf("%w: --format must be table or json, not %q", filecmd.ErrUsage, f)
 	}
 	return nil
 }
@@ -146,5 +147,5 @@ func labelText(labels map[string]string) string {
 	for i, k := range keys {
 		parts[i] = k + "=" + labels[k]
 	}
-	return escape(strings.Join(parts, ","))
+	return filecmd.Escape(strings.Join(parts, ","))
 }

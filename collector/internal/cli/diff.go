@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fleetprof/fleetprof/collector/internal/diff"
+	"github.com/fleetprof/fleetprof/collector/internal/filecmd"
 	"github.com/fleetprof/fleetprof/plugins/numfmt"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
 )
@@ -25,7 +26,7 @@ each with B − A and the change in % of A. Tables are sorted by the size of the
 change. Times are in µs.`,
 		Example: `  fleetprof diff SCORE_CAPTURE GENERATE_CAPTURE
   fleetprof diff A B --format json`,
-		Args: usageArgs(2),
+		Args: filecmd.UsageArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := outFormat(format); err != nil {
 				return err
@@ -39,13 +40,13 @@ change. Times are in µs.`,
 				return err
 			}
 			if format == "json" {
-				return printJSON(e.stdout, map[string]any{
+				return printJSON(e.Stdout, map[string]any{
 					"a": args[0], "b": args[1],
 					"summary": diffJSON(resp.GetSummary()), "components": diffJSON(resp.GetComponents()),
 					"op_types": diffJSON(resp.GetOpTypes()), "ops": diffJSON(resp.GetOps()),
 				})
 			}
-			fmt.Fprintf(e.stdout, "A = %s\nB = %s\n", args[0], args[1])
+			fmt.Fprintf(e.Stdout, "A = %s\nB = %s\n", args[0], args[1])
 			for _, t := range []struct {
 				title, key, label string
 				rows              []*collectorv1.DiffRow
@@ -55,7 +56,7 @@ change. Times are in µs.`,
 				{"Op types (device op time, µs)", "OP TYPE", "", resp.GetOpTypes()},
 				{"Ops (device op time, µs)", "OPERATION", "TYPE", resp.GetOps()},
 			} {
-				if err := printDiffTable(e.stdout, t.title, t.key, t.label, t.rows, top); err != nil {
+				if err := printDiffTable(e.Stdout, t.title, t.key, t.label, t.rows, top); err != nil {
 					return err
 				}
 			}
@@ -96,9 +97,9 @@ func printDiffTable(w io.Writer, title, key, label string, rows []*collectorv1.D
 			if label == "UNIT" && shown == "us" {
 				shown = numfmt.Micro
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", escape(cut(r.GetKey(), 70)), escape(shown), cells)
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", filecmd.Escape(cut(r.GetKey(), 70)), filecmd.Escape(shown), cells)
 		} else {
-			fmt.Fprintf(tw, "%s\t%s\n", escape(cut(r.GetKey(), 70)), cells)
+			fmt.Fprintf(tw, "%s\t%s\n", filecmd.Escape(cut(r.GetKey(), 70)), cells)
 		}
 	}
 	if err := tw.Flush(); err != nil {

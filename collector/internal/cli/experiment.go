@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fleetprof/fleetprof/collector/internal/experiment"
+	"github.com/fleetprof/fleetprof/collector/internal/filecmd"
 	"github.com/fleetprof/fleetprof/collector/internal/report"
 	"github.com/fleetprof/fleetprof/plugins/captureopt"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
@@ -79,7 +80,7 @@ schedule that runs the experiment instead, so a scaling curve becomes a trend.`,
       --vary input_len=128,512,2048 --vary batch=1,4,16 --endpoints /v1/score,/generate --wait
   fleetprof experiment show x-20260205-201530-1a2b3c4d --format json
   fleetprof experiment report x-20260205-201530-1a2b3c4d --format md -o out/`,
-		Args: usageArgs(0),
+		Args: filecmd.UsageArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := outFormat(f.format); err != nil {
 				return err
@@ -102,14 +103,14 @@ schedule that runs the experiment instead, so a scaling curve becomes a trend.`,
 			}
 			if !f.wait {
 				if f.format == "json" {
-					return printJSON(e.stdout, map[string]any{"experiment_id": started.GetExperimentId(), "cells": len(started.GetCells()), "status": started.GetStatus()})
+					return printJSON(e.Stdout, map[string]any{"experiment_id": started.GetExperimentId(), "cells": len(started.GetCells()), "status": started.GetStatus()})
 				}
-				fmt.Fprintf(e.stdout, "experiment %s started: %d cell(s); follow it with 'fleetprof experiment show %s'\n",
+				fmt.Fprintf(e.Stdout, "experiment %s started: %d cell(s); follow it with 'fleetprof experiment show %s'\n",
 					started.GetExperimentId(), len(started.GetCells()), started.GetExperimentId())
 				return nil
 			}
 			if f.format == "table" {
-				fmt.Fprintf(e.stderr, "experiment %s: %d cell(s)\n", started.GetExperimentId(), len(started.GetCells()))
+				fmt.Fprintf(e.Stderr, "experiment %s: %d cell(s)\n", started.GetExperimentId(), len(started.GetCells()))
 			}
 			final, err := followExperiment(cmd.Context(), e, r, started.GetExperimentId())
 			if err != nil {
@@ -154,16 +155,16 @@ schedule that runs the experiment instead, so a scaling curve becomes a trend.`,
 // spec builds the experiment from the flags.
 func (f *experimentFlags) spec() (*collectorv1.ExperimentSpec, error) {
 	if f.selector == "" {
-		return nil, fmt.Errorf("%w: --selector is required: name the agents, e.g. --selector model=qwen3", errUsage)
+		return nil, fmt.Errorf("%w: --selector is required: name the agents, e.g. --selector model=qwen3", filecmd.ErrUsage)
 	}
 	if f.body == "" {
-		return nil, fmt.Errorf("%w: --workload-body is required: a /v1/score or /generate request body", errUsage)
+		return nil, fmt.Errorf("%w: --workload-body is required: a /v1/score or /generate request body", filecmd.ErrUsage)
 	}
 	if len(f.vary) == 0 {
-		return nil, fmt.Errorf("%w: --vary is required, e.g. --vary input_len=128,512,2048 --vary batch=1,4", errUsage)
+		return nil, fmt.Errorf("%w: --vary is required, e.g. --vary input_len=128,512,2048 --vary batch=1,4", filecmd.ErrUsage)
 	}
 	if f.repeat < 1 || f.warmups < 0 {
-		return nil, fmt.Errorf("%w: --warmups must not be negative, --repeat at least 1", errUsage)
+		return nil, fmt.Errorf("%w: --warmups must not be negative, --repeat at least 1", filecmd.ErrUsage)
 	}
 	opts, err := f.opts.ToProto(nil)
 	if err != nil {
@@ -174,7 +175,7 @@ func (f *experimentFlags) spec() (*collectorv1.ExperimentSpec, error) {
 		return nil, fmt.Errorf("read --workload-body: %w", err)
 	}
 	if len(body) > 1<<20 {
-		return nil, fmt.Errorf("%w: --workload-body %s is %d bytes; at most 1 MiB", errUsage, f.body, len(body))
+		return nil, fmt.Errorf("%w: --workload-body %s is %d bytes; at most 1 MiB", filecmd.ErrUsage, f.body, len(body))
 	}
 	spec := &collectorv1.ExperimentSpec{
 		Name: f.name, Selector: f.selector, WorkloadBody: body, Endpoints: f.endpoints, Repeat: f.repeat,
@@ -187,19 +188,19 @@ func (f *experimentFlags) spec() (*collectorv1.ExperimentSpec, error) {
 	for _, v := range f.vary {
 		p, err := experiment.ParseVary(v)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", errUsage, err)
+			return nil, fmt.Errorf("%w: %w", filecmd.ErrUsage, err)
 		}
 		spec.Vary = append(spec.Vary, p)
 	}
 	for _, l := range f.labels {
 		k, v, ok := strings.Cut(l, "=")
 		if !ok || k == "" {
-			return nil, fmt.Errorf("%w: --label %q: want key=value", errUsage, l)
+			return nil, fmt.Errorf("%w: --label %q: want key=value", filecmd.ErrUsage, l)
 		}
 		spec.Labels[k] = v
 	}
 	if _, err := experiment.Validate(spec); err != nil {
-		return nil, fmt.Errorf("%w: %w", errUsage, err)
+		return nil, fmt.Errorf("%w: %w", filecmd.ErrUsage, err)
 	}
 	return spec, nil
 }
@@ -211,7 +212,7 @@ func (f *experimentFlags) schedule(ctx context.Context, e *env, r *remote, spec 
 		name = f.name
 	}
 	if name == "" {
-		return fmt.Errorf("%w: a scheduled experiment needs a name: give --schedule-name or --name", errUsage)
+		return fmt.Errorf("%w: a scheduled experiment needs a name: give --schedule-name or --name", filecmd.ErrUsage)
 	}
 	return r.callSchedule(func(c collectorv1.ScheduleServiceClient) error {
 		resp, err := c.AddSchedule(ctx, &collectorv1.AddScheduleRequest{Schedule: &collectorv1.Schedule{
@@ -222,9 +223,9 @@ func (f *experimentFlags) schedule(ctx context.Context, e *env, r *remote, spec 
 		}
 		sc := resp.GetSchedule()
 		if f.format == "json" {
-			return printJSON(e.stdout, map[string]any{"schedule_id": sc.GetScheduleId(), "name": sc.GetName(), "cron": sc.GetCron(), "next_run": sc.GetNextRun().AsTime()})
+			return printJSON(e.Stdout, map[string]any{"schedule_id": sc.GetScheduleId(), "name": sc.GetName(), "cron": sc.GetCron(), "next_run": sc.GetNextRun().AsTime()})
 		}
-		fmt.Fprintf(e.stdout, "schedule %s (%s) runs the experiment on %q; next run %s\n",
+		fmt.Fprintf(e.Stdout, "schedule %s (%s) runs the experiment on %q; next run %s\n",
 			sc.GetScheduleId(), sc.GetName(), sc.GetCron(), sc.GetNextRun().AsTime().Format(time.RFC3339))
 		return nil
 	})
@@ -256,12 +257,12 @@ func followExperiment(ctx context.Context, e *env, r *remote, id string) (*colle
 			}
 			if seen[i] != line {
 				seen[i] = line
-				fmt.Fprintf(e.stderr, "%s  cell %-3d %-10s %-28s %s\n", now, i+1, escape(c.GetEndpoint()), escape(cellParams(c)), escape(line))
+				fmt.Fprintf(e.Stderr, "%s  cell %-3d %-10s %-28s %s\n", now, i+1, filecmd.Escape(c.GetEndpoint()), filecmd.Escape(cellParams(c)), filecmd.Escape(line))
 			}
 		}
 		if x.GetMessage() != lastMsg {
 			lastMsg = x.GetMessage()
-			fmt.Fprintf(e.stderr, "%s  %s\n", now, escape(lastMsg))
+			fmt.Fprintf(e.Stderr, "%s  %s\n", now, filecmd.Escape(lastMsg))
 		}
 		if x.GetStatus() != "running" {
 			return x, nil
@@ -308,14 +309,14 @@ func showExperiment(ctx context.Context, e *env, r *remote, id, format string) e
 		return err
 	}
 	if format == "json" {
-		_, err := e.stdout.Write(files[0].Data)
+		_, err := e.Stdout.Write(files[0].Data)
 		return err
 	}
 	var rep experiment.Report
 	if err := json.Unmarshal(files[0].Data, &rep); err != nil {
 		return fmt.Errorf("read the experiment report: %w", err)
 	}
-	experiment.Table(e.stdout, &rep)
+	experiment.Table(e.Stdout, &rep)
 	return nil
 }
 
@@ -324,7 +325,7 @@ func writeExperimentReport(ctx context.Context, e *env, r *remote, id, format, o
 	switch format {
 	case "md", "html", "json":
 	default:
-		return fmt.Errorf("%w: the report format must be md, html or json, not %q", errUsage, format)
+		return fmt.Errorf("%w: the report format must be md, html or json, not %q", filecmd.ErrUsage, format)
 	}
 	files, err := fetchExperimentReport(ctx, r, id, format)
 	if err != nil {
@@ -333,7 +334,7 @@ func writeExperimentReport(ctx context.Context, e *env, r *remote, id, format, o
 	if err := report.Write(out, files); err != nil {
 		return err
 	}
-	fmt.Fprintln(e.stderr, wroteFiles(filepath.Join(out, files[0].Name), len(files)))
+	fmt.Fprintln(e.Stderr, filecmd.WroteFiles(filepath.Join(out, files[0].Name), len(files)))
 	return nil
 }
 
@@ -342,7 +343,7 @@ func newExperimentShow(e *env, r *remote) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show EXPERIMENT_ID",
 		Short: "Print an experiment's report (tables, or --format json)",
-		Args:  usageArgs(1),
+		Args:  filecmd.UsageArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := outFormat(format); err != nil {
 				return err
@@ -359,10 +360,10 @@ func newExperimentReport(e *env, r *remote) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report EXPERIMENT_ID -o DIR",
 		Short: "Write an experiment's report (Markdown with SVG charts, HTML or JSON) into a folder",
-		Args:  usageArgs(1),
+		Args:  filecmd.UsageArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
-				return fmt.Errorf("%w: -o DIR is required", errUsage)
+				return fmt.Errorf("%w: -o DIR is required", filecmd.ErrUsage)
 			}
 			return writeExperimentReport(cmd.Context(), e, r, args[0], format, out)
 		},
@@ -378,7 +379,7 @@ func newExperimentList(e *env, r *remote) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List experiments, newest first",
-		Args:  usageArgs(0),
+		Args:  filecmd.UsageArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := outFormat(format); err != nil {
 				return err
@@ -397,9 +398,9 @@ func newExperimentList(e *env, r *remote) *cobra.Command {
 					if out == nil {
 						out = []map[string]any{}
 					}
-					return printJSON(e.stdout, out)
+					return printJSON(e.Stdout, out)
 				}
-				tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+				tw := tabwriter.NewWriter(e.Stdout, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "EXPERIMENT\tNAME\tCREATED\tCELLS\tSTATUS\tMESSAGE")
 				for _, x := range resp.GetExperiments() {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", x.GetExperimentId(), x.GetSpec().GetName(),

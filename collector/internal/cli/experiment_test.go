@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/testing/protocmp"
 
+	"github.com/fleetprof/fleetprof/collector/internal/filecmd"
 	"github.com/fleetprof/fleetprof/plugins/captureopt"
 	agentv1 "github.com/fleetprof/fleetprof/proto/fleetprof/agent/v1"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
@@ -76,8 +77,8 @@ func TestExperimentUsage(t *testing.T) {
 			var out, errw bytes.Buffer
 			// No collector listens on port 1: a call would fail differently.
 			code := Main(context.Background(), append([]string{"experiment", "--collector", "127.0.0.1:1"}, tt.args...), &out, &errw)
-			if code != exitUsage || !strings.Contains(errw.String(), tt.want) {
-				t.Errorf("exit %d, stderr %q; want %d and %q", code, errw.String(), exitUsage, tt.want)
+			if code != filecmd.ExitUsage || !strings.Contains(errw.String(), tt.want) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, errw.String(), filecmd.ExitUsage, tt.want)
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/renameio/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/fleetprof/fleetprof/collector/internal/filecmd"
 	"github.com/fleetprof/fleetprof/plugins/capture/export"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
 )
@@ -24,14 +25,14 @@ func newExport(e *env, r *remote) *cobra.Command {
 XProf / TensorBoard) or .fpcap (fleetprof's own, as the agent uploaded it).
 The file appears only once it is complete.`,
 		Example: `  fleetprof export f-20260205-201530-1a2b3c4d.tpu-1 -o tpu-1.trace.json.gz`,
-		Args:    usageArgs(1),
+		Args:    filecmd.UsageArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
-				return fmt.Errorf("%w: -o FILE is required", errUsage)
+				return fmt.Errorf("%w: -o FILE is required", filecmd.ErrUsage)
 			}
 			format, err := export.FormatOf(out)
 			if err != nil {
-				return fmt.Errorf("%w: %v", errUsage, err)
+				return fmt.Errorf("%w: %v", filecmd.ErrUsage, err)
 			}
 			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 				return fmt.Errorf("export: %w", err)
@@ -70,7 +71,7 @@ The file appears only once it is complete.`,
 			if err := tmp.CloseAtomicallyReplace(); err != nil {
 				return fmt.Errorf("write %s: %w", out, err)
 			}
-			fmt.Fprintf(e.stderr, "wrote %s (%s, %s)\n", out, format, human(n))
+			fmt.Fprintf(e.Stderr, "wrote %s (%s, %s)\n", out, format, filecmd.Human(n))
 			return nil
 		},
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fleetprof/fleetprof/collector/internal/filecmd"
 	"github.com/fleetprof/fleetprof/integration/fixtures"
 	"github.com/fleetprof/fleetprof/plugins/capture/load"
 )
@@ -99,7 +100,7 @@ func TestInspectHosts(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"host-b"`) {
 		t.Errorf("inspect --host host-b,host-a: exit %d\n%s", code, out)
 	}
-	if _, errOut, code := runCLI(t, "inspect", root, "--host", "host-a,nope", "-q"); code != exitUsage || !strings.Contains(errOut, `no host "nope"`) {
+	if _, errOut, code := runCLI(t, "inspect", root, "--host", "host-a,nope", "-q"); code != filecmd.ExitUsage || !strings.Contains(errOut, `no host "nope"`) {
 		t.Errorf("inspect --host host-a,nope: exit %d, %q; want a usage error naming nope", code, errOut)
 	}
 }
@@ -140,14 +141,14 @@ func TestTrimHosts(t *testing.T) {
 	}
 
 	// One file for several hosts is a usage error.
-	if _, errOut, code := runCLI(t, "trim", root, "--host", "all", "-o", filepath.Join(dir, "one.trace.json.gz"), "-q"); code != exitUsage || !strings.Contains(errOut, "{host}") {
+	if _, errOut, code := runCLI(t, "trim", root, "--host", "all", "-o", filepath.Join(dir, "one.trace.json.gz"), "-q"); code != filecmd.ExitUsage || !strings.Contains(errOut, "{host}") {
 		t.Errorf("trim --host all -o one file: exit %d, %q; want a usage error", code, errOut)
 	}
 }
 
 func TestAnalyzeHostsNeedsOutput(t *testing.T) {
 	root, _ := twoHostRun(t)
-	if _, errOut, code := runCLI(t, "analyze", root, "--host", "all", "--format", "json"); code != exitUsage || !strings.Contains(errOut, "-o DIR") {
+	if _, errOut, code := runCLI(t, "analyze", root, "--host", "all", "--format", "json"); code != filecmd.ExitUsage || !strings.Contains(errOut, "-o DIR") {
 		t.Errorf("analyze --host all without -o: exit %d, %q; want a usage error", code, errOut)
 	}
 }
@@ -159,7 +160,7 @@ func TestHostHelpers(t *testing.T) {
 		{"../x", ".._x"},
 		{"..", "_.."},
 	} {
-		if got := hostDir(tt.host); got != tt.want {
+		if got := filecmd.HostDir(tt.host); got != tt.want {
 			t.Errorf("hostDir(%q) = %q, want %q", tt.host, got, tt.want)
 		}
 	}
@@ -171,12 +172,12 @@ func TestHostHelpers(t *testing.T) {
 		{"t/{host}.fpcap", false, "t/h1.fpcap"},
 		{"t", true, "t/h1.trace.json.gz"},
 	} {
-		if got := hostOutput(tt.out, "h1", tt.isDir); got != filepath.FromSlash(tt.want) {
+		if got := filecmd.HostOutput(tt.out, "h1", tt.isDir); got != filepath.FromSlash(tt.want) {
 			t.Errorf("hostOutput(%q, %v) = %q, want %q", tt.out, tt.isDir, got, tt.want)
 		}
 	}
-	rows := []hostRow{{Host: "a"}, {Host: "b", Error: "boom"}}
-	if err := hostsErr(rows); !errors.Is(err, errHostsFailed) || !strings.Contains(err.Error(), "1 of 2 (b)") {
+	rows := []filecmd.HostRow{{Host: "a"}, {Host: "b", Error: "boom"}}
+	if err := filecmd.HostsErr(rows); !errors.Is(err, filecmd.ErrHostsFailed) || !strings.Contains(err.Error(), "1 of 2 (b)") {
 		t.Errorf("hostsErr = %v", err)
 	}
 }

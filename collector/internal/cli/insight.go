@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/fleetprof/fleetprof/collector/internal/filecmd"
 	"github.com/fleetprof/fleetprof/collector/internal/insight"
 	"github.com/fleetprof/fleetprof/collector/internal/report"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
@@ -53,7 +54,7 @@ func sinceFlag(s string) (*timestamppb.Timestamp, error) {
 	}
 	t, err := parseSince(s, time.Now())
 	if err != nil {
-		return nil, fmt.Errorf("%w: --since: %v", errUsage, err)
+		return nil, fmt.Errorf("%w: --since: %v", filecmd.ErrUsage, err)
 	}
 	return timestamppb.New(t), nil
 }
@@ -80,12 +81,12 @@ page, or writes fleet.html into -o DIR.`,
 		Example: `  fleetprof fleet f-20260205-201530-1a2b3c4d
   fleetprof fleet f-20260205-201530-1a2b3c4d --format json
   fleetprof fleet f-20260205-201530-1a2b3c4d --format md -o fleet-report/`,
-		Args: usageArgs(1),
+		Args: filecmd.UsageArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch format {
 			case "table", "json", "html", "md":
 			default:
-				return fmt.Errorf("%w: --format must be table, json, md or html, not %q", errUsage, format)
+				return fmt.Errorf("%w: --format must be table, json, md or html, not %q", filecmd.ErrUsage, format)
 			}
 			var raw []byte
 			err := r.callInsight(func(c collectorv1.InsightServiceClient) error {
@@ -103,13 +104,13 @@ page, or writes fleet.html into -o DIR.`,
 			var files []report.File
 			switch format {
 			case "table":
-				return insight.WriteFleetText(e.stdout, &rep, escape)
+				return insight.WriteFleetText(e.Stdout, &rep, filecmd.Escape)
 			case "json":
-				return printJSON(e.stdout, &rep)
+				return printJSON(e.Stdout, &rep)
 			case "md":
 				files = insight.FleetMarkdown(&rep)
 				if out == "" {
-					_, err := e.stdout.Write(files[0].Data) // the chart needs -o
+					_, err := e.Stdout.Write(files[0].Data) // the chart needs -o
 					return err
 				}
 			case "html":
@@ -118,7 +119,7 @@ page, or writes fleet.html into -o DIR.`,
 					return err
 				}
 				if out == "" {
-					_, err := e.stdout.Write(page)
+					_, err := e.Stdout.Write(page)
 					return err
 				}
 				files = []report.File{{Name: "fleet.html", Data: page}}
@@ -126,7 +127,7 @@ page, or writes fleet.html into -o DIR.`,
 			if err := report.Write(out, files); err != nil {
 				return err
 			}
-			fmt.Fprintln(e.stderr, wroteFiles(filepath.Join(out, files[0].Name), len(files)))
+			fmt.Fprintln(e.Stderr, filecmd.WroteFiles(filepath.Join(out, files[0].Name), len(files)))
 			return nil
 		},
 	}
@@ -152,13 +153,13 @@ section, by its full operation name). --since takes 7d, 24h, 30m or an RFC
 3339 time.`,
 		Example: `  fleetprof trend --selector model=qwen3 --since 7d
   fleetprof trend --selector model=qwen3 --metric component:attention --format json`,
-		Args: usageArgs(0),
+		Args: filecmd.UsageArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := outFormat(format); err != nil {
 				return err
 			}
 			if metric != "" && !insight.ValidMetric(metric) {
-				return fmt.Errorf("%w: --metric %q: want device_op_us_per_request, idle_pct, component:NAME or op:NAME", errUsage, metric)
+				return fmt.Errorf("%w: --metric %q: want device_op_us_per_request, idle_pct, component:NAME or op:NAME", filecmd.ErrUsage, metric)
 			}
 			req := &collectorv1.GetTrendRequest{Selector: sel, Metric: metric, AgentId: agent, ScheduleId: schedule}
 			var err error
@@ -168,7 +169,7 @@ section, by its full operation name). --since takes 7d, 24h, 30m or an RFC
 			if until != "" {
 				t, err := parseSince(until, time.Now())
 				if err != nil {
-					return fmt.Errorf("%w: --until: %v", errUsage, err)
+					return fmt.Errorf("%w: --until: %v", filecmd.ErrUsage, err)
 				}
 				req.Until = timestamppb.New(t)
 			}
@@ -186,9 +187,9 @@ section, by its full operation name). --since takes 7d, 24h, 30m or an RFC
 				return fmt.Errorf("collector %s sent a trend that does not parse: %w", r.addr, err)
 			}
 			if format == "json" {
-				return printJSON(e.stdout, &t)
+				return printJSON(e.Stdout, &t)
 			}
-			return insight.WriteTrendText(e.stdout, &t, escape)
+			return insight.WriteTrendText(e.Stdout, &t, filecmd.Escape)
 		},
 	}
 	fs := cmd.Flags()
@@ -221,13 +222,13 @@ the ops that moved most. Newest first; --improvements lists the figures that
 got better too.`,
 		Example: `  fleetprof regressions --since 24h
   fleetprof regressions --selector model=qwen3 --format json`,
-		Args: usageArgs(0),
+		Args: filecmd.UsageArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := outFormat(format); err != nil {
 				return err
 			}
 			if limit < 0 {
-				return fmt.Errorf("%w: --limit must not be negative", errUsage)
+				return fmt.Errorf("%w: --limit must not be negative", filecmd.ErrUsage)
 			}
 			req := &collectorv1.ListRegressionsRequest{Selector: sel, AgentId: agent, IncludeImprovements: improvements, Limit: limit}
 			var err error
@@ -248,9 +249,9 @@ got better too.`,
 				return fmt.Errorf("collector %s sent regressions that do not parse: %w", r.addr, err)
 			}
 			if format == "json" {
-				return printJSON(e.stdout, cs)
+				return printJSON(e.Stdout, cs)
 			}
-			return insight.WriteChangesText(e.stdout, cs, escape)
+			return insight.WriteChangesText(e.Stdout, cs, filecmd.Escape)
 		},
 	}
 	fs := cmd.Flags()
@@ -271,13 +272,13 @@ func newBaseline(e *env, r *remote) *cobra.Command {
 capture options (workload body, endpoint, duration): new captures are then
 compared with it alone instead of the rolling median of the last few. unpin
 goes back to the rolling baseline.`,
-		Args: usageArgs(0),
+		Args: filecmd.UsageArgs(0),
 	}
 	pin := &cobra.Command{
 		Use:     "pin CAPTURE_ID",
 		Short:   "Compare the agent's next captures with the same options to this one",
 		Example: `  fleetprof baseline pin f-20260205-201530-1a2b3c4d.tpu-1`,
-		Args:    usageArgs(1),
+		Args:    filecmd.UsageArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var resp *collectorv1.PinBaselineResponse
 			err := r.callInsight(func(c collectorv1.InsightServiceClient) (err error) {
@@ -287,18 +288,18 @@ goes back to the rolling baseline.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "pinned %s as the baseline of agent %s (options %s)", escape(resp.GetCaptureId()), escape(resp.GetAgentId()), escape(resp.GetOptionsKey()))
+			fmt.Fprintf(e.Stdout, "pinned %s as the baseline of agent %s (options %s)", filecmd.Escape(resp.GetCaptureId()), filecmd.Escape(resp.GetAgentId()), filecmd.Escape(resp.GetOptionsKey()))
 			if was := resp.GetReplacedCaptureId(); was != "" {
-				fmt.Fprintf(e.stdout, "; it replaces %s", escape(was))
+				fmt.Fprintf(e.Stdout, "; it replaces %s", filecmd.Escape(was))
 			}
-			fmt.Fprintln(e.stdout)
+			fmt.Fprintln(e.Stdout)
 			return nil
 		},
 	}
 	unpin := &cobra.Command{
 		Use:   "unpin CAPTURE_ID",
 		Short: "Go back to the rolling baseline for the capture's agent and options",
-		Args:  usageArgs(1),
+		Args:  filecmd.UsageArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var resp *collectorv1.UnpinBaselineResponse
 			err := r.callInsight(func(c collectorv1.InsightServiceClient) (err error) {
@@ -309,9 +310,9 @@ goes back to the rolling baseline.`,
 				return err
 			}
 			if was := resp.GetUnpinnedCaptureId(); was != "" {
-				fmt.Fprintf(e.stdout, "unpinned %s: the rolling baseline applies again\n", escape(was))
+				fmt.Fprintf(e.Stdout, "unpinned %s: the rolling baseline applies again\n", filecmd.Escape(was))
 			} else {
-				fmt.Fprintln(e.stdout, "no baseline was pinned for that agent and options")
+				fmt.Fprintln(e.Stdout, "no baseline was pinned for that agent and options")
 			}
 			return nil
 		},

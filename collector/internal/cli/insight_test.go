@@ -18,6 +18,7 @@ import (
 
 	"github.com/fleetprof/fleetprof/collector/internal/agenttest"
 	"github.com/fleetprof/fleetprof/collector/internal/capturetest"
+	"github.com/fleetprof/fleetprof/collector/internal/filecmd"
 	"github.com/fleetprof/fleetprof/collector/internal/insight"
 	"github.com/fleetprof/fleetprof/collector/internal/server"
 	"github.com/fleetprof/fleetprof/collector/internal/server/servertest"
@@ -246,11 +247,11 @@ func TestFleetTrendRegressionCommands(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"fleet", col, "f-nope"}, exitError, "(notfound)"},
-		{[]string{"trend", col, "--metric", "span"}, exitUsage, "--metric"},
-		{[]string{"fleet", col, first, "--format", "pdf"}, exitUsage, "--format"},
-		{[]string{"regressions", col, "--since", "yesterday"}, exitUsage, "--since"},
-		{[]string{"baseline", "pin", col, "nope"}, exitError, "(notfound)"},
+		{[]string{"fleet", col, "f-nope"}, filecmd.ExitError, "(notfound)"},
+		{[]string{"trend", col, "--metric", "span"}, filecmd.ExitUsage, "--metric"},
+		{[]string{"fleet", col, first, "--format", "pdf"}, filecmd.ExitUsage, "--format"},
+		{[]string{"regressions", col, "--since", "yesterday"}, filecmd.ExitUsage, "--since"},
+		{[]string{"baseline", "pin", col, "nope"}, filecmd.ExitError, "(notfound)"},
 	} {
 		out, errOut, code := fleetprof(t, tt.args...)
 		if code != tt.code || !strings.Contains(errOut, tt.want) {

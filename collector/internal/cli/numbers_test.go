@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fleetprof/fleetprof/collector/internal/filecmd"
 	"github.com/fleetprof/fleetprof/plugins/numfmt"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
@@ -42,7 +43,7 @@ func TestDiffNumbers(t *testing.T) {
 // same digits as the report's from the float64 in its JSON.
 func TestMicrosMatchReport(t *testing.T) {
 	for _, ps := range []int64{3_030_202_500, 3_030_203_499, 1_515_101_250} {
-		cli := groupMicros(capture.MicrosOf(ps))
+		cli := filecmd.GroupMicros(capture.MicrosOf(ps))
 		report := numfmt.MicrosValue(float64(ps) / 1e6) // as report.cell formats a µs column
 		if cli != report {
 			t.Errorf("%d ps: CLI %q, report %q", ps, cli, report)
@@ -52,7 +53,7 @@ func TestMicrosMatchReport(t *testing.T) {
 
 func TestWroteFiles(t *testing.T) {
 	for n, want := range map[int]string{1: "wrote r/report.md", 2: "wrote r/report.md and 1 more file", 7: "wrote r/report.md and 6 more files"} {
-		if got := wroteFiles("r/report.md", n); got != want {
+		if got := filecmd.WroteFiles("r/report.md", n); got != want {
 			t.Errorf("wroteFiles(%d) = %q, want %q", n, got, want)
 		}
 	}
@@ -76,5 +77,5 @@ func TestExampleIDs(t *testing.T) {
 			walk(sub)
 		}
 	}
-	walk(newRoot(&env{stdout: io.Discard, stderr: io.Discard}))
+	walk(newRoot(&env{Stdout: io.Discard, Stderr: io.Discard}))
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fleetprof/fleetprof/collector/internal/filecmd"
 	"github.com/fleetprof/fleetprof/collector/internal/report"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
 )
@@ -21,12 +22,12 @@ itself (Markdown images are left out); with -o DIR it writes report.md (and
 images/*.svg), report.html or report.json into DIR.`,
 		Example: `  fleetprof report f-20260205-201530-1a2b3c4d.tpu-1
   fleetprof report f-20260205-201530-1a2b3c4d.tpu-1 --format html -o out/`,
-		Args: usageArgs(1),
+		Args: filecmd.UsageArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch format {
 			case "md", "html", "json":
 			default:
-				return fmt.Errorf("%w: --format must be md, html or json, not %q", errUsage, format)
+				return fmt.Errorf("%w: --format must be md, html or json, not %q", filecmd.ErrUsage, format)
 			}
 			var resp *collectorv1.GetReportResponse
 			err := r.call(func(c collectorv1.CollectorServiceClient) (err error) {
@@ -44,13 +45,13 @@ images/*.svg), report.html or report.json into DIR.`,
 				return fmt.Errorf("collector %s sent an empty report", r.addr)
 			}
 			if out == "" {
-				_, err := e.stdout.Write(files[0].Data)
+				_, err := e.Stdout.Write(files[0].Data)
 				return err
 			}
 			if err := report.Write(out, files); err != nil {
 				return err
 			}
-			fmt.Fprintln(e.stderr, wroteFiles(filepath.Join(out, files[0].Name), len(files)))
+			fmt.Fprintln(e.Stderr, filecmd.WroteFiles(filepath.Join(out, files[0].Name), len(files)))
 			return nil
 		},
 	}

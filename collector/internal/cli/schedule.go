@@ -9,6 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
+
+	"github.com/fleetprof/fleetprof/collector/internal/filecmd"
 )
 
 func newSchedule(e *env, r *remote) *cobra.Command {
@@ -24,7 +26,7 @@ UTC unless they start with CRON_TZ=<zone>, or are descriptors: @hourly,
 @daily, @weekly, @every 10m. A run missed while the collector was down is
 caught up once at start if it was missed less than one interval ago, and
 skipped otherwise (docs/operators.md).`,
-		Args: usageArgs(0),
+		Args: filecmd.UsageArgs(0),
 	}
 	cmd.AddCommand(newScheduleAdd(e, r), newScheduleList(e, r),
 		newScheduleChange(e, r, "rm", "Remove a schedule (its captures in flight go on)", "removed"),
@@ -53,16 +55,16 @@ func newScheduleAdd(e *env, r *remote) *cobra.Command {
       --fraction 0.25 --jitter 2m --duration 2s
   fleetprof schedule add nightly --cron "0 3 * * *" --selector zone=us-east5-b \
       --count 2 --max-concurrent 2 --skip-if-busy`,
-		Args: usageArgs(1),
+		Args: filecmd.UsageArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := outFormat(f.format); err != nil {
 				return err
 			}
 			if spec == "" {
-				return fmt.Errorf("%w: --cron is required, e.g. --cron @hourly or --cron \"*/15 * * * *\"", errUsage)
+				return fmt.Errorf("%w: --cron is required, e.g. --cron @hourly or --cron \"*/15 * * * *\"", filecmd.ErrUsage)
 			}
 			if jitter < 0 || fraction < 0 || fraction > 1 || count < 0 || maxConc < 0 {
-				return fmt.Errorf("%w: --jitter, --count and --max-concurrent must not be negative; --fraction is in (0, 1]", errUsage)
+				return fmt.Errorf("%w: --jitter, --count and --max-concurrent must not be negative; --fraction is in (0, 1]", filecmd.ErrUsage)
 			}
 			req, err := f.request()
 			if err != nil {
@@ -78,7 +80,7 @@ func newScheduleAdd(e *env, r *remote) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return printSchedules(e.stdout, f.format, []*collectorv1.Schedule{resp.GetSchedule()})
+				return printSchedules(e.Stdout, f.format, []*collectorv1.Schedule{resp.GetSchedule()})
 			})
 		},
 	}
@@ -102,7 +104,7 @@ func newScheduleList(e *env, r *remote) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the capture schedules",
-		Args:  usageArgs(0),
+		Args:  filecmd.UsageArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := outFormat(format); err != nil {
 				return err
@@ -113,10 +115,10 @@ func newScheduleList(e *env, r *remote) *cobra.Command {
 					return err
 				}
 				if len(resp.GetSchedules()) == 0 && format == "table" {
-					fmt.Fprintln(e.stderr, "no schedules")
+					fmt.Fprintln(e.Stderr, "no schedules")
 					return nil
 				}
-				return printSchedules(e.stdout, format, resp.GetSchedules())
+				return printSchedules(e.Stdout, format, resp.GetSchedules())
 			})
 		},
 	}
@@ -129,7 +131,7 @@ func newScheduleChange(e *env, r *remote, verb, short, done string) *cobra.Comma
 	return &cobra.Command{
 		Use:   verb + " ID|NAME",
 		Short: short,
-		Args:  usageArgs(1),
+		Args:  filecmd.UsageArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return r.callSchedule(func(c collectorv1.ScheduleServiceClient) error {
 				var s *collectorv1.Schedule
@@ -154,9 +156,9 @@ func newScheduleChange(e *env, r *remote, verb, short, done string) *cobra.Comma
 					}
 					s = resp.GetSchedule()
 				}
-				fmt.Fprintf(e.stdout, "schedule %s (%s) %s\n", s.GetScheduleId(), s.GetName(), done)
+				fmt.Fprintf(e.Stdout, "schedule %s (%s) %s\n", s.GetScheduleId(), s.GetName(), done)
 				if next := s.GetNextRun(); next != nil && verb == "resume" {
-					fmt.Fprintf(e.stdout, "next run %s\n", next.AsTime().UTC().Format(time.RFC3339))
+					fmt.Fprintf(e.Stdout, "next run %s\n", next.AsTime().UTC().Format(time.RFC3339))
 				}
 				return nil
 			})
@@ -229,9 +231,9 @@ func printSchedules(w io.Writer, format string, list []*collectorv1.Schedule) er
 		if s.GetMaxConcurrent() > 0 {
 			limit = fmt.Sprint(s.GetMaxConcurrent())
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", escape(s.GetScheduleId()), escape(s.GetName()), escape(s.GetCron()),
-			escape(dash(s.GetSelector())), escape(sampleText(s)), time.Duration(s.GetJitterMs())*time.Millisecond, limit,
-			yesNo(s.GetSkipIfBusy()), state, next, escape(dash(s.GetLastResult())))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", filecmd.Escape(s.GetScheduleId()), filecmd.Escape(s.GetName()), filecmd.Escape(s.GetCron()),
+			filecmd.Escape(dash(s.GetSelector())), filecmd.Escape(sampleText(s)), time.Duration(s.GetJitterMs())*time.Millisecond, limit,
+			yesNo(s.GetSkipIfBusy()), state, next, filecmd.Escape(dash(s.GetLastResult())))
 	}
 	return tw.Flush()
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fleetprof/fleetprof/collector/internal/filecmd"
 	"github.com/fleetprof/fleetprof/plugins/numfmt"
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
@@ -92,16 +93,16 @@ op that took the most device time, from the capture's stored report.`,
 				return err
 			}
 			if format == "json" {
-				return printJSON(e.stdout, rows)
+				return printJSON(e.Stdout, rows)
 			}
-			tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+			tw := tabwriter.NewWriter(e.Stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "AGENT\tHOST\tSPAN\tDEVICE BUSY\tIDLE %\tTOP COMPONENT\tTOP OP")
 			for _, r := range rows {
 				top := "-"
 				if r.TopComponent != "" {
 					top = fmt.Sprintf("%s (%s)", r.TopComponent, numfmt.Pct(r.TopPct, 1))
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s s\t%s %s\t%s\t%s\t%s\n", escape(r.AgentID), escape(r.Host), numfmt.Fixed(r.SpanUS/1e6, 3), numfmt.MicrosValue(r.BusyUS), numfmt.Micro, idlePct(r.IdlePct), escape(top), escape(shorten(r.TopOp, 60)))
+				fmt.Fprintf(tw, "%s\t%s\t%s s\t%s %s\t%s\t%s\t%s\n", filecmd.Escape(r.AgentID), filecmd.Escape(r.Host), numfmt.Fixed(r.SpanUS/1e6, 3), numfmt.MicrosValue(r.BusyUS), numfmt.Micro, filecmd.IdlePct(r.IdlePct), filecmd.Escape(top), filecmd.Escape(filecmd.Shorten(r.TopOp, 60)))
 			}
 			return tw.Flush()
 		},
@@ -129,13 +130,4 @@ func topRows(report []byte) (component string, pct float64, op string) {
 		op, _ = rows[0]["operation"].(string)
 	}
 	return component, pct, op
-}
-
-// shorten cuts s to n runes, keeping its end (op names differ at the end).
-func shorten(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return "…" + string(r[len(r)-n+1:])
 }

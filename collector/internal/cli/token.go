@@ -9,6 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	collectorv1 "github.com/fleetprof/fleetprof/proto/fleetprof/collector/v1"
+
+	"github.com/fleetprof/fleetprof/collector/internal/filecmd"
 )
 
 // callAdmin runs fn with an AdminService client.
@@ -34,19 +36,19 @@ SHA-256: a new token is printed once. The first admin token comes from
 	create := &cobra.Command{
 		Use:   "create --role viewer|operator|admin --name NAME",
 		Short: "Create a token; it is printed once",
-		Args:  usageArgs(0),
+		Args:  filecmd.UsageArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rv, ok := collectorv1.Role_value["ROLE_"+strings.ToUpper(role)]
 			if !ok || rv == 0 || name == "" {
-				return fmt.Errorf("%w: --role viewer|operator|admin and --name are required", errUsage)
+				return fmt.Errorf("%w: --role viewer|operator|admin and --name are required", filecmd.ErrUsage)
 			}
 			return r.callAdmin(func(c collectorv1.AdminServiceClient) error {
 				resp, err := c.CreateToken(cmd.Context(), &collectorv1.CreateTokenRequest{Name: name, Role: collectorv1.Role(rv)})
 				if err != nil {
 					return err
 				}
-				fmt.Fprintln(e.stdout, resp.GetToken())
-				fmt.Fprintf(e.stderr, "token %s (%s, %s): shown only now; store it as a secret\n",
+				fmt.Fprintln(e.Stdout, resp.GetToken())
+				fmt.Fprintf(e.Stderr, "token %s (%s, %s): shown only now; store it as a secret\n",
 					resp.GetInfo().GetTokenId(), resp.GetInfo().GetName(), roleName(resp.GetInfo().GetRole()))
 				return nil
 			})
@@ -57,14 +59,14 @@ SHA-256: a new token is printed once. The first admin token comes from
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the tokens (never the tokens themselves)",
-		Args:  usageArgs(0),
+		Args:  filecmd.UsageArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return r.callAdmin(func(c collectorv1.AdminServiceClient) error {
 				resp, err := c.ListTokens(cmd.Context(), &collectorv1.ListTokensRequest{})
 				if err != nil {
 					return err
 				}
-				tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+				tw := tabwriter.NewWriter(e.Stdout, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tNAME\tROLE\tCREATED")
 				for _, t := range resp.GetTokens() {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.GetTokenId(), t.GetName(), roleName(t.GetRole()), t.GetCreatedAt().AsTime().UTC().Format(time.RFC3339))
@@ -76,14 +78,14 @@ SHA-256: a new token is printed once. The first admin token comes from
 	revoke := &cobra.Command{
 		Use:   "revoke TOKEN_ID",
 		Short: "Revoke a token: calls with it fail from then on",
-		Args:  usageArgs(1),
+		Args:  filecmd.UsageArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return r.callAdmin(func(c collectorv1.AdminServiceClient) error {
 				resp, err := c.RevokeToken(cmd.Context(), &collectorv1.RevokeTokenRequest{TokenId: args[0]})
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stdout, "revoked token %s (%s, %s)\n", resp.GetInfo().GetTokenId(), resp.GetInfo().GetName(), roleName(resp.GetInfo().GetRole()))
+				fmt.Fprintf(e.Stdout, "revoked token %s (%s, %s)\n", resp.GetInfo().GetTokenId(), resp.GetInfo().GetName(), roleName(resp.GetInfo().GetRole()))
 				return nil
 			})
 		},

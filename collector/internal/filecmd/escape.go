@@ -1,4 +1,4 @@
-package cli
+package filecmd
 
 import (
 	"fmt"
@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 )
 
-// escape makes one line of text safe to print on a terminal, in a table
+// Escape makes one line of text safe to print on a terminal, in a table
 // cell or a message: every control character (C0 with newline and tab, DEL,
 // C1 such as CSI U+009B), every bidirectional
 // override or isolate (U+202A–U+202E, U+2066–U+2069, and the marks U+200E,
@@ -22,7 +22,7 @@ import (
 // agents or the collector go through it, and so does all of stdout and
 // stderr (escapeWriter), which keeps the newlines and tabs of documents
 // (Markdown reports, JSON) and, on stderr, carriage returns.
-func escape(s string) string {
+func Escape(s string) string {
 	if !needsEscape(s, keepNone) {
 		return s
 	}
@@ -82,7 +82,7 @@ func appendEscaped(dst, b []byte, k keep) []byte {
 	return dst
 }
 
-// escapeWriter escapes everything written through it (see escape). A
+// escapeWriter escapes everything written through it (see Escape). A
 // multi-byte character split between two writes is held back until its end
 // arrives.
 type escapeWriter struct {

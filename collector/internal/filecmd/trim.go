@@ -1,4 +1,4 @@
-package cli
+package filecmd
 
 import (
 	"context"
@@ -15,8 +15,8 @@ import (
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
 
-func newTrim(e *env) *cobra.Command {
-	var lf loadFlags
+func newTrim(e *Env) *cobra.Command {
+	var lf LoadFlags
 	var out string
 	cmd := &cobra.Command{
 		Use:   "trim PATH -o OUT",
@@ -40,12 +40,12 @@ side-by-side summary of the hosts follows.`,
 		Example: `  fleetprof trim host.trace.json.gz -o host.trimmed.trace.json.gz
   fleetprof trim /tmp/profile -o capture.fpcap --gap 2ms
   fleetprof trim /tmp/profile --host all -o trimmed/{host}.trace.json.gz`,
-		Args: usageArgs(1),
+		Args: UsageArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
-				return fmt.Errorf("%w: trim needs -o OUT (see 'fleetprof trim --help')", errUsage)
+				return fmt.Errorf("%w: trim needs -o OUT (see 'fleetprof trim --help')", ErrUsage)
 			}
-			hosts, err := lf.hostsAsked(args[0])
+			hosts, err := lf.HostsAsked(args[0])
 			if err != nil {
 				return err
 			}
@@ -53,16 +53,16 @@ side-by-side summary of the hosts follows.`,
 				return trimHosts(cmd.Context(), e, &lf, hosts, out)
 			}
 			if _, err := export.FormatOf(out); err != nil {
-				return fmt.Errorf("%w: %v", errUsage, err)
+				return fmt.Errorf("%w: %v", ErrUsage, err)
 			}
-			res, err := lf.loadCapture(cmd.Context(), e, args[0])
+			res, err := lf.LoadCapture(cmd.Context(), e, args[0])
 			if err != nil {
 				return err
 			}
 			return trimOne(e, res, out)
 		},
 	}
-	lf.register(cmd)
+	lf.Register(cmd)
 	cmd.Flags().StringVarP(&out, "output", "o", "", "output file; its extension picks the format")
 	return cmd
 }
@@ -75,7 +75,7 @@ func pct(a, b int64) float64 {
 }
 
 // trimOne writes a loaded capture to out and says what trimming did.
-func trimOne(e *env, res *load.Result, out string) error {
+func trimOne(e *Env, res *load.Result, out string) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return fmt.Errorf("trim: %w", err)
 	}
@@ -92,54 +92,54 @@ func trimOne(e *env, res *load.Result, out string) error {
 	case n > res.Size && res.Size > 0:
 		size = fmt.Sprintf("%.1f× larger: most of the capture is busy", float64(n)/float64(res.Size))
 	}
-	fmt.Fprintf(e.stdout, "%s → %s: %s → %s (%s)\n", shortPath(res.Path), out, human(res.Size), human(n), size)
-	fmt.Fprintf(e.stdout, "kept %s of %s events in %d windows; removed the %s µs between them (%s of the span)\n",
-		group(c.EventsKept()), group(c.EventsTotal), len(c.Windows), groupMicros(capture.MicrosOf(idle)), numfmt.Pct(pct(idle, c.Span.Len()), 2))
+	fmt.Fprintf(e.Stdout, "%s → %s: %s → %s (%s)\n", shortPath(res.Path), out, Human(res.Size), Human(n), size)
+	fmt.Fprintf(e.Stdout, "kept %s of %s events in %d windows; removed the %s µs between them (%s of the span)\n",
+		group(c.EventsKept()), group(c.EventsTotal), len(c.Windows), GroupMicros(capture.MicrosOf(idle)), numfmt.Pct(pct(idle, c.Span.Len()), 2))
 	// inspect's idle % is the device's (span minus device busy), larger than
 	// the share removed: windows keep their padding and the short gaps
 	// inside them. Say both, with what each one is.
 	if s := capture.Summarize(c); len(s.DeviceOrder) > 0 {
 		d := s.Devices[s.DeviceOrder[0]]
-		fmt.Fprintf(e.stdout, "device %s idle %s of the span (span minus its busy time, as inspect says); the windows also keep their padding and the gaps shorter than --gap\n",
+		fmt.Fprintf(e.Stdout, "device %s idle %s of the span (span minus its busy time, as inspect says); the windows also keep their padding and the gaps shorter than --gap\n",
 			s.DeviceOrder[0], numfmt.Pct(d.IdlePct, 2))
 	}
 	return nil
 }
 
 // trimHosts trims each host of a multi-host run into its own file (see
-// hostOutput), then prints the side-by-side summary.
-func trimHosts(ctx context.Context, e *env, lf *loadFlags, hosts []load.HostFile, out string) error {
+// HostOutput), then prints the side-by-side summary.
+func trimHosts(ctx context.Context, e *Env, lf *LoadFlags, hosts []load.HostFile, out string) error {
 	isDir := strings.HasSuffix(out, "/") || strings.HasSuffix(out, string(filepath.Separator))
 	if st, err := os.Stat(out); err == nil && st.IsDir() {
 		isDir = true
 	}
 	if !isDir && !strings.Contains(out, "{host}") {
-		return fmt.Errorf("%w: --host %s writes one file per host: put {host} in -o (e.g. -o trimmed/{host}.trace.json.gz) or give a folder (-o trimmed/)", errUsage, lf.host)
+		return fmt.Errorf("%w: --host %s writes one file per host: put {host} in -o (e.g. -o trimmed/{host}.trace.json.gz) or give a folder (-o trimmed/)", ErrUsage, lf.host)
 	}
-	if _, err := export.FormatOf(hostOutput(out, "h", isDir)); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if _, err := export.FormatOf(HostOutput(out, "h", isDir)); err != nil {
+		return fmt.Errorf("%w: %v", ErrUsage, err)
 	}
-	rows := make([]hostRow, 0, len(hosts))
+	rows := make([]HostRow, 0, len(hosts))
 	for _, h := range hosts {
-		path := hostOutput(out, h.Host, isDir)
+		path := HostOutput(out, h.Host, isDir)
 		err := os.MkdirAll(filepath.Dir(path), 0o755)
 		var res *load.Result
 		if err == nil {
-			res, err = lf.loadHost(ctx, e, h)
+			res, err = lf.LoadHost(ctx, e, h)
 		}
 		if err == nil {
 			err = trimOne(e, res, path)
 		}
 		if err != nil {
-			fmt.Fprintf(e.stderr, "host %s: %v\n", h.Host, err)
-			rows = append(rows, hostRow{Host: h.Host, File: filepath.Base(h.Path), Error: err.Error()})
+			fmt.Fprintf(e.Stderr, "host %s: %v\n", h.Host, err)
+			rows = append(rows, HostRow{Host: h.Host, File: filepath.Base(h.Path), Error: err.Error()})
 			continue
 		}
-		rows = append(rows, newHostRow(h.Host, filepath.Base(res.Path), capture.Summarize(res.Capture)))
+		rows = append(rows, NewHostRow(h.Host, filepath.Base(res.Path), capture.Summarize(res.Capture)))
 	}
-	fmt.Fprintln(e.stdout)
-	if err := writeHostTable(e.stdout, rows, false); err != nil {
+	fmt.Fprintln(e.Stdout)
+	if err := WriteHostTable(e.Stdout, rows, false); err != nil {
 		return err
 	}
-	return hostsErr(rows)
+	return HostsErr(rows)
 }

@@ -1,4 +1,4 @@
-package cli
+package filecmd
 
 import (
 	"context"
@@ -15,8 +15,8 @@ import (
 	"github.com/fleetprof/fleetprof/plugins/sdk/capture"
 )
 
-// loadFlags are the flags of every command that reads a capture.
-type loadFlags struct {
+// LoadFlags are the flags of every command that reads a capture.
+type LoadFlags struct {
 	gap, pad time.Duration
 	run      string
 	host     string
@@ -24,7 +24,10 @@ type loadFlags struct {
 	quiet    bool
 }
 
-func (f *loadFlags) register(cmd *cobra.Command) {
+// Host is --host.
+func (f *LoadFlags) Host() string { return f.host }
+
+func (f *LoadFlags) Register(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.DurationVar(&f.gap, "gap", time.Millisecond, "merge busy stretches closer than this into one window (e.g. 1ms, 500us)")
 	fs.DurationVar(&f.pad, "pad", 100*time.Microsecond, "widen each window by this on both sides")
@@ -34,16 +37,16 @@ func (f *loadFlags) register(cmd *cobra.Command) {
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress on stderr")
 }
 
-func (f *loadFlags) options(e *env) (load.Options, error) {
+func (f *LoadFlags) options(e *Env) (load.Options, error) {
 	if f.gap < 0 || f.pad < 0 {
-		return load.Options{}, fmt.Errorf("%w: --gap and --pad must not be negative", errUsage)
+		return load.Options{}, fmt.Errorf("%w: --gap and --pad must not be negative", ErrUsage)
 	}
 	o := load.Options{
 		Trim:    trim.Options{Gap: toPS(f.gap), Pad: toPS(f.pad)},
 		Run:     f.run,
 		Host:    f.host,
 		TempDir: f.tmp,
-		Logger:  e.logger,
+		Logger:  e.Logger,
 	}
 	return o, nil
 }
@@ -62,14 +65,14 @@ func toPS(d time.Duration) int64 {
 const hugeHeapEnv = "FLEETPROF_HUGEHEAP"
 
 // loadCapture loads path with progress on stderr once it takes over a second.
-func (f *loadFlags) loadCapture(ctx context.Context, e *env, path string) (*load.Result, error) {
+func (f *LoadFlags) LoadCapture(ctx context.Context, e *Env, path string) (*load.Result, error) {
 	o, err := f.options(e)
 	if err != nil {
 		return nil, err
 	}
 	start := time.Now()
 	shown := false
-	tty := isTerminal(e.stderr)
+	tty := isTerminal(e.Stderr)
 	lastQuarter := int64(0)
 	if !f.quiet {
 		o.Progress = func(done, total int64) {
@@ -78,13 +81,13 @@ func (f *loadFlags) loadCapture(ctx context.Context, e *env, path string) (*load
 			}
 			shown = true
 			if tty {
-				fmt.Fprintf(e.stderr, "\rreading %s: %3.0f%% (%s of %s)", shortPath(path), 100*float64(done)/float64(total), human(done), human(total))
+				fmt.Fprintf(e.Stderr, "\rreading %s: %3.0f%% (%s of %s)", shortPath(path), 100*float64(done)/float64(total), Human(done), Human(total))
 				return
 			}
 			// Not a terminal (a log, a pipe): a line at each quarter.
 			if q := 4 * done / total; q > lastQuarter {
 				lastQuarter = q
-				fmt.Fprintf(e.stderr, "reading %s: %d%% (%s of %s)\n", shortPath(path), 25*q, human(done), human(total))
+				fmt.Fprintf(e.Stderr, "reading %s: %d%% (%s of %s)\n", shortPath(path), 25*q, Human(done), Human(total))
 			}
 		}
 	}
@@ -95,7 +98,7 @@ func (f *loadFlags) loadCapture(ctx context.Context, e *env, path string) (*load
 	})
 	res, err := load.FileResult(ctx, path, o)
 	if shown && tty {
-		fmt.Fprintf(e.stderr, "\rread %s in %.1fs%20s\n", shortPath(path), time.Since(start).Seconds(), "")
+		fmt.Fprintf(e.Stderr, "\rread %s in %.1fs%20s\n", shortPath(path), time.Since(start).Seconds(), "")
 	}
 	return res, err
 }
@@ -107,8 +110,8 @@ func shortPath(p string) string {
 	return p
 }
 
-// human formats a byte count.
-func human(n int64) string {
+// Human formats a byte count.
+func Human(n int64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
