@@ -26,6 +26,8 @@
 #   MAXLOAD=        if set (e.g. 1.0), wait (up to 30 min) for the 1-minute load
 #                   average to fall below it before timing
 #   PYTHON=0        1 also times python3 json.load once on json-default (~20 s, ~3 GB)
+#   SEED_REPEAT=3   times xplane-seed runs per round: a 60 ms process is far noisier
+#                   than the 1 s ones on a shared VM, and its median wants more samples
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -146,8 +148,9 @@ timing = results + ".time"
 rows = {}
 load_start = os.getloadavg()[0]
 print(f"timing {runs} rounds of {len(steps)} commands, interleaved", file=sys.stderr)
+repeat = {"xplane-seed": max(1, int(os.environ.get("SEED_REPEAT", "3")))}
 for r in range(runs):
-    for case, label, events, cmd in steps:
+    for case, label, events, cmd in [s for s in steps for _ in range(repeat.get(s[0], 1))]:
         if case == "python" and r > 0:
             continue
         run = ["/usr/bin/time", "-f", "%M %U %S", "-o", timing] + cmd if gnu_time else cmd
