@@ -1,13 +1,9 @@
 package hugeheap
 
 import (
-	"bufio"
-	"bytes"
 	"math"
-	"os"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -29,9 +25,9 @@ const (
 // allocation from the OS is not zeroed again). The next collection frees it,
 // and the heap then grows into the advised range, a huge page per fault.
 //
-// The heap's first huge-page-sized stretches already hold what package
-// initialisation allocated, in small pages, and cannot become huge pages;
-// their remaining pages are faulted in at once (MADV_POPULATE_WRITE, one
+// The heap's first huge-page-sized stretch already holds what package
+// initialisation allocated, in small pages, and cannot become a huge page;
+// its remaining pages are faulted in at once (MADV_POPULATE_WRITE, one
 // system call instead of a fault each).
 //
 // It reports whether the kernel took the advice; where it did not (THP
@@ -60,33 +56,10 @@ func Advise(reserve int) bool {
 	big = nil
 	debug.SetMemoryLimit(limit)
 	debug.SetGCPercent(gcPercent)
-	if start, end, ok := mapping(pf); ok {
-		n := min(end, (start+huge-1)&^(huge-1)+huge) - start
-		unix.Syscall(unix.SYS_MADVISE, start, n, madvPopulateWrite)
-	}
+	// The stretch that holds first: what the runtime has not mapped in it
+	// (none, as it maps the heap in larger steps) makes the call fail,
+	// which costs nothing but the faults it would have saved.
+	unix.Syscall(unix.SYS_MADVISE, pf&^(huge-1), huge, madvPopulateWrite)
 	runtime.KeepAlive(first)
 	return errno == 0 || errno == unix.ENOMEM
-}
-
-// mapping returns the bounds of the mapping holding address p, from
-// /proc/self/maps.
-func mapping(p uintptr) (start, end uintptr, ok bool) {
-	b, err := os.ReadFile("/proc/self/maps")
-	if err != nil {
-		return 0, 0, false
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		rng, _, _ := bytes.Cut(sc.Bytes(), []byte(" "))
-		s, e, found := bytes.Cut(rng, []byte("-"))
-		if !found {
-			continue
-		}
-		a, err1 := strconv.ParseUint(string(s), 16, 64)
-		z, err2 := strconv.ParseUint(string(e), 16, 64)
-		if err1 == nil && err2 == nil && uintptr(a) <= p && p < uintptr(z) {
-			return uintptr(a), uintptr(z), true
-		}
-	}
-	return 0, 0, false
 }
