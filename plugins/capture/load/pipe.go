@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // Sizes of the block pipe.
@@ -15,15 +16,18 @@ const (
 	// walker's unread bytes of the previous block are copied, so that an
 	// event cut by a block's end is whole again without copying the block.
 	headroom = 64 << 10
-	// pipeBlocks bounds the blocks in flight: the walker's, the reader's
-	// and those queued between them.
-	pipeBlocks = 6
+	// pipeBlocks bounds the blocks in flight: the walker's, the reader's,
+	// the copier's and those queued between them.
+	pipeBlocks = 8
 )
 
 // block is one block of the stream: data at buf[headroom:headroom+n].
 type block struct {
 	buf []byte
 	n   int
+	// refs counts who still reads the block (the walker, the copier); the
+	// last one frees it.
+	refs atomic.Int32
 }
 
 func (b *block) data() []byte { return b.buf[headroom : headroom+b.n] }
@@ -31,12 +35,15 @@ func (b *block) data() []byte { return b.buf[headroom : headroom+b.n] }
 // blockPipe reads a stream on a goroutine of its own (so that decoding and
 // parsing use both cores) into a few fixed blocks, and hands each block to
 // the walker — as a tracejson.BlockReader, without copying it. A copy
-// function, when given, sees each block first, on the reading goroutine,
-// while the block is still in that core's cache.
+// function, when given, sees each block, in order, on a third goroutine:
+// on the reading one it made reading the slower side of the pipe
+// (decoding a gzipped stream and compressing its copy, against walking
+// and indexing it; BENCHMARKS.md, "One goroutine fewer").
 type blockPipe struct {
-	full chan *block // to the walker
-	free chan *block
-	err  error // set by the producer before it closes full
+	full  chan *block // to the walker
+	toCpy chan *block // to the copier
+	free  chan *block
+	err   error // set by the producer before it closes full
 
 	cur  *block // the walker's block
 	over []byte // the walker's bytes when they outgrow headroom
@@ -56,10 +63,39 @@ func newBlockPipe(ctx context.Context, src io.Reader, wrapErr func(error) error,
 	for range pipeBlocks {
 		p.free <- &block{buf: make([]byte, headroom+blockSize)}
 	}
+	// The copier: its error stops the producer and is the walker's.
+	var copyErr error
+	copied := make(chan struct{})
+	if copy != nil {
+		p.toCpy = make(chan *block, pipeBlocks)
+		go func() {
+			defer close(copied)
+			for b := range p.toCpy {
+				if copyErr == nil && ctx.Err() == nil {
+					if copyErr = copy(b.data()); copyErr != nil {
+						cancel()
+					}
+				}
+				p.release(b)
+			}
+		}()
+	} else {
+		close(copied)
+	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
 		defer close(p.full)
+		// The walker sees the end (or an error) once the copy is whole.
+		defer func() {
+			if p.toCpy != nil {
+				close(p.toCpy)
+			}
+			<-copied
+			if copyErr != nil {
+				p.err = copyErr
+			}
+		}()
 		for {
 			var b *block
 			select {
@@ -70,18 +106,16 @@ func newBlockPipe(ctx context.Context, src io.Reader, wrapErr func(error) error,
 			}
 			n, err := fill(ctx, src, b.buf[headroom:])
 			b.n = n
-			if n > 0 && copy != nil {
-				if cerr := copy(b.data()); cerr != nil {
-					p.free <- b
-					p.err = cerr
-					return
-				}
-			}
 			if n > 0 {
+				b.refs.Store(1)
+				if p.toCpy != nil {
+					b.refs.Store(2)
+					p.toCpy <- b // never blocks: it holds every block
+				}
 				select {
 				case p.full <- b:
 				case <-ctx.Done():
-					p.free <- b
+					p.release(b)
 					p.err = ctx.Err()
 					return
 				}
@@ -103,8 +137,11 @@ func newBlockPipe(ctx context.Context, src io.Reader, wrapErr func(error) error,
 	return p
 }
 
+// release drops one reader of b; the last one frees it.
 func (p *blockPipe) release(b *block) {
-	p.free <- b // never blocks: free holds every block
+	if b.refs.Add(-1) == 0 {
+		p.free <- b // never blocks: free holds every block
+	}
 }
 
 // ReadBlock implements tracejson.BlockReader: keep is copied into the room

@@ -32,6 +32,11 @@ func TestBlockPipe(t *testing.T) {
 			t.Fatalf("ReadBlock returned %d bytes for %d kept", len(out), len(keep))
 		}
 		if err == io.EOF {
+			// The copy is whole when the walker sees the end: the loader
+			// reads it next.
+			if len(copied) != len(src) {
+				t.Fatalf("at the walker's EOF the copy holds %d bytes of %d", len(copied), len(src))
+			}
 			got = append(got, out...)
 			break
 		}

@@ -139,10 +139,11 @@ type failedLoader struct{ err error }
 func (f failedLoader) Load(capture.Ref, *capture.Event) error { return f.err }
 
 // traceJSON walks a trace JSON, gzipped or not, into x: the file is read
-// (and decoded) on one goroutine, walked and indexed on this one. Gzip input is decoded once: as each block is decoded, the reading
-// goroutine also copies it, compressed with S2, to a temporary file
-// (s2Copy), from which the kept events are loaded. done removes that file;
-// the caller calls it once the kept events are loaded, whatever happened.
+// (and decoded) on one goroutine, walked and indexed on this one. Gzip
+// input is decoded once: a third goroutine copies each decoded block,
+// compressed with S2, to a temporary file (s2Copy), from which the kept
+// events are loaded. done removes that file; the caller calls it once the
+// kept events are loaded, whatever happened.
 func (l *loader) traceJSON(x *trim.Indexer, gz bool) (_ capture.Loader, done func(), err error) {
 	done = func() {}
 	var src io.Reader = countingReader{l.f, &l.read}

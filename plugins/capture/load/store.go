@@ -65,8 +65,8 @@ func (c *s2Copy) reader() *s2Reader {
 	return r
 }
 
-// write appends the next block of the stream. The block pipe calls it on
-// its reading goroutine, as each block is read.
+// write appends the next block of the stream. The block pipe's copier
+// calls it with each block, in order.
 func (c *s2Copy) write(b []byte) error {
 	if need := s2.MaxEncodedLen(len(b)); cap(c.enc) < need {
 		c.enc = make([]byte, need)
