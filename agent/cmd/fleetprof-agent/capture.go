@@ -14,6 +14,7 @@ import (
 	"github.com/fleetprof/fleetprof/agent/internal/agent"
 	"github.com/fleetprof/fleetprof/agent/internal/metrics"
 	"github.com/fleetprof/fleetprof/plugins/capture/export"
+	"github.com/fleetprof/fleetprof/plugins/sibling"
 )
 
 // errNoFleetprof means the fleetprof CLI for the report was not found.
@@ -162,14 +163,9 @@ func findFleetprof(flagPath string) (string, error) {
 		}
 		return flagPath, nil
 	}
-	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), "fleetprof")
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p, nil
-		}
+	p, err := sibling.Find("fleetprof")
+	if err != nil {
+		return "", errNoFleetprof
 	}
-	if p, err := exec.LookPath("fleetprof"); err == nil {
-		return p, nil
-	}
-	return "", errNoFleetprof
+	return p, nil
 }

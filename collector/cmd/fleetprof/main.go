@@ -10,13 +10,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 
 	"github.com/fleetprof/fleetprof/collector/internal/filecmd"
+	"github.com/fleetprof/fleetprof/plugins/sibling"
 )
 
 // cliName is the binary that runs every command but inspect and trim.
@@ -35,32 +33,10 @@ func main() {
 // runCLI runs fleetprof-cli with args in place of this process (where the
 // system allows; otherwise as a child whose exit code it returns).
 func runCLI(args []string) int {
-	path, err := cliPath()
+	path, err := sibling.Find(cliName)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "fleetprof: %v\n", err)
+		fmt.Fprintf(os.Stderr, "fleetprof: %v: fleetprof runs inspect and trim itself and every other command through %s; install both (make build puts them in bin/)\n", err, cliName)
 		return filecmd.ExitError
 	}
 	return execCLI(path, args)
-}
-
-// errNoCLI means fleetprof-cli is neither beside this binary nor on PATH.
-var errNoCLI = errors.New(cliName + " not found")
-
-// cliPath finds fleetprof-cli: beside this binary (symbolic links
-// followed), else on PATH.
-func cliPath() (string, error) {
-	exe, err := os.Executable()
-	if err == nil {
-		if real, err := filepath.EvalSymlinks(exe); err == nil {
-			exe = real
-		}
-		p := filepath.Join(filepath.Dir(exe), cliName)
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			return p, nil
-		}
-	}
-	if p, err := exec.LookPath(cliName); err == nil {
-		return p, nil
-	}
-	return "", fmt.Errorf("%w beside %s nor on PATH: fleetprof runs inspect and trim itself and every other command through %s; install both (make build puts them in bin/)", errNoCLI, exe, cliName)
 }
