@@ -10,6 +10,7 @@
 package main
 
 import (
+	"bufio"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -102,14 +103,19 @@ func writerFor(path string, gzipLevel int) (writer, error) {
 		return (*gen.Capture).WriteXSpace, nil
 	case strings.HasSuffix(path, ".json.gz"):
 		return func(c *gen.Capture, w io.Writer) error {
-			zw, err := gzip.NewWriterLevel(w, gzipLevel)
+			// The compressor writes a few hundred bytes at a time.
+			out := bufio.NewWriterSize(w, 256<<10)
+			zw, err := gzip.NewWriterLevel(out, gzipLevel)
 			if err != nil {
 				return fmt.Errorf("gzip: %w", err)
 			}
 			if err := c.WriteJSON(zw); err != nil {
 				return err
 			}
-			return zw.Close()
+			if err := zw.Close(); err != nil {
+				return err
+			}
+			return out.Flush()
 		}, nil
 	case strings.HasSuffix(path, ".json"):
 		return (*gen.Capture).WriteJSON, nil

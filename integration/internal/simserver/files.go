@@ -54,11 +54,16 @@ func writeRunFolder(outputDir, host string, c *capture.Capture, now time.Time, e
 		noSession := *c
 		noSession.Session = capture.Interval{}
 		return writeFile(js, func(f *os.File) error {
-			zw := gzip.NewWriter(f)
+			// The compressor writes a few hundred bytes at a time.
+			out := bufio.NewWriterSize(f, 256<<10)
+			zw := gzip.NewWriter(out)
 			if err := tracejsonw.Write(zw, &noSession); err != nil {
 				return err
 			}
-			return zw.Close()
+			if err := zw.Close(); err != nil {
+				return err
+			}
+			return out.Flush()
 		})
 	})
 	if err := g.Wait(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -50,10 +51,16 @@ func (f *failAfter) Write(p []byte) (int, error) {
 }
 
 func TestWriteGzipErrors(t *testing.T) {
-	// The output fails: the producer learns of it and stops early.
+	// The output fails: the producer learns of it and stops early. The
+	// bytes do not compress (a random block repeated farther apart than
+	// deflate's window), so the output passes its buffer soon.
 	written := 0
+	b := make([]byte, 1<<16)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
 	err := writeGzip(&failAfter{n: 1000}, func(w io.Writer) error {
-		b := bytes.Repeat([]byte{'x'}, 1<<16)
 		for range 4096 { // up to 256 MB
 			n, err := w.Write(b)
 			written += n
