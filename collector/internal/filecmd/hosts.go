@@ -29,7 +29,7 @@ const allHosts = "all"
 // written; the others were.
 var ErrHostsFailed = errors.New("some hosts failed")
 
-// hostsAsked returns the hosts --host asks for when it asks for several
+// HostsAsked returns the hosts --host asks for when it asks for several
 // ("all", or a comma-separated list), in name order; nil when it names one
 // host or none, which the commands read as before.
 func (f *LoadFlags) HostsAsked(path string) ([]load.HostFile, error) {
@@ -71,7 +71,7 @@ func hostList(hs []load.HostFile) string {
 	return strings.Join(names, ", ")
 }
 
-// loadHost loads one host's capture of a multi-host run.
+// LoadHost loads one host's capture of a multi-host run.
 func (f *LoadFlags) LoadHost(ctx context.Context, e *Env, h load.HostFile) (*load.Result, error) {
 	one := *f
 	one.host = ""

@@ -27,6 +27,7 @@ type LoadFlags struct {
 // Host is --host.
 func (f *LoadFlags) Host() string { return f.host }
 
+// Register adds the flags to cmd.
 func (f *LoadFlags) Register(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.DurationVar(&f.gap, "gap", time.Millisecond, "merge busy stretches closer than this into one window (e.g. 1ms, 500us)")
@@ -64,7 +65,8 @@ func toPS(d time.Duration) int64 {
 // BENCHMARKS.md, "Huge pages for the heap").
 const hugeHeapEnv = "FLEETPROF_HUGEHEAP"
 
-// loadCapture loads path with progress on stderr once it takes over a second.
+// LoadCapture loads path with progress on stderr once it takes over a
+// second.
 func (f *LoadFlags) LoadCapture(ctx context.Context, e *Env, path string) (*load.Result, error) {
 	o, err := f.options(e)
 	if err != nil {
