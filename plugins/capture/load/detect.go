@@ -11,8 +11,9 @@ import (
 )
 
 // Detect tells a file's format from its first bytes: the gzip magic (then the
-// first byte of the stream inside), the .fpcap magic, a leading '{' (JSON), or
-// an XSpace's first protobuf tag.
+// first byte of the stream inside), the .fpcap magic, a leading '{' or '['
+// (trace JSON: the Trace Event Format's object and array forms), or an
+// XSpace's first protobuf tag.
 func Detect(r io.ReaderAt) (Format, error) {
 	head := make([]byte, 64)
 	n, err := r.ReadAt(head, 0)
@@ -37,19 +38,24 @@ func Detect(r io.ReaderAt) (Format, error) {
 			}
 			return "", fmt.Errorf("%w: %v", ErrBadGzip, err)
 		}
-		if firstNonSpace(inner[:m]) == '{' {
+		if isJSONStart(firstNonSpace(inner[:m])) {
 			return FormatGzipJSON, nil
 		}
 		return "", fmt.Errorf("%w: a gzip file whose content is not JSON", ErrUnknownFormat)
 	case bytes.HasPrefix(head, []byte(fpcap.Magic)):
 		return FormatFpcap, nil
-	case firstNonSpace(head) == '{':
+	case isJSONStart(firstNonSpace(head)):
 		return FormatTraceJSON, nil
 	case looksLikeXSpace(head):
 		return FormatXPlane, nil
 	}
 	return "", ErrUnknownFormat
 }
+
+// isJSONStart reports whether c opens a trace JSON: an object holding
+// traceEvents, or the bare array of events. No XSpace starts with either
+// (its fields' first tags are 0x0a, 0x12, ...).
+func isJSONStart(c byte) bool { return c == '{' || c == '[' }
 
 func firstNonSpace(b []byte) byte {
 	for _, c := range b {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/fleetprof/fleetprof/plugins/capture/trim"
@@ -109,6 +110,32 @@ func TestLoadErrors(t *testing.T) {
 				t.Fatalf("File = %v, want %v", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestLoadArrayFormat reads the Trace Event Format's other form, a bare
+// array of events (its closing bracket optional), plain and gzipped.
+func TestLoadArrayFormat(t *testing.T) {
+	body := miniJSON[strings.Index(miniJSON, "[") : strings.LastIndex(miniJSON, "]")+1]
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name string
+		data []byte
+		want Format
+	}{
+		{"array.trace.json", []byte(body), FormatTraceJSON},
+		{"spaced.trace.json", []byte("\n  " + body), FormatTraceJSON},
+		{"array.trace.json.gz", gz([]byte(body)), FormatGzipJSON},
+	} {
+		p := write(t, filepath.Join(dir, tt.name), tt.data)
+		res, err := FileResult(context.Background(), p, Options{TempDir: t.TempDir()})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if res.Format != tt.want || res.Capture.EventsTotal != 2 || res.Capture.Devices()[0].Busy != 10_250_000 {
+			t.Errorf("%s: format %s, %d events, busy %d ps; want %s, 2, 10250000", tt.name, res.Format,
+				res.Capture.EventsTotal, res.Capture.Devices()[0].Busy, tt.want)
+		}
 	}
 }
 

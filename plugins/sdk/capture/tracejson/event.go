@@ -43,6 +43,11 @@ func (w *walker) events(ctx context.Context, depth int) error {
 		if i >= len(b) {
 			w.pos = i
 			if err := w.more(ctx); err != nil {
+				if w.bare && w.eof && ctx.Err() == nil {
+					// A bare array may stop between events, unclosed.
+					w.event = -1
+					return nil
+				}
 				return err
 			}
 			continue

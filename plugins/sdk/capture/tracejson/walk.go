@@ -171,6 +171,10 @@ type walker struct {
 	read     int64
 	zeroRead int
 	found    bool // a traceEvents array was found
+	// bare is set for the JSON Array Format, whose closing bracket the
+	// Trace Event Format makes optional: the stream may end after any
+	// event (and a comma).
+	bare bool
 
 	f       fields
 	ev      capture.RawEvent
@@ -361,7 +365,7 @@ func (w *walker) run(ctx context.Context) error {
 	case '[':
 		// The JSON Array Format: the document is the events array.
 		w.pos++
-		w.found = true
+		w.found, w.bare = true, true
 		if err := w.events(ctx, 1); err != nil {
 			return err
 		}

@@ -206,6 +206,32 @@ func TestWalkArrayFormat(t *testing.T) {
 	}
 }
 
+// TestWalkArrayFormatOpenEnded: the Trace Event Format makes the array
+// form's closing bracket optional (a tracer may stop writing after any
+// event); a cut inside an event is still a truncated file.
+func TestWalkArrayFormatOpenEnded(t *testing.T) {
+	const evs = `[{"ph":"X","ts":3.25,"dur":1,"name":"a"},` + "\n" + `{"ph":"X","ts":5,"dur":1,"name":"b"}`
+	for _, in := range []string{evs, evs + ",", evs + ",\n  ", evs + "]"} {
+		for _, size := range []int{0, 16} {
+			var c capturetest.Recorder
+			st, err := Walk(context.Background(), strings.NewReader(in), &c, WalkOptions{BufferSize: size})
+			if err != nil || st.X != 2 || len(c.Events) != 2 || !st.Complete {
+				t.Errorf("Walk(%q, buffer %d) = %+v, %v; want 2 events, complete", in, size, st, err)
+			}
+		}
+	}
+	for _, in := range []string{`[{"ph":"X","ts":3`, `[{"ph":"X","ts":3.25,"dur":1,"name":"a"}` + `,{"ph"`} {
+		var se *SyntaxError
+		if _, err := Walk(context.Background(), strings.NewReader(in), &capturetest.Recorder{}, WalkOptions{}); !errors.As(err, &se) || !se.Truncated {
+			t.Errorf("Walk(%q) = %v, want a truncation error", in, err)
+		}
+	}
+	// The object form's array still needs its bracket.
+	if _, err := Walk(context.Background(), strings.NewReader(`{"traceEvents":`+evs), &capturetest.Recorder{}, WalkOptions{}); !errors.Is(err, ErrMalformed) {
+		t.Errorf("Walk(object form, unclosed) = %v, want ErrMalformed", err)
+	}
+}
+
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func join(s []string) string { return strings.Join(s, ",") }
