@@ -38,19 +38,22 @@ func Detect(r io.ReaderAt) (Format, error) {
 			}
 			return "", fmt.Errorf("%w: %v", ErrBadGzip, err)
 		}
-		if isJSONStart(firstNonSpace(inner[:m])) {
+		if isJSONStart(firstNonSpace(bytes.TrimPrefix(inner[:m], utf8BOM))) {
 			return FormatGzipJSON, nil
 		}
 		return "", fmt.Errorf("%w: a gzip file whose content is not JSON", ErrUnknownFormat)
 	case bytes.HasPrefix(head, []byte(fpcap.Magic)):
 		return FormatFpcap, nil
-	case isJSONStart(firstNonSpace(head)):
+	case isJSONStart(firstNonSpace(bytes.TrimPrefix(head, utf8BOM))):
 		return FormatTraceJSON, nil
 	case looksLikeXSpace(head):
 		return FormatXPlane, nil
 	}
 	return "", ErrUnknownFormat
 }
+
+// utf8BOM is the byte order mark some Windows tools write before JSON.
+var utf8BOM = []byte{0xef, 0xbb, 0xbf}
 
 // isJSONStart reports whether c opens a trace JSON: an object holding
 // traceEvents, or the bare array of events. No XSpace starts with either

@@ -114,7 +114,8 @@ func TestLoadErrors(t *testing.T) {
 }
 
 // TestLoadArrayFormat reads the Trace Event Format's other form, a bare
-// array of events (its closing bracket optional), plain and gzipped.
+// array of events (its closing bracket optional), plain and gzipped, and
+// trace JSON behind a UTF-8 byte order mark.
 func TestLoadArrayFormat(t *testing.T) {
 	body := miniJSON[strings.Index(miniJSON, "[") : strings.LastIndex(miniJSON, "]")+1]
 	dir := t.TempDir()
@@ -126,6 +127,8 @@ func TestLoadArrayFormat(t *testing.T) {
 		{"array.trace.json", []byte(body), FormatTraceJSON},
 		{"spaced.trace.json", []byte("\n  " + body), FormatTraceJSON},
 		{"array.trace.json.gz", gz([]byte(body)), FormatGzipJSON},
+		{"bom.trace.json", []byte("\ufeff" + miniJSON), FormatTraceJSON},
+		{"bom.trace.json.gz", gz([]byte("\ufeff" + body)), FormatGzipJSON},
 	} {
 		p := write(t, filepath.Join(dir, tt.name), tt.data)
 		res, err := FileResult(context.Background(), p, Options{TempDir: t.TempDir()})

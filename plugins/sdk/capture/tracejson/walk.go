@@ -14,6 +14,7 @@
 package tracejson
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -156,6 +157,9 @@ func Walk(ctx context.Context, r io.Reader, v capture.Visitor, opts WalkOptions)
 	}
 	return st, err
 }
+
+// bom is the UTF-8 byte order mark, which Walk skips at the start.
+var bom = []byte{0xef, 0xbb, 0xbf}
 
 // walker holds one walk's state.
 type walker struct {
@@ -357,6 +361,20 @@ func (w *walker) run(ctx context.Context) error {
 	c, eof, err := w.peek(ctx)
 	if err != nil {
 		return err
+	}
+	if c == bom[0] && w.pos == 0 && w.off == 0 {
+		// A UTF-8 byte order mark, which some Windows tools write.
+		for w.end-w.pos < len(bom) && !w.eof {
+			if w.more(ctx) != nil {
+				break
+			}
+		}
+		if bytes.HasPrefix(w.buf[w.pos:w.end], bom) {
+			w.pos += len(bom)
+			if c, eof, err = w.peek(ctx); err != nil {
+				return err
+			}
+		}
 	}
 	if eof {
 		return ErrEmpty

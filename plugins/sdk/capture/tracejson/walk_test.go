@@ -232,6 +232,27 @@ func TestWalkArrayFormatOpenEnded(t *testing.T) {
 	}
 }
 
+// TestWalkByteOrderMark skips a UTF-8 byte order mark at the start, and
+// the events' byte ranges still count it.
+func TestWalkByteOrderMark(t *testing.T) {
+	for _, in := range []string{"\ufeff" + `{"traceEvents":[{"ph":"X","ts":3,"dur":1,"name":"a"}]}`, "\ufeff" + ` [{"ph":"X","ts":3,"dur":1,"name":"a"}]`} {
+		for _, size := range []int{0, 2} {
+			var c capturetest.Recorder
+			st, err := Walk(context.Background(), strings.NewReader(in), &c, WalkOptions{BufferSize: size})
+			if err != nil || st.X != 1 || len(c.Events) != 1 {
+				t.Fatalf("Walk(%q, buffer %d) = %+v, %v; want 1 event", in, size, st, err)
+			}
+			if ref := c.Events[0].Ref; in[ref.Off] != '{' || in[ref.Off+ref.Len-1] != '}' {
+				t.Errorf("Walk(%q): the event's range %+v is %q", in, ref, in[ref.Off:ref.Off+ref.Len])
+			}
+		}
+	}
+	// A lone first byte of a mark is no mark.
+	if _, err := Walk(context.Background(), strings.NewReader("\xef{}"), &capturetest.Recorder{}, WalkOptions{}); !errors.Is(err, ErrMalformed) {
+		t.Errorf("Walk(0xef then {}) = %v, want ErrMalformed", err)
+	}
+}
+
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func join(s []string) string { return strings.Join(s, ",") }
