@@ -42,6 +42,15 @@ func TestResolveRunFolders(t *testing.T) {
 	write(t, filepath.Join(runs, "2026_02_05_21_00_00", "h1.trace.json.gz"), []byte("x"))
 	write(t, filepath.Join(runs, "2026_02_05_21_00_00", "h2.trace.json.gz"), []byte("x"))
 	write(t, filepath.Join(root, "single", "only.trace.json"), []byte("x"))
+	// jax with create_perfetto_trace=True, and TensorFlow's memory profile:
+	// the host's files and the run's perfetto_trace are one host.
+	jax := filepath.Join(root, "jax", "plugins", "profile", "2026_02_05_22_00_00")
+	write(t, filepath.Join(jax, "t1v-w-0.xplane.pb"), []byte("x"))
+	write(t, filepath.Join(jax, "t1v-w-0.trace.json.gz"), []byte("x"))
+	write(t, filepath.Join(jax, "t1v-w-0.memory_profile.json.gz"), []byte("x"))
+	write(t, filepath.Join(jax, "perfetto_trace.json.gz"), []byte("x"))
+	write(t, filepath.Join(root, "perfetto", "perfetto_trace.json.gz"), []byte("x"))
+	write(t, filepath.Join(root, "sideonly", "h.memory_profile.json"), []byte("x"))
 
 	tests := []struct {
 		name, path, run, host string
@@ -57,6 +66,9 @@ func TestResolveRunFolders(t *testing.T) {
 		{"profile dir itself", runs, "", "h1", filepath.Join(runs, "2026_02_05_21_00_00", "h1.trace.json.gz"), nil},
 		{"no such run", root, "2020_01_01_00_00_00", "", "", ErrNoRun},
 		{"empty dir", t.TempDir(), "", "", "", ErrNoCapture},
+		{"jax run with perfetto_trace", filepath.Join(root, "jax"), "", "", filepath.Join(jax, "t1v-w-0.xplane.pb"), nil},
+		{"perfetto_trace alone", filepath.Join(root, "perfetto"), "", "", filepath.Join(root, "perfetto", "perfetto_trace.json.gz"), nil},
+		{"memory profile alone", filepath.Join(root, "sideonly"), "", "", "", ErrNoCapture},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

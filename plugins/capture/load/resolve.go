@@ -15,6 +15,31 @@ var runName = regexp.MustCompile(`^\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2}$`)
 // captureSuffixes in order of preference for one host.
 var captureSuffixes = []string{".xplane.pb", ".fpcap", ".trace.json.gz", ".trace.json", ".json.gz", ".json"}
 
+// perfettoTrace is the file jax writes beside the hosts' own files when
+// asked for a Perfetto trace (create_perfetto_trace=True): the same run,
+// one more time. It counts as a host only in a folder without them.
+const perfettoTrace = "perfetto_trace"
+
+// sideSuffixes end the profiler's other JSON outputs in a run folder
+// (TensorFlow's memory profiles), which are not traces.
+var sideSuffixes = []string{".memory_profile.json.gz", ".memory_profile.json"}
+
+// isCaptureName reports whether a run folder's file name is a capture's,
+// and its rank in captureSuffixes (lower is preferred).
+func isCaptureName(name string) (rank int, ok bool) {
+	for _, suf := range sideSuffixes {
+		if strings.HasSuffix(name, suf) {
+			return 0, false
+		}
+	}
+	for rank, suf := range captureSuffixes {
+		if strings.HasSuffix(name, suf) {
+			return rank, true
+		}
+	}
+	return 0, false
+}
+
 func isXPlaneName(p string) bool { return strings.HasSuffix(p, ".xplane.pb") }
 
 // HostFile is one host's best capture file in a run folder.
@@ -52,19 +77,17 @@ func Hosts(path, run string) ([]HostFile, error) {
 			continue
 		}
 		name := e.Name()
-		for rank, suf := range captureSuffixes {
-			if !strings.HasSuffix(name, suf) {
-				continue
-			}
-			h := strings.TrimSuffix(name, suf)
-			if strings.HasSuffix(suf, ".json") || strings.HasSuffix(suf, ".json.gz") {
-				h = strings.TrimSuffix(h, ".trace")
-			}
-			if r, ok := best[h]; !ok || rank < r {
-				best[h], files[h] = rank, filepath.Join(dir, name)
-			}
-			break
+		rank, ok := isCaptureName(name)
+		if !ok {
+			continue
 		}
+		h := hostOf(name)
+		if r, ok := best[h]; !ok || rank < r {
+			best[h], files[h] = rank, filepath.Join(dir, name)
+		}
+	}
+	if len(files) > 1 {
+		delete(files, perfettoTrace)
 	}
 	if len(files) == 0 {
 		return nil, fmt.Errorf("%w in %s", ErrNoCapture, dir)
@@ -160,10 +183,8 @@ func holdsCaptures(dir string) bool {
 		if e.IsDir() {
 			continue
 		}
-		for _, suf := range captureSuffixes {
-			if strings.HasSuffix(e.Name(), suf) {
-				return true
-			}
+		if _, ok := isCaptureName(e.Name()); ok {
+			return true
 		}
 	}
 	return false

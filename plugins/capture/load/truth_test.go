@@ -5,7 +5,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/fleetprof/fleetprof/integration/fixtures"
@@ -34,7 +33,7 @@ func truthFixtures(t testing.TB) []fixture {
 		fx := fixture{dir: dir}
 		for _, e := range ents {
 			n := e.Name()
-			if e.Type().IsRegular() && n != fixtures.TruthFile && isCaptureName(n) {
+			if _, ok := isCaptureName(n); ok && e.Type().IsRegular() && n != fixtures.TruthFile {
 				fx.files = append(fx.files, n)
 			}
 		}
@@ -112,14 +111,4 @@ func checkTruth(t *testing.T, c *capture.Capture, tr fixtures.Truth) {
 		near("window start", s.Windows[i][0].Float(), w[0], 1)
 		near("window end", s.Windows[i][1].Float(), w[1], 1)
 	}
-}
-
-// isCaptureName reports whether a file name has a capture file's ending.
-func isCaptureName(n string) bool {
-	for _, s := range captureSuffixes {
-		if strings.HasSuffix(n, s) {
-			return true
-		}
-	}
-	return false
 }
