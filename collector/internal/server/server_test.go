@@ -34,7 +34,10 @@ type collector struct {
 }
 
 // serve runs a server of cfg, exactly as configured; stop ends it and
-// returns Run's error, and may be called more than once.
+// returns Run's error, and may be called more than once. It is
+// servertest.Start for this package's own tests, which cannot import
+// servertest (it imports this package), and which check Run's error
+// themselves.
 func serve(t testing.TB, cfg Config) (srv *Server, stop func() error) {
 	t.Helper()
 	srv, err := New(cfg)
